@@ -1,0 +1,119 @@
+"""Tests for the shared backtest, metrics-table and plotting helpers."""
+
+import math
+
+import numpy as np
+import pytest
+
+from lagllama_gluonts.datasets import get_dataset
+from lagllama_gluonts.evaluation import (
+    backtest_metrics_table,
+    plot_forecasts,
+    run_backtest,
+    seasonal_naive_baseline,
+)
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("gluonts_cache")
+
+
+@pytest.fixture(scope="module")
+def airpassengers(cache):
+    return get_dataset("airpassengers", path=cache)
+
+
+@pytest.fixture(scope="module")
+def exchange_rate(cache):
+    return get_dataset("exchange_rate", path=cache)
+
+
+def baseline_for(ds):
+    return seasonal_naive_baseline(ds.metadata.freq, ds.metadata.prediction_length)
+
+
+def baseline_for_freq(freq):
+    return seasonal_naive_baseline(freq, prediction_length=7)
+
+
+def test_seasonal_naive_baseline_uses_frequency_seasonality():
+    assert baseline_for_freq("1M").season_length == 12
+    assert baseline_for_freq("1h").season_length == 24
+    assert baseline_for_freq("1B").season_length == 5
+    explicit = seasonal_naive_baseline("1h", 24, season_length=168)
+    assert explicit.season_length == 168
+    assert explicit.prediction_length == 24
+
+
+def test_run_backtest_airpassengers(airpassengers):
+    agg, forecasts, tss = run_backtest(
+        baseline_for(airpassengers), airpassengers.test, progress=False
+    )
+    assert len(forecasts) == len(tss) == 1
+    for key in ("mean_wQuantileLoss", "MASE", "sMAPE", "ND", "NRMSE", "MSE"):
+        assert math.isfinite(agg[key]), key
+
+    # Seasonal naive repeats the last observed year, so its error can be
+    # recomputed from the raw series alone.
+    target = np.asarray(list(airpassengers.test)[0]["target"], dtype=float)
+    truth, last_year = target[-12:], target[-24:-12]
+    np.testing.assert_allclose(forecasts[0].quantile(0.5), last_year)
+    np.testing.assert_allclose(agg["abs_error"], np.abs(truth - last_year).sum())
+    np.testing.assert_allclose(
+        agg["ND"], np.abs(truth - last_year).sum() / np.abs(truth).sum(), rtol=1e-6
+    )
+    assert len(tss[0]) == 144
+    assert forecasts[0].start_date == tss[0].index[-12]
+
+
+def test_run_backtest_max_series(exchange_rate):
+    agg, forecasts, tss = run_backtest(
+        baseline_for(exchange_rate), exchange_rate.test, max_series=3, progress=False
+    )
+    assert len(forecasts) == len(tss) == 3
+    assert forecasts[0].prediction_length == 30
+    assert all(math.isfinite(v) for k, v in agg.items() if k != "OWA")
+    with pytest.raises(ValueError):
+        run_backtest(baseline_for(exchange_rate), exchange_rate.test, max_series=0)
+
+
+def test_metrics_table(airpassengers):
+    agg, _, _ = run_backtest(
+        baseline_for(airpassengers), airpassengers.test, progress=False
+    )
+    table = backtest_metrics_table(agg)
+    lines = table.splitlines()
+    assert lines[0].split() == ["metric", "value"]
+    assert "mean_wQuantileLoss" in table
+    assert any(line.split()[0] == "MASE" for line in lines[2:])
+    # Every row is aligned to the same width.
+    assert len({len(line) for line in lines}) == 1
+    shown = {line.split()[0]: float(line.split()[1]) for line in lines[2:]}
+    assert shown["mean_wQuantileLoss"] == pytest.approx(
+        agg["mean_wQuantileLoss"], rel=1e-5
+    )
+    with pytest.raises(ValueError):
+        backtest_metrics_table({"unrelated": 1.0})
+
+
+def test_plot_forecasts_writes_png(exchange_rate, tmp_path):
+    _, forecasts, tss = run_backtest(
+        baseline_for(exchange_rate), exchange_rate.test, max_series=5, progress=False
+    )
+    out = plot_forecasts(
+        forecasts, tss, tmp_path / "plots" / "fc.png", num_series=3, title="test"
+    )
+    assert out == tmp_path / "plots" / "fc.png"
+    data = out.read_bytes()
+    assert data[:8] == PNG_MAGIC
+    assert len(data) > 10_000
+
+    single = plot_forecasts(
+        forecasts, tss, tmp_path / "one.png", num_series=1, history=10
+    )
+    assert single.read_bytes()[:8] == PNG_MAGIC
+    with pytest.raises(ValueError):
+        plot_forecasts([], [], tmp_path / "none.png")
