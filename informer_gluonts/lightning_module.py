@@ -1,0 +1,107 @@
+"""Lightning wrapper that trains an ``InformerModel`` by likelihood."""
+
+import lightning.pytorch as pl
+import torch
+from torch.optim.lr_scheduler import ReduceLROnPlateau
+
+from gluonts.core.component import validated
+from gluonts.itertools import select
+from gluonts.torch.model.lightning_util import has_validation_loop
+
+from .module import InformerModel
+
+
+class InformerLightningModule(pl.LightningModule):
+    """
+    A ``pl.LightningModule`` class that can be used to train an
+    ``InformerModel`` with PyTorch Lightning.
+
+    This is a thin layer around a (wrapped) ``InformerModel`` object, that
+    exposes the training and validation loss: the negative log-likelihood
+    of the horizon, masked by ``future_observed_values``. All configuration
+    lives in the ``@validated()`` arguments (no ``save_hyperparameters``),
+    so checkpoints hold only tensors and GluonTS can reload the best one
+    with ``weights_only=True``.
+
+    Parameters
+    ----------
+    model_kwargs
+        Keyword arguments to construct the ``InformerModel`` to be trained.
+    lr
+        Learning rate of Adam.
+    weight_decay
+        Weight decay regularization parameter.
+    patience
+        Patience (in epochs) of the ``ReduceLROnPlateau`` scheduler that
+        halves the learning rate when the monitored loss stalls.
+    """
+
+    @validated()
+    def __init__(
+        self,
+        model_kwargs: dict,
+        lr: float = 1e-3,
+        weight_decay: float = 1e-8,
+        patience: int = 10,
+    ) -> None:
+        super().__init__()
+        self.model = InformerModel(**model_kwargs)
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.patience = patience
+        self.inputs = self.model.describe_inputs()
+        self.example_input_array = tuple(self.inputs.zeros().values())
+
+    def forward(self, *args, **kwargs) -> torch.Tensor:
+        """Sample paths (B, num_parallel_samples, prediction_length)."""
+        return self.model(*args, **kwargs)
+
+    def _loss(self, batch) -> torch.Tensor:
+        return self.model.loss(
+            **select(self.inputs, batch),
+            future_target=batch["future_target"],
+            future_observed_values=batch["future_observed_values"],
+        ).mean()
+
+    def training_step(self, batch, batch_idx: int):  # type: ignore
+        """Execute training step."""
+        train_loss = self._loss(batch)
+        self.log(
+            "train_loss",
+            train_loss,
+            on_epoch=True,
+            on_step=False,
+            prog_bar=True,
+        )
+        return train_loss
+
+    def validation_step(self, batch, batch_idx: int):  # type: ignore
+        """Execute validation step."""
+        val_loss = self._loss(batch)
+        self.log(
+            "val_loss", val_loss, on_epoch=True, on_step=False, prog_bar=True
+        )
+        return val_loss
+
+    def configure_optimizers(self):
+        """Adam, halving the learning rate when the monitored loss stalls."""
+        optimizer = torch.optim.Adam(
+            self.model.parameters(),
+            lr=self.lr,
+            weight_decay=self.weight_decay,
+        )
+        monitor = (
+            "val_loss" if has_validation_loop(self.trainer) else "train_loss"
+        )
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {
+                "scheduler": ReduceLROnPlateau(
+                    optimizer=optimizer,
+                    mode="min",
+                    factor=0.5,
+                    patience=self.patience,
+                ),
+                "monitor": monitor,
+            },
+        }

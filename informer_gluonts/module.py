@@ -1,0 +1,708 @@
+"""
+The Informer network (Zhou et al., "Informer: Beyond Efficient Transformer
+for Long Sequence Time-Series Forecasting", AAAI 2021) as a GluonTS-style
+``nn.Module``.
+
+Read top to bottom: embeddings, encoder (ProbSparse self-attention + conv
+feed-forward, with self-attention distilling between layers), decoder
+(masked ProbSparse self-attention + full cross-attention), and finally
+``InformerModel`` which turns GluonTS batches into encoder/decoder inputs
+and the decoder output into a distribution over the whole horizon.
+
+The forecast is *generative*: the decoder input is a start token (the last
+``label_len`` context steps) followed by zero placeholders for the horizon,
+and one forward pass emits every horizon step. There is no autoregressive
+loop anywhere in this file.
+"""
+
+import math
+from typing import List, Optional, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from gluonts.core.component import validated
+from gluonts.model import Input, InputSpec
+from gluonts.torch.distributions import DistributionOutput, StudentTOutput
+from gluonts.torch.modules.feature import FeatureEmbedder
+from gluonts.torch.scaler import MeanScaler, NOPScaler, Scaler, StdScaler
+
+from .attention import AttentionLayer, make_attention
+
+SCALINGS = ("mean", "std", "none")
+
+
+# --------------------------------------------------------------------------
+# Embeddings
+# --------------------------------------------------------------------------
+
+
+class TokenEmbedding(nn.Module):
+    """
+    Map each time step's input features to ``d_model`` with a width-3
+    convolution, so a token already sees its two neighbours (official
+    Informer ``TokenEmbedding``: circular padding, no bias, Kaiming init).
+    """
+
+    def __init__(self, c_in: int, d_model: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv1d(
+            c_in,
+            d_model,
+            kernel_size=3,
+            padding=1,
+            padding_mode="circular",
+            bias=False,
+        )
+        nn.init.kaiming_normal_(
+            self.conv.weight, mode="fan_in", nonlinearity="leaky_relu"
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # (B, L, c_in) -> (B, L, d_model); Conv1d wants channels first.
+        return self.conv(x.transpose(1, 2)).transpose(1, 2)
+
+
+class SinusoidalPositionalEncoding(nn.Module):
+    """
+    Fixed sin/cos position codes of "Attention is all you need"; sin on even
+    channels, cos on odd ones, as in the official Informer code.
+    """
+
+    def __init__(self, d_model: int) -> None:
+        super().__init__()
+        self.d_model = d_model
+
+    def forward(self, length: int, device: torch.device) -> torch.Tensor:
+        position = torch.arange(length, device=device).float().unsqueeze(1)
+        div_term = torch.exp(
+            torch.arange(0, self.d_model, 2, device=device).float()
+            * -(math.log(10000.0) / self.d_model)
+        )
+        pe = torch.zeros(length, self.d_model, device=device)
+        pe[:, 0::2] = torch.sin(position * div_term)
+        pe[:, 1::2] = torch.cos(position * div_term)[:, : self.d_model // 2]
+        return pe.unsqueeze(0)  # (1, L, d_model)
+
+
+class DataEmbedding(nn.Module):
+    """Token embedding + positional encoding, then dropout."""
+
+    def __init__(self, c_in: int, d_model: int, dropout: float) -> None:
+        super().__init__()
+        self.token = TokenEmbedding(c_in, d_model)
+        self.position = SinusoidalPositionalEncoding(d_model)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        tokens = self.token(x)
+        return self.dropout(tokens + self.position(x.shape[1], x.device))
+
+
+# --------------------------------------------------------------------------
+# Encoder
+# --------------------------------------------------------------------------
+
+
+class ConvFeedForward(nn.Module):
+    """
+    Position-wise feed-forward written as two kernel-1 convolutions (the
+    official code's form; equivalent to two Linear layers).
+    """
+
+    def __init__(
+        self, d_model: int, d_ff: int, dropout: float, activation: str
+    ) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv1d(d_model, d_ff, kernel_size=1)
+        self.conv2 = nn.Conv1d(d_ff, d_model, kernel_size=1)
+        self.dropout = nn.Dropout(dropout)
+        self.activation = F.gelu if activation == "gelu" else F.relu
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.dropout(self.activation(self.conv1(x.transpose(1, 2))))
+        return self.dropout(self.conv2(y).transpose(1, 2))
+
+
+class EncoderLayer(nn.Module):
+    """Post-norm block: self-attention, then the conv feed-forward."""
+
+    def __init__(
+        self,
+        self_attention: AttentionLayer,
+        d_model: int,
+        d_ff: int,
+        dropout: float,
+        activation: str,
+    ) -> None:
+        super().__init__()
+        self.self_attention = self_attention
+        self.feed_forward = ConvFeedForward(d_model, d_ff, dropout, activation)
+        self.norm1 = nn.LayerNorm(d_model)
+        self.norm2 = nn.LayerNorm(d_model)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.norm1(x + self.dropout(self.self_attention(x, x, x)))
+        return self.norm2(x + self.feed_forward(x))
+
+
+class DistillingLayer(nn.Module):
+    """
+    Self-attention distilling (paper Eq. 5): a circular width-3 convolution,
+    BatchNorm, ELU, and a stride-2 max-pool that halves the sequence. Each
+    encoder layer thus attends over half as many tokens as the previous one
+    and keeps only the dominant features.
+    """
+
+    def __init__(self, d_model: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv1d(
+            d_model,
+            d_model,
+            kernel_size=3,
+            padding=1,
+            padding_mode="circular",
+        )
+        self.norm = nn.BatchNorm1d(d_model)
+        self.activation = nn.ELU()
+        self.pool = nn.MaxPool1d(kernel_size=3, stride=2, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.activation(self.norm(self.conv(x.transpose(1, 2))))
+        return self.pool(y).transpose(1, 2)  # (B, ceil(L / 2), d_model)
+
+
+class InformerEncoder(nn.Module):
+    """
+    A stack of encoder layers with a distilling layer between consecutive
+    ones (none after the last) and a final LayerNorm.
+    """
+
+    def __init__(
+        self,
+        layers: List[EncoderLayer],
+        distilling_layers: Optional[List[DistillingLayer]],
+        d_model: int,
+    ) -> None:
+        super().__init__()
+        self.layers = nn.ModuleList(layers)
+        self.distilling_layers = (
+            nn.ModuleList(distilling_layers) if distilling_layers else None
+        )
+        self.norm = nn.LayerNorm(d_model)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for i, layer in enumerate(self.layers):
+            x = layer(x)
+            if self.distilling_layers is not None and i < len(
+                self.distilling_layers
+            ):
+                x = self.distilling_layers[i](x)
+        return self.norm(x)
+
+
+# --------------------------------------------------------------------------
+# Decoder
+# --------------------------------------------------------------------------
+
+
+class DecoderLayer(nn.Module):
+    """
+    Post-norm block: masked self-attention over start token + placeholders,
+    cross-attention into the encoder output, then the conv feed-forward.
+    """
+
+    def __init__(
+        self,
+        self_attention: AttentionLayer,
+        cross_attention: AttentionLayer,
+        d_model: int,
+        d_ff: int,
+        dropout: float,
+        activation: str,
+    ) -> None:
+        super().__init__()
+        self.self_attention = self_attention
+        self.cross_attention = cross_attention
+        self.feed_forward = ConvFeedForward(d_model, d_ff, dropout, activation)
+        self.norm1 = nn.LayerNorm(d_model)
+        self.norm2 = nn.LayerNorm(d_model)
+        self.norm3 = nn.LayerNorm(d_model)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor, memory: torch.Tensor) -> torch.Tensor:
+        x = self.norm1(x + self.dropout(self.self_attention(x, x, x)))
+        x = self.norm2(
+            x + self.dropout(self.cross_attention(x, memory, memory))
+        )
+        return self.norm3(x + self.feed_forward(x))
+
+
+class InformerDecoder(nn.Module):
+    """A stack of decoder layers and a final LayerNorm."""
+
+    def __init__(self, layers: List[DecoderLayer], d_model: int) -> None:
+        super().__init__()
+        self.layers = nn.ModuleList(layers)
+        self.norm = nn.LayerNorm(d_model)
+
+    def forward(self, x: torch.Tensor, memory: torch.Tensor) -> torch.Tensor:
+        for layer in self.layers:
+            x = layer(x, memory)
+        return self.norm(x)
+
+
+# --------------------------------------------------------------------------
+# The model
+# --------------------------------------------------------------------------
+
+
+def make_scaler(scaling: str) -> Scaler:
+    if scaling == "mean":
+        return MeanScaler(dim=-1, keepdim=True)
+    if scaling == "std":
+        return StdScaler(dim=-1, keepdim=True)
+    if scaling == "none":
+        return NOPScaler(dim=-1, keepdim=True)
+    raise ValueError(f"scaling must be one of {SCALINGS}, got {scaling!r}")
+
+
+class InformerModel(nn.Module):
+    """
+    Module implementing the Informer model, see Zhou et al. (AAAI 2021),
+    with a probabilistic output head.
+
+    Every time step becomes one token whose features are: the scaled
+    target at lags ``[0] + lags_seq`` with an "observed" flag per lag, the
+    time features (incl. age and known-future ``feat_dynamic_real``), the
+    past-only covariates ``past_feat_dynamic_real`` (zero in the horizon),
+    and the static features (embedded categoricals, static reals and
+    ``log(scale)``). The encoder reads the ``context_length`` context
+    tokens; the decoder reads the last ``label_len`` context tokens followed
+    by ``prediction_length`` placeholder tokens whose target values are
+    zero (their time features and known covariates are real), and its
+    outputs at the placeholders are projected to the arguments of
+    ``distr_output``.
+
+    Parameters
+    ----------
+    context_length
+        Number of time steps the encoder reads.
+    prediction_length
+        Number of time steps to predict, all in one decoder pass.
+    num_time_features
+        Number of calendar/age features in ``past_time_feat`` (they come
+        first in that tensor).
+    num_feat_dynamic_real
+        Number of known-future covariates that follow the time features in
+        ``past_time_feat`` / ``future_time_feat``. They are standardised per
+        window over the context so that their units do not matter.
+    num_past_feat_dynamic_real
+        Number of past-only covariates (``past_feat_dynamic_real``), also
+        standardised per window.
+    num_feat_static_real
+        Number of static real features.
+    num_feat_static_cat
+        Number of static categorical features.
+    cardinality
+        Number of values of each static categorical feature.
+    embedding_dimension
+        Embedding size of each static categorical feature (default:
+        ``min(50, (cat + 1) // 2)``).
+    lags_seq
+        Extra target lags (>= 1) fed as features; lag 0 is always used.
+    label_len
+        Length of the decoder's start token (default: ``context_length //
+        2``, as in the paper).
+    d_model, n_heads, e_layers, d_layers, d_ff
+        Transformer sizes: model width, attention heads, encoder layers,
+        decoder layers, feed-forward width.
+    attention
+        ``"prob"`` for ProbSparse self-attention, ``"full"`` for canonical
+        attention. Cross-attention is always full, as in the paper.
+    factor
+        ProbSparse sampling factor ``c`` (``u = c * ln L`` queries/keys).
+    distil
+        Whether to halve the sequence between encoder layers.
+    dropout
+        Dropout rate.
+    activation
+        ``"gelu"`` or ``"relu"`` in the feed-forward blocks.
+    distr_output
+        Distribution to emit at every horizon step.
+    scaling
+        ``"mean"``, ``"std"`` or ``"none"``: scaler fitted on the observed
+        context of each window.
+    num_parallel_samples
+        Number of sample paths ``forward`` draws.
+    """
+
+    @validated()
+    def __init__(
+        self,
+        context_length: int,
+        prediction_length: int,
+        num_time_features: int = 1,
+        num_feat_dynamic_real: int = 0,
+        num_past_feat_dynamic_real: int = 0,
+        num_feat_static_real: int = 1,
+        num_feat_static_cat: int = 1,
+        cardinality: List[int] = [1],
+        embedding_dimension: Optional[List[int]] = None,
+        lags_seq: Optional[List[int]] = None,
+        label_len: Optional[int] = None,
+        d_model: int = 64,
+        n_heads: int = 4,
+        e_layers: int = 2,
+        d_layers: int = 1,
+        d_ff: int = 128,
+        attention: str = "prob",
+        factor: int = 5,
+        distil: bool = True,
+        dropout: float = 0.05,
+        activation: str = "gelu",
+        distr_output: DistributionOutput = StudentTOutput(),
+        scaling: str = "std",
+        num_parallel_samples: int = 100,
+    ) -> None:
+        super().__init__()
+        assert distr_output.event_shape == (), "only univariate outputs"
+        assert len(cardinality) == num_feat_static_cat
+        assert attention in ("prob", "full"), attention
+        assert activation in ("gelu", "relu"), activation
+
+        self.context_length = context_length
+        self.prediction_length = prediction_length
+        self.label_len = (
+            label_len if label_len is not None else context_length // 2
+        )
+        assert 0 <= self.label_len <= context_length
+        self.num_time_features = num_time_features
+        self.num_feat_dynamic_real = num_feat_dynamic_real
+        self.num_past_feat_dynamic_real = num_past_feat_dynamic_real
+        self.num_feat_static_real = num_feat_static_real
+        self.num_feat_static_cat = num_feat_static_cat
+        self.lags_seq = [0] + sorted({int(l) for l in (lags_seq or [])} - {0})
+        assert min(self.lags_seq) >= 0
+        self.distr_output = distr_output
+        self.num_parallel_samples = num_parallel_samples
+        self.scaler = make_scaler(scaling)
+
+        self.embedding_dimension = (
+            embedding_dimension
+            if embedding_dimension is not None
+            else [min(50, (cat + 1) // 2) for cat in cardinality]
+        )
+        self.embedder = FeatureEmbedder(
+            cardinalities=cardinality,
+            embedding_dims=self.embedding_dimension,
+        )
+
+        self.enc_embedding = DataEmbedding(
+            self._num_token_features, d_model, dropout
+        )
+        self.dec_embedding = DataEmbedding(
+            self._num_token_features, d_model, dropout
+        )
+
+        def attention_layer(kind: str, masked: bool, mix: bool):
+            return AttentionLayer(
+                make_attention(kind, factor, masked, dropout),
+                d_model,
+                n_heads,
+                mix=mix,
+            )
+
+        self.encoder = InformerEncoder(
+            [
+                EncoderLayer(
+                    attention_layer(attention, masked=False, mix=False),
+                    d_model,
+                    d_ff,
+                    dropout,
+                    activation,
+                )
+                for _ in range(e_layers)
+            ],
+            (
+                [DistillingLayer(d_model) for _ in range(e_layers - 1)]
+                if distil
+                else None
+            ),
+            d_model,
+        )
+        # Decoder self-attention is causal (masked) and "mixes" heads as in
+        # the official code; cross-attention is always canonical attention.
+        self.decoder = InformerDecoder(
+            [
+                DecoderLayer(
+                    attention_layer(attention, masked=True, mix=True),
+                    attention_layer("full", masked=False, mix=False),
+                    d_model,
+                    d_ff,
+                    dropout,
+                    activation,
+                )
+                for _ in range(d_layers)
+            ],
+            d_model,
+        )
+        self.args_proj = distr_output.get_args_proj(d_model)
+
+    # ----------------------------------------------------------------------
+    # Shapes
+    # ----------------------------------------------------------------------
+
+    @property
+    def _past_length(self) -> int:
+        return self.context_length + max(self.lags_seq)
+
+    @property
+    def _num_token_features(self) -> int:
+        return (
+            2 * len(self.lags_seq)  # scaled lag values + observed flags
+            + self.num_time_features
+            + self.num_feat_dynamic_real
+            + self.num_past_feat_dynamic_real
+            + sum(self.embedding_dimension)
+            + self.num_feat_static_real
+            + 1  # log(scale)
+        )
+
+    def describe_inputs(self, batch_size=1) -> InputSpec:
+        num_dynamic = self.num_time_features + self.num_feat_dynamic_real
+        inputs = {
+            "feat_static_cat": Input(
+                shape=(batch_size, self.num_feat_static_cat), dtype=torch.long
+            ),
+            "feat_static_real": Input(
+                shape=(batch_size, self.num_feat_static_real),
+                dtype=torch.float,
+            ),
+            "past_time_feat": Input(
+                shape=(batch_size, self._past_length, num_dynamic),
+                dtype=torch.float,
+            ),
+            "past_target": Input(
+                shape=(batch_size, self._past_length), dtype=torch.float
+            ),
+            "past_observed_values": Input(
+                shape=(batch_size, self._past_length), dtype=torch.float
+            ),
+            "future_time_feat": Input(
+                shape=(batch_size, self.prediction_length, num_dynamic),
+                dtype=torch.float,
+            ),
+        }
+        if self.num_past_feat_dynamic_real > 0:
+            inputs["past_feat_dynamic_real"] = Input(
+                shape=(
+                    batch_size,
+                    self._past_length,
+                    self.num_past_feat_dynamic_real,
+                ),
+                dtype=torch.float,
+            )
+        return InputSpec(inputs, zeros_fn=torch.zeros)
+
+    # ----------------------------------------------------------------------
+    # Inputs -> tokens
+    # ----------------------------------------------------------------------
+
+    def _standardise_over_context(self, x: torch.Tensor) -> torch.Tensor:
+        """
+        Standardise covariates (B, T, C), whose first ``context_length``
+        steps are the context, per window and channel with the statistics
+        of the context, so that raw-unit covariates (e.g. loads in MW) do
+        not swamp the scaled target.
+        """
+        context = x[:, : self.context_length]
+        loc = context.mean(dim=1, keepdim=True)
+        scale = context.std(dim=1, keepdim=True, unbiased=False)
+        return (x - loc) / scale.clamp_min(1e-5)
+
+    def _tokens(
+        self,
+        feat_static_cat: torch.Tensor,
+        feat_static_real: torch.Tensor,
+        past_time_feat: torch.Tensor,
+        past_target: torch.Tensor,
+        past_observed_values: torch.Tensor,
+        future_time_feat: torch.Tensor,
+        past_feat_dynamic_real: Optional[torch.Tensor] = None,
+    ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """
+        Build one feature vector per step for the context and the horizon.
+
+        Returns the tokens (B, context_length + prediction_length, C) and
+        the scaler's ``loc`` and ``scale`` (B, 1).
+        """
+        H = self.prediction_length
+        past_length = self._past_length
+        batch_size = past_target.shape[0]
+
+        _, loc, scale = self.scaler(
+            past_target[:, -self.context_length :],
+            past_observed_values[:, -self.context_length :],
+        )
+        # Unobserved (missing or padded) steps become 0 with a 0 flag, as do
+        # the horizon placeholders, so the network can tell them apart from
+        # a genuinely observed 0.
+        zeros = past_target.new_zeros(batch_size, H)
+        values = torch.cat(
+            ((past_target - loc) / scale * past_observed_values, zeros), dim=1
+        )
+        observed = torch.cat((past_observed_values, zeros), dim=1)
+
+        # Lag l of the token at absolute index i is values[i - l]; tokens
+        # run over the context and the horizon, i.e. indices
+        # [past_length - context_length, past_length + H).
+        start = past_length - self.context_length
+        end = past_length + H
+        lag_values = torch.stack(
+            [values[:, start - l : end - l] for l in self.lags_seq], dim=-1
+        )
+        lag_observed = torch.stack(
+            [observed[:, start - l : end - l] for l in self.lags_seq], dim=-1
+        )
+
+        time_feat = torch.cat((past_time_feat, future_time_feat), dim=1)
+        time_feat = time_feat[:, start:end]
+        if self.num_feat_dynamic_real > 0:
+            # Known-future covariates follow the calendar features.
+            calendar = time_feat[..., : self.num_time_features]
+            covariates = self._standardise_over_context(
+                time_feat[..., self.num_time_features :]
+            )
+            time_feat = torch.cat((calendar, covariates), dim=-1)
+        features = [lag_values, lag_observed, time_feat]
+
+        if self.num_past_feat_dynamic_real > 0:
+            assert past_feat_dynamic_real is not None
+            past_covariates = self._standardise_over_context(
+                past_feat_dynamic_real[:, start:]
+            )
+            # Unknown in the horizon: zero placeholders, like the target.
+            features.append(
+                F.pad(past_covariates, (0, 0, 0, H), value=0.0)
+            )
+
+        static = torch.cat(
+            (
+                self.embedder(feat_static_cat),
+                feat_static_real,
+                scale.log(),
+            ),
+            dim=-1,
+        )
+        features.append(static.unsqueeze(1).expand(-1, end - start, -1))
+        return torch.cat(features, dim=-1), loc, scale
+
+    # ----------------------------------------------------------------------
+    # One pass: encoder, decoder, distribution arguments
+    # ----------------------------------------------------------------------
+
+    def distribution_args(
+        self,
+        feat_static_cat: torch.Tensor,
+        feat_static_real: torch.Tensor,
+        past_time_feat: torch.Tensor,
+        past_target: torch.Tensor,
+        past_observed_values: torch.Tensor,
+        future_time_feat: torch.Tensor,
+        past_feat_dynamic_real: Optional[torch.Tensor] = None,
+    ) -> Tuple[Tuple[torch.Tensor, ...], torch.Tensor, torch.Tensor]:
+        """
+        Run encoder and decoder once and return the distribution arguments
+        for every horizon step (each (B, prediction_length)), plus the
+        scaler's ``loc`` and ``scale`` (B, 1).
+        """
+        tokens, loc, scale = self._tokens(
+            feat_static_cat,
+            feat_static_real,
+            past_time_feat,
+            past_target,
+            past_observed_values,
+            future_time_feat,
+            past_feat_dynamic_real,
+        )
+        encoder_tokens = tokens[:, : self.context_length]
+        # Start token (last label_len context steps) + horizon placeholders.
+        decoder_tokens = tokens[:, self.context_length - self.label_len :]
+
+        memory = self.encoder(self.enc_embedding(encoder_tokens))
+        decoded = self.decoder(self.dec_embedding(decoder_tokens), memory)
+        distr_args = self.args_proj(decoded[:, -self.prediction_length :])
+        return distr_args, loc, scale
+
+    def output_distribution(
+        self, *args, **kwargs
+    ) -> torch.distributions.Distribution:
+        """
+        The forecast distribution over the horizon in the data's units,
+        batch shape (B, prediction_length); takes ``forward``'s inputs.
+        """
+        distr_args, loc, scale = self.distribution_args(*args, **kwargs)
+        return self.distr_output.distribution(distr_args, loc=loc, scale=scale)
+
+    def forward(
+        self,
+        feat_static_cat: torch.Tensor,
+        feat_static_real: torch.Tensor,
+        past_time_feat: torch.Tensor,
+        past_target: torch.Tensor,
+        past_observed_values: torch.Tensor,
+        future_time_feat: torch.Tensor,
+        past_feat_dynamic_real: Optional[torch.Tensor] = None,
+        num_parallel_samples: Optional[int] = None,
+    ) -> torch.Tensor:
+        """
+        Draw sample paths (B, num_parallel_samples, prediction_length) from
+        the distribution of a single encoder/decoder pass.
+        """
+        if num_parallel_samples is None:
+            num_parallel_samples = self.num_parallel_samples
+        distr = self.output_distribution(
+            feat_static_cat,
+            feat_static_real,
+            past_time_feat,
+            past_target,
+            past_observed_values,
+            future_time_feat,
+            past_feat_dynamic_real,
+        )
+        samples = distr.sample((num_parallel_samples,))  # (S, B, H)
+        return samples.transpose(0, 1)
+
+    def loss(
+        self,
+        feat_static_cat: torch.Tensor,
+        feat_static_real: torch.Tensor,
+        past_time_feat: torch.Tensor,
+        past_target: torch.Tensor,
+        past_observed_values: torch.Tensor,
+        future_time_feat: torch.Tensor,
+        future_target: torch.Tensor,
+        future_observed_values: torch.Tensor,
+        past_feat_dynamic_real: Optional[torch.Tensor] = None,
+    ) -> torch.Tensor:
+        """
+        Negative log-likelihood of ``future_target`` averaged over the
+        observed horizon steps; one value per series, shape (B,).
+        """
+        distr_args, loc, scale = self.distribution_args(
+            feat_static_cat,
+            feat_static_real,
+            past_time_feat,
+            past_target,
+            past_observed_values,
+            future_time_feat,
+            past_feat_dynamic_real,
+        )
+        nll = self.distr_output.loss(
+            target=future_target, distr_args=distr_args, loc=loc, scale=scale
+        )
+        weights = future_observed_values
+        return (nll * weights).sum(dim=1) / weights.sum(dim=1).clamp_min(1.0)

@@ -1,0 +1,231 @@
+"""Safe reading and writing of Lag-Llama checkpoints.
+
+The released ``lag-llama.ckpt`` is a Lightning checkpoint written under GluonTS 0.14. Its
+pickle holds two objects besides tensors and plain containers: a ``StudentTOutput`` and a
+``gluonts.torch.modules.loss.NegativeLogLikelihood`` (a module GluonTS has since removed).
+We read it with ``torch.load(weights_only=True)``, allow-listing exactly those two names,
+bound to inert stand-ins that only record their pickled state: nothing from the file is
+ever constructed or called. Any other global is refused with an error that names it.
+
+Checkpoints we write hold only tensors and plain data (the distribution is stored as its
+GluonTS serde encoding), so they load with ``weights_only=True`` with no allow-list.
+"""
+
+from __future__ import annotations
+
+import io
+import pickle
+import pickletools
+import re
+import zipfile
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Optional, Union
+
+import torch
+from gluonts.core import serde
+from gluonts.torch.distributions import DistributionOutput, StudentTOutput
+
+PathLike = Union[str, Path]
+
+# Keys of ``hyper_parameters["model_kwargs"]`` that define the architecture.
+ARCHITECTURE_KEYS = (
+    "input_size", "context_length", "max_context_length", "lags_seq", "n_layer",
+    "n_embd_per_head", "n_head", "scaling", "distr_output", "num_parallel_samples",
+    "rope_scaling", "time_feat", "dropout",
+)
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used: unreadable, unsafe, or not matching the model."""
+
+
+class _PickledRecord:
+    """Inert stand-in for an object pickled in the released checkpoint.
+
+    The weights-only unpickler creates it with ``__new__`` and hands it the pickled
+    state; we keep that state as data and never import or run the original class.
+    """
+
+    pickled_name = ""
+
+    def __setstate__(self, state: Any) -> None:
+        self.state = state
+
+    def __repr__(self) -> str:
+        return f"<pickled {self.pickled_name}>"
+
+
+class _StudentTOutputRecord(_PickledRecord):
+    pickled_name = "gluonts.torch.distributions.studentT.StudentTOutput"
+
+
+class _NegativeLogLikelihoodRecord(_PickledRecord):
+    pickled_name = "gluonts.torch.modules.loss.NegativeLogLikelihood"
+
+
+_RECORDS = (_StudentTOutputRecord, _NegativeLogLikelihoodRecord)
+_ALLOWED_BY_US = {cls.pickled_name for cls in _RECORDS} | {
+    "collections.OrderedDict",
+    "builtins.set",
+    "__builtin__.set",
+}
+
+
+def _torch_allowed_globals() -> set:
+    try:
+        from torch import _weights_only_unpickler as wou
+
+        return set(wou._get_allowed_globals())
+    except Exception:  # private API: the unpickler itself remains the final guard
+        return set()
+
+
+def pickled_globals(path: PathLike) -> List[str]:
+    """Every global (``module.name``) the checkpoint's pickle refers to, read without unpickling."""
+    with zipfile.ZipFile(path) as zf:
+        names = [n for n in zf.namelist() if n.endswith("data.pkl")]
+        if not names:
+            raise CheckpointError(f"{path}: no data.pkl inside; not a PyTorch checkpoint")
+        data = zf.read(names[0])
+    found: List[str] = []
+    strings: List[str] = []
+    memo: Dict[int, Any] = {}
+    try:
+        for op, arg, _ in pickletools.genops(io.BytesIO(data)):
+            if op.name == "GLOBAL":
+                found.append(arg.replace(" ", "."))
+            elif op.name in ("SHORT_BINUNICODE", "BINUNICODE", "UNICODE", "BINUNICODE8"):
+                strings.append(arg)
+            elif op.name in ("BINPUT", "LONG_BINPUT", "PUT") and strings:
+                memo[arg] = strings[-1]
+            elif op.name == "MEMOIZE" and strings:
+                memo[len(memo)] = strings[-1]
+            elif op.name in ("BINGET", "LONG_BINGET", "GET") and isinstance(memo.get(arg), str):
+                strings.append(memo[arg])
+            elif op.name == "STACK_GLOBAL" and len(strings) >= 2:
+                found.append(f"{strings[-2]}.{strings[-1]}")
+    except Exception as err:
+        raise CheckpointError(f"{path}: corrupt pickle in checkpoint ({err})") from err
+    return found
+
+
+def _check_globals(path: PathLike) -> None:
+    allowed = _torch_allowed_globals() | _ALLOWED_BY_US
+    if not _torch_allowed_globals():
+        return  # cannot enumerate torch's list; torch.load(weights_only=True) still guards
+    bad = sorted({g for g in pickled_globals(path) if g not in allowed})
+    if bad:
+        raise CheckpointError(
+            f"refusing to load {path}: its pickle references {', '.join(repr(b) for b in bad)}, "
+            "which is not a tensor, a plain container, or one of the two objects the released "
+            "Lag-Llama checkpoint is known to hold (StudentTOutput, NegativeLogLikelihood). "
+            "Nothing from the file was executed."
+        )
+
+
+def read_checkpoint(path: PathLike) -> Dict[str, Any]:
+    """Load a Lag-Llama checkpoint (released or ours) safely, with ``weights_only=True``.
+
+    Returns the checkpoint dict, with the released file's pickled ``distr_output`` and
+    ``loss`` replaced by plain data.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    if not zipfile.is_zipfile(path):
+        raise CheckpointError(
+            f"{path} is not a PyTorch zip checkpoint (corrupt, truncated, or another format)"
+        )
+    _check_globals(path)
+    safe = [(cls, cls.pickled_name) for cls in _RECORDS]
+    try:
+        with torch.serialization.safe_globals(safe):
+            ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        match = re.search(r"GLOBAL ([\w.]+)", str(err))
+        offender = f" (offending global: {match.group(1)})" if match else ""
+        raise CheckpointError(f"refusing to load {path}: unsafe pickle{offender}") from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile) as err:
+        raise CheckpointError(f"{path} is corrupt or truncated: {err}") from None
+    if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
+        raise CheckpointError(f"{path} has no 'state_dict': not a Lightning checkpoint")
+    try:
+        model_kwargs = ckpt["hyper_parameters"]["model_kwargs"]
+    except (KeyError, TypeError):
+        raise CheckpointError(
+            f"{path} has no hyper_parameters['model_kwargs']: not a Lag-Llama checkpoint"
+        ) from None
+    model_kwargs["distr_output"] = decode_distr_output(model_kwargs.get("distr_output"))
+    ckpt["hyper_parameters"].pop("loss", None)  # NLL is the only loss; nothing to keep
+    return ckpt
+
+
+def encode_distr_output(distr_output: DistributionOutput) -> dict:
+    return serde.encode(distr_output)
+
+
+def decode_distr_output(value: Any) -> DistributionOutput:
+    """A ``DistributionOutput`` from what a checkpoint stores for it."""
+    if value is None or isinstance(value, _StudentTOutputRecord):
+        return StudentTOutput()
+    if isinstance(value, DistributionOutput):
+        return value
+    if isinstance(value, dict) and value.get("__kind__") == "instance":
+        cls = str(value.get("class", ""))
+        # decoding imports the named class: only GluonTS's own distribution outputs
+        if not cls.startswith("gluonts.torch.distributions."):
+            raise CheckpointError(f"distribution class {cls!r} is not a GluonTS torch distribution output")
+        return serde.decode(value)
+    raise CheckpointError(f"cannot interpret distr_output {value!r} stored in the checkpoint")
+
+
+def model_state_dict(ckpt: Dict[str, Any]) -> Dict[str, torch.Tensor]:
+    """The network's parameters, with the Lightning ``model.`` prefix removed."""
+    state = ckpt["state_dict"]
+    return {k[len("model."):]: v for k, v in state.items() if k.startswith("model.")}
+
+
+def load_model_weights(model: torch.nn.Module, state: Dict[str, torch.Tensor], source: str = "checkpoint") -> None:
+    """Load ``state`` into ``model`` strictly; an architecture mismatch names what differs.
+
+    (The reference loads with ``strict=False`` and silently drops what does not fit.)
+    """
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    shapes = [
+        f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(expected[k].shape)}"
+        for k in expected
+        if k in state and state[k].shape != expected[k].shape
+    ]
+    if missing or unexpected or shapes:
+        lines = [f"{source} does not match the requested architecture:"]
+        lines += [f"  shape differs  {s}" for s in shapes[:20]]
+        if len(shapes) > 20:
+            lines.append(f"  ... and {len(shapes) - 20} more shape differences")
+        lines += [f"  missing in checkpoint  {k}" for k in missing[:10]]
+        lines += [f"  not in model  {k}" for k in unexpected[:10]]
+        if len(missing) > 10 or len(unexpected) > 10:
+            lines.append(f"  ({len(missing)} missing, {len(unexpected)} unexpected in all)")
+        raise CheckpointError("\n".join(lines))
+    model.load_state_dict(state, strict=True)
+
+
+def save_checkpoint(path: PathLike, model, model_kwargs: Dict[str, Any], extra: Optional[dict] = None) -> Path:
+    """Write a checkpoint in the released layout, holding only tensors and plain data."""
+    kwargs = dict(model_kwargs)
+    kwargs["distr_output"] = encode_distr_output(kwargs["distr_output"])
+    ckpt = {
+        "state_dict": {f"model.{k}": v.detach().cpu() for k, v in model.state_dict().items()},
+        "hyper_parameters": {"model_kwargs": kwargs, **(extra or {})},
+        "format": "lagllama_gluonts/1",
+    }
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(ckpt, path)
+    return path
+
+
+def describe(model_kwargs: Dict[str, Any]) -> str:
+    keys: Iterable[str] = ("n_layer", "n_head", "n_embd_per_head", "context_length", "scaling", "time_feat")
+    return ", ".join(f"{k}={model_kwargs.get(k)!r}" for k in keys)

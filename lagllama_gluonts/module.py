@@ -1,0 +1,530 @@
+"""The Lag-Llama network: a decoder-only LLaMA over lagged values of one series.
+
+Read top to bottom: scalers, rotary embeddings, attention with its kv-cache, the MLP,
+the block, then :class:`LagLlamaModel`, which turns a window of a series into tokens
+(lags + scale features + time features), runs the transformer and projects every
+position onto the parameters of a distribution.
+
+Parameter names equal the released checkpoint's ``state_dict`` (``transformer.wte``,
+``transformer.h.{i}.{rms_1,attn,rms_2,mlp}``, ``transformer.ln_f``, ``param_proj``), so
+its weights load without renaming.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import List, Optional, Tuple
+
+import torch
+import torch.nn.functional as F
+from gluonts.torch.distributions import DistributionOutput, StudentTOutput
+from gluonts.torch.scaler import MeanScaler, NOPScaler, Scaler, StdScaler
+from torch import nn
+
+SCALINGS = ("robust", "mean", "std", "none")
+
+
+# --------------------------------------------------------------------------- scalers
+
+
+class RobustScaler(Scaler):
+    """Centre on the median and divide by the interquartile range of the observed values.
+
+    Matches the reference's scaler, including ``torch.nanmedian`` returning the lower of
+    the two middle values, so the released weights see the inputs they were trained on.
+    Rows without any observed value get loc 0 and scale 1 (the reference asserts instead).
+    """
+
+    def __init__(self, dim: int = 1, keepdim: bool = True, minimum_scale: float = 1e-10):
+        self.dim = dim
+        self.keepdim = keepdim
+        self.minimum_scale = minimum_scale
+
+    @torch.no_grad()
+    def __call__(self, data: torch.Tensor, weights: torch.Tensor):
+        observed = torch.where(weights == 1, data, torch.nan)
+        med = torch.nanmedian(observed, dim=self.dim, keepdim=True).values
+        q1 = torch.nanquantile(observed, 0.25, dim=self.dim, keepdim=True)
+        q3 = torch.nanquantile(observed, 0.75, dim=self.dim, keepdim=True)
+        iqr = q3 - q1
+        loc = torch.where(torch.isnan(med), torch.zeros_like(med), med)
+        scale = torch.where(torch.isnan(iqr), torch.ones_like(iqr), iqr)
+        scale = torch.clamp(scale, min=self.minimum_scale)
+        scaled = (data - loc) / scale
+        if not self.keepdim:
+            loc, scale = loc.squeeze(self.dim), scale.squeeze(self.dim)
+        return scaled, loc, scale
+
+
+def make_scaler(scaling: Optional[str]) -> Scaler:
+    """The reference's mapping: "robust" | "mean" | "std", anything else means no scaling."""
+    if scaling == "robust":
+        return RobustScaler(dim=1, keepdim=True)
+    if scaling == "mean":
+        return MeanScaler(dim=1, keepdim=True)
+    if scaling == "std":
+        return StdScaler(dim=1, keepdim=True)
+    return NOPScaler(dim=1, keepdim=True)
+
+
+# --------------------------------------------------------------------------- rotary embeddings
+
+
+class RotaryEmbedding(nn.Module):
+    """Rotary position embedding, plain or with ``linear`` / ``dynamic`` (NTK) scaling.
+
+    Stateless on purpose: cos/sin are a pure function of the positions and of the length
+    the dynamic scaling is planned for. The reference caches them and, under dynamic
+    scaling, permanently rewrites its frequencies the first time it meets a long sequence;
+    that makes kv-cached keys stale. Here the caller names ``scaling_length`` (the longest
+    sequence a decoding run will reach) so cached and recomputed keys rotate identically.
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        max_position_embeddings: int = 2048,
+        base: float = 10000.0,
+        scaling_type: Optional[str] = None,
+        scaling_factor: float = 1.0,
+    ):
+        super().__init__()
+        self.dim = dim
+        self.max_position_embeddings = max_position_embeddings
+        self.base = base
+        self.scaling_type = scaling_type
+        self.scaling_factor = scaling_factor
+        self.register_buffer("inv_freq", self._inv_freq(base), persistent=False)
+
+    def _inv_freq(self, base: float) -> torch.Tensor:
+        return 1.0 / (base ** (torch.arange(0, self.dim, 2).float() / self.dim))
+
+    def forward(
+        self, positions: torch.Tensor, scaling_length: int, dtype: torch.dtype
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """cos and sin of shape (len(positions), dim) for integer ``positions``."""
+        inv_freq = self.inv_freq
+        t = positions.to(inv_freq.dtype)
+        if self.scaling_type == "linear":
+            t = t / self.scaling_factor
+        elif self.scaling_type == "dynamic" and scaling_length > self.max_position_embeddings:
+            ratio = self.scaling_factor * scaling_length / self.max_position_embeddings
+            base = self.base * (ratio - (self.scaling_factor - 1)) ** (self.dim / (self.dim - 2))
+            inv_freq = self._inv_freq(base).to(inv_freq.device)
+        freqs = torch.outer(t, inv_freq)
+        emb = torch.cat((freqs, freqs), dim=-1)
+        return emb.cos().to(dtype), emb.sin().to(dtype)
+
+
+def rotate_half(x: torch.Tensor) -> torch.Tensor:
+    x1, x2 = x.chunk(2, dim=-1)
+    return torch.cat((-x2, x1), dim=-1)
+
+
+def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    return x * cos + rotate_half(x) * sin
+
+
+# --------------------------------------------------------------------------- transformer
+
+
+@dataclass
+class LagLlamaConfig:
+    feature_size: int
+    block_size: int = 2048
+    n_layer: int = 8
+    n_head: int = 9
+    n_embd_per_head: int = 16
+    rope_scaling: Optional[dict] = None
+    dropout: float = 0.0
+
+    @property
+    def n_embd(self) -> int:
+        return self.n_head * self.n_embd_per_head
+
+
+class KVCache:
+    """Preallocated keys and values of every layer for one decoding run.
+
+    Writing in place (rather than concatenating at each step) keeps decoding linear in the
+    horizon; ``length`` is how many positions are filled.
+    """
+
+    def __init__(self, n_layer: int, batch: int, n_head: int, max_len: int, head_dim: int,
+                 device, dtype):
+        shape = (batch, n_head, max_len, head_dim)
+        self.keys = [torch.empty(shape, device=device, dtype=dtype) for _ in range(n_layer)]
+        self.values = [torch.empty(shape, device=device, dtype=dtype) for _ in range(n_layer)]
+        self.length = 0
+
+    def repeat_interleave(self, repeats: int) -> "KVCache":
+        """Share one prefill among ``repeats`` sample paths per series."""
+        for store in (self.keys, self.values):
+            for i, t in enumerate(store):
+                store[i] = t.repeat_interleave(repeats, dim=0)
+        return self
+
+
+class CausalSelfAttention(nn.Module):
+    def __init__(self, config: LagLlamaConfig) -> None:
+        super().__init__()
+        width = config.n_embd
+        self.q_proj = nn.Linear(width, width, bias=False)
+        self.kv_proj = nn.Linear(width, 2 * width, bias=False)
+        self.c_proj = nn.Linear(width, width, bias=False)
+        self.n_head = config.n_head
+        self.head_dim = config.n_embd_per_head
+        self.dropout = config.dropout
+        scaling = config.rope_scaling or {}
+        kind = scaling.get("type")
+        self.rotary_emb = None if kind == "nope" else RotaryEmbedding(
+            self.head_dim,
+            max_position_embeddings=config.block_size,
+            scaling_type=kind,
+            scaling_factor=float(scaling.get("factor", 1.0)),
+        )
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        positions: torch.Tensor,
+        scaling_length: int,
+        cache: Optional[KVCache] = None,
+        layer: int = 0,
+    ) -> torch.Tensor:
+        B, T, C = x.shape
+        q = self.q_proj(x)
+        k, v = self.kv_proj(x).split(C, dim=2)
+        q, k, v = (t.view(B, T, self.n_head, self.head_dim).transpose(1, 2) for t in (q, k, v))
+        if self.rotary_emb is not None:
+            cos, sin = self.rotary_emb(positions, scaling_length, dtype=x.dtype)
+            q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
+
+        is_causal = True
+        if cache is not None:
+            start = cache.length
+            cache.keys[layer][:, :, start : start + T] = k
+            cache.values[layer][:, :, start : start + T] = v
+            k = cache.keys[layer][:, :, : start + T]
+            v = cache.values[layer][:, :, : start + T]
+            # one new query sees every cached key; a prefill is an ordinary causal pass
+            is_causal = start == 0
+        y = F.scaled_dot_product_attention(
+            q, k, v, dropout_p=self.dropout if self.training else 0.0, is_causal=is_causal and T > 1
+        )
+        return self.c_proj(y.transpose(1, 2).reshape(B, T, C))
+
+
+def find_multiple(n: int, k: int) -> int:
+    return n if n % k == 0 else n + k - (n % k)
+
+
+class MLP(nn.Module):
+    """SwiGLU feed-forward, hidden size 2/3 of 4x width rounded up to a multiple of 256."""
+
+    def __init__(self, config: LagLlamaConfig) -> None:
+        super().__init__()
+        hidden = find_multiple(int(2 * 4 * config.n_embd / 3), 256)
+        self.c_fc1 = nn.Linear(config.n_embd, hidden, bias=False)
+        self.c_fc2 = nn.Linear(config.n_embd, hidden, bias=False)
+        self.c_proj = nn.Linear(hidden, config.n_embd, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.c_proj(F.silu(self.c_fc1(x)) * self.c_fc2(x))
+
+
+class RMSNorm(nn.Module):
+    def __init__(self, size: int, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.scale = nn.Parameter(torch.ones(size))
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # the statistic in float32 even when the activations are not
+        norm = x.to(torch.float32).pow(2).mean(dim=-1, keepdim=True)
+        return (self.scale * (x * torch.rsqrt(norm + self.eps))).type_as(x)
+
+
+class Block(nn.Module):
+    def __init__(self, config: LagLlamaConfig) -> None:
+        super().__init__()
+        self.rms_1 = RMSNorm(config.n_embd)
+        self.attn = CausalSelfAttention(config)
+        self.rms_2 = RMSNorm(config.n_embd)
+        self.mlp = MLP(config)
+
+    def forward(self, x, positions, scaling_length, cache=None, layer=0):
+        x = x + self.attn(self.rms_1(x), positions, scaling_length, cache, layer)
+        return x + self.mlp(self.rms_2(x))
+
+
+# --------------------------------------------------------------------------- the model
+
+
+def lag_features(series: torch.Tensor, lags: torch.Tensor, num_tokens: int) -> torch.Tensor:
+    """Lagged values for the last ``num_tokens`` positions of ``series``.
+
+    ``series`` is (batch, length); the result is (batch, num_tokens, len(lags)) where token
+    ``k`` (position ``length - num_tokens + k``) holds ``series[position - lag]`` for each
+    0-based lag, the same values as GluonTS's ``lagged_sequence_values`` in one gather.
+    """
+    length = series.shape[1]
+    positions = torch.arange(length - num_tokens, length, device=series.device)
+    return series[:, positions[:, None] - lags[None, :]]
+
+
+class LagLlamaModel(nn.Module):
+    """Lag-Llama: a decoder-only transformer over lag features of a univariate series.
+
+    Parameters
+    ----------
+    context_length
+        Number of tokens the model attends over before the horizon.
+    max_context_length
+        Length the rotary embeddings are built for (``block_size`` of the reference);
+        dynamic rope scaling kicks in beyond it.
+    scaling
+        "robust", "mean", "std", or anything else for no scaling.
+    input_size
+        Must be 1 (univariate), as in the released model.
+    n_layer, n_embd_per_head, n_head
+        Transformer depth and width (width = n_head * n_embd_per_head).
+    lags_seq
+        0-based lag indices; the window fed to :meth:`forward` holds
+        ``context_length + max(lags_seq)`` past values.
+    distr_output
+        Any GluonTS ``DistributionOutput``; Student-t by default.
+    rope_scaling
+        None, or ``{"type": "linear" | "dynamic", "factor": float}``.
+    num_parallel_samples
+        Sample paths drawn per series at prediction time.
+    time_feat
+        Whether six time features (GluonTS's features of frequency "S") are fed.
+    dropout
+        Attention dropout probability (training only).
+    """
+
+    def __init__(
+        self,
+        context_length: int,
+        max_context_length: int,
+        scaling: Optional[str],
+        input_size: int,
+        n_layer: int,
+        n_embd_per_head: int,
+        n_head: int,
+        lags_seq: List[int],
+        distr_output: Optional[DistributionOutput] = None,
+        rope_scaling: Optional[dict] = None,
+        num_parallel_samples: int = 100,
+        time_feat: bool = True,
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        if input_size != 1:
+            raise ValueError(f"Lag-Llama is univariate: input_size must be 1, got {input_size}")
+        if not lags_seq or min(lags_seq) < 0:
+            raise ValueError(f"lags_seq must be non-empty 0-based lag indices, got {lags_seq}")
+        validate_rope_scaling(rope_scaling)
+        self.context_length = context_length
+        self.lags_seq = sorted(int(lag) for lag in lags_seq)
+        self.max_lag = max(self.lags_seq)
+        self.num_parallel_samples = num_parallel_samples
+        self.time_feat = time_feat
+        self.scaler = make_scaler(scaling)
+        self.distr_output = distr_output if distr_output is not None else StudentTOutput()
+        self.register_buffer("lags", torch.tensor(self.lags_seq), persistent=False)
+
+        feature_size = len(self.lags_seq) + 2 + (6 if time_feat else 0)
+        self.config = LagLlamaConfig(
+            feature_size=feature_size,
+            block_size=max_context_length,
+            n_layer=n_layer,
+            n_head=n_head,
+            n_embd_per_head=n_embd_per_head,
+            rope_scaling=rope_scaling,
+            dropout=dropout,
+        )
+        self.param_proj = self.distr_output.get_args_proj(self.config.n_embd)
+        self.transformer = nn.ModuleDict(
+            dict(
+                wte=nn.Linear(feature_size, self.config.n_embd),
+                h=nn.ModuleList([Block(self.config) for _ in range(n_layer)]),
+                ln_f=RMSNorm(self.config.n_embd),
+            )
+        )
+
+    @property
+    def past_length(self) -> int:
+        return self.context_length + self.max_lag
+
+    # -- inputs --------------------------------------------------------------------------------
+
+    def scale(self, past_target, past_observed_values):
+        """loc and scale of each row, shape (batch, 1), from its observed past."""
+        _, loc, scale = self.scaler(past_target, past_observed_values)
+        return loc, scale
+
+    def tokens(
+        self,
+        scaled_series: torch.Tensor,
+        loc: torch.Tensor,
+        scale: torch.Tensor,
+        time_feat: Optional[torch.Tensor],
+        num_tokens: int,
+    ) -> torch.Tensor:
+        """Features of the last ``num_tokens`` positions of a scaled series.
+
+        Each token is [lags of the value at that position, log1p|loc|, log scale,
+        time features of that position]; ``time_feat`` covers exactly those positions.
+        """
+        lags = lag_features(scaled_series, self.lags, num_tokens)
+        static = torch.cat((loc.abs().log1p(), scale.log()), dim=-1)
+        parts = [lags, static.unsqueeze(1).expand(-1, num_tokens, -1)]
+        if self.time_feat:
+            if time_feat is None:
+                raise ValueError("this model was built with time_feat=True: time features are required")
+            parts.append(time_feat)
+        return torch.cat(parts, dim=-1)
+
+    # -- the transformer ----------------------------------------------------------------------
+
+    def transformer_forward(
+        self,
+        tokens: torch.Tensor,
+        start: int = 0,
+        scaling_length: Optional[int] = None,
+        cache: Optional[KVCache] = None,
+    ) -> Tuple[torch.Tensor, ...]:
+        """Distribution arguments for tokens at positions ``start, start+1, ...``."""
+        T = tokens.shape[1]
+        positions = torch.arange(start, start + T, device=tokens.device)
+        scaling_length = scaling_length or start + T
+        x = self.transformer.wte(tokens)
+        for i, block in enumerate(self.transformer.h):
+            x = block(x, positions, scaling_length, cache, i)
+        if cache is not None:
+            cache.length += T
+        return self.param_proj(self.transformer.ln_f(x))
+
+    def forward(
+        self,
+        past_target: torch.Tensor,
+        past_observed_values: torch.Tensor,
+        past_time_feat: Optional[torch.Tensor] = None,
+        future_time_feat: Optional[torch.Tensor] = None,
+        future_target: Optional[torch.Tensor] = None,
+    ) -> Tuple[Tuple[torch.Tensor, ...], torch.Tensor, torch.Tensor]:
+        """Teacher-forced distribution arguments, with the reference's semantics.
+
+        Without ``future_target`` there is one output per context position (the last one
+        is the next-step forecast); with it, the horizon's values but its last are appended
+        as inputs, giving ``context_length + prediction_length - 1`` outputs.
+        Returns ``(distr_args, loc, scale)``; the arguments are in scaled space.
+        """
+        loc, scale = self.scale(past_target, past_observed_values)
+        series = (past_target - loc) / scale
+        time_feat = past_time_feat[:, self.max_lag :] if past_time_feat is not None else None
+        if future_target is not None:
+            series = torch.cat((series, (future_target[:, :-1] - loc) / scale), dim=1)
+            if time_feat is not None:
+                time_feat = torch.cat((time_feat, future_time_feat[:, :-1]), dim=1)
+        num_tokens = series.shape[1] - self.max_lag
+        tokens = self.tokens(series, loc, scale, time_feat, num_tokens)
+        return self.transformer_forward(tokens), loc, scale
+
+    # -- sampling -----------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def sample(
+        self,
+        past_target: torch.Tensor,
+        past_observed_values: torch.Tensor,
+        past_time_feat: Optional[torch.Tensor],
+        future_time_feat: Optional[torch.Tensor],
+        prediction_length: int,
+        num_samples: Optional[int] = None,
+        use_kv_cache: bool = True,
+        rescale_every_step: bool = False,
+        nonnegative: bool = False,
+    ) -> torch.Tensor:
+        """Autoregressive sample paths, shape (batch, num_samples, prediction_length).
+
+        Every path conditions on its own sampled history. By default loc and scale are
+        fixed from the observed history, so every earlier token is unchanged as the path
+        grows and the kv-cache is exact: cached and recomputed decoding give the same
+        samples for the same seed. ``rescale_every_step=True`` reproduces the reference,
+        which re-runs its scaler over the growing history at every step; the tokens of the
+        whole window then change each step, so it recomputes everything (no cache).
+        """
+        S = num_samples or self.num_parallel_samples
+        B = past_target.shape[0]
+        C = self.context_length
+        # the longest sequence this run will attend over; fixes dynamic-rope scaling
+        scaling_length = C + prediction_length - 1
+
+        def repeat(t):
+            return None if t is None else t.repeat_interleave(S, dim=0)
+
+        target, observed = repeat(past_target), repeat(past_observed_values)
+        future_tf = repeat(future_time_feat)
+        past_tf = past_time_feat[:, self.max_lag :] if past_time_feat is not None else None
+
+        def draw(params, loc, scale):
+            distr = self.distr_output.distribution(tuple(p[:, -1:] for p in params), loc, scale)
+            y = distr.sample()
+            return F.relu(y) if nonnegative else y
+
+        if rescale_every_step:
+            use_kv_cache = False
+
+        loc, scale = self.scale(past_target, past_observed_values)
+        series = (past_target - loc) / scale
+        if use_kv_cache:
+            # the context is the same for all paths of a series: prefill once, then share
+            cache = KVCache(self.config.n_layer, B, self.config.n_head,
+                            scaling_length, self.config.n_embd_per_head,
+                            past_target.device, past_target.dtype)
+            tokens = self.tokens(series, loc, scale, past_tf, C)
+            params = self.transformer_forward(tokens, 0, scaling_length, cache)
+            params = tuple(p[:, -1:].repeat_interleave(S, dim=0) for p in params)
+            cache.repeat_interleave(S)
+        loc, scale = repeat(loc), repeat(scale)
+        series = repeat(series)
+
+        samples = []
+        for t in range(prediction_length):
+            if use_kv_cache:
+                if t > 0:
+                    tf = future_tf[:, t - 1 : t] if future_tf is not None else None
+                    token = self.tokens(series, loc, scale, tf, 1)
+                    params = self.transformer_forward(token, C + t - 1, scaling_length, cache)
+            else:
+                if rescale_every_step:
+                    loc, scale = self.scale(target, observed)
+                    series = (target - loc) / scale
+                tf = past_tf
+                if future_tf is not None and t > 0:
+                    tf = torch.cat((past_tf, future_tf[:, :t]), dim=1)
+                tokens = self.tokens(series, loc, scale, tf, C + t)
+                params = self.transformer_forward(tokens, 0, scaling_length)
+            y = draw(params, loc, scale)
+            samples.append(y)
+            target = torch.cat((target, y), dim=1)
+            observed = torch.cat((observed, torch.ones_like(y)), dim=1)
+            series = torch.cat((series, (y - loc) / scale), dim=1)
+        return torch.cat(samples, dim=1).reshape(B, S, prediction_length)
+
+
+def validate_rope_scaling(rope_scaling: Optional[dict]) -> None:
+    if rope_scaling is None:
+        return
+    if not isinstance(rope_scaling, dict) or rope_scaling.get("type") not in ("linear", "dynamic", "nope"):
+        raise ValueError(
+            "rope_scaling must be None or {'type': 'linear' | 'dynamic', 'factor': float >= 1}, "
+            f"got {rope_scaling!r}"
+        )
+    factor = rope_scaling.get("factor", 1.0)
+    if rope_scaling["type"] != "nope" and (not isinstance(factor, (int, float)) or factor < 1.0):
+        raise ValueError(f"rope_scaling factor must be a number >= 1, got {factor!r}")
