@@ -50,7 +50,7 @@ class InformerLightningModule(pl.LightningModule):
         self.weight_decay = weight_decay
         self.patience = patience
         self.inputs = self.model.describe_inputs()
-        self.example_input_array = tuple(self.inputs.zeros().values())
+        self.example_input_array = self.inputs.zeros()
 
     def forward(self, *args, **kwargs) -> torch.Tensor:
         """Sample paths (B, num_parallel_samples, prediction_length)."""

@@ -1,0 +1,581 @@
+"""``InformerEstimator``: data pipeline, training loop and predictor."""
+
+from typing import Any, Dict, Iterable, List, Optional
+
+import lightning.pytorch as pl
+import torch
+
+from gluonts.core.component import validated
+from gluonts.dataset.common import Dataset
+from gluonts.dataset.field_names import FieldName
+from gluonts.dataset.loader import as_stacked_batches
+from gluonts.dataset.stat import calculate_dataset_statistics
+from gluonts.itertools import Cyclic
+from gluonts.time_feature import (
+    TimeFeature,
+    get_lags_for_frequency,
+    time_features_from_frequency_str,
+)
+from gluonts.torch.distributions import DistributionOutput, StudentTOutput
+from gluonts.torch.model.estimator import PyTorchLightningEstimator, TrainOutput
+from gluonts.torch.model.predictor import PyTorchPredictor
+from gluonts.transform import (
+    AddAgeFeature,
+    AddObservedValuesIndicator,
+    AddTimeFeatures,
+    AsNumpyArray,
+    Chain,
+    DummyValueImputation,
+    ExpectedNumInstanceSampler,
+    InstanceSplitter,
+    RemoveFields,
+    RenameFields,
+    SetField,
+    TestSplitSampler,
+    Transformation,
+    ValidationSplitSampler,
+    VstackFeatures,
+)
+from gluonts.transform.sampler import InstanceSampler
+
+from .lightning_module import InformerLightningModule
+from .module import SCALINGS
+
+TRAINING_TARGET_NAMES = ["future_target", "future_observed_values"]
+
+
+def _frequency_features(freq: str, time_features, lags_seq):
+    """Resolve calendar features and lags, naming the frequency on error."""
+    try:
+        if time_features is None:
+            time_features = time_features_from_frequency_str(freq)
+        if lags_seq is None:
+            lags_seq = get_lags_for_frequency(freq_str=freq)
+    except Exception as error:
+        raise ValueError(
+            f"unknown or unsupported frequency {freq!r} (use a pandas "
+            f"offset alias such as 'h', 'D', 'W', 'M'): {error}"
+        ) from None
+    return time_features, lags_seq
+
+
+class InformerEstimator(PyTorchLightningEstimator):
+    """
+    Estimator class to train an Informer model (Zhou et al., AAAI 2021,
+    "Informer: Beyond Efficient Transformer for Long Sequence Time-Series
+    Forecasting") with a probabilistic output.
+
+    This class uses the model defined in ``InformerModel``, and wraps it
+    into an ``InformerLightningModule`` for training purposes: training is
+    performed using PyTorch Lightning's ``pl.Trainer`` class. The decoder
+    is generative: the whole horizon comes out of one forward pass.
+
+    Parameters
+    ----------
+    freq
+        Frequency of the data to train on and predict.
+    prediction_length
+        Length of the prediction horizon.
+    context_length
+        Number of time steps the encoder reads (default:
+        ``4 * prediction_length``, the ratio of the official defaults
+        96/24).
+    label_len
+        Length of the decoder's start token, taken from the end of the
+        context (default: ``context_length // 2``, as in the paper).
+    d_model
+        Width of the transformer (default: 64; paper: 512).
+    n_heads
+        Number of attention heads (default: 4; paper: 8).
+    e_layers
+        Number of encoder layers (default: 2).
+    d_layers
+        Number of decoder layers (default: 1).
+    d_ff
+        Width of the feed-forward blocks (default: 128; paper: 2048).
+    attention
+        ``"prob"`` (ProbSparse self-attention, default) or ``"full"``.
+    factor
+        ProbSparse sampling factor (default: 5).
+    distil
+        Whether to use self-attention distilling between encoder layers
+        (default: True).
+    dropout
+        Dropout rate (default: 0.05).
+    activation
+        ``"gelu"`` (default) or ``"relu"``.
+    num_feat_dynamic_real
+        Number of covariates known in the future (``feat_dynamic_real``,
+        which must then extend ``prediction_length`` steps past the target
+        at prediction time) (default: 0).
+    num_past_feat_dynamic_real
+        Number of covariates known only in the past
+        (``past_feat_dynamic_real``) (default: 0).
+    num_feat_static_cat
+        Number of static categorical features (default: 0).
+    num_feat_static_real
+        Number of static real features (default: 0).
+    cardinality
+        Number of values of each categorical feature; required if
+        ``num_feat_static_cat > 0``.
+    embedding_dimension
+        Dimension of the embeddings for categorical features (default:
+        ``[min(50, (cat+1)//2) for cat in cardinality]``).
+    distr_output
+        Distribution to use to evaluate observations and sample predictions
+        (default: StudentTOutput()).
+    scaling
+        ``"std"`` (default), ``"mean"`` or ``"none"``: scaler fitted on the
+        observed context of each window; ``log(scale)`` is fed as a static
+        feature.
+    lags_seq
+        Target lags (>= 1) fed as features besides the current value
+        (default: ``get_lags_for_frequency(freq)``; ``[]`` to disable). The
+        network reads ``context_length + max(lags_seq)`` past steps.
+    time_features
+        Calendar features (default:
+        ``time_features_from_frequency_str(freq)``); an age feature is
+        always added.
+    num_parallel_samples
+        Number of sample paths per series the predictor draws (default:
+        100).
+    batch_size
+        Size of the training batches (default: 32).
+    num_batches_per_epoch
+        Number of batches per training epoch (default: 50).
+    lr
+        Learning rate (default: ``1e-3``).
+    weight_decay
+        Weight decay regularization parameter (default: ``1e-8``).
+    patience
+        Patience of the learning-rate scheduler, in epochs (default: 10).
+    early_stopping_patience
+        If set and validation data is given to ``train``, stop once
+        ``val_loss`` has not improved for this many epochs (the best
+        checkpoint is restored either way).
+    trainer_kwargs
+        Additional arguments to provide to ``pl.Trainer`` for construction.
+    train_sampler
+        Controls the sampling of windows during training.
+    validation_sampler
+        Controls the sampling of windows during validation.
+    """
+
+    @validated()
+    def __init__(
+        self,
+        freq: str,
+        prediction_length: int,
+        context_length: Optional[int] = None,
+        label_len: Optional[int] = None,
+        d_model: int = 64,
+        n_heads: int = 4,
+        e_layers: int = 2,
+        d_layers: int = 1,
+        d_ff: int = 128,
+        attention: str = "prob",
+        factor: int = 5,
+        distil: bool = True,
+        dropout: float = 0.05,
+        activation: str = "gelu",
+        num_feat_dynamic_real: int = 0,
+        num_past_feat_dynamic_real: int = 0,
+        num_feat_static_cat: int = 0,
+        num_feat_static_real: int = 0,
+        cardinality: Optional[List[int]] = None,
+        embedding_dimension: Optional[List[int]] = None,
+        distr_output: DistributionOutput = StudentTOutput(),
+        scaling: str = "std",
+        lags_seq: Optional[List[int]] = None,
+        time_features: Optional[List[TimeFeature]] = None,
+        num_parallel_samples: int = 100,
+        batch_size: int = 32,
+        num_batches_per_epoch: int = 50,
+        lr: float = 1e-3,
+        weight_decay: float = 1e-8,
+        patience: int = 10,
+        early_stopping_patience: Optional[int] = None,
+        trainer_kwargs: Optional[Dict[str, Any]] = None,
+        train_sampler: Optional[InstanceSampler] = None,
+        validation_sampler: Optional[InstanceSampler] = None,
+    ) -> None:
+        default_trainer_kwargs = {"max_epochs": 100, "gradient_clip_val": 10.0}
+        if trainer_kwargs is not None:
+            default_trainer_kwargs.update(trainer_kwargs)
+        super().__init__(trainer_kwargs=default_trainer_kwargs)
+
+        if prediction_length < 1:
+            raise ValueError(
+                f"prediction_length must be >= 1, got {prediction_length}"
+            )
+        if attention not in ("prob", "full"):
+            raise ValueError(
+                f"attention must be 'prob' or 'full', got {attention!r}"
+            )
+        if scaling not in SCALINGS:
+            raise ValueError(
+                f"scaling must be one of {SCALINGS}, got {scaling!r}"
+            )
+        if num_feat_static_cat > 0 and (
+            cardinality is None or len(cardinality) != num_feat_static_cat
+        ):
+            raise ValueError(
+                "cardinality must list one value per static categorical "
+                f"feature ({num_feat_static_cat}), got {cardinality!r}"
+            )
+
+        self.freq = freq
+        self.prediction_length = prediction_length
+        self.context_length = (
+            context_length
+            if context_length is not None
+            else 4 * prediction_length
+        )
+        self.label_len = (
+            label_len if label_len is not None else self.context_length // 2
+        )
+        if not 0 <= self.label_len <= self.context_length:
+            raise ValueError(
+                f"label_len must lie in [0, context_length="
+                f"{self.context_length}], got {self.label_len}"
+            )
+        self.time_features, lags = _frequency_features(
+            freq, time_features, lags_seq
+        )
+        self.lags_seq = list(lags)
+        if any(lag < 1 for lag in self.lags_seq):
+            raise ValueError(f"lags_seq must be >= 1, got {self.lags_seq}")
+
+        self.d_model = d_model
+        self.n_heads = n_heads
+        self.e_layers = e_layers
+        self.d_layers = d_layers
+        self.d_ff = d_ff
+        self.attention = attention
+        self.factor = factor
+        self.distil = distil
+        self.dropout = dropout
+        self.activation = activation
+        self.num_feat_dynamic_real = num_feat_dynamic_real
+        self.num_past_feat_dynamic_real = num_past_feat_dynamic_real
+        self.num_feat_static_cat = num_feat_static_cat
+        self.num_feat_static_real = num_feat_static_real
+        self.cardinality = (
+            cardinality if cardinality and num_feat_static_cat > 0 else [1]
+        )
+        self.embedding_dimension = embedding_dimension
+        self.distr_output = distr_output
+        self.scaling = scaling
+        self.num_parallel_samples = num_parallel_samples
+        self.batch_size = batch_size
+        self.num_batches_per_epoch = num_batches_per_epoch
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.patience = patience
+        self.early_stopping_patience = early_stopping_patience
+
+        self.train_sampler = train_sampler or ExpectedNumInstanceSampler(
+            num_instances=1.0, min_future=prediction_length
+        )
+        self.validation_sampler = validation_sampler or ValidationSplitSampler(
+            min_future=prediction_length
+        )
+
+    @classmethod
+    def derive_auto_fields(cls, train_iter):
+        stats = calculate_dataset_statistics(train_iter)
+        return {
+            "num_feat_dynamic_real": stats.num_feat_dynamic_real,
+            "num_past_feat_dynamic_real": stats.num_past_feat_dynamic_real,
+            "num_feat_static_cat": len(stats.feat_static_cat),
+            "cardinality": [len(cats) for cats in stats.feat_static_cat],
+        }
+
+    # ----------------------------------------------------------------------
+    # Data pipeline
+    # ----------------------------------------------------------------------
+
+    def create_transformation(self) -> Transformation:
+        remove_field_names = []
+        if self.num_feat_static_real == 0:
+            remove_field_names.append(FieldName.FEAT_STATIC_REAL)
+        if self.num_feat_dynamic_real == 0:
+            remove_field_names.append(FieldName.FEAT_DYNAMIC_REAL)
+        if self.num_past_feat_dynamic_real == 0:
+            remove_field_names.append(FieldName.PAST_FEAT_DYNAMIC_REAL)
+
+        return Chain(
+            [RemoveFields(field_names=remove_field_names)]
+            + (
+                [SetField(output_field=FieldName.FEAT_STATIC_CAT, value=[0])]
+                if not self.num_feat_static_cat > 0
+                else []
+            )
+            + (
+                [SetField(output_field=FieldName.FEAT_STATIC_REAL, value=[0.0])]
+                if not self.num_feat_static_real > 0
+                else []
+            )
+            + [
+                AsNumpyArray(
+                    field=FieldName.FEAT_STATIC_CAT, expected_ndim=1, dtype=int
+                ),
+                AsNumpyArray(field=FieldName.FEAT_STATIC_REAL, expected_ndim=1),
+                AsNumpyArray(field=FieldName.TARGET, expected_ndim=1),
+                AddObservedValuesIndicator(
+                    target_field=FieldName.TARGET,
+                    output_field=FieldName.OBSERVED_VALUES,
+                    imputation_method=DummyValueImputation(
+                        self.distr_output.value_in_support
+                    ),
+                ),
+                AddTimeFeatures(
+                    start_field=FieldName.START,
+                    target_field=FieldName.TARGET,
+                    output_field=FieldName.FEAT_TIME,
+                    time_features=self.time_features,
+                    pred_length=self.prediction_length,
+                ),
+                AddAgeFeature(
+                    target_field=FieldName.TARGET,
+                    output_field=FieldName.FEAT_AGE,
+                    pred_length=self.prediction_length,
+                    log_scale=True,
+                ),
+            ]
+            + (
+                [
+                    AsNumpyArray(
+                        field=FieldName.FEAT_DYNAMIC_REAL, expected_ndim=2
+                    )
+                ]
+                if self.num_feat_dynamic_real > 0
+                else []
+            )
+            + [
+                # Known-future covariates ride along with the calendar
+                # features (they come last, see InformerModel).
+                VstackFeatures(
+                    output_field=FieldName.FEAT_TIME,
+                    input_fields=[FieldName.FEAT_TIME, FieldName.FEAT_AGE]
+                    + (
+                        [FieldName.FEAT_DYNAMIC_REAL]
+                        if self.num_feat_dynamic_real > 0
+                        else []
+                    ),
+                ),
+                AsNumpyArray(FieldName.FEAT_TIME, expected_ndim=2),
+            ]
+            + (
+                [
+                    AsNumpyArray(
+                        field=FieldName.PAST_FEAT_DYNAMIC_REAL, expected_ndim=2
+                    )
+                ]
+                if self.num_past_feat_dynamic_real > 0
+                else []
+            )
+        )
+
+    def _create_instance_splitter(
+        self, module: InformerLightningModule, mode: str
+    ) -> Transformation:
+        assert mode in ["training", "validation", "test"]
+
+        instance_sampler = {
+            "training": self.train_sampler,
+            "validation": self.validation_sampler,
+            "test": TestSplitSampler(),
+        }[mode]
+
+        past_covariates = self.num_past_feat_dynamic_real > 0
+        splitter = InstanceSplitter(
+            target_field=FieldName.TARGET,
+            is_pad_field=FieldName.IS_PAD,
+            start_field=FieldName.START,
+            forecast_start_field=FieldName.FORECAST_START,
+            instance_sampler=instance_sampler,
+            past_length=module.model._past_length,
+            future_length=self.prediction_length,
+            time_series_fields=[FieldName.FEAT_TIME, FieldName.OBSERVED_VALUES]
+            + ([FieldName.PAST_FEAT_DYNAMIC_REAL] if past_covariates else []),
+            dummy_value=self.distr_output.value_in_support,
+        )
+        if not past_covariates:
+            return splitter
+        # The splitter names the past slice "past_past_feat_dynamic_real";
+        # only that slice is used, under the field's own name.
+        return splitter + Chain(
+            [
+                RemoveFields(
+                    field_names=[f"future_{FieldName.PAST_FEAT_DYNAMIC_REAL}"]
+                ),
+                RenameFields(
+                    {
+                        f"past_{FieldName.PAST_FEAT_DYNAMIC_REAL}": (
+                            FieldName.PAST_FEAT_DYNAMIC_REAL
+                        )
+                    }
+                ),
+            ]
+        )
+
+    def _input_names(self, module: InformerLightningModule) -> List[str]:
+        return list(module.model.describe_inputs().keys())
+
+    def create_training_data_loader(
+        self,
+        data: Dataset,
+        module: InformerLightningModule,
+        shuffle_buffer_length: Optional[int] = None,
+        **kwargs,
+    ) -> Iterable:
+        data = Cyclic(data).stream()
+        instances = self._create_instance_splitter(module, "training").apply(
+            data, is_train=True
+        )
+        return as_stacked_batches(
+            instances,
+            batch_size=self.batch_size,
+            shuffle_buffer_length=shuffle_buffer_length,
+            field_names=self._input_names(module) + TRAINING_TARGET_NAMES,
+            output_type=torch.tensor,
+            num_batches_per_epoch=self.num_batches_per_epoch,
+        )
+
+    def create_validation_data_loader(
+        self,
+        data: Dataset,
+        module: InformerLightningModule,
+        **kwargs,
+    ) -> Iterable:
+        instances = self._create_instance_splitter(module, "validation").apply(
+            data, is_train=True
+        )
+        return as_stacked_batches(
+            instances,
+            batch_size=self.batch_size,
+            field_names=self._input_names(module) + TRAINING_TARGET_NAMES,
+            output_type=torch.tensor,
+        )
+
+    # ----------------------------------------------------------------------
+    # Network and predictor
+    # ----------------------------------------------------------------------
+
+    def create_lightning_module(self) -> InformerLightningModule:
+        return InformerLightningModule(
+            lr=self.lr,
+            weight_decay=self.weight_decay,
+            patience=self.patience,
+            model_kwargs={
+                "context_length": self.context_length,
+                "prediction_length": self.prediction_length,
+                "num_time_features": len(self.time_features) + 1,  # + age
+                "num_feat_dynamic_real": self.num_feat_dynamic_real,
+                "num_past_feat_dynamic_real": self.num_past_feat_dynamic_real,
+                "num_feat_static_real": max(1, self.num_feat_static_real),
+                "num_feat_static_cat": max(1, self.num_feat_static_cat),
+                "cardinality": self.cardinality,
+                "embedding_dimension": self.embedding_dimension,
+                "lags_seq": self.lags_seq,
+                "label_len": self.label_len,
+                "d_model": self.d_model,
+                "n_heads": self.n_heads,
+                "e_layers": self.e_layers,
+                "d_layers": self.d_layers,
+                "d_ff": self.d_ff,
+                "attention": self.attention,
+                "factor": self.factor,
+                "distil": self.distil,
+                "dropout": self.dropout,
+                "activation": self.activation,
+                "distr_output": self.distr_output,
+                "scaling": self.scaling,
+                "num_parallel_samples": self.num_parallel_samples,
+            },
+        )
+
+    def create_predictor(
+        self,
+        transformation: Transformation,
+        module: InformerLightningModule,
+    ) -> PyTorchPredictor:
+        prediction_splitter = self._create_instance_splitter(module, "test")
+        return PyTorchPredictor(
+            input_transform=transformation + prediction_splitter,
+            input_names=self._input_names(module),
+            prediction_net=module,
+            batch_size=self.batch_size,
+            prediction_length=self.prediction_length,
+            device="auto",
+        )
+
+    # ----------------------------------------------------------------------
+    # Training
+    # ----------------------------------------------------------------------
+
+    def _check_training_data(self, training_data: Dataset) -> None:
+        """
+        Fail early instead of looping forever over a dataset that yields
+        no training window (the training stream cycles over the data).
+        """
+        found_any = False
+        for entry in training_data:
+            found_any = True
+            if len(entry[FieldName.TARGET]) > self.prediction_length:
+                return
+        if not found_any:
+            raise ValueError("training dataset is empty")
+        raise ValueError(
+            "no training series is longer than prediction_length="
+            f"{self.prediction_length}; nothing to learn from (series "
+            "shorter than the context are fine: they are padded)"
+        )
+
+    def train_model(
+        self,
+        training_data: Dataset,
+        validation_data: Optional[Dataset] = None,
+        from_predictor: Optional[PyTorchPredictor] = None,
+        shuffle_buffer_length: Optional[int] = None,
+        cache_data: bool = False,
+        ckpt_path: Optional[str] = None,
+        **kwargs,
+    ) -> TrainOutput:
+        self._check_training_data(training_data)
+        if validation_data is not None and next(
+            iter(validation_data), None
+        ) is None:
+            raise ValueError("validation dataset is empty")
+
+        # The base class pops "callbacks" out of trainer_kwargs; work on a
+        # copy so that training twice keeps the user's callbacks.
+        original_kwargs = self.trainer_kwargs
+        kwargs_copy = dict(original_kwargs)
+        callbacks = list(kwargs_copy.get("callbacks", []))
+        if (
+            self.early_stopping_patience is not None
+            and validation_data is not None
+        ):
+            callbacks.append(
+                pl.callbacks.EarlyStopping(
+                    monitor="val_loss",
+                    mode="min",
+                    patience=self.early_stopping_patience,
+                )
+            )
+        kwargs_copy["callbacks"] = callbacks
+        self.trainer_kwargs = kwargs_copy
+        try:
+            return super().train_model(
+                training_data,
+                validation_data,
+                from_predictor=from_predictor,
+                shuffle_buffer_length=shuffle_buffer_length,
+                cache_data=cache_data,
+                ckpt_path=ckpt_path,
+                **kwargs,
+            )
+        finally:
+            self.trainer_kwargs = original_kwargs
