@@ -1,0 +1,726 @@
+"""
+Command line interface: ``python -m informer_gluonts`` (or
+``informer-gluonts``).
+
+Two subcommands:
+
+* ``forecast`` (alias ``train-csv``): train Informer on one column of a CSV
+  file with a date column, then forecast the horizon *past the end of the
+  data* and write ``forecast.csv`` (original units) and ``forecast.png``.
+* ``backtest``: train on a GluonTS repository dataset (read offline from
+  the local mirror), forecast the held-out test windows, print the metrics
+  table and write a plot.
+
+User errors (bad CSV, unknown column, too few rows, ...) end with a
+one-line message and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import List, Optional, Sequence, Tuple
+
+import numpy as np
+import pandas as pd
+
+PROG = "informer-gluonts"
+DEFAULT_QUANTILES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+REPOSITORY_DATASETS = (
+    "ett_small_1h",
+    "exchange_rate",
+    "m4_hourly",
+    "m4_weekly",
+    "airpassengers",
+)
+
+
+class CLIError(Exception):
+    """A problem with the user's input, reported as one line."""
+
+
+# --------------------------------------------------------------------------
+# Reading a CSV into one regular series
+# --------------------------------------------------------------------------
+
+
+def _numeric_column(df: pd.DataFrame, column: str) -> pd.Series:
+    """The column as floats; non-numeric cells are an error (blanks are NaN)."""
+    raw = df[column]
+    values = pd.to_numeric(raw, errors="coerce")
+    bad = values.isna() & raw.notna()
+    if raw.dtype == object:
+        # Cells that are only whitespace count as missing, not as text.
+        bad &= raw.astype(str).str.strip() != ""
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise CLIError(
+            f"column {column!r} has non-numeric values, e.g. "
+            f"{raw.iloc[row]!r} in data row {row + 1}"
+        )
+    return values.astype(float)
+
+
+def load_csv_series(
+    path: Path | str,
+    target: str,
+    covariates: Sequence[str] = (),
+    date_column: str = "date",
+    freq: Optional[str] = None,
+) -> Tuple[pd.DataFrame, str]:
+    """
+    Read a CSV with a date column into a regular, gap-free frame.
+
+    Parameters
+    ----------
+    path
+        CSV file.
+    target
+        Column to forecast.
+    covariates
+        Further numeric columns (used as past-only covariates).
+    date_column
+        Name of the timestamp column.
+    freq
+        Pandas frequency alias; inferred from the dates when ``None``.
+
+    Returns
+    -------
+    Tuple[pandas.DataFrame, str]
+        Frame indexed by a regular ``DatetimeIndex`` with the target and
+        covariate columns (float, NaN where a time step had no row), and
+        the frequency string.
+
+    Raises
+    ------
+    CLIError
+        Missing file or column, unparsable dates, non-numeric values,
+        duplicate or irregular timestamps.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CLIError(f"CSV file not found: {str(path)!r}")
+    try:
+        df = pd.read_csv(path)
+    except Exception as error:  # pandas has many parser error types
+        raise CLIError(f"cannot read {str(path)!r} as CSV: {error}") from None
+    if df.empty:
+        raise CLIError(f"{str(path)!r} has no data rows")
+
+    columns = [str(c) for c in df.columns]
+    if date_column not in df.columns:
+        raise CLIError(
+            f"CSV has no date column {date_column!r} (columns: "
+            f"{', '.join(columns)}); name it with --date-col"
+        )
+    for name, role in [(target, "target")] + [
+        (c, "covariate") for c in covariates
+    ]:
+        if name not in df.columns:
+            raise CLIError(
+                f"unknown {role} column {name!r}; the CSV has: "
+                f"{', '.join(c for c in columns if c != date_column)}"
+            )
+        if name == date_column:
+            raise CLIError(f"the {role} column cannot be the date column")
+
+    try:
+        dates = pd.to_datetime(df[date_column], format="mixed")
+    except (ValueError, TypeError) as error:
+        raise CLIError(
+            f"cannot parse the dates in column {date_column!r}: {error}"
+        ) from None
+    if dates.isna().any():
+        row = int(np.flatnonzero(dates.isna().to_numpy())[0])
+        raise CLIError(f"missing date in data row {row + 1}")
+    if getattr(dates.dt, "tz", None) is not None:
+        dates = dates.dt.tz_localize(None)
+
+    frame = pd.DataFrame(
+        {name: _numeric_column(df, name) for name in [target, *covariates]}
+    )
+    frame.index = pd.DatetimeIndex(dates)
+    frame = frame.sort_index()
+    if frame.index.has_duplicates:
+        duplicate = frame.index[frame.index.duplicated()][0]
+        raise CLIError(f"duplicate timestamp {duplicate} in {date_column!r}")
+
+    if freq is None:
+        if len(frame) < 3:
+            raise CLIError("too few rows to infer the frequency; pass --freq")
+        freq = pd.infer_freq(frame.index)
+        if freq is None:
+            raise CLIError(
+                "cannot infer a regular frequency from the dates (gaps or "
+                "irregular steps?); pass --freq, missing steps then become "
+                "missing values"
+            )
+    try:
+        offset = pd.tseries.frequencies.to_offset(freq)
+    except ValueError:
+        raise CLIError(f"unknown frequency {freq!r}") from None
+    grid = pd.date_range(frame.index[0], frame.index[-1], freq=offset)
+    off_grid = frame.index.difference(grid)
+    if len(off_grid) > 0:
+        raise CLIError(
+            f"timestamp {off_grid[0]} does not lie on the {freq!r} grid "
+            f"starting at {frame.index[0]}"
+        )
+    # Missing steps become NaN: the model treats them as unobserved.
+    frame = frame.reindex(grid)
+    if frame[target].notna().sum() == 0:
+        raise CLIError(f"target column {target!r} has no values")
+    return frame, offset.freqstr
+
+
+# --------------------------------------------------------------------------
+# Shared pieces
+# --------------------------------------------------------------------------
+
+
+def _parse_lags(text: str) -> Optional[List[int]]:
+    """``auto`` -> frequency default, ``none`` -> [], else ``1,24,168``."""
+    if text == "auto":
+        return None
+    if text == "none":
+        return []
+    try:
+        lags = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"lags must be 'auto', 'none' or integers like 1,24,168; "
+            f"got {text!r}"
+        ) from None
+    if any(lag < 1 for lag in lags):
+        raise argparse.ArgumentTypeError(f"lags must be >= 1, got {text!r}")
+    return lags
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _quantile(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(
+            f"quantiles lie strictly between 0 and 1, got {value}"
+        )
+    return value
+
+
+def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    model = parser.add_argument_group("model (defaults sized for a CPU)")
+    model.add_argument(
+        "--context-length",
+        type=_positive_int,
+        help="steps the encoder reads (default: 4 x prediction length)",
+    )
+    model.add_argument(
+        "--label-len",
+        type=int,
+        help="decoder start-token length (default: context length / 2)",
+    )
+    model.add_argument("--d-model", type=_positive_int, default=64,
+                       help="transformer width (default: 64; paper: 512)")
+    model.add_argument("--n-heads", type=_positive_int, default=4,
+                       help="attention heads (default: 4; paper: 8)")
+    model.add_argument("--e-layers", type=_positive_int, default=2,
+                       help="encoder layers (default: 2)")
+    model.add_argument("--d-layers", type=_positive_int, default=1,
+                       help="decoder layers (default: 1)")
+    model.add_argument("--d-ff", type=_positive_int, default=128,
+                       help="feed-forward width (default: 128; paper: 2048)")
+    model.add_argument(
+        "--attention",
+        choices=("prob", "full"),
+        default="prob",
+        help="ProbSparse (Informer) or canonical attention (default: prob)",
+    )
+    model.add_argument(
+        "--factor", type=_positive_int, default=5, help="ProbSparse factor"
+    )
+    model.add_argument(
+        "--no-distil",
+        dest="distil",
+        action="store_false",
+        help="keep the encoder length (no self-attention distilling)",
+    )
+    model.add_argument("--dropout", type=float, default=0.05,
+                       help="dropout rate (default: 0.05, as the paper)")
+    model.add_argument(
+        "--scaling",
+        choices=("std", "mean", "none"),
+        default="std",
+        help="per-window scaler fitted on the context (default: std)",
+    )
+    model.add_argument(
+        "--lags",
+        type=_parse_lags,
+        default=None,
+        metavar="auto|none|L1,L2,...",
+        help="target lags used as features (default: auto = the "
+        "frequency's usual lags; they lengthen the history read)",
+    )
+
+    train = parser.add_argument_group("training budget")
+    train.add_argument(
+        "--epochs", type=_positive_int, default=10, help="(default: 10)"
+    )
+    train.add_argument(
+        "--max-steps",
+        type=_positive_int,
+        help="stop after this many optimizer steps, whatever --epochs says",
+    )
+    train.add_argument(
+        "--batches-per-epoch",
+        type=_positive_int,
+        default=50,
+        help="(default: 50)",
+    )
+    train.add_argument("--batch-size", type=_positive_int, default=32,
+                       help="training batch size (default: 32)")
+    train.add_argument("--lr", type=float, default=1e-3,
+                       help="Adam learning rate (default: 1e-3)")
+    train.add_argument(
+        "--patience",
+        type=_positive_int,
+        help="early stopping patience in epochs (needs validation)",
+    )
+    train.add_argument(
+        "--num-samples",
+        type=_positive_int,
+        default=100,
+        help="sample paths per forecast (default: 100)",
+    )
+    train.add_argument("--seed", type=int, default=0,
+                       help="random seed for training and sampling")
+    train.add_argument(
+        "--threads",
+        type=_positive_int,
+        help="torch CPU threads (default: torch's choice)",
+    )
+    train.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress bars or Lightning summaries",
+    )
+
+
+def _make_estimator(args, freq: str, prediction_length: int, **extra):
+    from .estimator import InformerEstimator
+
+    trainer_kwargs = {
+        "max_epochs": args.epochs,
+        "max_steps": args.max_steps if args.max_steps else -1,
+        "default_root_dir": str(args.out),
+        "logger": False,
+        "enable_progress_bar": not args.quiet,
+        "enable_model_summary": not args.quiet,
+    }
+    try:
+        return InformerEstimator(
+            freq=freq,
+            prediction_length=prediction_length,
+            context_length=args.context_length,
+            label_len=args.label_len,
+            d_model=args.d_model,
+            n_heads=args.n_heads,
+            e_layers=args.e_layers,
+            d_layers=args.d_layers,
+            d_ff=args.d_ff,
+            attention=args.attention,
+            factor=args.factor,
+            distil=args.distil,
+            dropout=args.dropout,
+            scaling=args.scaling,
+            lags_seq=args.lags,
+            num_parallel_samples=args.num_samples,
+            batch_size=args.batch_size,
+            num_batches_per_epoch=args.batches_per_epoch,
+            lr=args.lr,
+            early_stopping_patience=args.patience,
+            trainer_kwargs=trainer_kwargs,
+            **extra,
+        )
+    except ValueError as error:
+        raise CLIError(str(error)) from None
+
+
+def _setup(args) -> None:
+    import lightning.pytorch as pl
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.n_heads and args.d_model % args.n_heads:
+        raise CLIError(
+            f"--d-model {args.d_model} is not divisible by --n-heads "
+            f"{args.n_heads}"
+        )
+    if args.quiet:
+        for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
+            logging.getLogger(name).setLevel(logging.ERROR)
+        warnings.filterwarnings("ignore")
+    pl.seed_everything(args.seed, verbose=not args.quiet)
+
+
+# --------------------------------------------------------------------------
+# forecast / train-csv
+# --------------------------------------------------------------------------
+
+
+def _plot_history_and_forecast(
+    history: pd.Series,
+    table: pd.DataFrame,
+    path: Path,
+    title: str,
+) -> Path:
+    # An explicit Agg canvas: works headless, leaves pyplot state alone.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(10, 4))
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    ax.plot(history.index, history.to_numpy(), color="black", lw=1,
+            label="history")
+    t = pd.DatetimeIndex(table["timestamp"])
+    for low, high, alpha in (("q0.1", "q0.9", 0.2), ("q0.3", "q0.7", 0.35)):
+        if low in table and high in table:
+            label = f"{low[1:]}-{high[1:]} interval"
+            ax.fill_between(t, table[low], table[high], color="tab:blue",
+                            alpha=alpha, lw=0, label=label)
+    ax.plot(t, table["median"], color="tab:blue", lw=1.5, label="median")
+    ax.plot(t, table["mean"], color="tab:orange", lw=1, ls="--",
+            label="mean")
+    ax.axvline(t[0], color="grey", ls=":", lw=1)
+    ax.set_title(title)
+    ax.legend(loc="upper left", fontsize=8)
+    ax.tick_params(axis="x", labelrotation=30, labelsize=7)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, format="png", dpi=100)
+    return path
+
+
+def forecast_table(forecast, quantiles: Sequence[float]) -> pd.DataFrame:
+    """Timestamps, mean, median and quantiles of one GluonTS forecast."""
+    index = forecast.index
+    if isinstance(index, pd.PeriodIndex):
+        index = index.to_timestamp()
+    table = pd.DataFrame(
+        {
+            "timestamp": index,
+            "mean": forecast.mean,
+            "median": forecast.quantile(0.5),
+        }
+    )
+    for q in quantiles:
+        table[f"q{q:g}"] = forecast.quantile(q)
+    return table
+
+
+def run_forecast(args) -> int:
+    from gluonts.dataset.common import ListDataset
+    from tqdm import tqdm
+
+    _setup(args)
+    H = args.prediction_length
+    covariates = list(dict.fromkeys(args.covariates or []))
+    if args.target in covariates:
+        raise CLIError("the target cannot also be a covariate")
+    frame, freq = load_csv_series(
+        args.csv, args.target, covariates, args.date_col, args.freq
+    )
+    estimator = _make_estimator(
+        args,
+        freq=freq,
+        prediction_length=H,
+        num_past_feat_dynamic_real=len(covariates),
+    )
+    C = estimator.context_length
+    if len(frame) < C + H:
+        raise CLIError(
+            f"too few rows: {len(frame)} time steps, but context length "
+            f"{C} + prediction length {H} = {C + H} are needed (lower "
+            "--context-length or --prediction-length)"
+        )
+
+    start = pd.Period(frame.index[0], freq=freq)
+    # Past-only covariates: unknown past the end of the data. Gaps are
+    # filled forward (then backward) so that every step has a value.
+    covariate_values = (
+        frame[covariates].ffill().bfill().fillna(0.0).to_numpy().T
+        if covariates
+        else None
+    )
+
+    def dataset(end: int) -> ListDataset:
+        entry = {
+            "start": start,
+            "target": frame[args.target].to_numpy()[:end],
+            "item_id": args.target,
+        }
+        if covariate_values is not None:
+            entry["past_feat_dynamic_real"] = covariate_values[:, :end]
+        return ListDataset([entry], freq=freq)
+
+    n = len(frame)
+    # Validate on the last horizon of the data (never trained on), which
+    # drives checkpoint selection and early stopping.
+    train_data = dataset(n - H) if not args.no_validation else dataset(n)
+    validation_data = None if args.no_validation else dataset(n)
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    began = time.time()
+    predictor = estimator.train(train_data, validation_data=validation_data)
+    train_seconds = time.time() - began
+
+    forecasts = list(
+        tqdm(
+            predictor.predict(dataset(n), num_samples=args.num_samples),
+            total=1,
+            desc="Forecasting",
+            unit="series",
+            disable=args.quiet,
+        )
+    )
+    table = forecast_table(forecasts[0], args.quantiles)
+    csv_path = args.out / "forecast.csv"
+    table.to_csv(csv_path, index=False)
+    history = frame[args.target].iloc[-max(4 * H, C) :]
+    png_path = _plot_history_and_forecast(
+        history,
+        table,
+        args.out / "forecast.png",
+        f"Informer forecast of {args.target} ({H} x {freq})",
+    )
+    predictor.serialize(_fresh_dir(args.out / "predictor"))
+    print(
+        f"trained in {train_seconds:.1f}s; wrote {csv_path} and {png_path} "
+        f"(forecast {table['timestamp'].iloc[0]} .. "
+        f"{table['timestamp'].iloc[-1]})"
+    )
+    return 0
+
+
+def _fresh_dir(path: Path) -> Path:
+    import shutil
+
+    if path.exists():
+        shutil.rmtree(path)
+    path.mkdir(parents=True)
+    return path
+
+
+# --------------------------------------------------------------------------
+# backtest
+# --------------------------------------------------------------------------
+
+
+def run_backtest_command(args) -> int:
+    from lagllama_gluonts.datasets import get_dataset
+    from lagllama_gluonts.evaluation import (
+        backtest_metrics_table,
+        plot_forecasts,
+        run_backtest,
+        seasonal_naive_baseline,
+    )
+
+    _setup(args)
+    try:
+        dataset = get_dataset(args.dataset)
+    except FileNotFoundError as error:
+        raise CLIError(str(error)) from None
+    freq = dataset.metadata.freq
+    H = args.prediction_length or dataset.metadata.prediction_length
+    estimator = _make_estimator(args, freq=freq, prediction_length=H)
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    began = time.time()
+    predictor = estimator.train(dataset.train)
+    train_seconds = time.time() - began
+
+    agg, forecasts, tss = run_backtest(
+        predictor,
+        dataset.test,
+        num_samples=args.num_samples,
+        max_series=args.max_series,
+        progress=not args.quiet,
+    )
+    metrics = {"informer": agg}
+    print(f"\nInformer on {args.dataset} (H={H}, trained {train_seconds:.0f}s)")
+    print(backtest_metrics_table(agg))
+    if args.baseline:
+        baseline_agg, _, _ = run_backtest(
+            seasonal_naive_baseline(freq, H),
+            dataset.test,
+            max_series=args.max_series,
+            progress=False,
+        )
+        metrics["seasonal_naive"] = baseline_agg
+        print("\nSeasonal naive baseline")
+        print(backtest_metrics_table(baseline_agg))
+    png = plot_forecasts(
+        forecasts,
+        tss,
+        args.out / f"{args.dataset}_backtest.png",
+        title=f"Informer on {args.dataset}",
+    )
+    metrics_path = args.out / f"{args.dataset}_metrics.json"
+    metrics_path.write_text(
+        json.dumps(
+            {
+                k: {m: float(v) for m, v in d.items()}
+                for k, d in metrics.items()
+            },
+            indent=1,
+        )
+    )
+    print(f"wrote {png} and {metrics_path}")
+    return 0
+
+
+# --------------------------------------------------------------------------
+# Parser and entry point
+# --------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description=(
+            "Informer (Zhou et al., AAAI 2021) as a GluonTS estimator: "
+            "ProbSparse self-attention, self-attention distilling and a "
+            "generative decoder that emits the whole horizon in one pass, "
+            "with a probabilistic (Student-t by default) output."
+        ),
+        epilog=(
+            "examples:\n"
+            "  python -m informer_gluonts forecast --csv ETTh1.csv "
+            "--target OT --prediction-length 24 --out out/etth1\n"
+            "  python -m informer_gluonts forecast --csv ETTh1.csv "
+            "--target OT --covariates HUFL HULL --epochs 5\n"
+            "  python -m informer_gluonts backtest --dataset ett_small_1h "
+            "--max-steps 200 --baseline\n"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    forecast = commands.add_parser(
+        "forecast",
+        aliases=["train-csv"],
+        help="train on a CSV column and forecast past the end of the data",
+        description=(
+            "Train Informer on one column of a CSV file that has a date "
+            "column, then forecast the prediction length past the last "
+            "date. Writes OUT/forecast.csv (timestamp, mean, median and "
+            "quantile columns, in the column's own units), OUT/forecast.png "
+            "(recent history and forecast with intervals) and the trained "
+            "predictor in OUT/predictor. The last prediction-length steps "
+            "are held out for validation (checkpoint choice / early "
+            "stopping) unless --no-validation is given."
+        ),
+    )
+    forecast.add_argument("--csv", type=Path, required=True,
+                          help="input CSV file")
+    forecast.add_argument("--target", required=True,
+                          help="column to forecast, e.g. OT")
+    forecast.add_argument(
+        "--covariates",
+        nargs="+",
+        metavar="COL",
+        help="other columns fed to the model as past-only covariates "
+        "(their future values are unknown, so only their history is used)",
+    )
+    forecast.add_argument("--date-col", default="date",
+                          help="timestamp column (default: date)")
+    forecast.add_argument(
+        "--freq",
+        help="pandas frequency alias such as h, D, W (default: inferred "
+        "from the dates)",
+    )
+    forecast.add_argument("--prediction-length", type=_positive_int,
+                          default=24, help="horizon in steps (default: 24)")
+    forecast.add_argument(
+        "--quantiles",
+        type=_quantile,
+        nargs="+",
+        default=list(DEFAULT_QUANTILES),
+        help="quantile columns to write (default: 0.1 ... 0.9)",
+    )
+    forecast.add_argument(
+        "--no-validation",
+        action="store_true",
+        help="train on all rows (checkpoint chosen by training loss)",
+    )
+    forecast.add_argument("--out", type=Path, default=Path("informer_out"),
+                          help="output directory (default: informer_out)")
+    _add_model_arguments(forecast)
+    forecast.set_defaults(func=run_forecast)
+
+    backtest = commands.add_parser(
+        "backtest",
+        help="train on a repository dataset and backtest its test split",
+        description=(
+            "Train Informer on the train split of a GluonTS repository "
+            "dataset (materialised offline from the local mirror), forecast "
+            "the test split, print GluonTS' metrics (MASE, CRPS as "
+            "mean_wQuantileLoss, ...) and write a plot and a JSON of the "
+            "metrics to OUT."
+        ),
+    )
+    backtest.add_argument("--dataset", choices=REPOSITORY_DATASETS,
+                          default="ett_small_1h",
+                          help="GluonTS dataset name (default: ett_small_1h)")
+    backtest.add_argument(
+        "--prediction-length",
+        type=_positive_int,
+        help="horizon (default: the dataset's own)",
+    )
+    backtest.add_argument("--max-series", type=_positive_int,
+                          help="evaluate only the first N test series")
+    backtest.add_argument("--baseline", action="store_true",
+                          help="also score the seasonal naive baseline")
+    backtest.add_argument("--out", type=Path,
+                          default=Path("informer_out"),
+                          help="output directory (default: informer_out)")
+    _add_model_arguments(backtest)
+    backtest.set_defaults(func=run_backtest_command)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "func", None) is None:
+        parser.print_help()
+        return 2
+    try:
+        return args.func(args)
+    except CLIError as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
