@@ -14,6 +14,7 @@ GluonTS serde encoding), so they load with ``weights_only=True`` with no allow-l
 from __future__ import annotations
 
 import io
+import json
 import pickle
 import pickletools
 import re
@@ -161,7 +162,8 @@ def read_checkpoint(path: PathLike) -> Dict[str, Any]:
 
 
 def encode_distr_output(distr_output: DistributionOutput) -> dict:
-    return serde.encode(distr_output)
+    # through JSON, so that only str/float/dict remain (serde's encoding holds enums)
+    return json.loads(serde.dump_json(distr_output))
 
 
 def decode_distr_output(value: Any) -> DistributionOutput:

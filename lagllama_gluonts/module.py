@@ -491,7 +491,7 @@ class LagLlamaModel(nn.Module):
             params = tuple(p[:, -1:].repeat_interleave(S, dim=0) for p in params)
             cache.repeat_interleave(S)
         loc, scale = repeat(loc), repeat(scale)
-        series = repeat(series)
+        series, past_tf = repeat(series), repeat(past_tf)
 
         samples = []
         for t in range(prediction_length):

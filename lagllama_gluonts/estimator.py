@@ -1,0 +1,465 @@
+"""``LagLlamaEstimator``: Lag-Llama as a GluonTS ``PyTorchLightningEstimator``."""
+
+
+import logging
+import warnings
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Union
+
+import torch
+from gluonts.core.component import validated
+from gluonts.dataset.common import Dataset
+from gluonts.dataset.field_names import FieldName
+from gluonts.dataset.loader import as_stacked_batches
+from gluonts.itertools import Cyclic
+from gluonts.model.predictor import Predictor
+from gluonts.time_feature import get_lags_for_frequency, time_features_from_frequency_str
+from gluonts.torch.distributions import DistributionOutput, NegativeBinomialOutput, StudentTOutput
+from gluonts.torch.model.estimator import PyTorchLightningEstimator
+from gluonts.torch.model.predictor import PyTorchPredictor
+from gluonts.transform import (
+    AddObservedValuesIndicator,
+    AddTimeFeatures,
+    Chain,
+    DummyValueImputation,
+    ExpectedNumInstanceSampler,
+    InstanceSampler,
+    InstanceSplitter,
+    TestSplitSampler,
+    Transformation,
+    ValidationSplitSampler,
+)
+
+from .checkpoint import CheckpointError, load_model_weights, model_state_dict, read_checkpoint
+from .lightning_module import LagLlamaLightningModule
+from .validation import ValidateSeries, check_dataset
+
+logger = logging.getLogger(__name__)
+
+PREDICTION_INPUT_NAMES = ["past_target", "past_observed_values"]
+TRAINING_INPUT_NAMES = PREDICTION_INPUT_NAMES + ["future_target", "future_observed_values"]
+TIME_FEAT_NAMES = ["past_time_feat", "future_time_feat"]
+
+# The reference's lag set: GluonTS's lags of every frequency, 84 lags up to 1092.
+DEFAULT_LAG_FREQUENCIES = ("Q", "M", "W", "D", "H", "T", "S")
+
+# Augmentations of the reference we do not implement: accepted only when disabled.
+_UNSUPPORTED_AUGMENTATIONS = (
+    "jitter_prob", "scaling_prob", "rotation_prob", "permutation_prob",
+    "magnitude_warp_prob", "time_warp_prob", "window_slice_prob", "window_warp_prob",
+)
+
+
+def resolve_lags(lags_seq: Sequence[Union[str, int]]) -> List[int]:
+    """0-based lag indices from frequency strings (GluonTS's lags for each) or integers.
+
+    Strings follow the reference: lags of ``get_lags_for_frequency(f, num_default_lags=1)``
+    for every frequency, merged, minus one. Integers are taken as 0-based indices already.
+    """
+    lags = set()
+    for item in lags_seq:
+        if isinstance(item, str):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", FutureWarning)
+                try:
+                    lags.update(lag - 1 for lag in get_lags_for_frequency(freq_str=item, num_default_lags=1))
+                except Exception:
+                    raise ValueError(f"unknown frequency {item!r} in lags_seq") from None
+        else:
+            if int(item) < 0:
+                raise ValueError(f"lag indices must be >= 0, got {item}")
+            lags.add(int(item))
+    if not lags:
+        raise ValueError("lags_seq is empty")
+    return sorted(lags)
+
+
+def make_distr_output(distr_output: Union[str, DistributionOutput]) -> DistributionOutput:
+    if isinstance(distr_output, DistributionOutput):
+        return distr_output
+    names = {"studentT": StudentTOutput, "neg_bin": NegativeBinomialOutput}
+    if distr_output not in names:
+        raise ValueError(f"distr_output must be a DistributionOutput or one of {sorted(names)}, got {distr_output!r}")
+    return names[distr_output]()
+
+
+class LagLlamaEstimator(PyTorchLightningEstimator):
+    """Lag-Llama (Rasul et al., 2023) as a GluonTS estimator.
+
+    Constructor arguments follow the reference package, so code written for it runs by
+    changing the import: an estimator with ``ckpt_path`` gives a zero-shot predictor via
+    ``create_lightning_module()`` → ``create_transformation()`` → ``create_predictor()``,
+    and its ``train()`` fine-tunes the checkpoint's weights.
+
+    Parameters
+    ----------
+    prediction_length
+        Length of the forecast horizon.
+    context_length
+        Tokens the model attends over (32 for the released model). The window read from
+        each series is ``context_length + max(lags_seq)`` long, left-padded if shorter.
+    input_size
+        Must be 1.
+    n_layer, n_embd_per_head, n_head
+        Transformer depth and width.
+    max_context_length
+        Length the rotary embeddings are built for; dynamic rope scaling acts beyond it.
+    rope_scaling
+        None or ``{"type": "linear" | "dynamic", "factor": float >= 1}``.
+    scaling
+        "robust", "mean", "std", or anything else (e.g. None) for no scaling.
+    lr, weight_decay
+        AdamW settings.
+    aug_prob, freq_mask_rate, freq_mixing_rate
+        Frequency-masking and frequency-mixing augmentation.
+    distr_output
+        "studentT" (default), "neg_bin" or any GluonTS ``DistributionOutput``.
+    num_parallel_samples
+        Sample paths per series at prediction time.
+    batch_size, num_batches_per_epoch
+        Training batches.
+    trainer_kwargs
+        Passed to ``lightning.pytorch.Trainer`` (e.g. ``max_epochs``).
+    train_sampler, validation_sampler
+        Instance samplers for training and validation windows.
+    time_feat
+        Feed GluonTS's six time features of frequency "S" (whatever the data's frequency),
+        as the released model was trained.
+    dropout
+        Attention dropout.
+    lags_seq
+        Frequency strings (their GluonTS lags, merged) or 0-based lag indices.
+    use_cosine_annealing_lr, cosine_annealing_lr_args
+        Optional cosine learning-rate schedule.
+    ckpt_path
+        A Lag-Llama checkpoint to start from; its shapes must match the architecture.
+    nonnegative_pred_samples
+        Clip sample paths at zero.
+    use_kv_cache
+        Exact kv-cache decoding at prediction time.
+    rescale_every_step
+        The reference's decoding, which re-runs the scaler over each path's growing
+        history at every step (slower, no cache). Off by default: loc and scale are fixed
+        from the observed history, which makes the cache exact.
+    device
+        Device of the predictor ("cpu", "cuda", or "auto").
+    """
+
+    @validated()
+    def __init__(
+        self,
+        prediction_length: int,
+        context_length: int = 32,
+        input_size: int = 1,
+        n_layer: int = 1,
+        n_embd_per_head: int = 32,
+        n_head: int = 4,
+        max_context_length: int = 2048,
+        rope_scaling: Optional[dict] = None,
+        scaling: Optional[str] = "robust",
+        lr: float = 1e-3,
+        weight_decay: float = 1e-8,
+        aug_prob: float = 0.1,
+        freq_mask_rate: float = 0.1,
+        freq_mixing_rate: float = 0.1,
+        jitter_prob: float = 0.0,
+        scaling_prob: float = 0.0,
+        rotation_prob: float = 0.0,
+        permutation_prob: float = 0.0,
+        magnitude_warp_prob: float = 0.0,
+        time_warp_prob: float = 0.0,
+        window_slice_prob: float = 0.0,
+        window_warp_prob: float = 0.0,
+        distr_output: Union[str, DistributionOutput] = "studentT",
+        num_parallel_samples: int = 100,
+        batch_size: int = 32,
+        num_batches_per_epoch: int = 50,
+        trainer_kwargs: Optional[Dict[str, Any]] = None,
+        train_sampler: Optional[InstanceSampler] = None,
+        validation_sampler: Optional[InstanceSampler] = None,
+        time_feat: bool = True,
+        dropout: float = 0.0,
+        lags_seq: list = list(DEFAULT_LAG_FREQUENCIES),
+        use_cosine_annealing_lr: bool = False,
+        cosine_annealing_lr_args: Optional[dict] = None,
+        ckpt_path: Optional[str] = None,
+        nonnegative_pred_samples: bool = False,
+        use_kv_cache: bool = True,
+        rescale_every_step: bool = False,
+        device: Union[str, torch.device, None] = None,
+        # accepted for source compatibility with the reference; they only tune its logging
+        data_id_to_name_map: Optional[dict] = None,
+        track_loss_per_series: bool = False,
+        use_single_pass_sampling: bool = False,
+    ) -> None:
+        trainer = {"max_epochs": 100, "logger": False, "enable_checkpointing": True}
+        trainer.update(trainer_kwargs or {})
+        super().__init__(trainer_kwargs=trainer)
+        given = dict(
+            jitter_prob=jitter_prob, scaling_prob=scaling_prob, rotation_prob=rotation_prob,
+            permutation_prob=permutation_prob, magnitude_warp_prob=magnitude_warp_prob,
+            time_warp_prob=time_warp_prob, window_slice_prob=window_slice_prob,
+            window_warp_prob=window_warp_prob,
+        )
+        enabled = [name for name in _UNSUPPORTED_AUGMENTATIONS if given[name] > 0]
+        if enabled:
+            raise ValueError(
+                f"augmentations {enabled} are not implemented; Lag-Llama's paper uses "
+                "freq_mask_rate and freq_mixing_rate (with aug_prob)"
+            )
+        if use_single_pass_sampling:
+            raise ValueError(
+                "use_single_pass_sampling is not supported: every sample path conditions "
+                "on its own sampled history (use_kv_cache makes that fast)"
+            )
+        if prediction_length < 1 or context_length < 1:
+            raise ValueError("prediction_length and context_length must be positive")
+        self.prediction_length = prediction_length
+        self.context_length = context_length
+        self.input_size = input_size
+        self.n_layer = n_layer
+        self.n_embd_per_head = n_embd_per_head
+        self.n_head = n_head
+        self.max_context_length = max_context_length
+        self.rope_scaling = rope_scaling
+        self.scaling = scaling
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.aug_prob = aug_prob
+        self.freq_mask_rate = freq_mask_rate
+        self.freq_mixing_rate = freq_mixing_rate
+        self.distr_output = make_distr_output(distr_output)
+        self.num_parallel_samples = num_parallel_samples
+        self.batch_size = batch_size
+        self.num_batches_per_epoch = num_batches_per_epoch
+        self.time_feat = time_feat
+        self.dropout = dropout
+        self.lags_seq = resolve_lags(lags_seq)
+        self.use_cosine_annealing_lr = use_cosine_annealing_lr
+        self.cosine_annealing_lr_args = cosine_annealing_lr_args
+        self.ckpt_path = ckpt_path
+        self.nonnegative_pred_samples = nonnegative_pred_samples
+        self.use_kv_cache = use_kv_cache
+        self.rescale_every_step = rescale_every_step
+        self.device = device
+        self.train_sampler = train_sampler or ExpectedNumInstanceSampler(
+            num_instances=1.0, min_future=prediction_length, min_instances=1
+        )
+        self.validation_sampler = validation_sampler or ValidationSplitSampler(min_future=prediction_length)
+
+    # -- from a checkpoint ---------------------------------------------------------------------
+
+    @classmethod
+    def from_checkpoint(
+        cls,
+        checkpoint: Union[str, Path],
+        prediction_length: int,
+        context_length: Optional[int] = None,
+        **kwargs,
+    ) -> "LagLlamaEstimator":
+        """An estimator with the checkpoint's architecture and weights.
+
+        ``train()`` fine-tunes those weights; ``create_predictor`` on its untrained module
+        forecasts zero-shot. ``kwargs`` override anything but the architecture.
+        """
+        model_kwargs = read_checkpoint(checkpoint)["hyper_parameters"]["model_kwargs"]
+        arch = dict(
+            input_size=model_kwargs.get("input_size", 1),
+            n_layer=model_kwargs["n_layer"],
+            n_embd_per_head=model_kwargs["n_embd_per_head"],
+            n_head=model_kwargs["n_head"],
+            max_context_length=model_kwargs.get("max_context_length", 2048),
+            scaling=model_kwargs.get("scaling", "robust"),
+            time_feat=model_kwargs.get("time_feat", True),
+            lags_seq=list(model_kwargs["lags_seq"]),
+            distr_output=model_kwargs["distr_output"],
+        )
+        clash = sorted(set(arch) & set(kwargs) - {"scaling"})
+        if clash:
+            raise ValueError(f"{clash} are read from the checkpoint and cannot be overridden")
+        kwargs.setdefault("rope_scaling", model_kwargs.get("rope_scaling"))
+        return cls(
+            prediction_length=prediction_length,
+            context_length=context_length or model_kwargs.get("context_length", 32),
+            ckpt_path=str(checkpoint),
+            **{**arch, **kwargs},
+        )
+
+    # -- GluonTS hooks ------------------------------------------------------------------------
+
+    def create_transformation(self) -> Transformation:
+        steps: List[Transformation] = [ValidateSeries()]
+        if self.time_feat:
+            steps.append(
+                AddTimeFeatures(
+                    start_field=FieldName.START,
+                    target_field=FieldName.TARGET,
+                    output_field=FieldName.FEAT_TIME,
+                    time_features=time_features_from_frequency_str("s"),
+                    pred_length=self.prediction_length,
+                )
+            )
+        steps.append(
+            AddObservedValuesIndicator(
+                target_field=FieldName.TARGET,
+                output_field=FieldName.OBSERVED_VALUES,
+                imputation_method=DummyValueImputation(0.0),
+            )
+        )
+        return Chain(steps)
+
+    def model_kwargs(self) -> Dict[str, Any]:
+        return {
+            "input_size": self.input_size,
+            "context_length": self.context_length,
+            "max_context_length": self.max_context_length,
+            "lags_seq": self.lags_seq,
+            "n_layer": self.n_layer,
+            "n_embd_per_head": self.n_embd_per_head,
+            "n_head": self.n_head,
+            "scaling": self.scaling,
+            "distr_output": self.distr_output,
+            "num_parallel_samples": self.num_parallel_samples,
+            "rope_scaling": self.rope_scaling,
+            "time_feat": self.time_feat,
+            "dropout": self.dropout,
+        }
+
+    def create_lightning_module(self, use_kv_cache: Optional[bool] = None) -> LagLlamaLightningModule:
+        module = LagLlamaLightningModule(
+            model_kwargs=self.model_kwargs(),
+            context_length=self.context_length,
+            prediction_length=self.prediction_length,
+            lr=self.lr,
+            weight_decay=self.weight_decay,
+            aug_prob=self.aug_prob,
+            freq_mask_rate=self.freq_mask_rate,
+            freq_mixing_rate=self.freq_mixing_rate,
+            use_cosine_annealing_lr=self.use_cosine_annealing_lr,
+            cosine_annealing_lr_args=self.cosine_annealing_lr_args,
+            nonnegative_pred_samples=self.nonnegative_pred_samples,
+            use_kv_cache=self.use_kv_cache if use_kv_cache is None else use_kv_cache,
+            rescale_every_step=self.rescale_every_step,
+        )
+        if self.ckpt_path is not None:
+            self._load_checkpoint_into(module)
+        return module
+
+    def _load_checkpoint_into(self, module: LagLlamaLightningModule) -> None:
+        ckpt = read_checkpoint(self.ckpt_path)
+        stored = ckpt["hyper_parameters"]["model_kwargs"]
+        if "lags_seq" in stored and list(stored["lags_seq"]) != list(self.lags_seq):
+            raise CheckpointError(
+                f"{self.ckpt_path} was trained with lags_seq of {len(stored['lags_seq'])} lags "
+                f"(max {max(stored['lags_seq'])}); the estimator asks for {len(self.lags_seq)} "
+                f"(max {max(self.lags_seq)})"
+            )
+        if stored.get("scaling") != self.scaling:
+            logger.warning(
+                "checkpoint was trained with scaling=%r; using scaling=%r", stored.get("scaling"), self.scaling
+            )
+        load_model_weights(module.model, model_state_dict(ckpt), source=str(self.ckpt_path))
+
+    def _create_instance_splitter(self, module, mode: str) -> InstanceSplitter:
+        sampler = {
+            "training": self.train_sampler,
+            "validation": self.validation_sampler,
+            "test": TestSplitSampler(),
+        }[mode]
+        fields = [FieldName.OBSERVED_VALUES] + ([FieldName.FEAT_TIME] if self.time_feat else [])
+        return InstanceSplitter(
+            target_field=FieldName.TARGET,
+            is_pad_field=FieldName.IS_PAD,
+            start_field=FieldName.START,
+            forecast_start_field=FieldName.FORECAST_START,
+            instance_sampler=sampler,
+            past_length=self.context_length + max(self.lags_seq),
+            future_length=self.prediction_length,
+            time_series_fields=fields,
+            dummy_value=self.distr_output.value_in_support,
+        )
+
+    def _field_names(self, names: List[str]) -> List[str]:
+        return names + (TIME_FEAT_NAMES if self.time_feat else [])
+
+    def create_training_data_loader(self, data: Dataset, module, shuffle_buffer_length: Optional[int] = None, **kwargs) -> Iterable:
+        instances = self._create_instance_splitter(module, "training").apply(Cyclic(data).stream(), is_train=True)
+        return as_stacked_batches(
+            instances,
+            batch_size=self.batch_size,
+            shuffle_buffer_length=shuffle_buffer_length,
+            field_names=self._field_names(TRAINING_INPUT_NAMES),
+            output_type=torch.tensor,
+            num_batches_per_epoch=self.num_batches_per_epoch,
+        )
+
+    def create_validation_data_loader(self, data: Dataset, module, **kwargs) -> Iterable:
+        instances = self._create_instance_splitter(module, "validation").apply(data, is_train=True)
+        return as_stacked_batches(
+            instances,
+            batch_size=self.batch_size,
+            field_names=self._field_names(TRAINING_INPUT_NAMES),
+            output_type=torch.tensor,
+        )
+
+    def create_predictor(self, transformation: Transformation, module) -> PyTorchPredictor:
+        device = self.device or "cpu"
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        return PyTorchPredictor(
+            input_transform=transformation + self._create_instance_splitter(module, "test"),
+            input_names=self._field_names(list(PREDICTION_INPUT_NAMES)),
+            prediction_net=module,
+            batch_size=self.batch_size,
+            prediction_length=self.prediction_length,
+            device=str(device),
+        )
+
+    def train_model(self, training_data: Dataset, validation_data: Optional[Dataset] = None, **kwargs):
+        # GluonTS cycles the training set forever: an empty one would hang, not fail
+        check_dataset(training_data, "training")
+        if validation_data is not None:
+            check_dataset(validation_data, "validation")
+        return super().train_model(training_data, validation_data, **kwargs)
+
+
+def load_predictor(
+    checkpoint: Union[str, Path],
+    prediction_length: int,
+    context_length: Optional[int] = None,
+    num_parallel_samples: int = 100,
+    rope_scaling: Optional[dict] = None,
+    batch_size: int = 64,
+    device: Union[str, torch.device] = "cpu",
+    use_kv_cache: bool = True,
+    **kwargs,
+) -> PyTorchPredictor:
+    """A zero-shot GluonTS predictor from a Lag-Llama checkpoint; architecture read from the file.
+
+    When ``context_length`` exceeds the checkpoint's and ``rope_scaling`` is not given,
+    linear rope scaling by their ratio is applied, as the Lag-Llama authors recommend.
+    """
+    stored = read_checkpoint(checkpoint)["hyper_parameters"]["model_kwargs"]
+    trained_context = stored.get("context_length", 32)
+    context_length = context_length or trained_context
+    if rope_scaling is None and stored.get("rope_scaling") is None and context_length > trained_context:
+        rope_scaling = {"type": "linear", "factor": max(1.0, (context_length + prediction_length) / trained_context)}
+    estimator = LagLlamaEstimator.from_checkpoint(
+        checkpoint,
+        prediction_length=prediction_length,
+        context_length=context_length,
+        num_parallel_samples=num_parallel_samples,
+        rope_scaling=rope_scaling or stored.get("rope_scaling"),
+        batch_size=batch_size,
+        device=device,
+        use_kv_cache=use_kv_cache,
+        **kwargs,
+    )
+    module = estimator.create_lightning_module()
+    module.eval()
+    return estimator.create_predictor(estimator.create_transformation(), module)
+
+
+def deserialize_predictor(path: Union[str, Path], device: str = "cpu") -> Predictor:
+    """``Predictor.deserialize`` for a predictor saved with ``predictor.serialize(path)``."""
+    return Predictor.deserialize(Path(path), device=device)
