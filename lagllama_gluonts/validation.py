@@ -6,6 +6,7 @@ from typing import Any, Optional
 
 import numpy as np
 import pandas as pd
+from gluonts.core.component import validated
 from gluonts.dataset.common import DataEntry, Dataset
 from gluonts.transform import MapTransformation
 
@@ -71,6 +72,10 @@ def check_dataset(dataset: Dataset, role: str = "training") -> None:
 
 class ValidateSeries(MapTransformation):
     """First step of the transformation chain: reject unusable series with a clear error."""
+
+    @validated()
+    def __init__(self) -> None:
+        pass
 
     def map_transform(self, data: DataEntry, is_train: bool) -> DataEntry:
         check_entry(data)

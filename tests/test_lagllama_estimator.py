@@ -1,0 +1,155 @@
+"""Lag-Llama as a GluonTS estimator: official-style usage, serialization, bad input, real data."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from gluonts.dataset.common import ListDataset
+from gluonts.evaluation import make_evaluation_predictions
+from gluonts.model.predictor import Predictor
+
+from lagllama_gluonts import DataError, LagLlamaEstimator, load_predictor
+from lagllama_gluonts.corpus import read_series_csv
+from lagllama_gluonts.datasets import get_dataset
+from lagllama_gluonts.evaluation import run_backtest
+from lagllama_gluonts.validation import check_frequency
+
+from conftest import LAG_LLAMA_FIXTURES
+
+SMALL = LAG_LLAMA_FIXTURES / "small.ckpt"
+
+
+def official_style_predictor(prediction_length, num_samples=20):
+    """The reference README's recipe, with only the import changed."""
+    estimator = LagLlamaEstimator(
+        ckpt_path=str(SMALL),
+        prediction_length=prediction_length,
+        context_length=32,
+        input_size=1,
+        n_layer=2,
+        n_embd_per_head=8,
+        n_head=4,
+        scaling="robust",
+        time_feat=True,
+        rope_scaling=None,
+        batch_size=8,
+        num_parallel_samples=num_samples,
+    )
+    module = estimator.create_lightning_module()
+    transformation = estimator.create_transformation()
+    return estimator.create_predictor(transformation, module)
+
+
+def test_official_style_usage_forecasts_a_gluonts_dataset():
+    dataset = get_dataset("airpassengers")
+    predictor = official_style_predictor(prediction_length=12)
+    forecast_it, ts_it = make_evaluation_predictions(dataset.test, predictor=predictor, num_samples=20)
+    forecasts, tss = list(forecast_it), list(ts_it)
+    assert len(forecasts) == 1
+    f = forecasts[0]
+    assert f.samples.shape == (20, 12)
+    assert np.isfinite(f.samples).all()
+    assert f.start_date == tss[0].index[-12]
+
+
+def test_load_predictor_reads_architecture_and_serializes(tmp_path):
+    torch.manual_seed(0)
+    predictor = load_predictor(SMALL, prediction_length=6, num_parallel_samples=8)
+    data = ListDataset(
+        [{"start": "2021-01-01", "target": np.sin(np.arange(300) / 4) + 5}], freq="h"
+    )
+    torch.manual_seed(42)
+    first = next(iter(predictor.predict(data))).samples
+    predictor.serialize(tmp_path)
+    restored = Predictor.deserialize(tmp_path)
+    torch.manual_seed(42)
+    again = next(iter(restored.predict(data))).samples
+    assert first.shape == (8, 6)
+    np.testing.assert_array_equal(first, again)
+
+
+def test_longer_context_gets_linear_rope_scaling():
+    predictor = load_predictor(SMALL, prediction_length=6, context_length=64, num_parallel_samples=4)
+    attn = predictor.prediction_net.model.transformer.h[0].attn
+    assert attn.rotary_emb.scaling_type == "linear"
+    assert attn.rotary_emb.scaling_factor == pytest.approx((64 + 6) / 32)
+
+
+def _forecast(entries, freq="h", horizon=6):
+    predictor = load_predictor(SMALL, prediction_length=horizon, num_parallel_samples=10)
+    torch.manual_seed(0)
+    return list(predictor.predict(ListDataset(entries, freq=freq)))
+
+
+def test_nans_short_and_constant_series_give_finite_forecasts():
+    t = np.arange(400, dtype=float)
+    with_nans = 10 + np.sin(t / 5)
+    with_nans[100:130] = np.nan
+    with_nans[-3:] = np.nan  # missing right before the horizon
+    entries = [
+        {"start": "2021-01-01", "target": with_nans},
+        {"start": "2021-01-01", "target": 10 + np.sin(t[:5] / 5)},  # far shorter than the window
+        {"start": "2021-01-01", "target": np.full(200, 3.0)},
+        {"start": "2021-01-01", "target": np.zeros(200)},
+    ]
+    forecasts = _forecast(entries)
+    assert len(forecasts) == 4
+    for f in forecasts:
+        assert f.samples.shape == (10, 6)
+        assert np.isfinite(f.samples).all()
+    # a constant series stays (essentially) at its value
+    assert np.abs(forecasts[2].samples - 3.0).max() < 1e-3
+
+
+def test_bad_series_are_named():
+    with pytest.raises(DataError, match="infinite"):
+        _forecast([{"start": "2021-01-01", "target": np.array([1.0, np.inf, 2.0] * 20)}])
+    # a plain list of entries skips ListDataset's own checks: ours must still catch it
+    predictor = load_predictor(SMALL, prediction_length=6, num_parallel_samples=10)
+    with pytest.raises(DataError, match="one-dimensional"):
+        list(predictor.predict([{"start": pd.Period("2021-01-01", freq="h"), "target": np.ones((2, 50))}]))
+
+
+def test_empty_dataset_is_a_clear_error():
+    estimator = LagLlamaEstimator(prediction_length=4, n_layer=1, trainer_kwargs={"max_epochs": 1})
+    with pytest.raises(DataError, match="empty"):
+        estimator.train(ListDataset([], freq="h"))
+
+
+def test_unknown_frequency_is_a_clear_error(tmp_path):
+    with pytest.raises(DataError, match="unknown frequency 'XYZ'"):
+        check_frequency("XYZ")
+    csv = tmp_path / "s.csv"
+    pd.DataFrame({"ds": pd.date_range("2020", periods=10, freq="D"), "y": range(10)}).to_csv(csv, index=False)
+    with pytest.raises(DataError, match="unknown frequency"):
+        read_series_csv(csv, freq="XYZ")
+    with pytest.raises(ValueError, match="unknown frequency"):
+        LagLlamaEstimator(prediction_length=4, lags_seq=["XYZ"])
+
+
+def test_start_without_frequency_is_named():
+    est = LagLlamaEstimator(prediction_length=4, n_layer=1)
+    chain = est.create_transformation()
+    with pytest.raises(DataError, match="Period"):
+        list(chain.apply([{"start": pd.Timestamp("2020-01-01"), "target": np.ones(10)}], is_train=False))
+
+
+@pytest.mark.parametrize("name, max_series", [("m4_hourly", 40), ("exchange_rate", None)])
+def test_brief_training_on_real_data_backtests(name, max_series, tmp_path):
+    dataset = get_dataset(name)
+    estimator = LagLlamaEstimator(
+        prediction_length=dataset.metadata.prediction_length,
+        context_length=32,
+        n_layer=1,
+        n_head=2,
+        n_embd_per_head=8,
+        batch_size=16,
+        num_batches_per_epoch=8,
+        num_parallel_samples=20,
+        trainer_kwargs={"max_epochs": 2, "default_root_dir": str(tmp_path), "enable_progress_bar": False},
+    )
+    predictor = estimator.train(dataset.train)
+    metrics, forecasts, _ = run_backtest(predictor, dataset.test, num_samples=20, max_series=max_series, progress=False)
+    for key in ("mean_wQuantileLoss", "MASE", "ND"):
+        assert np.isfinite(metrics[key]), key
+    assert all(np.isfinite(f.samples).all() for f in forecasts)
