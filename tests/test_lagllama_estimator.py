@@ -153,3 +153,20 @@ def test_brief_training_on_real_data_backtests(name, max_series, tmp_path):
     for key in ("mean_wQuantileLoss", "MASE", "ND"):
         assert np.isfinite(metrics[key]), key
     assert all(np.isfinite(f.samples).all() for f in forecasts)
+
+
+def test_from_checkpoint_train_fine_tunes_the_checkpoint_weights(tmp_path):
+    from lagllama_gluonts.checkpoint import model_state_dict, read_checkpoint
+
+    dataset = get_dataset("airpassengers")
+    estimator = LagLlamaEstimator.from_checkpoint(
+        SMALL, prediction_length=12, batch_size=8, num_batches_per_epoch=3, num_parallel_samples=10,
+        lr=1e-3, trainer_kwargs={"max_epochs": 1, "default_root_dir": str(tmp_path), "enable_progress_bar": False},
+    )
+    start = model_state_dict(read_checkpoint(SMALL))
+    predictor = estimator.train(dataset.train)
+    tuned = predictor.prediction_net.model.state_dict()
+    # started from the checkpoint (tiny steps away from it), not from a fresh init
+    drift = max(float((tuned[k] - start[k]).abs().max()) for k in start)
+    assert 0 < drift < 0.05
+    assert np.isfinite(next(iter(predictor.predict(dataset.test))).samples).all()
