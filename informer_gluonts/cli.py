@@ -376,7 +376,7 @@ def _setup(args) -> None:
         for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
             logging.getLogger(name).setLevel(logging.ERROR)
         warnings.filterwarnings("ignore")
-    pl.seed_everything(args.seed, verbose=not args.quiet)
+    pl.seed_everything(args.seed, verbose=False)
 
 
 # --------------------------------------------------------------------------
@@ -439,14 +439,15 @@ def run_forecast(args) -> int:
     from gluonts.dataset.common import ListDataset
     from tqdm import tqdm
 
-    _setup(args)
     H = args.prediction_length
     covariates = list(dict.fromkeys(args.covariates or []))
     if args.target in covariates:
         raise CLIError("the target cannot also be a covariate")
+    # Check the input before loading torch: bad input fails fast.
     frame, freq = load_csv_series(
         args.csv, args.target, covariates, args.date_col, args.freq
     )
+    _setup(args)
     estimator = _make_estimator(
         args,
         freq=freq,

@@ -1,0 +1,196 @@
+"""Tests of ``python -m informer_gluonts``: CSV forecasting and bad input."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from informer_gluonts.cli import load_csv_series, main
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+# CI clones the repository next to ``shared``; resolve from the repo root.
+ETTH1 = (
+    REPO_ROOT.parent
+    / "shared/datasets/mirror/raw.githubusercontent.com"
+    / "zhouhaoyi/ETDataset/main/ETT-small/ETTh1.csv"
+)
+
+TINY_BUDGET = [
+    "--max-steps", "6", "--batches-per-epoch", "3", "--d-model", "16",
+    "--n-heads", "2", "--d-ff", "32", "--num-samples", "50", "--quiet",
+    "--threads", "1",
+]
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """The CI box is small and shared: oversubscribed threads are 20x slower."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def write_csv(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def hourly_frame(rows: int) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "date": pd.date_range("2021-01-01", periods=rows, freq="h"),
+            "load": np.arange(rows, dtype=float) % 24,
+            "temp": np.linspace(0, 1, rows),
+        }
+    )
+
+
+def test_help_explains_the_subcommands():
+    result = subprocess.run(
+        [sys.executable, "-m", "informer_gluonts", "--help"],
+        capture_output=True, text=True, cwd=REPO_ROOT,
+    )
+    assert result.returncode == 0
+    for word in ("forecast", "train-csv", "backtest", "ProbSparse"):
+        assert word in result.stdout
+    forecast_help = subprocess.run(
+        [sys.executable, "-m", "informer_gluonts", "forecast", "--help"],
+        capture_output=True, text=True, cwd=REPO_ROOT,
+    ).stdout
+    for flag in ("--csv", "--target", "--covariates", "--freq", "--out"):
+        assert flag in forecast_help
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not ETTH1.is_file(), reason=f"{ETTH1} not available")
+def test_csv_forecast_continues_etth1_in_ot_units(tmp_path):
+    out = tmp_path / "out"
+    code = main(
+        ["forecast", "--csv", str(ETTH1), "--target", "OT",
+         "--covariates", "HUFL", "LUFL", "--prediction-length", "24",
+         "--context-length", "48", "--out", str(out), *TINY_BUDGET]
+    )
+    assert code == 0
+    table = pd.read_csv(out / "forecast.csv", parse_dates=["timestamp"])
+    quantiles = [f"q{q}" for q in (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8,
+                                   0.9)]
+    assert list(table.columns) == ["timestamp", "mean", "median", *quantiles]
+
+    data = pd.read_csv(ETTH1, parse_dates=["date"])
+    last = data["date"].iloc[-1]
+    expected = pd.date_range(last + pd.Timedelta(hours=1), periods=24,
+                             freq="h")
+    assert list(table["timestamp"]) == list(expected)
+
+    # Original units: OT's last week lies in [3.7, 12.4] degrees, its last
+    # two days (the context) average 9.8. A standardised forecast (OT's
+    # train mean 13.3, std 8.6) would sit near -0.5 +- 1.
+    recent = data["OT"].iloc[-168:]
+    spread = recent.max() - recent.min()
+    context = data["OT"].iloc[-48:]
+    assert table["mean"].between(recent.min() - spread / 4,
+                                 recent.max() + spread / 4).all()
+    assert abs(table["mean"].mean() - context.mean()) < 0.3 * context.mean()
+    assert abs(table["median"].mean() - context.mean()) < 0.3 * context.mean()
+    assert (table["q0.1"] <= table["q0.9"]).all()
+    assert (out / "forecast.png").read_bytes()[:4] == b"\x89PNG"
+    assert (out / "predictor").is_dir()
+
+
+def test_csv_forecast_on_small_custom_file(tmp_path):
+    csv = tmp_path / "data.csv"
+    frame = hourly_frame(120)
+    frame = frame.drop(index=[50, 51])  # a gap: becomes missing values
+    frame.to_csv(csv, index=False)
+    out = tmp_path / "out"
+    code = main(["train-csv", "--csv", str(csv), "--target", "load",
+                 "--prediction-length", "6", "--context-length", "24",
+                 "--lags", "1,24", "--quantiles", "0.05", "0.5", "0.95",
+                 "--freq", "h", "--out", str(out), *TINY_BUDGET])
+    assert code == 0
+    table = pd.read_csv(out / "forecast.csv", parse_dates=["timestamp"])
+    assert list(table.columns) == ["timestamp", "mean", "median", "q0.05",
+                                   "q0.5", "q0.95"]
+    assert table["timestamp"].iloc[0] == pd.Timestamp("2021-01-06 00:00")
+
+
+@pytest.mark.parametrize(
+    "text, extra, message",
+    [
+        ("time,OT\n1,2\n2,3\n", [], "no date column 'date'"),
+        ("date,OT\n2021-01-01,1\n", ["--target", "XX"],
+         "unknown target column 'XX'"),
+        ("date,OT,a\n2021-01-01,1,2\n", ["--covariates", "b"],
+         "unknown covariate column 'b'"),
+        ("date,OT\n2021-01-01 00:00,1\n2021-01-01 01:00,abc\n"
+         "2021-01-01 02:00,3\n", [], "non-numeric values, e.g. 'abc'"),
+        ("date,OT\nyesterday,1\n", [], "cannot parse the dates"),
+        ("date,OT\n2021-01-01 00:00,1\n2021-01-01 00:00,2\n"
+         "2021-01-01 01:00,2\n", [], "duplicate timestamp"),
+        ("date,OT\n2021-01-01 00:00,1\n2021-01-01 01:00,2\n"
+         "2021-01-01 05:00,2\n2021-01-01 06:00,2\n", [],
+         "cannot infer a regular frequency"),
+    ],
+)
+def test_bad_csv_gives_one_line_error(tmp_path, capsys, text, extra,
+                                      message):
+    csv = write_csv(tmp_path / "bad.csv", text)
+    args = ["forecast", "--csv", str(csv), "--target", "OT",
+            "--out", str(tmp_path / "out"), *extra]
+    # argparse keeps the last --target
+    code = main(args)
+    err = capsys.readouterr().err
+    assert code == 2
+    assert message in err
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_too_few_rows_is_reported(tmp_path, capsys):
+    csv = tmp_path / "short.csv"
+    hourly_frame(40).to_csv(csv, index=False)
+    code = main(["forecast", "--csv", str(csv), "--target", "load",
+                 "--prediction-length", "24", "--context-length", "24",
+                 "--out", str(tmp_path / "out"), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "too few rows: 40" in err and "48" in err
+
+
+def test_missing_file_and_bad_frequency(tmp_path, capsys):
+    assert main(["forecast", "--csv", str(tmp_path / "nope.csv"),
+                 "--target", "OT", "--quiet"]) == 2
+    assert "not found" in capsys.readouterr().err
+    csv = tmp_path / "ok.csv"
+    hourly_frame(100).to_csv(csv, index=False)
+    assert main(["forecast", "--csv", str(csv), "--target", "load",
+                 "--freq", "fortnightly", "--quiet",
+                 "--out", str(tmp_path / "out")]) == 2
+    assert "frequency" in capsys.readouterr().err
+
+
+def test_cli_error_exits_nonzero_without_traceback(tmp_path):
+    csv = write_csv(tmp_path / "bad.csv", "when,OT\n1,2\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "informer_gluonts", "forecast", "--csv",
+         str(csv), "--target", "OT", "--out", str(tmp_path / "o")],
+        capture_output=True, text=True, cwd=REPO_ROOT,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("informer-gluonts: error:")
+    assert "Traceback" not in result.stderr
+
+
+def test_load_csv_series_fills_gaps_on_the_grid(tmp_path):
+    csv = tmp_path / "gap.csv"
+    frame = hourly_frame(10).drop(index=[3])
+    frame.to_csv(csv, index=False)
+    series, freq = load_csv_series(csv, "load", ["temp"], freq="h")
+    assert freq == "h"
+    assert len(series) == 10
+    assert np.isnan(series["load"].iloc[3])
