@@ -83,13 +83,14 @@ def build_parser() -> argparse.ArgumentParser:
         "for pretraining (BeijingPM25_0.csv stays held out), then write a checkpoint of plain data.",
     )
     pt.add_argument("--out", type=Path, default=Path("out/lag-llama-pretrained.ckpt"))
-    pt.add_argument("--epochs", type=_positive_int, default=60)
+    pt.add_argument("--epochs", type=_positive_int, default=40)
     pt.add_argument("--batches-per-epoch", type=_positive_int, default=100)
-    pt.add_argument("--max-minutes", type=float, default=30.0)
+    pt.add_argument("--max-minutes", type=float, default=38.0)
     pt.add_argument("--context-length", type=_positive_int, default=64)
     pt.add_argument("--n-layer", type=_positive_int, default=4)
     pt.add_argument("--n-head", type=_positive_int, default=4)
     pt.add_argument("--n-embd-per-head", type=_positive_int, default=16)
+    pt.add_argument("--synthetic", type=int, default=200, help="synthetic series added to the mixture (default: %(default)s)")
     pt.add_argument("--seed", type=int, default=0)
 
     info = commands.add_parser("info", help="describe a checkpoint")
@@ -181,6 +182,7 @@ def cmd_pretrain(args) -> int:
         args.out, context_length=args.context_length, n_layer=args.n_layer, n_head=args.n_head,
         n_embd_per_head=args.n_embd_per_head, max_epochs=args.epochs,
         num_batches_per_epoch=args.batches_per_epoch, max_time_minutes=args.max_minutes, seed=args.seed,
+        num_synthetic=args.synthetic,
     )
     print(f"wrote {path}")
     return 0

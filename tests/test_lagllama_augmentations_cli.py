@@ -97,7 +97,6 @@ def test_cli_bad_checkpoint_is_one_clear_line(tmp_path, capsys):
     assert err.startswith("error:") and "not a PyTorch zip checkpoint" in err
 
 
-@pytest.mark.skipif(not BUNDLED_CHECKPOINT.exists(), reason="bundled checkpoint not built yet")
 def test_bundled_checkpoint_is_plain_data_and_forecasts():
     from lagllama_gluonts import load_predictor
     from lagllama_gluonts.datasets import get_dataset
