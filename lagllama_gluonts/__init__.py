@@ -5,7 +5,7 @@
 """
 
 from .checkpoint import CheckpointError, read_checkpoint, save_checkpoint
-from .estimator import LagLlamaEstimator, deserialize_predictor, load_predictor
+from .estimator import LagLlamaEstimator, load_predictor
 from .lightning_module import LagLlamaLightningModule
 from .module import LagLlamaModel
 from .validation import DataError
@@ -16,7 +16,6 @@ __all__ = [
     "LagLlamaEstimator",
     "LagLlamaLightningModule",
     "LagLlamaModel",
-    "deserialize_predictor",
     "load_predictor",
     "read_checkpoint",
     "save_checkpoint",

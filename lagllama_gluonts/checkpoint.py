@@ -20,7 +20,7 @@ import pickletools
 import re
 import zipfile
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Union
+from typing import Any, Dict, List, Optional, Union
 
 import torch
 from gluonts.core import serde
@@ -28,12 +28,6 @@ from gluonts.torch.distributions import DistributionOutput, StudentTOutput
 
 PathLike = Union[str, Path]
 
-# Keys of ``hyper_parameters["model_kwargs"]`` that define the architecture.
-ARCHITECTURE_KEYS = (
-    "input_size", "context_length", "max_context_length", "lags_seq", "n_layer",
-    "n_embd_per_head", "n_head", "scaling", "distr_output", "num_parallel_samples",
-    "rope_scaling", "time_feat", "dropout",
-)
 
 
 class CheckpointError(ValueError):
@@ -227,7 +221,3 @@ def save_checkpoint(path: PathLike, model, model_kwargs: Dict[str, Any], extra: 
     torch.save(ckpt, path)
     return path
 
-
-def describe(model_kwargs: Dict[str, Any]) -> str:
-    keys: Iterable[str] = ("n_layer", "n_head", "n_embd_per_head", "context_length", "scaling", "time_feat")
-    return ", ".join(f"{k}={model_kwargs.get(k)!r}" for k in keys)

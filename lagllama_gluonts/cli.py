@@ -107,7 +107,6 @@ def _quiet_libraries() -> None:
 
 def cmd_backtest(args) -> int:
     import lightning.pytorch as pl
-    import torch
 
     from .datasets import get_dataset
     from .estimator import LagLlamaEstimator, load_predictor
@@ -174,7 +173,6 @@ def cmd_backtest(args) -> int:
 
 
 def cmd_pretrain(args) -> int:
-    import torch
 
     from .pretrain import pretrain
 

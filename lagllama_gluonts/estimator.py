@@ -12,7 +12,6 @@ from gluonts.dataset.common import Dataset
 from gluonts.dataset.field_names import FieldName
 from gluonts.dataset.loader import as_stacked_batches
 from gluonts.itertools import Cyclic
-from gluonts.model.predictor import Predictor
 from gluonts.time_feature import get_lags_for_frequency, time_features_from_frequency_str
 from gluonts.torch.distributions import DistributionOutput, NegativeBinomialOutput, StudentTOutput
 from gluonts.torch.model.estimator import PyTorchLightningEstimator
@@ -459,7 +458,3 @@ def load_predictor(
     module.eval()
     return estimator.create_predictor(estimator.create_transformation(), module)
 
-
-def deserialize_predictor(path: Union[str, Path], device: str = "cpu") -> Predictor:
-    """``Predictor.deserialize`` for a predictor saved with ``predictor.serialize(path)``."""
-    return Predictor.deserialize(Path(path), device=device)

@@ -5,7 +5,6 @@ import subprocess
 import sys
 
 import numpy as np
-import pytest
 import torch
 
 from lagllama_gluonts.augmentations import freq_mask, freq_mix

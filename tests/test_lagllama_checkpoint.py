@@ -1,8 +1,5 @@
 """Checkpoint safety: weights-only loading, refusal of foreign globals, clear mismatch errors."""
 
-import io
-import pickle
-import zipfile
 
 import pytest
 import torch
