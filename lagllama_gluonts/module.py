@@ -12,6 +12,8 @@ its weights load without renaming.
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 from typing import List, Optional, Tuple
 
@@ -144,25 +146,53 @@ class LagLlamaConfig:
 
 
 class KVCache:
-    """Preallocated keys and values of every layer for one decoding run.
+    """Keys and values of every layer for one decoding run of ``samples`` paths per series.
 
-    Writing in place (rather than concatenating at each step) keeps decoding linear in the
-    horizon; ``length`` is how many positions are filled.
+    The context is the same for all paths of a series, so its keys and values are computed
+    once per series (the prefill) and kept at batch size ``B``; only the positions each path
+    generates itself are stored per path, in buffers preallocated for the whole horizon.
+    Decoding then never copies the context ``samples`` times, in time or in memory.
     """
 
-    def __init__(self, n_layer: int, batch: int, n_head: int, max_len: int, head_dim: int,
-                 device, dtype):
-        shape = (batch, n_head, max_len, head_dim)
-        self.keys = [torch.empty(shape, device=device, dtype=dtype) for _ in range(n_layer)]
-        self.values = [torch.empty(shape, device=device, dtype=dtype) for _ in range(n_layer)]
-        self.length = 0
+    def __init__(self, samples: int, max_generated: int) -> None:
+        self.samples = samples
+        self.max_generated = max_generated
+        self.context: dict = {}  # layer -> (keys, values), (B, heads, context, head_dim)
+        self.generated: dict = {}  # layer -> (keys, values), (max_generated, B * samples, heads, head_dim)
+        self.context_length = 0
+        self.length = 0  # positions filled, context included
 
-    def repeat_interleave(self, repeats: int) -> "KVCache":
-        """Share one prefill among ``repeats`` sample paths per series."""
-        for store in (self.keys, self.values):
-            for i, t in enumerate(store):
-                store[i] = t.repeat_interleave(repeats, dim=0)
-        return self
+    def attend(self, layer: int, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """Store this step's keys/values; attention of its queries over everything cached."""
+        if self.length == 0:  # prefill: an ordinary causal pass over the context
+            self.context[layer] = (k, v)
+            return F.scaled_dot_product_attention(q, k, v, is_causal=q.shape[2] > 1)
+        BS, H, T, D = q.shape
+        if T != 1:
+            raise ValueError("after the prefill, the cache decodes one position per call")
+        if layer not in self.generated:
+            # position-major, so that the filled part [: g + 1] is one contiguous block
+            shape = (self.max_generated, BS, H, D)
+            self.generated[layer] = (q.new_empty(shape), q.new_empty(shape))
+        gen_k, gen_v = self.generated[layer]
+        g = self.length - self.context_length
+        gen_k[g] = k[:, :, 0]
+        gen_v[g] = v[:, :, 0]
+        ctx_k, ctx_v = self.context[layer]
+        B, S, C = ctx_k.shape[0], self.samples, ctx_k.shape[2]
+        q = q[:, :, 0] / math.sqrt(D)  # (B * S, H, D): one query per path
+        scores_ctx = torch.einsum("bshd,bhcd->bshc", q.reshape(B, S, H, D), ctx_k).reshape(BS, H, C)
+        # each path's own keys: many (1 x D)(D x g) products, memory-bound whichever way
+        scores_own = torch.einsum("gnhd,nhd->nhg", gen_k[: g + 1], q)  # (B * S, H, g + 1)
+        weights = torch.softmax(torch.cat((scores_ctx, scores_own), dim=-1), dim=-1)
+        y = torch.einsum("bshc,bhcd->bshd", weights[..., :C].reshape(B, S, H, C), ctx_v).reshape(BS, H, D)
+        y = y + (weights[..., C:].permute(2, 0, 1).unsqueeze(-1) * gen_v[: g + 1]).sum(0)
+        return y.reshape(BS, H, 1, D)
+
+    def advance(self, steps: int) -> None:
+        if self.length == 0:
+            self.context_length = steps
+        self.length += steps
 
 
 class CausalSelfAttention(nn.Module):
@@ -200,18 +230,12 @@ class CausalSelfAttention(nn.Module):
             cos, sin = self.rotary_emb(positions, scaling_length, dtype=x.dtype)
             q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
 
-        is_causal = True
         if cache is not None:
-            start = cache.length
-            cache.keys[layer][:, :, start : start + T] = k
-            cache.values[layer][:, :, start : start + T] = v
-            k = cache.keys[layer][:, :, : start + T]
-            v = cache.values[layer][:, :, : start + T]
-            # one new query sees every cached key; a prefill is an ordinary causal pass
-            is_causal = start == 0
-        y = F.scaled_dot_product_attention(
-            q, k, v, dropout_p=self.dropout if self.training else 0.0, is_causal=is_causal and T > 1
-        )
+            y = cache.attend(layer, q, k, v)
+        else:
+            y = F.scaled_dot_product_attention(
+                q, k, v, dropout_p=self.dropout if self.training else 0.0, is_causal=T > 1
+            )
         return self.c_proj(y.transpose(1, 2).reshape(B, T, C))
 
 
@@ -404,7 +428,7 @@ class LagLlamaModel(nn.Module):
         for i, block in enumerate(self.transformer.h):
             x = block(x, positions, scaling_length, cache, i)
         if cache is not None:
-            cache.length += T
+            cache.advance(T)
         return self.param_proj(self.transformer.ln_f(x))
 
     def forward(
@@ -458,62 +482,59 @@ class LagLlamaModel(nn.Module):
         whole window then change each step, so it recomputes everything (no cache).
         """
         S = num_samples or self.num_parallel_samples
-        B = past_target.shape[0]
-        C = self.context_length
+        B, P = past_target.shape
+        C, H = self.context_length, prediction_length
         # the longest sequence this run will attend over; fixes dynamic-rope scaling
-        scaling_length = C + prediction_length - 1
+        scaling_length = C + H - 1
+        use_kv_cache = use_kv_cache and not rescale_every_step
 
         def repeat(t):
             return None if t is None else t.repeat_interleave(S, dim=0)
 
-        target, observed = repeat(past_target), repeat(past_observed_values)
         future_tf = repeat(future_time_feat)
         past_tf = past_time_feat[:, self.max_lag :] if past_time_feat is not None else None
 
-        def draw(params, loc, scale):
-            distr = self.distr_output.distribution(tuple(p[:, -1:] for p in params), loc, scale)
-            y = distr.sample()
-            return F.relu(y) if nonnegative else y
-
-        if rescale_every_step:
-            use_kv_cache = False
-
         loc, scale = self.scale(past_target, past_observed_values)
-        series = (past_target - loc) / scale
         if use_kv_cache:
-            # the context is the same for all paths of a series: prefill once, then share
-            cache = KVCache(self.config.n_layer, B, self.config.n_head,
-                            scaling_length, self.config.n_embd_per_head,
-                            past_target.device, past_target.dtype)
-            tokens = self.tokens(series, loc, scale, past_tf, C)
+            # the context is the same for all paths of a series: prefill it once per series
+            cache = KVCache(samples=S, max_generated=H)
+            tokens = self.tokens((past_target - loc) / scale, loc, scale, past_tf, C)
             params = self.transformer_forward(tokens, 0, scaling_length, cache)
             params = tuple(p[:, -1:].repeat_interleave(S, dim=0) for p in params)
-            cache.repeat_interleave(S)
-        loc, scale = repeat(loc), repeat(scale)
-        series, past_tf = repeat(series), repeat(past_tf)
+        else:
+            past_tf = repeat(past_tf)
 
-        samples = []
-        for t in range(prediction_length):
+        # each path's raw history and observed mask, then its samples, written in place
+        target = past_target.new_empty(B * S, P + H)
+        target[:, :P] = repeat(past_target)
+        observed = past_observed_values.new_ones(B * S, P + H)
+        observed[:, :P] = repeat(past_observed_values)
+        loc, scale = repeat(loc), repeat(scale)
+        series = (target - loc) / scale  # scaled history; its first P + t columns are valid
+
+        for t in range(H):
+            n = P + t
             if use_kv_cache:
                 if t > 0:
                     tf = future_tf[:, t - 1 : t] if future_tf is not None else None
-                    token = self.tokens(series, loc, scale, tf, 1)
+                    token = self.tokens(series[:, :n], loc, scale, tf, 1)
                     params = self.transformer_forward(token, C + t - 1, scaling_length, cache)
             else:
                 if rescale_every_step:
-                    loc, scale = self.scale(target, observed)
+                    loc, scale = self.scale(target[:, :n], observed[:, :n])
                     series = (target - loc) / scale
                 tf = past_tf
                 if future_tf is not None and t > 0:
                     tf = torch.cat((past_tf, future_tf[:, :t]), dim=1)
-                tokens = self.tokens(series, loc, scale, tf, C + t)
+                tokens = self.tokens(series[:, :n], loc, scale, tf, C + t)
                 params = self.transformer_forward(tokens, 0, scaling_length)
-            y = draw(params, loc, scale)
-            samples.append(y)
-            target = torch.cat((target, y), dim=1)
-            observed = torch.cat((observed, torch.ones_like(y)), dim=1)
-            series = torch.cat((series, (y - loc) / scale), dim=1)
-        return torch.cat(samples, dim=1).reshape(B, S, prediction_length)
+            distr = self.distr_output.distribution(tuple(p[:, -1:] for p in params), loc, scale)
+            y = distr.sample()
+            if nonnegative:
+                y = F.relu(y)
+            target[:, n : n + 1] = y
+            series[:, n : n + 1] = (y - loc) / scale
+        return target[:, P:].reshape(B, S, H)
 
 
 def validate_rope_scaling(rope_scaling: Optional[dict]) -> None:
