@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from informer_gluonts.cli import load_csv_series, main
 
@@ -24,15 +23,6 @@ TINY_BUDGET = [
     "--n-heads", "2", "--d-ff", "32", "--num-samples", "50", "--quiet",
     "--threads", "1",
 ]
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """The CI box is small and shared: oversubscribed threads are 20x slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def write_csv(path: Path, text: str) -> Path:

@@ -18,15 +18,6 @@ from lagllama_gluonts.datasets import get_dataset
 from lagllama_gluonts.evaluation import run_backtest
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """The CI box is small and shared: oversubscribed threads are 20x slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def quiet_trainer(tmp_path, **extra):
     kwargs = dict(
         max_epochs=1,

@@ -11,15 +11,6 @@ from informer_gluonts import InformerEstimator, InformerModel
 from informer_gluonts.module import DistillingLayer
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """The CI box is small and shared: oversubscribed threads are 20x slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def small_model(**overrides) -> InformerModel:
     kwargs = dict(
         context_length=96,
