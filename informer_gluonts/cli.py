@@ -29,15 +29,10 @@ from typing import List, Optional, Sequence, Tuple
 import numpy as np
 import pandas as pd
 
+from lagllama_gluonts.datasets import MIRRORED_DATASETS
+
 PROG = "informer-gluonts"
 DEFAULT_QUANTILES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
-REPOSITORY_DATASETS = (
-    "ett_small_1h",
-    "exchange_rate",
-    "m4_hourly",
-    "m4_weekly",
-    "airpassengers",
-)
 
 
 class CLIError(Exception):
@@ -687,7 +682,7 @@ def build_parser() -> argparse.ArgumentParser:
             "metrics to OUT."
         ),
     )
-    backtest.add_argument("--dataset", choices=REPOSITORY_DATASETS,
+    backtest.add_argument("--dataset", choices=MIRRORED_DATASETS,
                           default="ett_small_1h",
                           help="GluonTS dataset name (default: ett_small_1h)")
     backtest.add_argument(

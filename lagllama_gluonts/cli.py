@@ -9,9 +9,9 @@ import warnings
 from pathlib import Path
 from typing import List, Optional
 
-BUNDLED_CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "lag-llama-small.ckpt"
-REPOSITORY_DATASETS = ("ett_small_1h", "exchange_rate", "m4_hourly", "m4_weekly", "airpassengers")
+from .datasets import MIRRORED_DATASETS
 
+BUNDLED_CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "lag-llama-small.ckpt"
 DESCRIPTION = """\
 Lag-Llama forecasting on GluonTS datasets, offline.
 
@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Without --train, the checkpoint forecasts zero-shot; with --train, a model is trained "
         "on the dataset's train split (starting from --checkpoint when given, i.e. fine-tuning).",
     )
-    bt.add_argument("--dataset", default="ett_small_1h", choices=REPOSITORY_DATASETS,
+    bt.add_argument("--dataset", default="ett_small_1h", choices=MIRRORED_DATASETS,
                     help="GluonTS repository dataset, materialized offline from the mirror (default: %(default)s)")
     bt.add_argument("--checkpoint", type=Path, default=None,
                     help=f"Lag-Llama checkpoint (default: the bundled {BUNDLED_CHECKPOINT.name}; "

@@ -36,6 +36,9 @@ logger = logging.getLogger(__name__)
 
 MIRROR_ENV_VAR = "LAGLLAMA_GLUONTS_MIRROR"
 
+# The repository datasets whose upstream files the shared mirror holds (tests cover each).
+MIRRORED_DATASETS = ("ett_small_1h", "exchange_rate", "m4_hourly", "m4_weekly", "airpassengers")
+
 _REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
