@@ -48,7 +48,7 @@ def main(argv=None):
     parser.add_argument("--num-samples", type=int, default=100)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--finetune-lr", type=float, default=3e-4)
+    parser.add_argument("--finetune-lr", type=float, default=3e-5)
     parser.add_argument("--decoding-dataset", default="exchange_rate",
                         help="dataset on which both decoding choices are compared")
     parser.add_argument("--out", type=Path, default=RESULTS / "lagllama_backtest.md")

@@ -71,7 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--epochs", type=_positive_int, default=10, help="max epochs (default: %(default)s)")
     train.add_argument("--batches-per-epoch", type=_positive_int, default=50, help="(default: %(default)s)")
     train.add_argument("--max-minutes", type=float, default=None, help="wall-clock budget for training")
-    train.add_argument("--lr", type=float, default=1e-3, help="(default: %(default)s)")
+    train.add_argument("--lr", type=float, default=None,
+                       help="learning rate (default: 1e-3 from scratch, 3e-5 when fine-tuning a checkpoint)")
     train.add_argument("--n-layer", type=_positive_int, default=4, help="from scratch only (default: %(default)s)")
     train.add_argument("--n-head", type=_positive_int, default=4, help="from scratch only (default: %(default)s)")
     train.add_argument("--n-embd-per-head", type=_positive_int, default=16, help="from scratch only (default: %(default)s)")
@@ -132,7 +133,9 @@ def cmd_backtest(args) -> int:
         trainer_kwargs = {"max_epochs": args.epochs, "gradient_clip_val": 1.0}
         if args.max_minutes:
             trainer_kwargs["max_time"] = {"minutes": args.max_minutes}
-        common.update(trainer_kwargs=trainer_kwargs, num_batches_per_epoch=args.batches_per_epoch, lr=args.lr)
+        common.update(trainer_kwargs=trainer_kwargs, num_batches_per_epoch=args.batches_per_epoch)
+        if args.lr is not None:
+            common["lr"] = args.lr
         if checkpoint is not None:
             mode = f"fine-tuned from {checkpoint}"
             estimator = LagLlamaEstimator.from_checkpoint(

@@ -170,3 +170,11 @@ def test_from_checkpoint_train_fine_tunes_the_checkpoint_weights(tmp_path):
     drift = max(float((tuned[k] - start[k]).abs().max()) for k in start)
     assert 0 < drift < 0.05
     assert np.isfinite(next(iter(predictor.predict(dataset.test))).samples).all()
+
+
+def test_fine_tuning_uses_a_small_learning_rate_unless_told():
+    from lagllama_gluonts.estimator import FINE_TUNING_LR
+
+    assert LagLlamaEstimator.from_checkpoint(SMALL, prediction_length=4).lr == FINE_TUNING_LR
+    assert LagLlamaEstimator.from_checkpoint(SMALL, prediction_length=4, lr=1e-3).lr == 1e-3
+    assert LagLlamaEstimator(prediction_length=4).lr == 1e-3
