@@ -105,9 +105,10 @@ def pickled_globals(path: PathLike) -> List[str]:
 
 
 def _check_globals(path: PathLike) -> None:
-    allowed = _torch_allowed_globals() | _ALLOWED_BY_US
-    if not _torch_allowed_globals():
+    torch_allowed = _torch_allowed_globals()
+    if not torch_allowed:
         return  # cannot enumerate torch's list; torch.load(weights_only=True) still guards
+    allowed = torch_allowed | _ALLOWED_BY_US
     bad = sorted({g for g in pickled_globals(path) if g not in allowed})
     if bad:
         raise CheckpointError(

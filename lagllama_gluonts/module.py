@@ -13,7 +13,6 @@ its weights load without renaming.
 from __future__ import annotations
 
 import math
-
 from dataclasses import dataclass
 from typing import List, Optional, Tuple
 
@@ -22,8 +21,6 @@ import torch.nn.functional as F
 from gluonts.torch.distributions import DistributionOutput, StudentTOutput
 from gluonts.torch.scaler import MeanScaler, NOPScaler, Scaler, StdScaler
 from torch import nn
-
-SCALINGS = ("robust", "mean", "std", "none")
 
 
 # --------------------------------------------------------------------------- scalers
