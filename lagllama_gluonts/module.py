@@ -492,22 +492,26 @@ class LagLlamaModel(nn.Module):
         past_tf = past_time_feat[:, self.max_lag :] if past_time_feat is not None else None
 
         loc, scale = self.scale(past_target, past_observed_values)
+        scaled_past = (past_target - loc) / scale
         if use_kv_cache:
             # the context is the same for all paths of a series: prefill it once per series
             cache = KVCache(samples=S, max_generated=H)
-            tokens = self.tokens((past_target - loc) / scale, loc, scale, past_tf, C)
+            tokens = self.tokens(scaled_past, loc, scale, past_tf, C)
             params = self.transformer_forward(tokens, 0, scaling_length, cache)
             params = tuple(p[:, -1:].repeat_interleave(S, dim=0) for p in params)
         else:
             past_tf = repeat(past_tf)
 
-        # each path's raw history and observed mask, then its samples, written in place
-        target = past_target.new_empty(B * S, P + H)
+        # each path's raw and scaled history, then its samples, written in place;
+        # the first P + t columns are valid at step t
+        target = past_target.new_zeros(B * S, P + H)
         target[:, :P] = repeat(past_target)
-        observed = past_observed_values.new_ones(B * S, P + H)
-        observed[:, :P] = repeat(past_observed_values)
+        series = past_target.new_zeros(B * S, P + H)
+        series[:, :P] = repeat(scaled_past)
         loc, scale = repeat(loc), repeat(scale)
-        series = (target - loc) / scale  # scaled history; its first P + t columns are valid
+        if rescale_every_step:  # sampled values count as observed when re-scaling
+            observed = past_observed_values.new_ones(B * S, P + H)
+            observed[:, :P] = repeat(past_observed_values)
 
         for t in range(H):
             n = P + t
