@@ -7,8 +7,9 @@ self-attention, self-attention distilling, generative one-pass decoder)
 and ``InformerLightningModule`` its training wrapper.
 """
 
-import importlib
 from typing import TYPE_CHECKING
+
+from lagllama_gluonts._lazy import lazy_exports
 
 __all__ = ["InformerEstimator", "InformerLightningModule", "InformerModel"]
 
@@ -24,15 +25,5 @@ if TYPE_CHECKING:  # pragma: no cover
     from .module import InformerModel
 
 
-def __getattr__(name: str):
-    # Imported on first use, so that ``python -m informer_gluonts --help``
-    # and CLI input errors answer without loading torch, Lightning, GluonTS.
-    if name in _HOMES:
-        value = getattr(importlib.import_module(_HOMES[name], __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+# imported on first use: `--help` and CLI input errors answer without loading torch
+__getattr__, __dir__ = lazy_exports(__name__, _HOMES)

@@ -4,8 +4,9 @@
 >>> predictor = load_predictor("lag-llama.ckpt", prediction_length=24)  # doctest: +SKIP
 """
 
-import importlib
 from typing import TYPE_CHECKING
+
+from ._lazy import lazy_exports
 
 __all__ = [
     "CheckpointError",
@@ -37,15 +38,4 @@ if TYPE_CHECKING:  # pragma: no cover
     from .validation import DataError
 
 
-def __getattr__(name: str):
-    # Imported on first use, so that `--help` and the light helpers (datasets, corpus)
-    # answer without loading torch and Lightning.
-    if name in _HOMES:
-        value = getattr(importlib.import_module(_HOMES[name], __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _HOMES)
