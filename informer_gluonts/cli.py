@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from lagllama_gluonts.datasets import MIRRORED_DATASETS
+from lagllama_gluonts.validation import positive_int
 
 PROG = "informer-gluonts"
 DEFAULT_QUANTILES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
@@ -196,16 +197,6 @@ def _parse_lags(text: str) -> Optional[List[int]]:
     return lags
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
 def _quantile(text: str) -> float:
     try:
         value = float(text)
@@ -222,7 +213,7 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
     model = parser.add_argument_group("model (defaults sized for a CPU)")
     model.add_argument(
         "--context-length",
-        type=_positive_int,
+        type=positive_int,
         help="steps the encoder reads (default: 4 x prediction length)",
     )
     model.add_argument(
@@ -230,15 +221,15 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         help="decoder start-token length (default: context length / 2)",
     )
-    model.add_argument("--d-model", type=_positive_int, default=64,
+    model.add_argument("--d-model", type=positive_int, default=64,
                        help="transformer width (default: 64; paper: 512)")
-    model.add_argument("--n-heads", type=_positive_int, default=4,
+    model.add_argument("--n-heads", type=positive_int, default=4,
                        help="attention heads (default: 4; paper: 8)")
-    model.add_argument("--e-layers", type=_positive_int, default=2,
+    model.add_argument("--e-layers", type=positive_int, default=2,
                        help="encoder layers (default: 2)")
-    model.add_argument("--d-layers", type=_positive_int, default=1,
+    model.add_argument("--d-layers", type=positive_int, default=1,
                        help="decoder layers (default: 1)")
-    model.add_argument("--d-ff", type=_positive_int, default=128,
+    model.add_argument("--d-ff", type=positive_int, default=128,
                        help="feed-forward width (default: 128; paper: 2048)")
     model.add_argument(
         "--attention",
@@ -247,7 +238,7 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
         help="ProbSparse (Informer) or canonical attention (default: prob)",
     )
     model.add_argument(
-        "--factor", type=_positive_int, default=5, help="ProbSparse factor"
+        "--factor", type=positive_int, default=5, help="ProbSparse factor"
     )
     model.add_argument(
         "--no-distil",
@@ -274,31 +265,31 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
 
     train = parser.add_argument_group("training budget")
     train.add_argument(
-        "--epochs", type=_positive_int, default=10, help="(default: 10)"
+        "--epochs", type=positive_int, default=10, help="(default: 10)"
     )
     train.add_argument(
         "--max-steps",
-        type=_positive_int,
+        type=positive_int,
         help="stop after this many optimizer steps, whatever --epochs says",
     )
     train.add_argument(
         "--batches-per-epoch",
-        type=_positive_int,
+        type=positive_int,
         default=50,
         help="(default: 50)",
     )
-    train.add_argument("--batch-size", type=_positive_int, default=32,
+    train.add_argument("--batch-size", type=positive_int, default=32,
                        help="training batch size (default: 32)")
     train.add_argument("--lr", type=float, default=1e-3,
                        help="Adam learning rate (default: 1e-3)")
     train.add_argument(
         "--patience",
-        type=_positive_int,
+        type=positive_int,
         help="early stopping patience in epochs (needs validation)",
     )
     train.add_argument(
         "--num-samples",
-        type=_positive_int,
+        type=positive_int,
         default=100,
         help="sample paths per forecast (default: 100)",
     )
@@ -306,7 +297,7 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
                        help="random seed for training and sampling")
     train.add_argument(
         "--threads",
-        type=_positive_int,
+        type=positive_int,
         help="torch CPU threads (default: torch's choice)",
     )
     train.add_argument(
@@ -652,7 +643,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="pandas frequency alias such as h, D, W (default: inferred "
         "from the dates)",
     )
-    forecast.add_argument("--prediction-length", type=_positive_int,
+    forecast.add_argument("--prediction-length", type=positive_int,
                           default=24, help="horizon in steps (default: 24)")
     forecast.add_argument(
         "--quantiles",
@@ -687,10 +678,10 @@ def build_parser() -> argparse.ArgumentParser:
                           help="GluonTS dataset name (default: ett_small_1h)")
     backtest.add_argument(
         "--prediction-length",
-        type=_positive_int,
+        type=positive_int,
         help="horizon (default: the dataset's own)",
     )
-    backtest.add_argument("--max-series", type=_positive_int,
+    backtest.add_argument("--max-series", type=positive_int,
                           help="evaluate only the first N test series")
     backtest.add_argument("--baseline", action="store_true",
                           help="also score the seasonal naive baseline")

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import List, Optional
 
 from .datasets import MIRRORED_DATASETS
+from .validation import positive_int
 
 BUNDLED_CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "lag-llama-small.ckpt"
 DESCRIPTION = """\
@@ -22,13 +23,6 @@ Lag-Llama forecasting on GluonTS datasets, offline.
             checkpoint (how the bundled one was made).
   info      describe a checkpoint (architecture, training record).
 """
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,13 +47,13 @@ def build_parser() -> argparse.ArgumentParser:
                     "the released lag-llama.ckpt works too)")
     bt.add_argument("--from-scratch", action="store_true",
                     help="with --train: ignore any checkpoint and train a new model")
-    bt.add_argument("--prediction-length", type=_positive_int, default=None,
+    bt.add_argument("--prediction-length", type=positive_int, default=None,
                     help="horizon (default: the dataset's)")
-    bt.add_argument("--context-length", type=_positive_int, default=None,
+    bt.add_argument("--context-length", type=positive_int, default=None,
                     help="tokens of context (default: the checkpoint's; longer contexts get linear rope scaling)")
-    bt.add_argument("--num-samples", type=_positive_int, default=100, help="sample paths per series (default: %(default)s)")
-    bt.add_argument("--max-series", type=_positive_int, default=None, help="evaluate only the first N test series")
-    bt.add_argument("--batch-size", type=_positive_int, default=64, help="series per prediction batch")
+    bt.add_argument("--num-samples", type=positive_int, default=100, help="sample paths per series (default: %(default)s)")
+    bt.add_argument("--max-series", type=positive_int, default=None, help="evaluate only the first N test series")
+    bt.add_argument("--batch-size", type=positive_int, default=64, help="series per prediction batch")
     bt.add_argument("--no-kv-cache", action="store_true", help="recompute the whole window at each step (slower, same samples)")
     bt.add_argument("--rescale-every-step", action="store_true",
                     help="the reference's decoding: re-run the scaler over each path's growing history (no cache)")
@@ -68,14 +62,14 @@ def build_parser() -> argparse.ArgumentParser:
     bt.add_argument("--baseline", action="store_true", help="also report GluonTS's SeasonalNaivePredictor")
     train = bt.add_argument_group("training (with --train)")
     train.add_argument("--train", action="store_true", help="train (or fine-tune) on the dataset's train split first")
-    train.add_argument("--epochs", type=_positive_int, default=10, help="max epochs (default: %(default)s)")
-    train.add_argument("--batches-per-epoch", type=_positive_int, default=50, help="(default: %(default)s)")
+    train.add_argument("--epochs", type=positive_int, default=10, help="max epochs (default: %(default)s)")
+    train.add_argument("--batches-per-epoch", type=positive_int, default=50, help="(default: %(default)s)")
     train.add_argument("--max-minutes", type=float, default=None, help="wall-clock budget for training")
     train.add_argument("--lr", type=float, default=None,
                        help="learning rate (default: 1e-3 from scratch, 3e-5 when fine-tuning a checkpoint)")
-    train.add_argument("--n-layer", type=_positive_int, default=4, help="from scratch only (default: %(default)s)")
-    train.add_argument("--n-head", type=_positive_int, default=4, help="from scratch only (default: %(default)s)")
-    train.add_argument("--n-embd-per-head", type=_positive_int, default=16, help="from scratch only (default: %(default)s)")
+    train.add_argument("--n-layer", type=positive_int, default=4, help="from scratch only (default: %(default)s)")
+    train.add_argument("--n-head", type=positive_int, default=4, help="from scratch only (default: %(default)s)")
+    train.add_argument("--n-embd-per-head", type=positive_int, default=16, help="from scratch only (default: %(default)s)")
 
     pt = commands.add_parser(
         "pretrain",
@@ -84,13 +78,13 @@ def build_parser() -> argparse.ArgumentParser:
         "for pretraining (BeijingPM25_0.csv stays held out), then write a checkpoint of plain data.",
     )
     pt.add_argument("--out", type=Path, default=Path("out/lag-llama-pretrained.ckpt"))
-    pt.add_argument("--epochs", type=_positive_int, default=40)
-    pt.add_argument("--batches-per-epoch", type=_positive_int, default=100)
+    pt.add_argument("--epochs", type=positive_int, default=40)
+    pt.add_argument("--batches-per-epoch", type=positive_int, default=100)
     pt.add_argument("--max-minutes", type=float, default=38.0)
-    pt.add_argument("--context-length", type=_positive_int, default=64)
-    pt.add_argument("--n-layer", type=_positive_int, default=4)
-    pt.add_argument("--n-head", type=_positive_int, default=4)
-    pt.add_argument("--n-embd-per-head", type=_positive_int, default=16)
+    pt.add_argument("--context-length", type=positive_int, default=64)
+    pt.add_argument("--n-layer", type=positive_int, default=4)
+    pt.add_argument("--n-head", type=positive_int, default=4)
+    pt.add_argument("--n-embd-per-head", type=positive_int, default=16)
     pt.add_argument("--synthetic", type=int, default=200, help="synthetic series added to the mixture (default: %(default)s)")
     pt.add_argument("--seed", type=int, default=0)
 

@@ -15,6 +15,19 @@ class DataError(ValueError):
     """A dataset or series the models cannot use, with the reason in the message."""
 
 
+def positive_int(text: str) -> int:
+    """argparse type of the command lines: an integer >= 1, else a message naming the input."""
+    import argparse
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
 def check_frequency(freq: Any) -> str:
     """Return ``freq`` if pandas knows it as an offset alias, else raise a clear error."""
     from pandas.tseries.frequencies import to_offset
