@@ -24,154 +24,24 @@ import sys
 import time
 import warnings
 from pathlib import Path
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence
 
-import numpy as np
 import pandas as pd
 
+from lagllama_gluonts.csv_series import (
+    DEFAULT_QUANTILES,
+    forecast_table,
+    load_csv_series,
+    plot_history_and_forecast,
+)
 from lagllama_gluonts.datasets import MIRRORED_DATASETS
-from lagllama_gluonts.validation import positive_int
+from lagllama_gluonts.validation import DataError, positive_int
 
 PROG = "informer-gluonts"
-DEFAULT_QUANTILES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 
 
-class CLIError(Exception):
+class CLIError(DataError):
     """A problem with the user's input, reported as one line."""
-
-
-# --------------------------------------------------------------------------
-# Reading a CSV into one regular series
-# --------------------------------------------------------------------------
-
-
-def _numeric_column(df: pd.DataFrame, column: str) -> pd.Series:
-    """The column as floats; non-numeric cells are an error (blanks are NaN)."""
-    raw = df[column]
-    values = pd.to_numeric(raw, errors="coerce")
-    bad = values.isna() & raw.notna()
-    if raw.dtype == object:
-        # Cells that are only whitespace count as missing, not as text.
-        bad &= raw.astype(str).str.strip() != ""
-    if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise CLIError(
-            f"column {column!r} has non-numeric values, e.g. "
-            f"{raw.iloc[row]!r} in data row {row + 1}"
-        )
-    return values.astype(float)
-
-
-def load_csv_series(
-    path: Path | str,
-    target: str,
-    covariates: Sequence[str] = (),
-    date_column: str = "date",
-    freq: Optional[str] = None,
-) -> Tuple[pd.DataFrame, str]:
-    """
-    Read a CSV with a date column into a regular, gap-free frame.
-
-    Parameters
-    ----------
-    path
-        CSV file.
-    target
-        Column to forecast.
-    covariates
-        Further numeric columns (used as past-only covariates).
-    date_column
-        Name of the timestamp column.
-    freq
-        Pandas frequency alias; inferred from the dates when ``None``.
-
-    Returns
-    -------
-    Tuple[pandas.DataFrame, str]
-        Frame indexed by a regular ``DatetimeIndex`` with the target and
-        covariate columns (float, NaN where a time step had no row), and
-        the frequency string.
-
-    Raises
-    ------
-    CLIError
-        Missing file or column, unparsable dates, non-numeric values,
-        duplicate or irregular timestamps.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise CLIError(f"CSV file not found: {str(path)!r}")
-    try:
-        df = pd.read_csv(path)
-    except Exception as error:  # pandas has many parser error types
-        raise CLIError(f"cannot read {str(path)!r} as CSV: {error}") from None
-    if df.empty:
-        raise CLIError(f"{str(path)!r} has no data rows")
-
-    columns = [str(c) for c in df.columns]
-    if date_column not in df.columns:
-        raise CLIError(
-            f"CSV has no date column {date_column!r} (columns: "
-            f"{', '.join(columns)}); name it with --date-col"
-        )
-    for name, role in [(target, "target")] + [
-        (c, "covariate") for c in covariates
-    ]:
-        if name not in df.columns:
-            raise CLIError(
-                f"unknown {role} column {name!r}; the CSV has: "
-                f"{', '.join(c for c in columns if c != date_column)}"
-            )
-        if name == date_column:
-            raise CLIError(f"the {role} column cannot be the date column")
-
-    try:
-        dates = pd.to_datetime(df[date_column], format="mixed")
-    except (ValueError, TypeError) as error:
-        raise CLIError(
-            f"cannot parse the dates in column {date_column!r}: {error}"
-        ) from None
-    if dates.isna().any():
-        row = int(np.flatnonzero(dates.isna().to_numpy())[0])
-        raise CLIError(f"missing date in data row {row + 1}")
-    if getattr(dates.dt, "tz", None) is not None:
-        dates = dates.dt.tz_localize(None)
-
-    frame = pd.DataFrame(
-        {name: _numeric_column(df, name) for name in [target, *covariates]}
-    )
-    frame.index = pd.DatetimeIndex(dates)
-    frame = frame.sort_index()
-    if frame.index.has_duplicates:
-        duplicate = frame.index[frame.index.duplicated()][0]
-        raise CLIError(f"duplicate timestamp {duplicate} in {date_column!r}")
-
-    if freq is None:
-        if len(frame) < 3:
-            raise CLIError("too few rows to infer the frequency; pass --freq")
-        freq = pd.infer_freq(frame.index)
-        if freq is None:
-            raise CLIError(
-                "cannot infer a regular frequency from the dates (gaps or "
-                "irregular steps?); pass --freq, missing steps then become "
-                "missing values"
-            )
-    try:
-        offset = pd.tseries.frequencies.to_offset(freq)
-    except ValueError:
-        raise CLIError(f"unknown frequency {freq!r}") from None
-    grid = pd.date_range(frame.index[0], frame.index[-1], freq=offset)
-    off_grid = frame.index.difference(grid)
-    if len(off_grid) > 0:
-        raise CLIError(
-            f"timestamp {off_grid[0]} does not lie on the {freq!r} grid "
-            f"starting at {frame.index[0]}"
-        )
-    # Missing steps become NaN: the model treats them as unobserved.
-    frame = frame.reindex(grid)
-    if frame[target].notna().sum() == 0:
-        raise CLIError(f"target column {target!r} has no values")
-    return frame, offset.freqstr
 
 
 # --------------------------------------------------------------------------
@@ -366,59 +236,8 @@ def _setup(args) -> None:
 
 
 # --------------------------------------------------------------------------
-# forecast / train-csv
+# forecast / train-csv (CSV reading, forecast table and plot: lagllama_gluonts.csv_series)
 # --------------------------------------------------------------------------
-
-
-def _plot_history_and_forecast(
-    history: pd.Series,
-    table: pd.DataFrame,
-    path: Path,
-    title: str,
-) -> Path:
-    # An explicit Agg canvas: works headless, leaves pyplot state alone.
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(10, 4))
-    FigureCanvasAgg(fig)
-    ax = fig.subplots()
-    ax.plot(history.index, history.to_numpy(), color="black", lw=1,
-            label="history")
-    t = pd.DatetimeIndex(table["timestamp"])
-    for low, high, alpha in (("q0.1", "q0.9", 0.2), ("q0.3", "q0.7", 0.35)):
-        if low in table and high in table:
-            label = f"{low[1:]}-{high[1:]} interval"
-            ax.fill_between(t, table[low], table[high], color="tab:blue",
-                            alpha=alpha, lw=0, label=label)
-    ax.plot(t, table["median"], color="tab:blue", lw=1.5, label="median")
-    ax.plot(t, table["mean"], color="tab:orange", lw=1, ls="--",
-            label="mean")
-    ax.axvline(t[0], color="grey", ls=":", lw=1)
-    ax.set_title(title)
-    ax.legend(loc="upper left", fontsize=8)
-    ax.tick_params(axis="x", labelrotation=30, labelsize=7)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format="png", dpi=100)
-    return path
-
-
-def forecast_table(forecast, quantiles: Sequence[float]) -> pd.DataFrame:
-    """Timestamps, mean, median and quantiles of one GluonTS forecast."""
-    index = forecast.index
-    if isinstance(index, pd.PeriodIndex):
-        index = index.to_timestamp()
-    table = pd.DataFrame(
-        {
-            "timestamp": index,
-            "mean": forecast.mean,
-            "median": forecast.quantile(0.5),
-        }
-    )
-    for q in quantiles:
-        table[f"q{q:g}"] = forecast.quantile(q)
-    return table
 
 
 def run_forecast(args) -> int:
@@ -491,7 +310,7 @@ def run_forecast(args) -> int:
     csv_path = args.out / "forecast.csv"
     table.to_csv(csv_path, index=False)
     history = frame[args.target].iloc[-max(4 * H, C) :]
-    png_path = _plot_history_and_forecast(
+    png_path = plot_history_and_forecast(
         history,
         table,
         args.out / "forecast.png",
@@ -701,7 +520,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 2
     try:
         return args.func(args)
-    except CLIError as error:
+    except DataError as error:  # CLIError and the shared CSV reader's errors
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
