@@ -28,6 +28,9 @@ from gluonts.torch.distributions import DistributionOutput, StudentTOutput
 
 PathLike = Union[str, Path]
 
+# The checkpoint shipped with the package (see the README); ``None`` in place of a path means it.
+BUNDLED_CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "lag-llama-small.ckpt"
+
 
 
 class CheckpointError(ValueError):

@@ -29,7 +29,7 @@ from gluonts.transform import (
     ValidationSplitSampler,
 )
 
-from .checkpoint import CheckpointError, load_model_weights, model_state_dict, read_checkpoint
+from .checkpoint import BUNDLED_CHECKPOINT, CheckpointError, load_model_weights, model_state_dict, read_checkpoint
 from .lightning_module import LagLlamaLightningModule
 from .validation import ValidateSeries, check_dataset
 
@@ -253,7 +253,7 @@ class LagLlamaEstimator(PyTorchLightningEstimator):
     @classmethod
     def from_checkpoint(
         cls,
-        checkpoint: Union[str, Path],
+        checkpoint: Union[str, Path, None],
         prediction_length: int,
         context_length: Optional[int] = None,
         **kwargs,
@@ -267,7 +267,9 @@ class LagLlamaEstimator(PyTorchLightningEstimator):
         scratch: AdamW's first steps move every weight by about ``lr``, and at 3e-4 a hundred
         steps on ``m4_hourly`` took the bundled model's CRPS there from 0.036 to 0.18, while
         3e-5 improved it to 0.033 (see ``benchmarks/results/lagllama_backtest.md``).
+        ``checkpoint=None`` means the bundled checkpoint.
         """
+        checkpoint = checkpoint or BUNDLED_CHECKPOINT
         kwargs.setdefault("lr", FINE_TUNING_LR)
         model_kwargs = read_checkpoint(checkpoint)["hyper_parameters"]["model_kwargs"]
         arch = dict(
@@ -431,7 +433,7 @@ class LagLlamaEstimator(PyTorchLightningEstimator):
 
 
 def load_predictor(
-    checkpoint: Union[str, Path],
+    checkpoint: Union[str, Path, None],
     prediction_length: int,
     context_length: Optional[int] = None,
     num_parallel_samples: int = 100,
@@ -445,11 +447,18 @@ def load_predictor(
 
     When ``context_length`` exceeds the checkpoint's and ``rope_scaling`` is not given,
     linear rope scaling by their ratio is applied, as the Lag-Llama authors recommend.
+    ``{"type": "linear"}`` without a factor gets that ratio too, and ``{"type": "linear",
+    "factor": 1.0}`` (the identity) turns the automatic scaling off. ``checkpoint=None`` loads
+    the bundled checkpoint; the released ``lag-llama.ckpt`` goes through the same code.
     """
+    checkpoint = checkpoint or BUNDLED_CHECKPOINT
     stored = read_checkpoint(checkpoint)["hyper_parameters"]["model_kwargs"]
     trained_context = stored.get("context_length", 32)
     context_length = context_length or trained_context
     if rope_scaling is None and stored.get("rope_scaling") is None and context_length > trained_context:
+        rope_scaling = {"type": "linear"}
+    if rope_scaling is not None and rope_scaling.get("type") == "linear" and "factor" not in rope_scaling:
+        # positions then span the trained window: (context + horizon) / trained context
         rope_scaling = {"type": "linear", "factor": max(1.0, (context_length + prediction_length) / trained_context)}
     estimator = LagLlamaEstimator.from_checkpoint(
         checkpoint,
