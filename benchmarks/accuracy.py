@@ -1,0 +1,295 @@
+"""Accuracy with the same budget for everyone: Lag-Llama (from scratch) and Informer against
+the models a GluonTS user would otherwise pick (SeasonalNaive, DeepAR, PatchTST).
+
+Five GluonTS repository datasets (offline mirror), each with its own test split and
+``prediction_length``. Every neural model gets the same number of gradient steps and the
+same batch size, the same context length per dataset, ``cache_data=True``, one CPU thread
+and 100 sample paths; three seeds each. Scores are GluonTS ``Evaluator`` metrics.
+Writes ``accuracy.md`` (table, command, machine, date), ``accuracy.png`` (chart) and
+``accuracy.json`` (every run's numbers) into ``--out-dir``.
+
+    python benchmarks/accuracy.py            # the full run (about an hour on 2 cores)
+    python benchmarks/accuracy.py --quick --datasets airpassengers --out-dir /tmp/acc
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import platform
+import sys
+import tempfile
+import time
+import warnings
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Dict, List
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+
+warnings.filterwarnings("ignore")
+
+import gluonts  # noqa: E402
+import lightning.pytorch as pl  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from gluonts.evaluation import Evaluator, make_evaluation_predictions  # noqa: E402
+from gluonts.torch.model.deepar import DeepAREstimator  # noqa: E402
+from gluonts.torch.model.patch_tst import PatchTSTEstimator  # noqa: E402
+from tqdm.auto import tqdm  # noqa: E402
+
+from informer_gluonts import InformerEstimator  # noqa: E402
+from lagllama_gluonts import LagLlamaEstimator  # noqa: E402
+from lagllama_gluonts.datasets import MIRRORED_DATASETS, get_dataset  # noqa: E402
+from lagllama_gluonts.evaluation import EVALUATION_QUANTILES, seasonal_naive_baseline  # noqa: E402
+
+RESULTS = REPO_ROOT / "benchmarks" / "results"
+MODELS = ("SeasonalNaive", "DeepAR", "PatchTST", "Lag-Llama", "Informer")
+METRICS = ("mean_wQuantileLoss", "MASE", "ND")
+# Context length of every neural model, in horizons: a few horizons is the usual
+# choice (Informer's default ratio is 4) and keeps the shortest series (airpassengers:
+# 108 training months) able to hold a context and a horizon.
+CONTEXT_HORIZONS = 4
+PATCH_LEN = 16  # PatchTST's patch (GluonTS' examples), stride 8 (its default)
+
+FULL = dict(steps=800, batch_size=32, seeds=(0, 1, 2))
+QUICK = dict(steps=10, batch_size=8, seeds=(0,))
+
+
+def build_estimator(model: str, freq: str, prediction_length: int, context_length: int,
+                    steps: int, batch_size: int, num_samples: int, root_dir: str):
+    """One neural model with the shared budget; everything else is the model's default."""
+    batches_per_epoch = min(50, steps)
+    trainer = dict(
+        max_epochs=math.ceil(steps / batches_per_epoch), logger=False,
+        enable_progress_bar=False, enable_model_summary=False, default_root_dir=root_dir,
+    )
+    common = dict(prediction_length=prediction_length, context_length=context_length,
+                  batch_size=batch_size, num_batches_per_epoch=batches_per_epoch)
+    if model == "DeepAR":
+        return DeepAREstimator(freq=freq, num_parallel_samples=num_samples,
+                               trainer_kwargs=trainer, **common)
+    if model == "PatchTST":
+        # PatchTST forecasts a distribution per step in one pass (no num_parallel_samples
+        # argument); the predictor draws num_samples paths from it like the others.
+        return PatchTSTEstimator(patch_len=PATCH_LEN, trainer_kwargs=trainer, **common)
+    if model == "Lag-Llama":
+        return LagLlamaEstimator(num_parallel_samples=num_samples, trainer_kwargs=trainer, **common)
+    if model == "Informer":
+        return InformerEstimator(freq=freq, num_parallel_samples=num_samples,
+                                 trainer_kwargs=trainer, **common)
+    raise ValueError(f"unknown model {model!r}; choose from {list(MODELS)}")
+
+
+def forecast_and_score(predictor, test_data, num_samples: int):
+    """Metrics and the seconds spent forecasting (scoring excluded: it is the same for all)."""
+    forecast_it, ts_it = make_evaluation_predictions(test_data, predictor, num_samples=num_samples)
+    started = time.perf_counter()
+    forecasts = list(forecast_it)
+    predict_s = time.perf_counter() - started
+    tss = list(ts_it)
+    agg, _ = Evaluator(quantiles=EVALUATION_QUANTILES, num_workers=0)(
+        iter(tss), iter(forecasts), num_series=len(tss))
+    return {k: float(agg[k]) for k in METRICS}, predict_s
+
+
+def run_one(model: str, dataset, seed: int, config: dict, num_samples: int) -> Dict:
+    freq, h = dataset.metadata.freq, dataset.metadata.prediction_length
+    if model == "SeasonalNaive":
+        metrics, predict_s = forecast_and_score(seasonal_naive_baseline(freq, h), dataset.test, num_samples)
+        return dict(metrics, train_s=0.0, predict_s=predict_s)
+    with tempfile.TemporaryDirectory(prefix="accuracy_bench_") as root:
+        pl.seed_everything(seed, verbose=False)
+        estimator = build_estimator(model, freq, h, CONTEXT_HORIZONS * h, config["steps"],
+                                    config["batch_size"], num_samples, root)
+        started = time.perf_counter()
+        predictor = estimator.train(dataset.train, cache_data=True)
+        train_s = time.perf_counter() - started
+        torch.manual_seed(seed)
+        metrics, predict_s = forecast_and_score(predictor, dataset.test, num_samples)
+    return dict(metrics, train_s=train_s, predict_s=predict_s)
+
+
+def summarize(values: List[float]) -> str:
+    """``mean ± sample std`` (just the mean for a single run)."""
+    values = np.asarray(values, dtype=float)
+    digits = 4 if np.abs(values).max() < 1 else 3
+    if len(values) == 1:
+        return f"{values[0]:.{digits}f}"
+    return f"{values.mean():.{digits}f} ± {values.std(ddof=1):.{digits}f}"
+
+
+def summarize_seconds(values: List[float]) -> str:
+    values = np.asarray(values, dtype=float)
+    if len(values) == 1:
+        return f"{values[0]:.1f}"
+    return f"{values.mean():.1f} ± {values.std(ddof=1):.1f}"
+
+
+def group(runs: List[Dict]) -> Dict:
+    """Runs keyed by (dataset, model), in the order they ran."""
+    groups: Dict = {}
+    for run in runs:
+        groups.setdefault((run["dataset"], run["model"]), []).append(run)
+    return groups
+
+
+def wins(groups: Dict, datasets: List[str], model: str, reference: str) -> int:
+    """Datasets on which ``model``'s mean CRPS is below ``reference``'s."""
+    crps = lambda key: np.mean([r["mean_wQuantileLoss"] for r in groups[key]])  # noqa: E731
+    return sum(crps((d, model)) < crps((d, reference)) for d in datasets
+               if (d, model) in groups and (d, reference) in groups)
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    import os
+    return (f"{cpu}, {os.cpu_count()} cores (shared with other jobs), Linux {platform.release()}, "
+            f"Python {platform.python_version()}, torch {torch.__version__}, gluonts {gluonts.__version__}")
+
+
+def markdown(runs: List[Dict], datasets: List[str], settings: Dict, config: dict, argv: List[str],
+             num_samples: int, started: datetime, minutes: float) -> str:
+    groups = group(runs)
+    n_seeds = len(config["seeds"])
+    lines = [
+        "# Accuracy: same budget for everyone",
+        "",
+        "Command: `" + " ".join(["python benchmarks/accuracy.py", *argv]) + "`",
+        "",
+        f"Date: {started:%Y-%m-%d %H:%M} UTC, {minutes:.0f} minutes. Machine: {machine()}.",
+        "",
+        f"Every neural model: {config['steps']} gradient steps of batch {config['batch_size']}, "
+        f"context length {CONTEXT_HORIZONS} x the horizon, `cache_data=True`, 1 CPU thread, "
+        f"{num_samples} sample paths, seeds {list(config['seeds'])}; otherwise each model's defaults "
+        f"(PatchTST: patch {PATCH_LEN}, stride 8; Lag-Llama trained from scratch). SeasonalNaive is "
+        "deterministic (one run). Cells: mean ± sample standard deviation over seeds. "
+        "CRPS is GluonTS' `mean_wQuantileLoss` (quantiles 0.1 ... 0.9); train s is `estimator.train`, "
+        "predict s is forecasting the test split (scoring excluded).",
+        "",
+        "| dataset | freq | horizon | context | series (train/test) |",
+        "|---|---|---|---|---|",
+    ]
+    for name in datasets:
+        s = settings[name]
+        lines.append(f"| {name} | {s['freq']} | {s['h']} | {s['context']} | {s['train']}/{s['test']} |")
+    lines += [
+        "",
+        "| dataset | model | CRPS | MASE | ND | train s | predict s |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name in datasets:
+        for model in MODELS:
+            rs = groups.get((name, model))
+            if not rs:
+                continue
+            cells = [summarize([r[m] for r in rs]) for m in METRICS]
+            cells += [summarize_seconds([r[k] for r in rs]) for k in ("train_s", "predict_s")]
+            lines.append(f"| {name} | {model} | " + " | ".join(cells) + " |")
+    lines += ["", f"Mean CRPS better than ... on how many of the {len(datasets)} datasets:", "",
+              "| model | vs SeasonalNaive | vs DeepAR |", "|---|---|---|"]
+    for model in MODELS[2:]:
+        lines.append(f"| {model} | {wins(groups, datasets, model, 'SeasonalNaive')} | "
+                     f"{wins(groups, datasets, model, 'DeepAR')} |")
+    lines += ["", "![CRPS relative to SeasonalNaive](accuracy.png)", ""]
+    if n_seeds == 1:
+        lines.insert(2, "*Smoke run (one seed); not a result.*\n")
+    return "\n".join(lines)
+
+
+def plot(runs: List[Dict], datasets: List[str], path: Path) -> None:
+    """CRPS of each model divided by SeasonalNaive's, per dataset, with the seed spread."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    groups = group(runs)
+    models = [m for m in MODELS if any((d, m) in groups for d in datasets)]
+    fig = Figure(figsize=(1.8 * len(datasets) + 3, 4))
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    width = 0.8 / len(models)
+    for i, model in enumerate(models):
+        means, errs = [], []
+        for d in datasets:
+            base = np.mean([r["mean_wQuantileLoss"] for r in groups[(d, "SeasonalNaive")]])
+            vals = np.array([r["mean_wQuantileLoss"] for r in groups.get((d, model), [])]) / base
+            means.append(vals.mean() if len(vals) else np.nan)
+            errs.append(vals.std(ddof=1) if len(vals) > 1 else 0.0)
+        ax.bar(np.arange(len(datasets)) + (i - (len(models) - 1) / 2) * width, means, width,
+               yerr=errs, capsize=2, label=model)
+    ax.axhline(1.0, color="grey", linestyle=":", linewidth=1)
+    ax.set_xticks(np.arange(len(datasets)), datasets)
+    ax.set_ylabel("CRPS / SeasonalNaive CRPS (lower is better)")
+    ax.set_title("Accuracy with the same training budget")
+    ax.legend(fontsize=8, ncol=len(models), loc="upper center", bbox_to_anchor=(0.5, -0.1), frameon=False)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, format="png", dpi=100)
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--datasets", nargs="+", default=list(MIRRORED_DATASETS), choices=MIRRORED_DATASETS)
+    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
+    parser.add_argument("--quick", action="store_true",
+                        help=f"smoke run: {QUICK['steps']} steps of batch {QUICK['batch_size']}, one seed")
+    parser.add_argument("--steps", type=int, help="gradient steps per neural model (overrides the mode's)")
+    parser.add_argument("--seeds", type=int, nargs="+", help="seeds (overrides the mode's)")
+    parser.add_argument("--num-samples", type=int, default=100)
+    parser.add_argument("--out-dir", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    for name in ("steps", "num_samples"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be positive")
+    return args
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = parse_args(argv)
+    torch.set_num_threads(1)
+    logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
+    config = dict(QUICK if args.quick else FULL)
+    if args.steps:
+        config["steps"] = args.steps
+    if args.seeds:
+        config["seeds"] = tuple(args.seeds)
+    models = [m for m in MODELS if m in args.models or m == "SeasonalNaive"]
+    started, clock = datetime.now(timezone.utc), time.perf_counter()
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+
+    runs, settings = [], {}
+    jobs = [(d, m, s) for d in args.datasets for m in models
+            for s in (config["seeds"][:1] if m == "SeasonalNaive" else config["seeds"])]
+    datasets = {}
+    for name, model, seed in tqdm(jobs, desc="accuracy benchmark", unit="run"):
+        if name not in datasets:
+            datasets[name] = ds = get_dataset(name)
+            h = ds.metadata.prediction_length
+            settings[name] = dict(freq=ds.metadata.freq, h=h, context=CONTEXT_HORIZONS * h,
+                                  train=len(ds.train), test=len(ds.test))
+        result = run_one(model, datasets[name], seed, config, args.num_samples)
+        runs.append(dict(dataset=name, model=model, seed=seed, **result))
+        tqdm.write(json.dumps(runs[-1]))
+        # Rewritten after every run so an interrupted run still leaves its numbers.
+        (args.out_dir / "accuracy.json").write_text(json.dumps(
+            dict(argv=argv, config=config, settings=settings, runs=runs), indent=1))
+
+    minutes = (time.perf_counter() - clock) / 60
+    names = list(settings)
+    text = markdown(runs, names, settings, config, argv, args.num_samples, started, minutes)
+    (args.out_dir / "accuracy.md").write_text(text)
+    plot(runs, names, args.out_dir / "accuracy.png")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
