@@ -432,6 +432,19 @@ class LagLlamaEstimator(PyTorchLightningEstimator):
         return super().train_model(training_data, validation_data, **kwargs)
 
 
+def resolve_rope_scaling(
+    rope_scaling: Optional[dict], stored: Dict[str, Any], context_length: int, prediction_length: int
+) -> Optional[dict]:
+    """The rope scaling to run a checkpoint with (``stored``: its model kwargs); see ``load_predictor``."""
+    trained_context = stored.get("context_length", 32)
+    if rope_scaling is None and stored.get("rope_scaling") is None and context_length > trained_context:
+        rope_scaling = {"type": "linear"}
+    if rope_scaling is not None and rope_scaling.get("type") == "linear" and "factor" not in rope_scaling:
+        # positions then span the trained window: (context + horizon) / trained context
+        rope_scaling = {"type": "linear", "factor": max(1.0, (context_length + prediction_length) / trained_context)}
+    return rope_scaling or stored.get("rope_scaling")
+
+
 def load_predictor(
     checkpoint: Union[str, Path, None],
     prediction_length: int,
@@ -453,19 +466,13 @@ def load_predictor(
     """
     checkpoint = checkpoint or BUNDLED_CHECKPOINT
     stored = read_checkpoint(checkpoint)["hyper_parameters"]["model_kwargs"]
-    trained_context = stored.get("context_length", 32)
-    context_length = context_length or trained_context
-    if rope_scaling is None and stored.get("rope_scaling") is None and context_length > trained_context:
-        rope_scaling = {"type": "linear"}
-    if rope_scaling is not None and rope_scaling.get("type") == "linear" and "factor" not in rope_scaling:
-        # positions then span the trained window: (context + horizon) / trained context
-        rope_scaling = {"type": "linear", "factor": max(1.0, (context_length + prediction_length) / trained_context)}
+    context_length = context_length or stored.get("context_length", 32)
     estimator = LagLlamaEstimator.from_checkpoint(
         checkpoint,
         prediction_length=prediction_length,
         context_length=context_length,
         num_parallel_samples=num_parallel_samples,
-        rope_scaling=rope_scaling or stored.get("rope_scaling"),
+        rope_scaling=resolve_rope_scaling(rope_scaling, stored, context_length, prediction_length),
         batch_size=batch_size,
         device=device,
         use_kv_cache=use_kv_cache,

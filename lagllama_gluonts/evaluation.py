@@ -319,3 +319,44 @@ def seasonal_naive_baseline(
     return SeasonalNaivePredictor(
         prediction_length=prediction_length, season_length=season_length
     )
+
+
+def compare_metrics_table(
+    named_metrics: Dict[str, Dict[str, float]],
+    metrics: Sequence[str] = TABLE_METRICS,
+) -> str:
+    """
+    Headline metrics of several models on the same split, one column per model.
+
+    Parameters
+    ----------
+    named_metrics
+        Model name -> aggregate metrics as returned by :func:`run_backtest`.
+    metrics
+        Metric names to show, in order; names no model reports are skipped.
+
+    Returns
+    -------
+    str
+        An aligned text table: ``metric`` then one column per model.
+    """
+    if not named_metrics:
+        raise ValueError("no metrics to compare")
+    names = list(named_metrics)
+    rows = [
+        [metric] + [_format_value(named_metrics[n].get(metric)) for n in names]
+        for metric in metrics
+        if any(metric in named_metrics[n] for n in names)
+    ]
+    if not rows:
+        raise ValueError(f"none of {list(metrics)} found in the metrics")
+    header = ["metric"] + names
+    widths = [max(len(row[i]) for row in [header] + rows) for i in range(len(header))]
+
+    def line(cells):
+        return "  ".join(
+            f"{cell:<{w}}" if i == 0 else f"{cell:>{w}}"
+            for i, (cell, w) in enumerate(zip(cells, widths))
+        )
+
+    return "\n".join([line(header), line(["-" * w for w in widths])] + [line(r) for r in rows])

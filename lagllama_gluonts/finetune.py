@@ -1,0 +1,180 @@
+"""Fine-tuning a Lag-Llama checkpoint on one dataset, with early stopping on a validation window.
+
+Users of the reference found fine-tuned models worse than zero-shot (lag-llama issue #46). Three
+things here keep fine-tuning from doing harm:
+
+* a validation window that is never trained on: the last ``prediction_length`` steps of every
+  training series (the dataset's test windows are never touched);
+* early stopping on that window's loss, restoring the epoch with the lowest loss;
+* the starting checkpoint competes too: when no epoch beats its validation loss, the
+  checkpoint's own weights are kept (fine-tuning then changes nothing rather than harming).
+
+The defaults (learning rate, epochs, patience, frozen blocks) come from the measurement in
+``benchmarks/results/zero_shot.md``.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple, Union
+
+import lightning.pytorch as pl
+import torch
+from gluonts.dataset.common import Dataset
+from gluonts.torch.model.predictor import PyTorchPredictor
+
+from .checkpoint import BUNDLED_CHECKPOINT, read_checkpoint
+from .estimator import LagLlamaEstimator, resolve_rope_scaling
+from .validation import DataError
+
+# Chosen on the held-out datasets (benchmarks/zero_shot.py, "fine-tuning defaults" table).
+FINETUNE_LR = 3e-5
+FINETUNE_MAX_EPOCHS = 20
+FINETUNE_PATIENCE = 3
+FINETUNE_BATCHES_PER_EPOCH = 25
+FINETUNE_FREEZE_LAYERS = 0
+
+
+def holdout_last_window(dataset: Dataset, prediction_length: int) -> Tuple[List[dict], List[dict]]:
+    """Split a training set in time: series without their last window, and the full series.
+
+    The validation loader scores only the last ``prediction_length`` steps of each full series
+    (GluonTS's ``ValidationSplitSampler``), which the training part never contains. Series too
+    short to give both a training window and a validation window are left out.
+    """
+    fit, validation = [], []
+    for entry in dataset:
+        length = len(entry["target"])
+        if length <= 2 * prediction_length:
+            continue
+        fit.append({**entry, "target": entry["target"][: length - prediction_length]})
+        validation.append(entry)
+    if not fit:
+        raise DataError(
+            f"no training series is longer than twice the prediction length ({2 * prediction_length} "
+            "steps): nothing to fine-tune on and validate with"
+        )
+    return fit, validation
+
+
+class FreezeLayers(pl.Callback):
+    """Stop training the input projection and the first ``n`` transformer blocks.
+
+    Frozen parameters get no gradient, and AdamW leaves parameters without one untouched
+    (no weight decay either), so they keep the checkpoint's values exactly.
+    """
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        if self.n <= 0:
+            return
+        transformer = pl_module.model.transformer
+        if self.n > len(transformer.h):
+            raise ValueError(f"cannot freeze {self.n} layers: the model has {len(transformer.h)}")
+        for module in [transformer.wte, *transformer.h[: self.n]]:
+            for parameter in module.parameters():
+                parameter.requires_grad_(False)
+
+
+@torch.no_grad()
+def validation_loss(estimator: LagLlamaEstimator, module, validation: Dataset) -> float:
+    """Mean negative log-likelihood over the observed validation positions (no augmentation)."""
+    module.eval()
+    transformed = estimator.create_transformation().apply(validation, is_train=True)
+    total, count = 0.0, 0.0
+    for batch in estimator.create_validation_data_loader(transformed, module):
+        nll, observed = module.loss_per_position(batch)
+        total += float((nll * observed).sum())
+        count += float(observed.sum())
+    return total / max(count, 1.0)
+
+
+@dataclass
+class FineTuneResult:
+    predictor: PyTorchPredictor
+    estimator: LagLlamaEstimator
+    module: pl.LightningModule
+    record: Dict[str, Union[float, int, str, None]] = field(default_factory=dict)
+
+
+def finetune(
+    train_data: Dataset,
+    prediction_length: int,
+    checkpoint: Union[str, Path, None] = None,
+    context_length: Optional[int] = None,
+    rope_scaling: Optional[dict] = None,
+    lr: float = FINETUNE_LR,
+    max_epochs: int = FINETUNE_MAX_EPOCHS,
+    patience: int = FINETUNE_PATIENCE,
+    freeze_layers: int = FINETUNE_FREEZE_LAYERS,
+    num_batches_per_epoch: int = FINETUNE_BATCHES_PER_EPOCH,
+    batch_size: int = 32,
+    max_minutes: Optional[float] = None,
+    progress: bool = True,
+    **estimator_kwargs,
+) -> FineTuneResult:
+    """Fine-tune ``checkpoint`` (default: the bundled one) on ``train_data``; see the module doc.
+
+    ``context_length`` and ``rope_scaling`` work as in :func:`~lagllama_gluonts.load_predictor`;
+    ``estimator_kwargs`` go to :meth:`LagLlamaEstimator.from_checkpoint` (e.g.
+    ``num_parallel_samples``, ``use_kv_cache``).
+    """
+    checkpoint = checkpoint or BUNDLED_CHECKPOINT
+    stored = read_checkpoint(checkpoint)["hyper_parameters"]["model_kwargs"]
+    context_length = context_length or stored.get("context_length", 32)
+    rope_scaling = resolve_rope_scaling(rope_scaling, stored, context_length, prediction_length)
+    fit, validation = holdout_last_window(train_data, prediction_length)
+    with tempfile.TemporaryDirectory(prefix="lagllama-finetune-") as workdir:
+        trainer_kwargs = {
+            "max_epochs": max_epochs,
+            "gradient_clip_val": 1.0,
+            "default_root_dir": workdir,  # GluonTS's best-epoch checkpoint goes here, then away
+            "enable_progress_bar": progress,
+            "enable_model_summary": False,
+            "callbacks": [
+                pl.callbacks.EarlyStopping(monitor="val_loss", mode="min", patience=patience),
+                FreezeLayers(freeze_layers),
+            ],
+        }
+        if max_minutes:
+            trainer_kwargs["max_time"] = {"minutes": max_minutes}
+        estimator = LagLlamaEstimator.from_checkpoint(
+            checkpoint,
+            prediction_length=prediction_length,
+            context_length=context_length,
+            rope_scaling=rope_scaling,
+            lr=lr,
+            batch_size=batch_size,
+            num_batches_per_epoch=num_batches_per_epoch,
+            trainer_kwargs=trainer_kwargs,
+            **estimator_kwargs,
+        )
+        start_loss = validation_loss(estimator, estimator.create_lightning_module(), validation)
+        began = time.time()
+        # GluonTS monitors val_loss with a ModelCheckpoint and returns the best epoch's weights
+        output = estimator.train_model(fit, validation_data=validation, cache_data=True)
+        train_seconds = time.time() - began
+    tuned_loss = validation_loss(estimator, output.trained_net, validation)
+    keep_tuned = tuned_loss < start_loss
+    module = output.trained_net if keep_tuned else estimator.create_lightning_module()
+    module.eval()
+    record = {
+        "lr": lr,
+        "max_epochs": max_epochs,
+        "patience": patience,
+        "freeze_layers": freeze_layers,
+        "num_batches_per_epoch": num_batches_per_epoch,
+        "epochs_run": output.trainer.current_epoch,
+        "start_val_loss": start_loss,
+        "best_val_loss": tuned_loss,
+        "kept": "fine-tuned" if keep_tuned else "checkpoint (no epoch beat it on validation)",
+        "train_seconds": train_seconds,
+        "train_series": len(fit),
+    }
+    predictor = estimator.create_predictor(output.transformation, module)
+    return FineTuneResult(predictor=predictor, estimator=estimator, module=module, record=record)
