@@ -306,6 +306,12 @@ class LagLlamaModel(nn.Module):
         dynamic rope scaling kicks in beyond it.
     scaling
         "robust", "mean", "std", or anything else for no scaling.
+    scaling_window
+        How many of the most recent past values loc and scale are computed from. ``None``
+        (the reference, and the released checkpoint) uses the whole window of
+        ``context_length + max(lags_seq)`` values: on a trending series its median lies far
+        below the current level, and a model pretrained on mostly mean-reverting data then
+        pulls forecasts back towards it. The bundled checkpoint scales on its context (64).
     input_size
         Must be 1 (univariate), as in the released model.
     n_layer, n_embd_per_head, n_head
@@ -340,8 +346,11 @@ class LagLlamaModel(nn.Module):
         num_parallel_samples: int = 100,
         time_feat: bool = True,
         dropout: float = 0.0,
+        scaling_window: Optional[int] = None,
     ) -> None:
         super().__init__()
+        if scaling_window is not None and scaling_window < 1:
+            raise ValueError(f"scaling_window must be None or a positive number of steps, got {scaling_window}")
         if input_size != 1:
             raise ValueError(f"Lag-Llama is univariate: input_size must be 1, got {input_size}")
         if not lags_seq or min(lags_seq) < 0:
@@ -353,6 +362,7 @@ class LagLlamaModel(nn.Module):
         self.num_parallel_samples = num_parallel_samples
         self.time_feat = time_feat
         self.scaler = make_scaler(scaling)
+        self.scaling_window = scaling_window
         self.distr_output = distr_output if distr_output is not None else StudentTOutput()
         self.register_buffer("lags", torch.tensor(self.lags_seq), persistent=False)
 
@@ -383,6 +393,9 @@ class LagLlamaModel(nn.Module):
 
     def scale(self, past_target, past_observed_values):
         """loc and scale of each row, shape (batch, 1), from its observed past."""
+        if self.scaling_window is not None:
+            past_target = past_target[:, -self.scaling_window :]
+            past_observed_values = past_observed_values[:, -self.scaling_window :]
         _, loc, scale = self.scaler(past_target, past_observed_values)
         return loc, scale
 

@@ -126,3 +126,28 @@ def test_released_architecture_cache_equals_recomputation():
     cached = sample(model, args, use_kv_cache=True)
     full = sample(model, args, use_kv_cache=False)
     torch.testing.assert_close(cached, full, rtol=1e-4, atol=1e-3)
+
+
+def test_scaling_window_scales_on_the_recent_past_and_keeps_the_cache_exact():
+    model = make_model(None)
+    args = inputs()
+    past_target, observed = args[0], args[1]
+    # a trend makes the whole window's median differ from the recent one
+    past_target = past_target + torch.arange(past_target.shape[1], dtype=torch.float32)
+    args = (past_target,) + args[1:]
+    whole_loc, _ = model.scale(past_target, observed)
+    model.scaling_window = 10
+    loc, scale = model.scale(past_target, observed)
+    ref_loc, ref_scale = model.scale.__self__.scaler(past_target[:, -10:], observed[:, -10:])[1:]
+    torch.testing.assert_close(loc, ref_loc)
+    torch.testing.assert_close(scale, ref_scale)
+    assert (loc > whole_loc + 5).all()
+    cached = sample(model, args, use_kv_cache=True)
+    recomputed = sample(model, args, use_kv_cache=False)
+    torch.testing.assert_close(cached, recomputed, rtol=1e-4, atol=1e-4)
+
+
+def test_scaling_window_must_be_positive():
+    with pytest.raises(ValueError, match="scaling_window"):
+        LagLlamaModel(context_length=4, max_context_length=64, scaling="robust", input_size=1, n_layer=1,
+                      n_embd_per_head=4, n_head=1, lags_seq=[0, 1], scaling_window=0)
