@@ -109,6 +109,9 @@ class LagLlamaEstimator(PyTorchLightningEstimator):
         None or ``{"type": "linear" | "dynamic", "factor": float >= 1}``.
     scaling
         "robust", "mean", "std", or anything else (e.g. None) for no scaling.
+    scaling_window
+        Compute loc and scale from only the last ``scaling_window`` past values; None (the
+        reference) uses all ``context_length + max(lags_seq)`` of them. See ``LagLlamaModel``.
     lr, weight_decay
         AdamW settings.
     aug_prob, freq_mask_rate, freq_mixing_rate
@@ -158,6 +161,7 @@ class LagLlamaEstimator(PyTorchLightningEstimator):
         max_context_length: int = 2048,
         rope_scaling: Optional[dict] = None,
         scaling: Optional[str] = "robust",
+        scaling_window: Optional[int] = None,
         lr: float = 1e-3,
         weight_decay: float = 1e-8,
         aug_prob: float = 0.1,
@@ -224,6 +228,7 @@ class LagLlamaEstimator(PyTorchLightningEstimator):
         self.max_context_length = max_context_length
         self.rope_scaling = rope_scaling
         self.scaling = scaling
+        self.scaling_window = scaling_window
         self.lr = lr
         self.weight_decay = weight_decay
         self.aug_prob = aug_prob
@@ -283,6 +288,7 @@ class LagLlamaEstimator(PyTorchLightningEstimator):
             lags_seq=list(model_kwargs["lags_seq"]),
             distr_output=model_kwargs["distr_output"],
         )
+        kwargs.setdefault("scaling_window", model_kwargs.get("scaling_window"))
         clash = sorted(set(arch) & set(kwargs) - {"scaling"})
         if clash:
             raise ValueError(f"{clash} are read from the checkpoint and cannot be overridden")
@@ -327,6 +333,7 @@ class LagLlamaEstimator(PyTorchLightningEstimator):
             "n_embd_per_head": self.n_embd_per_head,
             "n_head": self.n_head,
             "scaling": self.scaling,
+            "scaling_window": self.scaling_window,
             "distr_output": self.distr_output,
             "num_parallel_samples": self.num_parallel_samples,
             "rope_scaling": self.rope_scaling,
