@@ -26,10 +26,9 @@ import torch
 from gluonts.core import serde
 from gluonts.torch.distributions import DistributionOutput, StudentTOutput
 
-PathLike = Union[str, Path]
+from .defaults import BUNDLED_CHECKPOINT  # noqa: F401  (re-exported: the path None stands for)
 
-# The checkpoint shipped with the package (see the README); ``None`` in place of a path means it.
-BUNDLED_CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "lag-llama-small.ckpt"
+PathLike = Union[str, Path]
 
 
 

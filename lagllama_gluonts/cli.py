@@ -1,4 +1,4 @@
-"""Command line: ``python -m lagllama_gluonts {backtest,pretrain,info} --help``."""
+"""Command line: ``python -m lagllama_gluonts {zero-shot,finetune,backtest,pretrain,info} --help``."""
 
 import argparse
 import json
@@ -10,12 +10,24 @@ from pathlib import Path
 from typing import List, Optional
 
 from .datasets import MIRRORED_DATASETS
-from .validation import positive_int
+from .defaults import (
+    BUNDLED_CHECKPOINT,
+    FINETUNE_BATCHES_PER_EPOCH,
+    FINETUNE_FREEZE_LAYERS,
+    FINETUNE_LR,
+    FINETUNE_MAX_EPOCHS,
+    FINETUNE_PATIENCE,
+)
+from .validation import DataError, positive_int
 
-BUNDLED_CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "lag-llama-small.ckpt"
 DESCRIPTION = """\
 Lag-Llama forecasting on GluonTS datasets, offline.
 
+  zero-shot evaluate a checkpoint (default: the bundled one) without training on a GluonTS
+            repository dataset, beside SeasonalNaive on the same split; or forecast past
+            the end of a column of your CSV (forecast.csv with quantiles, and a PNG).
+  finetune  fine-tune a checkpoint on a dataset's train split (early stopping on its last
+            window), then evaluate fine-tuned, zero-shot and SeasonalNaive side by side.
   backtest  evaluate a checkpoint zero-shot (default: the bundled one) or a model trained
             for a given budget on a GluonTS repository dataset (read from the local mirror),
             print GluonTS's metrics and write a PNG of forecasts with prediction intervals.
@@ -25,6 +37,111 @@ Lag-Llama forecasting on GluonTS datasets, offline.
 """
 
 
+def rope_scaling_arg(text: str) -> Optional[dict]:
+    """argparse type of --rope-scaling: auto | none | linear[:FACTOR] | dynamic[:FACTOR]."""
+    kind, _, factor = text.partition(":")
+    if kind == "auto" and not factor:
+        return None  # load_predictor decides: linear when the context exceeds the trained one
+    if kind == "none" and not factor:
+        return {"type": "linear", "factor": 1.0}  # factor 1 is the identity: no scaling at all
+    if kind not in ("linear", "dynamic"):
+        raise argparse.ArgumentTypeError(f"expected auto, none, linear[:FACTOR] or dynamic[:FACTOR], got {text!r}")
+    if not factor:
+        return {"type": kind} if kind == "linear" else {"type": kind, "factor": 1.0}
+    try:
+        value = float(factor)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"rope scaling factor is not a number: {factor!r}") from None
+    if not value >= 1.0:
+        raise argparse.ArgumentTypeError(f"rope scaling factor must be >= 1, got {value}")
+    return {"type": kind, "factor": value}
+
+
+def _add_checkpoint_arguments(p: argparse.ArgumentParser) -> None:
+    """Options shared by zero-shot and finetune: which checkpoint, how it reads and samples."""
+    p.add_argument("--checkpoint", type=Path, default=None,
+                   help=f"Lag-Llama checkpoint (default: the bundled {BUNDLED_CHECKPOINT.name}; "
+                   "the released lag-llama.ckpt works too)")
+    p.add_argument("--context-length", type=positive_int, default=None,
+                   help="tokens of context (default: the checkpoint's)")
+    p.add_argument("--rope-scaling", type=rope_scaling_arg, default=None, metavar="{auto,none,linear[:F],dynamic[:F]}",
+                   help="rotary-position scaling: auto (default) is linear by (context + horizon) / trained "
+                   "context when the context is longer than the checkpoint's, else none; linear without F "
+                   "uses that ratio; dynamic acts only beyond the model's max_context_length")
+    p.add_argument("--num-samples", type=positive_int, default=100, help="sample paths per series (default: %(default)s)")
+    p.add_argument("--batch-size", type=positive_int, default=64, help="series per prediction batch (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+
+
+def _add_zero_shot_parser(commands) -> None:
+    zs = commands.add_parser(
+        "zero-shot",
+        help="evaluate a checkpoint without training (dataset) or forecast a CSV column",
+        description="Zero-shot Lag-Llama. With --dataset: GluonTS's backtest on the dataset's test "
+        "split (make_evaluation_predictions + Evaluator, as gluonts.evaluation.backtest_metrics), "
+        "Lag-Llama and SeasonalNaivePredictor side by side, OUT/metrics.json and a PNG of forecasts. "
+        "With --csv: forecast --prediction-length steps past the last timestamp of one column and "
+        "write OUT/forecast.csv (timestamp, mean, median, q0.1 ... q0.9, in the column's units) and "
+        "OUT/forecast.png.",
+        epilog="examples:\n"
+        "  python -m lagllama_gluonts zero-shot --dataset ett_small_1h\n"
+        "  python -m lagllama_gluonts zero-shot --dataset m4_weekly --checkpoint lag-llama.ckpt --context-length 256\n"
+        "  python -m lagllama_gluonts zero-shot --csv sales.csv --target y --prediction-length 12",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    source = zs.add_argument_group("data (one of --dataset or --csv)")
+    source.add_argument("--dataset", choices=MIRRORED_DATASETS, default=None,
+                        help="GluonTS repository dataset, materialized offline from the mirror")
+    source.add_argument("--csv", type=Path, default=None, help="a CSV with a timestamp column")
+    source.add_argument("--target", default=None, help="with --csv: the column to forecast")
+    source.add_argument("--time-column", default=None,
+                        help="with --csv: timestamp column (default: one named ds/date/datetime/timestamp/time, "
+                        "else the first column)")
+    source.add_argument("--freq", default=None,
+                        help="with --csv: pandas frequency alias such as h, D, W, MS (default: inferred; "
+                        "missing steps become missing values)")
+    source.add_argument("--prediction-length", type=positive_int, default=None,
+                        help="horizon (default: the dataset's; required with --csv)")
+    _add_checkpoint_arguments(zs)
+    zs.add_argument("--max-series", type=positive_int, default=None, help="evaluate only the first N test series")
+    zs.add_argument("--no-kv-cache", action="store_true", help="recompute the whole window at each step (slower, same samples)")
+    zs.add_argument("--rescale-every-step", action="store_true",
+                    help="the reference's decoding: re-run the scaler over each path's growing history (no cache)")
+    zs.add_argument("--out", type=Path, default=None,
+                    help="output folder (default: out/zero-shot/DATASET or out/zero-shot/CSV-NAME)")
+
+
+def _add_finetune_parser(commands) -> None:
+    ft = commands.add_parser(
+        "finetune",
+        help="fine-tune a checkpoint on a dataset's train split and compare with zero-shot",
+        description="Fine-tune a Lag-Llama checkpoint on a repository dataset's train split. The last "
+        "prediction-length steps of every training series are held out as validation (never the test "
+        "windows): training stops early when their loss stops improving and the best epoch is kept, "
+        "or the checkpoint itself when no epoch beats it. Then fine-tuned, zero-shot and SeasonalNaive "
+        "are backtested side by side on the test split; writes OUT/metrics.json, a PNG, and with "
+        "--save the fine-tuned checkpoint. Defaults measured in benchmarks/results/zero_shot.md.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ft.add_argument("--dataset", choices=MIRRORED_DATASETS, required=True,
+                    help="GluonTS repository dataset, materialized offline from the mirror")
+    ft.add_argument("--prediction-length", type=positive_int, default=None, help="horizon (default: the dataset's)")
+    _add_checkpoint_arguments(ft)
+    ft.add_argument("--lr", type=float, default=FINETUNE_LR, help="AdamW learning rate (default: %(default)s)")
+    ft.add_argument("--epochs", type=positive_int, default=FINETUNE_MAX_EPOCHS, help="max epochs (default: %(default)s)")
+    ft.add_argument("--patience", type=positive_int, default=FINETUNE_PATIENCE,
+                    help="stop after this many epochs without a lower validation loss (default: %(default)s)")
+    ft.add_argument("--batches-per-epoch", type=positive_int, default=FINETUNE_BATCHES_PER_EPOCH,
+                    help="training batches between validations (default: %(default)s)")
+    ft.add_argument("--train-batch-size", type=positive_int, default=32, help="windows per training batch (default: %(default)s)")
+    ft.add_argument("--freeze-layers", type=int, default=FINETUNE_FREEZE_LAYERS,
+                    help="keep the input projection and the first N transformer blocks fixed (default: %(default)s)")
+    ft.add_argument("--max-minutes", type=float, default=None, help="wall-clock budget for training")
+    ft.add_argument("--max-series", type=positive_int, default=None, help="evaluate only the first N test series")
+    ft.add_argument("--save", type=Path, default=None, help="write the fine-tuned checkpoint here")
+    ft.add_argument("--out", type=Path, default=None, help="output folder (default: out/finetune/DATASET)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m lagllama_gluonts",
@@ -32,6 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_zero_shot_parser(commands)
+    _add_finetune_parser(commands)
 
     bt = commands.add_parser(
         "backtest",
@@ -169,6 +288,163 @@ def cmd_backtest(args) -> int:
     return 0
 
 
+def _backtest_side_by_side(predictors, test_data, num_samples: int, max_series: Optional[int]):
+    """Backtest each named predictor on the same split; metrics by name, and the first one's forecasts."""
+    from .evaluation import compare_metrics_table, run_backtest
+
+    metrics, first = {}, None
+    for i, (name, predictor) in enumerate(predictors.items()):
+        started = time.time()
+        metrics[name], forecasts, tss = run_backtest(predictor, test_data, num_samples=num_samples,
+                                                     max_series=max_series, progress=i == 0)
+        metrics[name]["predict_seconds"] = time.time() - started
+        first = first or (forecasts, tss)
+    print(compare_metrics_table(metrics))
+    return metrics, first
+
+
+def _write_record(out: Path, record: dict, forecasts, tss, name: str, title: str) -> None:
+    from .evaluation import plot_forecasts
+
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "metrics.json").write_text(json.dumps(record, indent=2, default=float))
+    png = plot_forecasts(forecasts, tss, out / f"{name}_forecasts.png", num_series=4, title=title)
+    print(f"wrote {out / 'metrics.json'} and {png}")
+
+
+def cmd_zero_shot(args) -> int:
+    if (args.dataset is None) == (args.csv is None):
+        raise DataError("give one of --dataset NAME or --csv FILE")
+    if args.csv is not None:
+        return _zero_shot_csv(args)
+    import lightning.pytorch as pl
+
+    from .datasets import get_dataset
+    from .evaluation import seasonal_naive_baseline
+
+    pl.seed_everything(args.seed, verbose=False)
+    dataset = get_dataset(args.dataset)
+    freq = dataset.metadata.freq
+    horizon = args.prediction_length or dataset.metadata.prediction_length
+    predictor = _zero_shot_predictor(args, horizon)
+    print(f"Lag-Llama zero-shot ({args.checkpoint or BUNDLED_CHECKPOINT}) on {args.dataset} "
+          f"(freq {freq}, horizon {horizon}, test split)", flush=True)
+    metrics, (forecasts, tss) = _backtest_side_by_side(
+        {"Lag-Llama zero-shot": predictor, "SeasonalNaive": seasonal_naive_baseline(freq, horizon)},
+        dataset.test, args.num_samples, args.max_series,
+    )
+    record = {"dataset": args.dataset, "checkpoint": str(args.checkpoint or BUNDLED_CHECKPOINT),
+              "prediction_length": horizon, "context_length": args.context_length,
+              "rope_scaling": args.rope_scaling, "series": len(forecasts), "metrics": metrics}
+    _write_record(args.out or Path("out/zero-shot") / args.dataset, record, forecasts, tss, args.dataset,
+                  f"Lag-Llama zero-shot — {args.dataset}")
+    return 0
+
+
+def _zero_shot_predictor(args, horizon: int):
+    from .estimator import load_predictor
+
+    return load_predictor(
+        args.checkpoint, prediction_length=horizon, context_length=args.context_length,
+        rope_scaling=args.rope_scaling, num_parallel_samples=args.num_samples, batch_size=args.batch_size,
+        # finetune has no decoding options: its zero-shot row decodes the default way
+        use_kv_cache=not getattr(args, "no_kv_cache", False),
+        rescale_every_step=getattr(args, "rescale_every_step", False),
+    )
+
+
+# a forecast from fewer observed steps than this is a guess, not a forecast
+MIN_CSV_OBSERVATIONS = 8
+
+
+def _zero_shot_csv(args) -> int:
+    import pandas as pd
+
+    from .corpus import period_frequency
+    from .csv_series import (
+        DEFAULT_QUANTILES,
+        forecast_table,
+        guess_time_column,
+        load_csv_series,
+        plot_history_and_forecast,
+    )
+
+    if args.target is None:
+        raise DataError("--csv needs --target COLUMN (the column to forecast)")
+    if args.prediction_length is None:
+        raise DataError("--csv needs --prediction-length H (steps to forecast past the last timestamp)")
+    time_column = args.time_column or guess_time_column(args.csv)
+    # Check the input before loading torch: bad input fails fast.
+    frame, freq = load_csv_series(args.csv, args.target, date_column=time_column, freq=args.freq,
+                                  date_option="--time-column")
+    values = frame[args.target]
+    if values.notna().sum() < MIN_CSV_OBSERVATIONS:
+        raise DataError(f"column {args.target!r} has {int(values.notna().sum())} values; "
+                        f"at least {MIN_CSV_OBSERVATIONS} are needed to forecast")
+    import lightning.pytorch as pl
+
+    pl.seed_everything(args.seed, verbose=False)
+    horizon = args.prediction_length
+    entry = {"start": pd.Period(frame.index[0], freq=period_frequency(freq)),
+             "target": values.to_numpy(dtype="float32"), "item_id": args.target}
+    forecast = next(iter(_zero_shot_predictor(args, horizon).predict([entry], num_samples=args.num_samples)))
+    table = forecast_table(forecast, DEFAULT_QUANTILES)
+    # the user's own grid (e.g. weekly on Sundays), not the period's start
+    table["timestamp"] = pd.date_range(frame.index[-1], periods=horizon + 1, freq=freq)[1:]
+    out = args.out or Path("out/zero-shot") / args.csv.stem
+    out.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out / "forecast.csv", index=False)
+    png = plot_history_and_forecast(values.iloc[-max(4 * horizon, 64):], table, out / "forecast.png",
+                                    f"Lag-Llama zero-shot forecast of {args.target} ({horizon} x {freq})")
+    print(f"wrote {out / 'forecast.csv'} and {png} (forecast {table['timestamp'].iloc[0]} .. "
+          f"{table['timestamp'].iloc[-1]}, {args.num_samples} sample paths)")
+    return 0
+
+
+def cmd_finetune(args) -> int:
+    import lightning.pytorch as pl
+
+    from .checkpoint import save_checkpoint
+    from .datasets import get_dataset
+    from .evaluation import seasonal_naive_baseline
+    from .finetune import finetune
+
+    pl.seed_everything(args.seed, verbose=False)
+    dataset = get_dataset(args.dataset)
+    freq = dataset.metadata.freq
+    horizon = args.prediction_length or dataset.metadata.prediction_length
+    checkpoint = args.checkpoint or BUNDLED_CHECKPOINT
+    print(f"fine-tuning {checkpoint} on {args.dataset}'s train split (freq {freq}, horizon {horizon}; "
+          f"lr {args.lr}, up to {args.epochs} epochs x {args.batches_per_epoch} batches, "
+          f"patience {args.patience}, {args.freeze_layers} frozen layers)", flush=True)
+    result = finetune(
+        dataset.train, horizon, checkpoint=checkpoint, context_length=args.context_length,
+        rope_scaling=args.rope_scaling, lr=args.lr, max_epochs=args.epochs, patience=args.patience,
+        freeze_layers=args.freeze_layers, num_batches_per_epoch=args.batches_per_epoch,
+        batch_size=args.train_batch_size, max_minutes=args.max_minutes,
+        num_parallel_samples=args.num_samples,
+    )
+    result.predictor.batch_size = args.batch_size
+    rec = result.record
+    print(f"validation loss {rec['start_val_loss']:.4f} -> {rec['best_val_loss']:.4f} after "
+          f"{rec['epochs_run']} epochs ({rec['train_seconds']:.0f}s); kept: {rec['kept']}")
+    metrics, (forecasts, tss) = _backtest_side_by_side(
+        {"fine-tuned": result.predictor, "zero-shot": _zero_shot_predictor(args, horizon),
+         "SeasonalNaive": seasonal_naive_baseline(freq, horizon)},
+        dataset.test, args.num_samples, args.max_series,
+    )
+    record = {"dataset": args.dataset, "checkpoint": str(checkpoint), "prediction_length": horizon,
+              "finetune": rec, "series": len(forecasts), "metrics": metrics}
+    if args.save:
+        path = save_checkpoint(args.save, result.module.model, result.estimator.model_kwargs(),
+                               extra={"training": {"fine_tuned_from": str(checkpoint), "dataset": args.dataset, **rec}})
+        record["saved"] = str(path)
+        print(f"wrote {path}")
+    _write_record(args.out or Path("out/finetune") / args.dataset, record, forecasts, tss, args.dataset,
+                  f"Lag-Llama fine-tuned — {args.dataset}")
+    return 0
+
+
 def cmd_pretrain(args) -> int:
 
     from .pretrain import pretrain
@@ -209,7 +485,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     from .validation import DataError
 
     try:
-        return {"backtest": cmd_backtest, "pretrain": cmd_pretrain, "info": cmd_info}[args.command](args)
+        commands = {"zero-shot": cmd_zero_shot, "finetune": cmd_finetune, "backtest": cmd_backtest,
+                    "pretrain": cmd_pretrain, "info": cmd_info}
+        return commands[args.command](args)
     except (CheckpointError, DataError, MirrorFileMissing) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -9,8 +9,8 @@ things here keep fine-tuning from doing harm:
 * the starting checkpoint competes too: when no epoch beats its validation loss, the
   checkpoint's own weights are kept (fine-tuning then changes nothing rather than harming).
 
-The defaults (learning rate, epochs, patience, frozen blocks) come from the measurement in
-``benchmarks/results/zero_shot.md``.
+The defaults (learning rate, epochs, patience, frozen blocks; ``defaults.py``) come from the
+measurement in ``benchmarks/results/zero_shot.md``.
 """
 
 from __future__ import annotations
@@ -26,16 +26,18 @@ import torch
 from gluonts.dataset.common import Dataset
 from gluonts.torch.model.predictor import PyTorchPredictor
 
-from .checkpoint import BUNDLED_CHECKPOINT, read_checkpoint
+from .checkpoint import read_checkpoint
+from .defaults import (
+    BUNDLED_CHECKPOINT,
+    FINETUNE_BATCHES_PER_EPOCH,
+    FINETUNE_FREEZE_LAYERS,
+    FINETUNE_LR,
+    FINETUNE_MAX_EPOCHS,
+    FINETUNE_PATIENCE,
+)
 from .estimator import LagLlamaEstimator, resolve_rope_scaling
 from .validation import DataError
 
-# Chosen on the held-out datasets (benchmarks/zero_shot.py, "fine-tuning defaults" table).
-FINETUNE_LR = 3e-5
-FINETUNE_MAX_EPOCHS = 20
-FINETUNE_PATIENCE = 3
-FINETUNE_BATCHES_PER_EPOCH = 25
-FINETUNE_FREEZE_LAYERS = 0
 
 
 def holdout_last_window(dataset: Dataset, prediction_length: int) -> Tuple[List[dict], List[dict]]:
