@@ -1,16 +1,28 @@
-"""The bundled Lag-Llama checkpoint, zero-shot, on every dataset held out from its pretraining,
-next to GluonTS's SeasonalNaive, in one run. The held-out corpus series ``BeijingPM25_0.csv`` is
-scored on its last 7 daily (24-step) windows. Writes ``benchmarks/results/zero_shot.md``.
+"""The bundled Lag-Llama checkpoint on every dataset held out from its pretraining, in one run:
+zero-shot, fine-tuned (the ``finetune`` command's defaults), GluonTS's SeasonalNaive and GluonTS's
+DeepAR trained on the dataset with a small fixed budget; then a context-length study (zero-shot at
+32/64/128/256 tokens, with and without linear rope scaling). The held-out corpus series
+``BeijingPM25_0.csv`` is scored on its last 7 daily (24-step) windows. Writes
+``benchmarks/results/zero_shot.md``.
 
-    python benchmarks/zero_shot.py
+``--finetune-study`` instead compares fine-tuning settings (learning rate, frozen layers) against
+zero-shot and writes ``benchmarks/results/finetune_settings.md``: how the defaults were chosen.
+
+    python benchmarks/zero_shot.py                  # ~25 min on one CPU thread
+    python benchmarks/zero_shot.py --quick          # a few minutes: fewer samples, series, epochs
+    python benchmarks/zero_shot.py --finetune-study
 """
 
 import argparse
+import datetime
+import json
+import logging
+import platform
 import sys
+import tempfile
 import time
 import warnings
 from pathlib import Path
-
 from types import SimpleNamespace
 
 import numpy as np
@@ -18,18 +30,41 @@ import torch
 
 warnings.filterwarnings("ignore")
 
+import lightning.pytorch as pl  # noqa: E402
+from gluonts.torch.model.deepar import DeepAREstimator  # noqa: E402
+
 from lagllama_gluonts import load_predictor  # noqa: E402
 from lagllama_gluonts.checkpoint import read_checkpoint  # noqa: E402
-from lagllama_gluonts.cli import BUNDLED_CHECKPOINT  # noqa: E402
 from lagllama_gluonts.datasets import get_dataset  # noqa: E402
+from lagllama_gluonts.defaults import (  # noqa: E402
+    BUNDLED_CHECKPOINT,
+    FINETUNE_BATCHES_PER_EPOCH,
+    FINETUNE_FREEZE_LAYERS,
+    FINETUNE_LR,
+    FINETUNE_MAX_EPOCHS,
+    FINETUNE_PATIENCE,
+)
+from lagllama_gluonts.estimator import resolve_rope_scaling  # noqa: E402
 from lagllama_gluonts.evaluation import run_backtest, seasonal_naive_baseline  # noqa: E402
+from lagllama_gluonts.finetune import finetune  # noqa: E402
+
+for _name in ("lightning", "lightning.pytorch", "lightning.fabric"):  # after lightning set its own
+    logging.getLogger(_name).setLevel(logging.WARNING)
 
 RESULTS = Path(__file__).resolve().parent / "results"
 HELD_OUT = ("ett_small_1h", "exchange_rate", "m4_weekly", "airpassengers", "BeijingPM25_0.csv")
+CONTEXT_LENGTHS = (32, 64, 128, 256)
+# DeepAR's fixed budget: as many steps as fine-tuning's upper bound (20 epochs x 25 batches x 32).
+DEEPAR_EPOCHS, DEEPAR_BATCHES = 20, 25
+# (lr, frozen layers) compared by --finetune-study
+FINETUNE_SETTINGS = ((1e-5, 0), (3e-5, 0), (1e-4, 0), (1e-4, 2))
 
 
 class CorpusDataset:
-    """A held-out corpus CSV as rolling test windows, shaped like a GluonTS TrainDatasets."""
+    """A held-out corpus CSV as rolling test windows, shaped like a GluonTS TrainDatasets.
+
+    ``train`` is the series up to the first test window, ``test`` one entry per window.
+    """
 
     def __init__(self, filename: str, prediction_length: int = 24, windows: int = 7):
         from gluonts.dataset.split import split
@@ -38,8 +73,9 @@ class CorpusDataset:
         from lagllama_gluonts.pretrain import default_corpus_dir
 
         entry = read_series_csv(default_corpus_dir() / filename)
-        _, template = split([entry], offset=-prediction_length * windows)
+        train, template = split([entry], offset=-prediction_length * windows)
         instances = template.generate_instances(prediction_length=prediction_length, windows=windows)
+        self.train = list(train)
         self.test = [{**inp, "target": np.concatenate([inp["target"], lab["target"]])} for inp, lab in instances]
         self.metadata = SimpleNamespace(prediction_length=prediction_length, freq=entry["start"].freqstr)
 
@@ -48,49 +84,209 @@ def load(name: str):
     return CorpusDataset(name) if name.endswith(".csv") else get_dataset(name)
 
 
+def limited(dataset, max_series):
+    """The first ``max_series`` train and test series (all when None), for --quick."""
+    if max_series is None:
+        return dataset
+    return SimpleNamespace(train=list(dataset.train)[:max_series], test=list(dataset.test)[:max_series],
+                           metadata=dataset.metadata)
+
+
+def score(predictor, dataset, num_samples, seed=0):
+    torch.manual_seed(seed)
+    started = time.time()
+    m, forecasts, _ = run_backtest(predictor, dataset.test, num_samples=num_samples, progress=False)
+    return m, time.time() - started, len(forecasts)
+
+
+def fmt_row(name, label, m, train_s, predict_s, n):
+    return (f"| {name} | {label} | {m['mean_wQuantileLoss']:.4f} | {m['MASE']:.3f} | {m['ND']:.4f} | "
+            f"{m['NRMSE']:.4f} | {train_s:.0f} | {predict_s:.1f} | {100 * predict_s / n:.1f} |")
+
+
+def finetuned(args, dataset, h, lr, freeze, epochs):
+    pl.seed_everything(0, verbose=False)
+    result = finetune(dataset.train, h, checkpoint=args.checkpoint, lr=lr, max_epochs=epochs,
+                      patience=FINETUNE_PATIENCE, freeze_layers=freeze,
+                      num_batches_per_epoch=FINETUNE_BATCHES_PER_EPOCH, progress=False,
+                      num_parallel_samples=args.num_samples)
+    return result.predictor, result.record
+
+
+def main_table(args, names):
+    header = [
+        "| dataset | model | mean_wQuantileLoss (CRPS) | MASE | ND | NRMSE | train s | predict s | s / 100 series |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    rows, summary, notes = [], {}, []
+    for name in names:
+        dataset = limited(load(name), args.max_series)
+        h, freq = dataset.metadata.prediction_length, dataset.metadata.freq
+        results = {}
+
+        m, s, n = score(seasonal_naive_baseline(freq, h), dataset, args.num_samples)
+        results["SeasonalNaive"] = (m, 0.0, s, n)
+
+        zs = load_predictor(args.checkpoint, prediction_length=h, num_parallel_samples=args.num_samples)
+        m, s, n = score(zs, dataset, args.num_samples)
+        results["Lag-Llama zero-shot"] = (m, 0.0, s, n)
+
+        predictor, record = finetuned(args, dataset, h, FINETUNE_LR, FINETUNE_FREEZE_LAYERS, args.epochs)
+        m, s, n = score(predictor, dataset, args.num_samples)
+        results["Lag-Llama fine-tuned"] = (m, record["train_seconds"], s, n)
+        notes.append(f"{name}: validation NLL {record['start_val_loss']:.3f} -> {record['best_val_loss']:.3f} "
+                     f"in {record['epochs_run']} epochs, kept {record['kept']}")
+
+        pl.seed_everything(0, verbose=False)
+        deepar = DeepAREstimator(
+            freq=freq, prediction_length=h, batch_size=32, num_batches_per_epoch=args.deepar_batches,
+            trainer_kwargs=dict(max_epochs=args.deepar_epochs, enable_progress_bar=False,
+                                enable_model_summary=False, logger=False,
+                                default_root_dir=tempfile.mkdtemp(prefix="deepar-")),
+        )
+        started = time.time()
+        deepar_predictor = deepar.train(dataset.train, cache_data=True)
+        train_s = time.time() - started
+        m, s, n = score(deepar_predictor, dataset, args.num_samples)
+        results["DeepAR (trained here)"] = (m, train_s, s, n)
+
+        for label, (m, train_s, s, n) in results.items():
+            rows.append(fmt_row(name, label, m, train_s, s, n))
+            print(rows[-1], flush=True)
+        summary[name] = {label: {"CRPS": r[0]["mean_wQuantileLoss"], "MASE": r[0]["MASE"]}
+                         for label, r in results.items()}
+    return header + rows, summary, notes
+
+
+def context_study(args, names):
+    stored = read_checkpoint(args.checkpoint)["hyper_parameters"]["model_kwargs"]
+    header = [
+        "| dataset | context | CRPS, no rope scaling | CRPS, linear rope scaling (factor) | MASE, none | MASE, linear |",
+        "|---|---|---|---|---|---|",
+    ]
+    rows = []
+    for name in names:
+        dataset = limited(load(name), args.max_series)
+        h = dataset.metadata.prediction_length
+        for context in args.context_lengths:
+            cells = {}
+            for label, rope in (("none", {"type": "linear", "factor": 1.0}), ("linear", {"type": "linear"})):
+                rope = resolve_rope_scaling(rope, stored, context, h)
+                predictor = load_predictor(args.checkpoint, prediction_length=h, context_length=context,
+                                           rope_scaling=rope, num_parallel_samples=args.num_samples)
+                cells[label] = (score(predictor, dataset, args.num_samples)[0], rope["factor"])
+            (none, _), (linear, factor) = cells["none"], cells["linear"]
+            rows.append(f"| {name} | {context} | {none['mean_wQuantileLoss']:.4f} | "
+                        f"{linear['mean_wQuantileLoss']:.4f} ({factor:.2f}) | {none['MASE']:.3f} | {linear['MASE']:.3f} |")
+            print(rows[-1], flush=True)
+    return header + rows
+
+
+def finetune_study(args, names):
+    header = [
+        "| dataset | setting | CRPS | MASE | val NLL start -> best | epochs | kept | train s |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    rows, wins = [], {}
+    for name in names:
+        dataset = limited(load(name), args.max_series)
+        h = dataset.metadata.prediction_length
+        zs = load_predictor(args.checkpoint, prediction_length=h, num_parallel_samples=args.num_samples)
+        base, _, _ = score(zs, dataset, args.num_samples)
+        rows.append(f"| {name} | zero-shot | {base['mean_wQuantileLoss']:.4f} | {base['MASE']:.3f} | | | | |")
+        print(rows[-1], flush=True)
+        for lr, freeze in FINETUNE_SETTINGS:
+            predictor, rec = finetuned(args, dataset, h, lr, freeze, args.epochs)
+            m, _, _ = score(predictor, dataset, args.num_samples)
+            label = f"lr {lr:g}, {freeze} frozen"
+            wins.setdefault(label, []).append(m["mean_wQuantileLoss"] / base["mean_wQuantileLoss"])
+            rows.append(f"| {name} | {label} | {m['mean_wQuantileLoss']:.4f} | {m['MASE']:.3f} | "
+                        f"{rec['start_val_loss']:.3f} -> {rec['best_val_loss']:.3f} | {rec['epochs_run']} | "
+                        f"{'fine-tuned' if rec['kept'] == 'fine-tuned' else 'checkpoint'} | {rec['train_seconds']:.0f} |")
+            print(rows[-1], flush=True)
+    ratio = ["", "| setting | geometric mean of CRPS / zero-shot CRPS over the datasets |", "|---|---|"]
+    ratio += [f"| {label} | {float(np.exp(np.mean(np.log(r)))):.3f} |" for label, r in wins.items()]
+    return header + rows + ratio
+
+
+def preamble(args, title, argv):
+    training = read_checkpoint(args.checkpoint)["hyper_parameters"].get("training", {})
+    return [
+        f"# {title}",
+        "",
+        f"Command: `python benchmarks/{Path(__file__).name} {' '.join(argv)}`".replace(" `", "`"),
+        "",
+        f"Machine: {platform.processor() or platform.machine()}, {args.threads} CPU thread(s) (torch "
+        f"{torch.__version__}); date {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC.",
+        "",
+        f"Checkpoint: `{args.checkpoint.name}`; pretraining record: `{json.dumps(training)}`. None of these "
+        f"datasets was seen in pretraining. {args.num_samples} sample paths; GluonTS `Evaluator` on each "
+        "dataset's own test split (BeijingPM25_0.csv: its last 7 windows of 24 hours)"
+        + (f", first {args.max_series} series only" if args.max_series else "") + ".",
+        "",
+    ]
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", type=Path, default=BUNDLED_CHECKPOINT)
     parser.add_argument("--datasets", nargs="+", default=list(HELD_OUT))
     parser.add_argument("--num-samples", type=int, default=100)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--out", type=Path, default=RESULTS / "zero_shot.md")
+    parser.add_argument("--quick", action="store_true",
+                        help="20 samples, 20 series, 2 epochs, contexts 32 and 128: checks that it runs")
+    parser.add_argument("--finetune-study", action="store_true",
+                        help="compare fine-tuning settings instead (writes finetune_settings.md)")
+    parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
     torch.set_num_threads(args.threads)
-    training = read_checkpoint(args.checkpoint)["hyper_parameters"].get("training", {})
+    args.max_series, args.epochs = None, FINETUNE_MAX_EPOCHS
+    args.deepar_epochs, args.deepar_batches = DEEPAR_EPOCHS, DEEPAR_BATCHES
+    args.context_lengths = CONTEXT_LENGTHS
+    if args.quick:
+        args.num_samples, args.max_series, args.epochs = 20, 20, 2
+        args.deepar_epochs, args.deepar_batches, args.context_lengths = 2, 5, (32, 128)
+    started = time.time()
 
-    lines = [
-        "# Lag-Llama zero-shot (bundled checkpoint) vs SeasonalNaive",
-        "",
-        f"Command: `python benchmarks/{Path(__file__).name} {' '.join(sys.argv[1:] if argv is None else argv)}`",
-        "",
-        f"Checkpoint: `{args.checkpoint.name}`; pretraining record: {training}. None of these datasets "
-        f"was seen in pretraining. {args.num_samples} sample paths, {args.threads} CPU thread(s); GluonTS "
-        "`Evaluator` on each dataset's own test split.",
-        "",
-        "| dataset | model | mean_wQuantileLoss (CRPS) | MASE | ND | NRMSE | predict s | s / 100 series |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for name in args.datasets:
-        dataset = load(name)
-        h, freq = dataset.metadata.prediction_length, dataset.metadata.freq
-        torch.manual_seed(0)
-        candidates = [
-            ("SeasonalNaive", seasonal_naive_baseline(freq, h)),
-            ("Lag-Llama zero-shot", load_predictor(args.checkpoint, prediction_length=h,
-                                                   num_parallel_samples=args.num_samples)),
-        ]
-        for label, predictor in candidates:
-            started = time.time()
-            m, forecasts, _ = run_backtest(predictor, dataset.test, num_samples=args.num_samples, progress=False)
-            s = time.time() - started
-            lines.append(
-                f"| {name} | {label} | {m['mean_wQuantileLoss']:.4f} | {m['MASE']:.3f} | {m['ND']:.4f} | "
-                f"{m['NRMSE']:.4f} | {s:.1f} | {100 * s / len(forecasts):.1f} |"
-            )
-            print(lines[-1], flush=True)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text("\n".join(lines) + "\n")
+    if args.finetune_study:
+        out = args.out or RESULTS / "finetune_settings.md"
+        lines = preamble(args, "Lag-Llama fine-tuning settings vs zero-shot", argv) + [
+            f"Each setting fine-tunes the checkpoint on the dataset's train split with up to {args.epochs} epochs "
+            f"x {FINETUNE_BATCHES_PER_EPOCH} batches of 32 windows, early stopping (patience "
+            f"{FINETUNE_PATIENCE}) on the last prediction-length steps of every training series, the best "
+            "epoch kept, or the checkpoint itself when no epoch lowers the validation loss ('kept').",
+            "",
+        ] + finetune_study(args, args.datasets)
+    else:
+        out = args.out or RESULTS / "zero_shot.md"
+        table, summary, notes = main_table(args, args.datasets)
+        lines = preamble(args, "Lag-Llama zero-shot and fine-tuned vs SeasonalNaive and DeepAR", argv) + [
+            f"Fine-tuned: the `finetune` command's defaults (lr {FINETUNE_LR:g}, up to {args.epochs} epochs x "
+            f"{FINETUNE_BATCHES_PER_EPOCH} batches of 32 windows, patience {FINETUNE_PATIENCE}, "
+            f"{FINETUNE_FREEZE_LAYERS} frozen layers; validation = last prediction-length steps of each training "
+            "series; settings compared in [finetune_settings.md](finetune_settings.md)). DeepAR: GluonTS's "
+            f"`DeepAREstimator` defaults, trained on the train split for a fixed {args.deepar_epochs} epochs x "
+            f"{args.deepar_batches} batches of 32. 'train s' and 'predict s' are wall-clock seconds.",
+            "",
+        ] + table + [""]
+        beats = [name for name, s in summary.items()
+                 if s["Lag-Llama zero-shot"]["CRPS"] < s["SeasonalNaive"]["CRPS"]]
+        lines += [f"Zero-shot CRPS below SeasonalNaive's on {len(beats)} of {len(summary)} held-out sets"
+                  + (f" (not on: {', '.join(n for n in summary if n not in beats)})" if len(beats) < len(summary) else "")
+                  + ".", "", "Fine-tuning runs:", ""] + [f"- {note}" for note in notes] + [
+            "",
+            "## Context length (zero-shot)",
+            "",
+            f"The checkpoint was trained at context {read_checkpoint(args.checkpoint)['hyper_parameters']['model_kwargs'].get('context_length')}. "
+            "'linear' divides rotary positions by (context + horizon) / trained context (at least 1), "
+            "what `load_predictor` applies by default to contexts longer than the trained one.",
+            "",
+        ] + context_study(args, args.datasets)
+    lines += ["", f"Total wall-clock: {(time.time() - started) / 60:.1f} min."]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n".join(lines) + "\n")
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":
