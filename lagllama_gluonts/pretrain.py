@@ -1,147 +1,403 @@
-"""Pretraining a Lag-Llama on many series at once, the way the bundled checkpoint was made.
+"""Pretraining a Lag-Llama on a weighted mixture of sources, on Lightning (one process or DDP).
 
-Only data the shared README allows for pretraining is used by default: the train part of
-``m4_hourly`` and every corpus series but ``BeijingPM25_0.csv`` (held out for zero-shot
-evaluation, like ``exchange_rate``, ``ett_small_1h``, ``m4_weekly`` and ``airpassengers``).
+Only data the shared README allows for pretraining is used: the train part of ``m4_hourly``,
+every corpus series but ``BeijingPM25_0.csv`` (held out for zero-shot evaluation, like
+``exchange_rate``, ``ett_small_1h``, ``m4_weekly`` and ``airpassengers``), and synthetic series
+(:mod:`lagllama_gluonts.synthetic`).
+
+How a training window is drawn: a source by its weight, a series of that source uniformly, a
+window of that series uniformly (GluonTS's ``ExpectedNumInstanceSampler``). Validation uses
+the last ``prediction_length`` steps of every series (of the training sources only), which are
+cut off from the series the model trains on.
+
+The run directory holds Lightning's full checkpoint (``last.ckpt``: weights, optimizer, step
+counters, written every epoch and when the run is interrupted), its CSV log and the loss curve
+(``loss.png``); ``--resume`` continues from ``last.ckpt`` with the same step counter and
+optimizer state. The exported checkpoint (``out``) holds only tensors and plain data.
 """
 
 import json
+import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Iterator, List, Mapping, Optional, Sequence
 
 import numpy as np
-import pandas as pd
 import torch
+from gluonts.dataset.field_names import FieldName
+from gluonts.dataset.loader import as_stacked_batches
+from gluonts.transform import InstanceSampler
 
 from .checkpoint import save_checkpoint
 from .corpus import read_corpus
 from .datasets import DEFAULT_MIRROR, get_dataset
-from .estimator import LagLlamaEstimator
+from .estimator import TRAINING_INPUT_NAMES, LagLlamaEstimator
+from .synthetic import gluonts_artificial, kernel_synth, persistent_processes
+
+logger = logging.getLogger(__name__)
 
 HELD_OUT_CORPUS = ("BeijingPM25_0.csv",)
-PRETRAINING_REPOSITORY_DATASETS = ("m4_hourly",)
+HELD_OUT_DATASETS = ("exchange_rate", "ett_small_1h", "m4_weekly", "airpassengers")
+# per-source sampling weights of the bundled checkpoint
+DEFAULT_WEIGHTS: Dict[str, float] = {
+    "m4_hourly": 0.3,
+    "corpus": 0.3,
+    "kernel_synth": 0.15,
+    "persistent": 0.2,
+    "gluonts_artificial": 0.05,
+}
+SOURCES = tuple(DEFAULT_WEIGHTS)
 
 
 def default_corpus_dir() -> Path:
     return DEFAULT_MIRROR.parent / "corpus"
 
 
-def pretraining_entries(
-    repository_datasets: Sequence[str] = PRETRAINING_REPOSITORY_DATASETS,
-    corpus_dir: Optional[Path] = None,
-    exclude: Sequence[str] = HELD_OUT_CORPUS,
-) -> List[Dict]:
-    """Training series of the allowed repository datasets plus the allowed corpus files."""
-    entries: List[Dict] = []
-    for name in repository_datasets:
-        for entry in get_dataset(name).train:
-            entries.append({"start": entry["start"], "target": entry["target"], "item_id": f"{name}/{entry.get('item_id')}"})
+def corpus_entries(corpus_dir: Optional[Path] = None, files: Optional[Sequence[str]] = None) -> List[Dict]:
+    """The allowed corpus series (all but the held-out ones), or the named ``files``."""
     corpus_dir = Path(corpus_dir or default_corpus_dir())
-    files = sorted(p for p in corpus_dir.glob("*.csv") if p.name not in exclude)
-    entries.extend(read_corpus(files))
-    return entries
+    if files:
+        held_out = sorted(set(files) & set(HELD_OUT_CORPUS))
+        if held_out:
+            raise ValueError(f"{held_out} are held out for zero-shot evaluation and may not be used for pretraining")
+        paths = [corpus_dir / name for name in files]
+    else:
+        paths = sorted(p for p in corpus_dir.glob("*.csv") if p.name not in HELD_OUT_CORPUS)
+    return read_corpus(paths)
 
 
-SYNTHETIC_FREQUENCIES = ("B", "D", "W", "h", "M", "30min")
+def load_source(name: str, num_synthetic: int, seed: int, corpus_dir=None, corpus_files=None) -> List[Dict]:
+    if name == "m4_hourly":
+        return [{**entry, "item_id": f"m4_hourly/{entry.get('item_id')}"} for entry in get_dataset("m4_hourly").train]
+    if name == "corpus":
+        return corpus_entries(corpus_dir, corpus_files)
+    if name == "kernel_synth":
+        return kernel_synth(num_synthetic, seed=seed)
+    if name == "persistent":
+        return persistent_processes(num_synthetic, seed=seed + 1)
+    if name == "gluonts_artificial":
+        return gluonts_artificial(num_synthetic, seed=seed + 2)
+    raise ValueError(f"unknown pretraining source {name!r}; known: {', '.join(SOURCES)}")
 
 
-def synthetic_entries(num_series: int = 200, seed: int = 0, min_length: int = 1500, max_length: int = 4000) -> List[Dict]:
-    """Synthetic series of the kinds the real pretraining data lacks: random walks (with and
-    without drift), persistent AR(1) processes, and seasonal series with trends and noise.
+def parse_weights(spec: Optional[Sequence[str]]) -> Dict[str, float]:
+    """``["m4_hourly=0.5", "corpus=1"]`` -> normalised weights; None -> the defaults."""
+    if not spec:
+        return dict(DEFAULT_WEIGHTS)
+    weights = {}
+    for item in spec:
+        name, sep, value = item.partition("=")
+        if not sep or name not in SOURCES:
+            raise ValueError(f"bad mixture item {item!r}: expected SOURCE=WEIGHT with SOURCE in {', '.join(SOURCES)}")
+        try:
+            weights[name] = float(value)
+        except ValueError:
+            raise ValueError(f"bad mixture weight in {item!r}: not a number") from None
+        if weights[name] < 0:
+            raise ValueError(f"bad mixture weight in {item!r}: negative")
+    weights = {k: v for k, v in weights.items() if v > 0}
+    if not weights:
+        raise ValueError("the mixture needs at least one source with a positive weight")
+    total = sum(weights.values())
+    return {k: v / total for k, v in weights.items()}
 
-    Real pretraining data here is mostly mean-reverting (load, solar, prices); without
-    persistence in the mixture a model learns to pull every forecast towards the window's
-    median, which is wrong for random-walk-like series such as exchange rates.
+
+# --------------------------------------------------------------------------- sampling
+
+
+class LastWindowSampler(InstanceSampler):
+    """Exactly one instance per series: its last ``min_future`` steps are the target."""
+
+    def __call__(self, ts: np.ndarray) -> np.ndarray:
+        a, b = self._get_bounds(ts)
+        return np.array([b]) if a <= b else np.array([], dtype=int)
+
+
+def split_for_validation(entries: List[Dict], horizon: int, min_length: int) -> tuple:
+    """Training entries without their last ``horizon`` steps, and the full entries (their last
+    window is the validation instance) for series long enough to give up that window."""
+    train, validation = [], []
+    for entry in entries:
+        target = entry["target"]
+        if len(target) >= min_length + horizon:
+            train.append({**entry, "target": target[:-horizon]})
+            validation.append(entry)
+        else:
+            train.append(entry)
+    return train, validation
+
+
+class WeightedMixture:
+    """An endless stream of (transformed) series: a source by weight, then a series uniformly.
+
+    Each ``iter()`` starts a fresh stream whose seed combines ``seed``, the process rank (so
+    DDP ranks draw different windows) and ``position`` (set to the global step at each epoch,
+    so a resumed run does not replay the windows it already trained on).
     """
-    rng = np.random.default_rng(seed)
-    entries = []
-    for i in range(num_series):
-        n = int(rng.integers(min_length, max_length))
-        t = np.arange(n)
-        kind = i % 4
-        if kind == 0:  # random walk, small drift, varying volatility
-            x = np.cumsum(rng.normal(rng.normal(0, 0.02), rng.uniform(0.2, 2.0), n))
-        elif kind == 1:  # persistent AR(1)
-            phi, x = rng.uniform(0.8, 0.999), np.zeros(n)
-            noise = rng.normal(0, 1, n)
-            for k in range(1, n):
-                x[k] = phi * x[k - 1] + noise[k]
-        elif kind == 2:  # seasonal + trend + noise
-            period = rng.choice([7, 12, 24, 48, 52, 168])
-            x = (rng.uniform(1, 5) * np.sin(2 * np.pi * t / period + rng.uniform(0, 6))
-                 + rng.normal(0, 0.01) * t + rng.normal(0, rng.uniform(0.1, 1.0), n))
-        else:  # random walk with seasonality
-            period = rng.choice([5, 7, 12, 24])
-            x = np.cumsum(rng.normal(0, 0.5, n)) + rng.uniform(0.5, 3) * np.sin(2 * np.pi * t / period)
-        level = rng.choice([0.0, 1.0, 10.0, 100.0, 1000.0])
-        x = level + x * max(level, 1.0) * rng.uniform(0.001, 0.05) if level else x
-        freq = SYNTHETIC_FREQUENCIES[i % len(SYNTHETIC_FREQUENCIES)]
-        entries.append({
-            "start": pd.Period("2000-01-03", freq=freq),
-            "target": x.astype(np.float32),
-            "item_id": f"synthetic/{i}",
-        })
-    return entries
+
+    def __init__(self, sources: Mapping[str, List[Dict]], weights: Mapping[str, float], seed: int = 0):
+        self.names = [name for name in weights if sources.get(name)]
+        if not self.names:
+            raise ValueError("no series in any source of the mixture")
+        p = np.array([weights[name] for name in self.names], dtype=float)
+        self.probabilities = p / p.sum()
+        self.sources = sources
+        self.seed = seed
+        self.rank = 0
+        self.position = 0
+
+    def __iter__(self) -> Iterator[Dict]:
+        rng = np.random.default_rng([self.seed, self.rank, self.position])
+        while True:
+            source = self.sources[self.names[rng.choice(len(self.names), p=self.probabilities)]]
+            yield source[int(rng.integers(len(source)))]
 
 
-def pretrain(
-    out: Path,
-    context_length: int = 64,
-    prediction_length: int = 16,
-    n_layer: int = 4,
-    n_head: int = 4,
-    n_embd_per_head: int = 16,
-    batch_size: int = 64,
-    num_batches_per_epoch: int = 100,
-    max_epochs: int = 20,
-    lr: float = 1e-3,
-    seed: int = 0,
-    repository_datasets: Sequence[str] = PRETRAINING_REPOSITORY_DATASETS,
-    corpus_dir: Optional[Path] = None,
-    max_time_minutes: Optional[float] = None,
-    num_synthetic: int = 200,
-) -> Path:
-    """Train from scratch on the pretraining mixture and write a checkpoint of plain data."""
-    import lightning.pytorch as pl
+# --------------------------------------------------------------------------- training
 
-    pl.seed_everything(seed, workers=True)
-    entries = pretraining_entries(repository_datasets, corpus_dir) + synthetic_entries(num_synthetic, seed)
-    trainer_kwargs = {"max_epochs": max_epochs, "gradient_clip_val": 1.0}
-    if max_time_minutes:
-        trainer_kwargs["max_time"] = {"minutes": max_time_minutes}
-    estimator = LagLlamaEstimator(
-        prediction_length=prediction_length,
-        context_length=context_length,
-        n_layer=n_layer,
-        n_head=n_head,
-        n_embd_per_head=n_embd_per_head,
+
+@dataclass
+class PretrainConfig:
+    out: Path = Path("out/lag-llama-pretrained.ckpt")
+    run_dir: Optional[Path] = None  # default: out without suffix + "-run"
+    context_length: int = 64
+    prediction_length: int = 16
+    n_layer: int = 4
+    n_head: int = 4
+    n_embd_per_head: int = 16
+    scaling_window: Optional[int] = 64
+    batch_size: int = 64
+    steps_per_epoch: int = 100
+    max_steps: int = 4000
+    max_minutes: Optional[float] = None
+    lr: float = 1e-3
+    seed: int = 0
+    weights: Optional[Dict[str, float]] = None
+    num_synthetic: int = 300
+    corpus_dir: Optional[Path] = None
+    corpus_files: Optional[Sequence[str]] = None
+    max_validation_series: int = 64
+    devices: int = 1
+    strategy: str = "auto"
+    num_nodes: int = 1
+    resume: bool = False
+    progress_bar: bool = True
+
+    @property
+    def run_path(self) -> Path:
+        return Path(self.run_dir) if self.run_dir else Path(self.out).with_suffix("").with_name(Path(self.out).stem + "-run")
+
+
+def build_estimator(cfg: PretrainConfig) -> LagLlamaEstimator:
+    return LagLlamaEstimator(
+        prediction_length=cfg.prediction_length,
+        context_length=cfg.context_length,
+        n_layer=cfg.n_layer,
+        n_head=cfg.n_head,
+        n_embd_per_head=cfg.n_embd_per_head,
         scaling="robust",
+        scaling_window=cfg.scaling_window,
         time_feat=True,
-        batch_size=batch_size,
-        num_batches_per_epoch=num_batches_per_epoch,
-        lr=lr,
+        batch_size=cfg.batch_size,
+        lr=cfg.lr,
         aug_prob=0.5,
         use_cosine_annealing_lr=True,
-        cosine_annealing_lr_args={"T_max": max_epochs, "eta_min": lr / 10},
-        trainer_kwargs=trainer_kwargs,
+        cosine_annealing_lr_args={"T_max": max(1, cfg.max_steps // cfg.steps_per_epoch), "eta_min": cfg.lr / 10},
+    )
+
+
+def _transform_once(estimator: LagLlamaEstimator, entries: List[Dict]) -> List[Dict]:
+    # time features and observed masks of a series never change: compute them once, not per window
+    return list(estimator.create_transformation().apply(entries, is_train=True))
+
+
+class _MixtureCallbacks:
+    """Lightning callbacks: reseed the stream per rank and epoch, save on interruption."""
+
+    @staticmethod
+    def make(mixture: WeightedMixture, run_path: Path):
+        import lightning.pytorch as pl
+
+        class ReseedMixture(pl.Callback):
+            def on_train_epoch_start(self, trainer, pl_module):
+                mixture.rank = trainer.global_rank
+                mixture.position = trainer.global_step
+
+        class SaveOnInterrupt(pl.Callback):
+            def on_exception(self, trainer, pl_module, exception):
+                if isinstance(exception, KeyboardInterrupt):
+                    trainer.save_checkpoint(run_path / "last.ckpt", weights_only=False)
+                    logger.warning("interrupted at step %d; resume with --resume", trainer.global_step)
+
+        return [ReseedMixture(), SaveOnInterrupt()]
+
+
+def prepare_data(cfg: PretrainConfig, estimator: LagLlamaEstimator):
+    """Sources (transformed once), the training mixture and the validation batches."""
+    weights = cfg.weights or dict(DEFAULT_WEIGHTS)
+    min_length = cfg.context_length + 1
+    sources, validation, counts = {}, [], {}
+    for i, name in enumerate(weights):
+        entries = load_source(name, cfg.num_synthetic, cfg.seed + 10 * i, cfg.corpus_dir, cfg.corpus_files)
+        for entry in entries:
+            entry["source"] = name
+        train, held_out = split_for_validation(entries, cfg.prediction_length, min_length)
+        sources[name] = _transform_once(estimator, train)
+        rng = np.random.default_rng(cfg.seed)
+        keep = rng.permutation(len(held_out))[: cfg.max_validation_series]
+        validation.extend(held_out[k] for k in sorted(keep))
+        counts[name] = {"series": len(entries), "steps": int(sum(len(e["target"]) for e in entries))}
+    mixture = WeightedMixture(sources, weights, seed=cfg.seed)
+    return mixture, _transform_once(estimator, validation), counts, weights
+
+
+class FixedBatches:
+    """Batches built once and replayed every validation (a plain list would look to
+    Lightning like one dataloader per batch)."""
+
+    def __init__(self, batches: List[dict]):
+        self.batches = batches
+
+    def __iter__(self):
+        return iter(self.batches)
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+
+def validation_batches(cfg: PretrainConfig, estimator, module, validation: List[Dict]) -> FixedBatches:
+    splitter = estimator._create_instance_splitter(module, "validation")
+    splitter.instance_sampler = LastWindowSampler(min_future=cfg.prediction_length)
+    instances = splitter.apply(validation, is_train=True)
+    return FixedBatches(list(as_stacked_batches(
+        instances, batch_size=cfg.batch_size, output_type=torch.tensor,
+        field_names=estimator._field_names(TRAINING_INPUT_NAMES),
+    )))
+
+
+def pretrain(cfg: PretrainConfig) -> Optional[Path]:
+    """Train from scratch (or resume) on the mixture; export a plain-data checkpoint to
+    ``cfg.out`` on the global-zero process and return its path (None on the other ranks)."""
+    import lightning.pytorch as pl
+    from lightning.pytorch.callbacks import ModelCheckpoint
+    from lightning.pytorch.loggers import CSVLogger
+
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    run_path = cfg.run_path
+    last = run_path / "last.ckpt"
+    if cfg.resume and not last.exists():
+        raise FileNotFoundError(f"--resume: no {last} to resume from")
+
+    estimator = build_estimator(cfg)
+    module = estimator.create_lightning_module()
+    mixture, validation, counts, weights = prepare_data(cfg, estimator)
+    splitter = estimator._create_instance_splitter(module, "training")
+    train_loader = as_stacked_batches(
+        splitter.apply(mixture, is_train=True),
+        batch_size=cfg.batch_size,
+        output_type=torch.tensor,
+        field_names=estimator._field_names(TRAINING_INPUT_NAMES),
+        num_batches_per_epoch=cfg.steps_per_epoch,
+    )
+    val_loader = validation_batches(cfg, estimator, module, validation)
+
+    trainer = pl.Trainer(
+        accelerator="cpu",
+        devices=cfg.devices,
+        num_nodes=cfg.num_nodes,
+        strategy=cfg.strategy,
+        max_steps=cfg.max_steps,
+        max_epochs=-1,
+        max_time={"minutes": cfg.max_minutes} if cfg.max_minutes else None,
+        gradient_clip_val=1.0,
+        logger=CSVLogger(run_path, name="logs"),
+        log_every_n_steps=10,
+        enable_progress_bar=cfg.progress_bar,
+        enable_model_summary=False,
+        callbacks=[ModelCheckpoint(dirpath=run_path, save_last=True, save_top_k=0)]
+        + _MixtureCallbacks.make(mixture, run_path),
     )
     started = time.time()
-    output = estimator.train_model(entries, cache_data=True)
-    minutes = (time.time() - started) / 60
-    metrics = {k: float(v) for k, v in output.trainer.callback_metrics.items()}
+    trainer.fit(module, train_dataloaders=train_loader, val_dataloaders=val_loader,
+                ckpt_path=str(last) if cfg.resume else None, weights_only=True)
+    # the final state, also when max_time stopped mid-epoch; collective: every rank calls it
+    trainer.save_checkpoint(last, weights_only=False)  # full state: optimizer and loops too
+    if not trainer.is_global_zero:
+        return None
+
+    history = read_loss_history(run_path / "logs")
     info = {
-        "trained_on": list(repository_datasets)
-        + sorted({e["item_id"] for e in entries if "/" not in str(e["item_id"])})
-        + [f"{num_synthetic} synthetic series"],
-        "num_series": len(entries),
-        "epochs": output.trainer.current_epoch,
-        "steps": output.trainer.global_step,
-        "batch_size": batch_size,
-        "train_minutes": round(minutes, 1),
-        "final_metrics": metrics,
+        "sources": {name: {**counts[name], "weight": round(weights[name], 4)} for name in weights},
+        "held_out": list(HELD_OUT_DATASETS) + list(HELD_OUT_CORPUS),
+        "steps": trainer.global_step,
+        "batch_size": cfg.batch_size,
+        "devices": cfg.devices * cfg.num_nodes,
+        "context_length": cfg.context_length,
+        "prediction_length": cfg.prediction_length,
+        "lr": cfg.lr,
+        "train_minutes_this_run": round((time.time() - started) / 60, 1),
+        "final_train_loss": _last(history, "train_loss"),
+        "final_val_loss": _last(history, "val_loss"),
+        "best_val_loss": _best(history, "val_loss"),
         "torch_threads": torch.get_num_threads(),
     }
-    path = save_checkpoint(Path(out), output.trained_net.model, estimator.model_kwargs(), extra={"training": info})
-    Path(out).with_suffix(".json").write_text(json.dumps(info, indent=2))
+    out = save_checkpoint(Path(cfg.out), module.model, estimator.model_kwargs(), extra={"training": info})
+    Path(cfg.out).with_suffix(".json").write_text(json.dumps(info, indent=2))
+    plot_loss_curve(history, run_path / "loss.png")
+    return out
+
+
+# --------------------------------------------------------------------------- loss history
+
+
+def read_loss_history(log_root: Path) -> Dict[str, List[tuple]]:
+    """(step, value) pairs of train_loss and val_loss over every logged run (a resumed run
+    writes a new version folder), later runs winning on repeated steps."""
+    import pandas as pd
+
+    frames = []
+    for path in sorted(Path(log_root).glob("version_*/metrics.csv"), key=lambda p: int(p.parent.name.split("_")[1])):
+        frames.append(pd.read_csv(path))
+    history: Dict[str, List[tuple]] = {}
+    if not frames:
+        return history
+    metrics = pd.concat(frames, ignore_index=True)
+    for name in ("train_loss", "val_loss"):
+        column = name if name in metrics else f"{name}_epoch"
+        if column not in metrics:
+            continue
+        rows = metrics[["step", column]].dropna().drop_duplicates("step", keep="last").sort_values("step")
+        history[name] = [(int(s), float(v)) for s, v in zip(rows["step"], rows[column])]
+    return history
+
+
+def _last(history, name):
+    return round(history[name][-1][1], 4) if history.get(name) else None
+
+
+def _best(history, name):
+    return round(min(v for _, v in history[name]), 4) if history.get(name) else None
+
+
+def plot_loss_curve(history: Dict[str, List[tuple]], path: Path) -> Optional[Path]:
+    if not history:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for name, points in history.items():
+        steps, values = zip(*points)
+        ax.plot(steps, values, marker="o" if name == "val_loss" else None, ms=3, label=name.replace("_", " "))
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("negative log-likelihood (scaled)")
+    ax.set_title("Lag-Llama pretraining")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
     return path

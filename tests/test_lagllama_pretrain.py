@@ -1,0 +1,140 @@
+"""Pretraining: the mixture, validation windows, resuming, DDP with two CPU processes."""
+
+import json
+import os
+import subprocess
+import sys
+from collections import Counter
+
+import numpy as np
+import pytest
+import torch
+
+from lagllama_gluonts import load_predictor
+from lagllama_gluonts.pretrain import (
+    LastWindowSampler,
+    PretrainConfig,
+    WeightedMixture,
+    corpus_entries,
+    parse_weights,
+    pretrain,
+    split_for_validation,
+)
+from lagllama_gluonts.synthetic import gluonts_artificial, kernel_synth, persistent_processes
+
+from conftest import REPO_ROOT, SHARED
+
+CORPUS = SHARED / "datasets" / "corpus"
+TINY = dict(
+    context_length=16, prediction_length=8, n_layer=1, n_head=2, n_embd_per_head=8, scaling_window=16,
+    batch_size=8, steps_per_epoch=2, num_synthetic=6, corpus_dir=CORPUS, corpus_files=["retail_sales.csv"],
+    weights={"corpus": 0.5, "persistent": 0.3, "kernel_synth": 0.2}, max_validation_series=4, progress_bar=False,
+)
+
+
+def test_parse_weights_normalises_and_names_bad_items():
+    assert parse_weights(["m4_hourly=3", "corpus=1"]) == {"m4_hourly": 0.75, "corpus": 0.25}
+    assert abs(sum(parse_weights(None).values()) - 1) < 1e-9
+    with pytest.raises(ValueError, match="exchange_rate=1"):
+        parse_weights(["exchange_rate=1"])
+    with pytest.raises(ValueError, match="not a number"):
+        parse_weights(["corpus=lots"])
+    with pytest.raises(ValueError, match="positive weight"):
+        parse_weights(["corpus=0"])
+
+
+def test_held_out_corpus_series_cannot_be_used_for_pretraining():
+    with pytest.raises(ValueError, match="BeijingPM25_0.csv"):
+        corpus_entries(CORPUS, ["retail_sales.csv", "BeijingPM25_0.csv"])
+    names = {entry["item_id"] for entry in corpus_entries(CORPUS)}
+    assert "BeijingPM25_0" not in names and "sunspots" in names
+
+
+def test_mixture_follows_weights_and_gives_each_rank_its_own_stream():
+    sources = {"a": [{"item_id": f"a{i}"} for i in range(3)], "b": [{"item_id": f"b{i}"} for i in range(5)]}
+    mixture = WeightedMixture(sources, {"a": 0.8, "b": 0.2}, seed=1)
+
+    def draw(n=4000):
+        it = iter(mixture)
+        return [next(it)["item_id"] for _ in range(n)]
+
+    first = draw()
+    share_a = sum(name.startswith("a") for name in first) / len(first)
+    assert abs(share_a - 0.8) < 0.03
+    assert set(Counter(first)) == {"a0", "a1", "a2", "b0", "b1", "b2", "b3", "b4"}
+    assert draw() == first  # same seed, rank and position: the same stream
+    mixture.rank = 1
+    assert draw() != first
+    mixture.rank, mixture.position = 0, 100  # a resumed run does not replay its windows
+    assert draw() != first
+
+
+def test_validation_window_is_cut_off_from_training():
+    entries = [{"target": np.arange(50, dtype=np.float32)}, {"target": np.arange(10, dtype=np.float32)}]
+    train, validation = split_for_validation(entries, horizon=8, min_length=17)
+    assert len(train[0]["target"]) == 42 and len(train[1]["target"]) == 10  # too short to give up 8
+    assert len(validation) == 1
+    sampler = LastWindowSampler(min_future=8)
+    np.testing.assert_array_equal(sampler(validation[0]["target"]), [42])  # future = the cut-off tail
+
+
+def test_synthetic_generators_are_deterministic_and_finite():
+    for make in (kernel_synth, persistent_processes, gluonts_artificial):
+        a, b = make(8, seed=3), make(8, seed=3)
+        assert len(a) == 8
+        for x, y in zip(a, b):
+            np.testing.assert_array_equal(x["target"], y["target"])
+            assert np.isfinite(x["target"]).all() and len(x["target"]) >= 400
+        assert len({e["start"].freqstr for e in a}) > 1  # spread over frequencies
+    assert not np.allclose(kernel_synth(2, seed=0)[0]["target"], kernel_synth(2, seed=1)[0]["target"])
+
+
+@pytest.mark.slow
+def test_pretrain_resumes_with_step_counter_and_optimizer_state(tmp_path):
+    out = tmp_path / "tiny.ckpt"
+    assert pretrain(PretrainConfig(out=out, max_steps=4, **TINY)) == out
+    first = torch.load(tmp_path / "tiny-run" / "last.ckpt", weights_only=True)
+    assert first["global_step"] == 4
+    adam_first = first["optimizer_states"][0]["state"]
+
+    pretrain(PretrainConfig(out=out, max_steps=8, resume=True, **TINY))
+    resumed = torch.load(tmp_path / "tiny-run" / "last.ckpt", weights_only=True)
+    assert resumed["global_step"] == 8
+    # AdamW's moments continued: 8 updates counted, not a fresh optimizer's 4
+    assert all(float(state["step"]) == 8 for state in resumed["optimizer_states"][0]["state"].values())
+    assert set(resumed["optimizer_states"][0]["state"]) == set(adam_first)
+
+    info = json.loads(out.with_suffix(".json").read_text())
+    assert info["steps"] == 8 and np.isfinite(info["final_val_loss"]) and np.isfinite(info["final_train_loss"])
+    assert set(info["sources"]) == {"corpus", "persistent", "kernel_synth"}
+    assert (tmp_path / "tiny-run" / "loss.png").stat().st_size > 1000
+
+    # the export loads weights-only through the public zero-shot path
+    predictor = load_predictor(out, prediction_length=5, num_parallel_samples=4)
+    entry = corpus_entries(CORPUS, ["retail_sales.csv"])[0]
+    forecast = next(iter(predictor.predict([entry])))
+    assert forecast.samples.shape == (4, 5) and np.isfinite(forecast.samples).all()
+
+
+def test_resume_without_a_run_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="last.ckpt"):
+        pretrain(PretrainConfig(out=tmp_path / "x.ckpt", resume=True, **TINY))
+
+
+@pytest.mark.slow
+def test_pretrain_runs_on_two_ddp_cpu_processes(tmp_path):
+    out = tmp_path / "ddp.ckpt"
+    command = [
+        sys.executable, "-m", "lagllama_gluonts", "pretrain", "--out", str(out), "--devices", "2",
+        "--strategy", "ddp", "--max-steps", "4", "--steps-per-epoch", "2", "--batch-size", "8",
+        "--n-layer", "1", "--n-head", "2", "--n-embd-per-head", "8", "--context-length", "16",
+        "--scaling-window", "16", "--prediction-length", "8", "--synthetic", "6", "--no-progress-bar",
+        "--mixture", "persistent=1", "kernel_synth=1",
+    ]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "LAGLLAMA_GLUONTS_SHARED": str(SHARED)}
+    result = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Starting with 2 processes" in result.stdout + result.stderr
+    info = json.loads(out.with_suffix(".json").read_text())
+    assert info["devices"] == 2 and info["steps"] == 4
+    assert np.isfinite(info["final_val_loss"])
