@@ -193,18 +193,48 @@ def build_parser() -> argparse.ArgumentParser:
     pt = commands.add_parser(
         "pretrain",
         help="pretrain on the allowed mixture and write a checkpoint",
-        description="Pretrain Lag-Llama on m4_hourly's train split and the corpus series allowed "
-        "for pretraining (BeijingPM25_0.csv stays held out), then write a checkpoint of plain data.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="""\
+Pretrain Lag-Llama from scratch on a weighted mixture of the sources the shared README allows:
+m4_hourly's train split, the corpus series (BeijingPM25_0.csv stays held out) and synthetic
+series (KernelSynth-style Gaussian processes, persistent processes, GluonTS's artificial
+generator). Validation uses the last prediction-length steps of every training series, cut
+off from training. RUN_DIR (default: OUT without suffix + "-run") keeps Lightning's full
+checkpoint last.ckpt (written every epoch and on Ctrl-C), CSV logs and loss.png; --resume
+continues from it. OUT is a plain-data checkpoint loadable with weights_only=True.
+
+Multi-process / multi-node: runs on Lightning, e.g. --devices 2 --strategy ddp (CPU processes
+here). On a cluster, start the same command on every node with --num-nodes N and Lightning's
+environment (MASTER_ADDR, MASTER_PORT, NODE_RANK; SLURM's srun sets them for you).""",
     )
-    pt.add_argument("--out", type=Path, default=Path("out/lag-llama-pretrained.ckpt"))
-    pt.add_argument("--epochs", type=positive_int, default=40)
-    pt.add_argument("--batches-per-epoch", type=positive_int, default=100)
-    pt.add_argument("--max-minutes", type=float, default=38.0)
+    pt.add_argument("--out", type=Path, default=Path("out/lag-llama-pretrained.ckpt"),
+                    help="exported checkpoint (default: %(default)s)")
+    pt.add_argument("--run-dir", type=Path, default=None, help="Lightning checkpoints, logs and loss.png")
+    pt.add_argument("--resume", action="store_true", help="continue from RUN_DIR/last.ckpt (same step counter and optimizer)")
+    pt.add_argument("--max-steps", type=positive_int, default=4000, help="optimizer steps in total (default: %(default)s)")
+    pt.add_argument("--steps-per-epoch", type=positive_int, default=100,
+                    help="steps between validations and checkpoints (default: %(default)s)")
+    pt.add_argument("--max-minutes", type=float, default=None, help="wall-clock budget (stops cleanly and exports)")
+    pt.add_argument("--batch-size", type=positive_int, default=64, help="windows per step and process (default: %(default)s)")
+    pt.add_argument("--lr", type=float, default=1e-3, help="peak learning rate, cosine-annealed to a tenth (default: %(default)s)")
     pt.add_argument("--context-length", type=positive_int, default=64)
+    pt.add_argument("--prediction-length", type=positive_int, default=16, help="validation horizon (default: %(default)s)")
+    pt.add_argument("--scaling-window", type=positive_int, default=64,
+                    help="loc/scale from the last N past values (default: %(default)s; the reference uses the whole window)")
     pt.add_argument("--n-layer", type=positive_int, default=4)
     pt.add_argument("--n-head", type=positive_int, default=4)
     pt.add_argument("--n-embd-per-head", type=positive_int, default=16)
-    pt.add_argument("--synthetic", type=int, default=200, help="synthetic series added to the mixture (default: %(default)s)")
+    pt.add_argument("--mixture", nargs="+", metavar="SOURCE=WEIGHT", default=None,
+                    help="sources and sampling weights; sources: m4_hourly corpus kernel_synth persistent "
+                    "gluonts_artificial (default: m4_hourly=0.3 corpus=0.3 kernel_synth=0.15 persistent=0.2 "
+                    "gluonts_artificial=0.05)")
+    pt.add_argument("--corpus-files", nargs="+", default=None, metavar="FILE",
+                    help="only these corpus CSVs (default: every allowed one)")
+    pt.add_argument("--synthetic", type=positive_int, default=300, help="series per synthetic source (default: %(default)s)")
+    pt.add_argument("--devices", type=positive_int, default=1, help="processes per node (default: %(default)s)")
+    pt.add_argument("--strategy", default="auto", help="Lightning strategy, e.g. ddp (default: %(default)s)")
+    pt.add_argument("--num-nodes", type=positive_int, default=1, help="nodes (default: %(default)s)")
+    pt.add_argument("--no-progress-bar", action="store_true")
     pt.add_argument("--seed", type=int, default=0)
 
     info = commands.add_parser("info", help="describe a checkpoint")
@@ -446,16 +476,28 @@ def cmd_finetune(args) -> int:
 
 
 def cmd_pretrain(args) -> int:
+    from .pretrain import PretrainConfig, parse_weights, pretrain
 
-    from .pretrain import pretrain
-
-    path = pretrain(
-        args.out, context_length=args.context_length, n_layer=args.n_layer, n_head=args.n_head,
-        n_embd_per_head=args.n_embd_per_head, max_epochs=args.epochs,
-        num_batches_per_epoch=args.batches_per_epoch, max_time_minutes=args.max_minutes, seed=args.seed,
-        num_synthetic=args.synthetic,
+    try:
+        weights = parse_weights(args.mixture)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if args.resume and not ((args.run_dir or PretrainConfig(out=args.out).run_path) / "last.ckpt").exists():
+        print(f"error: --resume: nothing to resume in {args.run_dir or PretrainConfig(out=args.out).run_path}", file=sys.stderr)
+        return 2
+    cfg = PretrainConfig(
+        out=args.out, run_dir=args.run_dir, resume=args.resume, max_steps=args.max_steps,
+        steps_per_epoch=args.steps_per_epoch, max_minutes=args.max_minutes, batch_size=args.batch_size,
+        lr=args.lr, context_length=args.context_length, prediction_length=args.prediction_length,
+        scaling_window=args.scaling_window, n_layer=args.n_layer, n_head=args.n_head,
+        n_embd_per_head=args.n_embd_per_head, weights=weights,
+        corpus_files=args.corpus_files, num_synthetic=args.synthetic, devices=args.devices,
+        strategy=args.strategy, num_nodes=args.num_nodes, progress_bar=not args.no_progress_bar, seed=args.seed,
     )
-    print(f"wrote {path}")
+    path = pretrain(cfg)
+    if path is not None:
+        print(f"wrote {path} (loss curve: {cfg.run_path / 'loss.png'})")
     return 0
 
 
