@@ -17,7 +17,7 @@ from gluonts.time_feature import (
     time_features_from_frequency_str,
 )
 from gluonts.torch.distributions import DistributionOutput, StudentTOutput
-from gluonts.torch.model.estimator import PyTorchLightningEstimator, TrainOutput
+from gluonts.torch.model.estimator import TrainOutput
 from gluonts.torch.model.predictor import PyTorchPredictor
 from gluonts.transform import (
     AddAgeFeature,
@@ -37,6 +37,8 @@ from gluonts.transform import (
     VstackFeatures,
 )
 from gluonts.transform.sampler import InstanceSampler
+
+from lagllama_gluonts.pipeline import TransformOnceEstimator
 
 from .lightning_module import InformerLightningModule
 from .module import SCALINGS
@@ -59,7 +61,7 @@ def _frequency_features(freq: str, time_features, lags_seq):
     return time_features, lags_seq
 
 
-class InformerEstimator(PyTorchLightningEstimator):
+class InformerEstimator(TransformOnceEstimator):
     """
     Estimator class to train an Informer model (Zhou et al., AAAI 2021,
     "Informer: Beyond Efficient Transformer for Long Sequence Time-Series
@@ -69,6 +71,8 @@ class InformerEstimator(PyTorchLightningEstimator):
     into an ``InformerLightningModule`` for training purposes: training is
     performed using PyTorch Lightning's ``pl.Trainer`` class. The decoder
     is generative: the whole horizon comes out of one forward pass.
+    Training transforms each series once (``cache_data=True`` by default,
+    see :mod:`lagllama_gluonts.pipeline`).
 
     Parameters
     ----------
@@ -539,7 +543,7 @@ class InformerEstimator(PyTorchLightningEstimator):
         validation_data: Optional[Dataset] = None,
         from_predictor: Optional[PyTorchPredictor] = None,
         shuffle_buffer_length: Optional[int] = None,
-        cache_data: bool = False,
+        cache_data: bool = True,
         ckpt_path: Optional[str] = None,
         **kwargs,
     ) -> TrainOutput:

@@ -14,7 +14,6 @@ from gluonts.dataset.loader import as_stacked_batches
 from gluonts.itertools import Cyclic
 from gluonts.time_feature import get_lags_for_frequency, time_features_from_frequency_str
 from gluonts.torch.distributions import DistributionOutput, NegativeBinomialOutput, StudentTOutput
-from gluonts.torch.model.estimator import PyTorchLightningEstimator
 from gluonts.torch.model.predictor import PyTorchPredictor
 from gluonts.transform import (
     AddObservedValuesIndicator,
@@ -31,6 +30,7 @@ from gluonts.transform import (
 
 from .checkpoint import BUNDLED_CHECKPOINT, CheckpointError, load_model_weights, model_state_dict, read_checkpoint
 from .lightning_module import LagLlamaLightningModule
+from .pipeline import TransformOnceEstimator
 from .validation import ValidateSeries, check_dataset
 
 logger = logging.getLogger(__name__)
@@ -84,13 +84,16 @@ def make_distr_output(distr_output: Union[str, DistributionOutput]) -> Distribut
     return names[distr_output]()
 
 
-class LagLlamaEstimator(PyTorchLightningEstimator):
+class LagLlamaEstimator(TransformOnceEstimator):
     """Lag-Llama (Rasul et al., 2023) as a GluonTS estimator.
 
     Constructor arguments follow the reference package, so code written for it runs by
     changing the import: an estimator with ``ckpt_path`` gives a zero-shot predictor via
     ``create_lightning_module()`` → ``create_transformation()`` → ``create_predictor()``,
     and its ``train()`` fine-tunes the checkpoint's weights.
+
+    Training transforms each series once (``cache_data=True`` by default, see
+    :mod:`lagllama_gluonts.pipeline`): long series no longer re-featurise every pass.
 
     Parameters
     ----------
