@@ -17,6 +17,7 @@ import argparse
 import datetime
 import json
 import logging
+import os
 import platform
 import sys
 import tempfile
@@ -54,10 +55,10 @@ for _name in ("lightning", "lightning.pytorch", "lightning.fabric"):  # after li
 RESULTS = Path(__file__).resolve().parent / "results"
 HELD_OUT = ("ett_small_1h", "exchange_rate", "m4_weekly", "airpassengers", "BeijingPM25_0.csv")
 CONTEXT_LENGTHS = (32, 64, 128, 256)
-# DeepAR's fixed budget: as many steps as fine-tuning's upper bound (20 epochs x 25 batches x 32).
-DEEPAR_EPOCHS, DEEPAR_BATCHES = 20, 25
+# DeepAR's fixed budget: as many steps as fine-tuning's upper bound (10 epochs x 25 batches x 32).
+DEEPAR_EPOCHS, DEEPAR_BATCHES = 10, 25
 # (lr, frozen layers) compared by --finetune-study
-FINETUNE_SETTINGS = ((1e-5, 0), (3e-5, 0), (1e-4, 0), (1e-4, 2))
+FINETUNE_SETTINGS = ((1e-5, 0), (3e-5, 0), (1e-4, 0), (3e-5, 2))
 
 
 class CorpusDataset:
@@ -209,14 +210,24 @@ def finetune_study(args, names):
     return header + rows + ratio
 
 
+def cpu_name():
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def preamble(args, title, argv):
     training = read_checkpoint(args.checkpoint)["hyper_parameters"].get("training", {})
     return [
         f"# {title}",
         "",
-        f"Command: `python benchmarks/{Path(__file__).name} {' '.join(argv)}`".replace(" `", "`"),
+        f"Command: `{' '.join(['python', f'benchmarks/{Path(__file__).name}', *argv])}`",
         "",
-        f"Machine: {platform.processor() or platform.machine()}, {args.threads} CPU thread(s) (torch "
+        f"Machine: {cpu_name()} ({os.cpu_count()} cores, shared with other jobs), {args.threads} CPU thread(s) (torch "
         f"{torch.__version__}); date {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC.",
         "",
         f"Checkpoint: `{args.checkpoint.name}`; pretraining record: `{json.dumps(training)}`. None of these "

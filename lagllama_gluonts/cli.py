@@ -4,6 +4,7 @@ import argparse
 import json
 import logging
 import sys
+import textwrap
 import time
 import warnings
 from pathlib import Path
@@ -77,12 +78,12 @@ def _add_zero_shot_parser(commands) -> None:
     zs = commands.add_parser(
         "zero-shot",
         help="evaluate a checkpoint without training (dataset) or forecast a CSV column",
-        description="Zero-shot Lag-Llama. With --dataset: GluonTS's backtest on the dataset's test "
+        description=textwrap.fill("Zero-shot Lag-Llama. With --dataset: GluonTS's backtest on the dataset's test "
         "split (make_evaluation_predictions + Evaluator, as gluonts.evaluation.backtest_metrics), "
         "Lag-Llama and SeasonalNaivePredictor side by side, OUT/metrics.json and a PNG of forecasts. "
         "With --csv: forecast --prediction-length steps past the last timestamp of one column and "
         "write OUT/forecast.csv (timestamp, mean, median, q0.1 ... q0.9, in the column's units) and "
-        "OUT/forecast.png.",
+        "OUT/forecast.png.", 92),
         epilog="examples:\n"
         "  python -m lagllama_gluonts zero-shot --dataset ett_small_1h\n"
         "  python -m lagllama_gluonts zero-shot --dataset m4_weekly --checkpoint lag-llama.ckpt --context-length 256\n"
@@ -120,8 +121,7 @@ def _add_finetune_parser(commands) -> None:
         "windows): training stops early when their loss stops improving and the best epoch is kept, "
         "or the checkpoint itself when no epoch beats it. Then fine-tuned, zero-shot and SeasonalNaive "
         "are backtested side by side on the test split; writes OUT/metrics.json, a PNG, and with "
-        "--save the fine-tuned checkpoint. Defaults measured in benchmarks/results/zero_shot.md.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "--save the fine-tuned checkpoint. Defaults measured in benchmarks/results/finetune_settings.md.",
     )
     ft.add_argument("--dataset", choices=MIRRORED_DATASETS, required=True,
                     help="GluonTS repository dataset, materialized offline from the mirror")

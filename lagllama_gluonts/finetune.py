@@ -10,7 +10,7 @@ things here keep fine-tuning from doing harm:
   checkpoint's own weights are kept (fine-tuning then changes nothing rather than harming).
 
 The defaults (learning rate, epochs, patience, frozen blocks; ``defaults.py``) come from the
-measurement in ``benchmarks/results/zero_shot.md``.
+measurement in ``benchmarks/results/finetune_settings.md``.
 """
 
 from __future__ import annotations
