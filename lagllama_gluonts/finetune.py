@@ -5,7 +5,8 @@ things here keep fine-tuning from doing harm:
 
 * a validation window that is never trained on: the last ``prediction_length`` steps of every
   training series (the dataset's test windows are never touched);
-* early stopping on that window's loss, restoring the epoch with the lowest loss;
+* early stopping on the loss of that window's horizon alone (``val_horizon_loss``: the context
+  positions of a validation window were trained on), restoring the epoch with the lowest loss;
 * the starting checkpoint competes too: when no epoch beats its validation loss, the
   checkpoint's own weights are kept (fine-tuning then changes nothing rather than harming).
 
@@ -83,14 +84,31 @@ class FreezeLayers(pl.Callback):
                 parameter.requires_grad_(False)
 
 
+class BestWeights(pl.Callback):
+    """Keep a copy of the weights of the epoch with the lowest ``monitor`` (in memory)."""
+
+    def __init__(self, monitor: str) -> None:
+        self.monitor = monitor
+        self.best_score = float("inf")
+        self.best_state: Optional[Dict[str, torch.Tensor]] = None
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        score = trainer.callback_metrics.get(self.monitor)
+        if trainer.sanity_checking or score is None or not float(score) < self.best_score:
+            return
+        self.best_score = float(score)
+        self.best_state = {k: v.detach().clone() for k, v in pl_module.state_dict().items()}
+
+
 @torch.no_grad()
 def validation_loss(estimator: LagLlamaEstimator, module, validation: Dataset) -> float:
-    """Mean negative log-likelihood over the observed validation positions (no augmentation)."""
+    """Mean negative log-likelihood over the observed horizon positions of the validation windows."""
     module.eval()
     transformed = estimator.create_transformation().apply(validation, is_train=True)
     total, count = 0.0, 0.0
     for batch in estimator.create_validation_data_loader(transformed, module):
         nll, observed = module.loss_per_position(batch)
+        nll, observed = nll[:, -estimator.prediction_length :], observed[:, -estimator.prediction_length :]
         total += float((nll * observed).sum())
         count += float(observed.sum())
     return total / max(count, 1.0)
@@ -131,6 +149,7 @@ def finetune(
     context_length = context_length or stored.get("context_length", 32)
     rope_scaling = resolve_rope_scaling(rope_scaling, stored, context_length, prediction_length)
     fit, validation = holdout_last_window(train_data, prediction_length)
+    best = BestWeights(monitor="val_horizon_loss")
     with tempfile.TemporaryDirectory(prefix="lagllama-finetune-") as workdir:
         trainer_kwargs = {
             "max_epochs": max_epochs,
@@ -139,8 +158,9 @@ def finetune(
             "enable_progress_bar": progress,
             "enable_model_summary": False,
             "callbacks": [
-                pl.callbacks.EarlyStopping(monitor="val_loss", mode="min", patience=patience),
+                pl.callbacks.EarlyStopping(monitor="val_horizon_loss", mode="min", patience=patience),
                 FreezeLayers(freeze_layers),
+                best,
             ],
         }
         if max_minutes:
@@ -158,12 +178,15 @@ def finetune(
         )
         start_loss = validation_loss(estimator, estimator.create_lightning_module(), validation)
         began = time.time()
-        # GluonTS monitors val_loss with a ModelCheckpoint and returns the best epoch's weights
         output = estimator.train_model(fit, validation_data=validation, cache_data=True)
         train_seconds = time.time() - began
-    tuned_loss = validation_loss(estimator, output.trained_net, validation)
+    module = output.trained_net
+    if best.best_state is not None:  # GluonTS restored the best epoch by val_loss; we want ours
+        module.load_state_dict(best.best_state)
+    tuned_loss = validation_loss(estimator, module, validation)
     keep_tuned = tuned_loss < start_loss
-    module = output.trained_net if keep_tuned else estimator.create_lightning_module()
+    if not keep_tuned:
+        module = estimator.create_lightning_module()
     module.eval()
     record = {
         "lr": lr,

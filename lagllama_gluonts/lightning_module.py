@@ -138,8 +138,14 @@ class LagLlamaLightningModule(pl.LightningModule):
         return loss
 
     def validation_step(self, batch, batch_idx: int):
-        loss = self._mean_loss(batch)
+        nll, observed = self.loss_per_position(batch)
+        loss = (nll * observed).sum() / observed.sum().clamp_min(1.0)
         self.log("val_loss", loss, on_epoch=True, on_step=False, prog_bar=True)
+        # The context positions of a validation window may have been trained on; only its
+        # horizon is unseen, so fine-tuning stops early and picks its epoch on this one.
+        horizon_nll, horizon_observed = nll[:, -self.prediction_length :], observed[:, -self.prediction_length :]
+        horizon_loss = (horizon_nll * horizon_observed).sum() / horizon_observed.sum().clamp_min(1.0)
+        self.log("val_horizon_loss", horizon_loss, on_epoch=True, on_step=False)
         return loss
 
     def configure_optimizers(self):
