@@ -178,3 +178,14 @@ def test_fine_tuning_uses_a_small_learning_rate_unless_told():
     assert LagLlamaEstimator.from_checkpoint(SMALL, prediction_length=4).lr == FINE_TUNING_LR
     assert LagLlamaEstimator.from_checkpoint(SMALL, prediction_length=4, lr=1e-3).lr == 1e-3
     assert LagLlamaEstimator(prediction_length=4).lr == 1e-3
+
+
+def test_from_scratch_scales_on_the_context_and_checkpoints_keep_their_own_scaling():
+    assert LagLlamaEstimator(prediction_length=4, context_length=16).scaling_window == 16
+    assert LagLlamaEstimator(prediction_length=4, context_length=16).create_lightning_module().model.scaling_window == 16
+    assert LagLlamaEstimator(prediction_length=4, scaling_window=None).scaling_window is None
+    assert LagLlamaEstimator(prediction_length=4, scaling_window=8).scaling_window == 8
+    # reference-style construction with a checkpoint keeps the reference's whole-window scaling
+    assert LagLlamaEstimator(prediction_length=4, ckpt_path=str(SMALL)).scaling_window is None
+    with pytest.raises(ValueError, match="scaling_window"):
+        LagLlamaEstimator(prediction_length=4, scaling_window="recent")
