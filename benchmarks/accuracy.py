@@ -142,11 +142,11 @@ def group(runs: List[Dict]) -> Dict:
     return groups
 
 
-def wins(groups: Dict, datasets: List[str], model: str, reference: str) -> int:
-    """Datasets on which ``model``'s mean CRPS is below ``reference``'s."""
+def wins(groups: Dict, datasets: List[str], model: str, reference: str) -> str:
+    """"k/n": on k of the n datasets where both ran, ``model``'s mean CRPS is below ``reference``'s."""
     crps = lambda key: np.mean([r["mean_wQuantileLoss"] for r in groups[key]])  # noqa: E731
-    return sum(crps((d, model)) < crps((d, reference)) for d in datasets
-               if (d, model) in groups and (d, reference) in groups)
+    both = [d for d in datasets if (d, model) in groups and (d, reference) in groups]
+    return f"{sum(crps((d, model)) < crps((d, reference)) for d in both)}/{len(both)}"
 
 
 def machine() -> str:
@@ -170,7 +170,8 @@ def markdown(runs: List[Dict], datasets: List[str], settings: Dict, config: dict
         "",
         "Command: `" + " ".join(["python benchmarks/accuracy.py", *argv]) + "`",
         "",
-        f"Date: {started:%Y-%m-%d %H:%M} UTC, {minutes:.0f} minutes. Machine: {machine()}.",
+        f"Date: {started:%Y-%m-%d %H:%M} UTC" + (f", {minutes:.0f} minutes" if math.isfinite(minutes) else "")
+        + f". Machine: {machine()}.",
         "",
         f"Every neural model: {config['steps']} gradient steps of batch {config['batch_size']}, "
         f"context length {CONTEXT_HORIZONS} x the horizon, `cache_data=True`, 1 CPU thread, "
@@ -199,7 +200,7 @@ def markdown(runs: List[Dict], datasets: List[str], settings: Dict, config: dict
             cells = [summarize([r[m] for r in rs]) for m in METRICS]
             cells += [summarize_seconds([r[k] for r in rs]) for k in ("train_s", "predict_s")]
             lines.append(f"| {name} | {model} | " + " | ".join(cells) + " |")
-    lines += ["", f"Mean CRPS better than ... on how many of the {len(datasets)} datasets:", "",
+    lines += ["", "Datasets on which the mean CRPS is lower than the reference's (k/n):", "",
               "| model | vs SeasonalNaive | vs DeepAR |", "|---|---|---|"]
     for model in MODELS[2:]:
         lines.append(f"| {model} | {wins(groups, datasets, model, 'SeasonalNaive')} | "
@@ -250,6 +251,9 @@ def parse_args(argv):
     parser.add_argument("--seeds", type=int, nargs="+", help="seeds (overrides the mode's)")
     parser.add_argument("--num-samples", type=int, default=100)
     parser.add_argument("--out-dir", type=Path, default=RESULTS)
+    parser.add_argument("--from-json", type=Path, metavar="ACCURACY_JSON",
+                        help="train nothing: rebuild accuracy.md and accuracy.png in --out-dir from the "
+                             "runs an earlier (possibly interrupted) run saved")
     args = parser.parse_args(argv)
     for name in ("steps", "num_samples"):
         if getattr(args, name) is not None and getattr(args, name) < 1:
@@ -257,9 +261,31 @@ def parse_args(argv):
     return args
 
 
+def rebuild(args, argv) -> str:
+    """The report of a saved run; an interrupted run reports the runs it finished."""
+    if not args.from_json.is_file():
+        raise SystemExit(f"--from-json: no such file {args.from_json}")
+    saved = json.loads(args.from_json.read_text())
+    started = datetime.fromtimestamp(args.from_json.stat().st_mtime, timezone.utc)
+    if "started" in saved:
+        started = datetime.fromisoformat(saved["started"])
+    text = markdown(saved["runs"], list(saved["settings"]), saved["settings"], saved["config"],
+                    saved["argv"], saved.get("num_samples", 100), started, saved.get("minutes", float("nan")))
+    note = (f"Rebuilt from the saved runs with `python benchmarks/accuracy.py {' '.join(argv)}`"
+            f" ({len(saved['runs'])} runs).")
+    text = text.replace("\n\nDate: ", f"\n\n{note}\n\nDate: ", 1)
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    (args.out_dir / "accuracy.md").write_text(text)
+    plot(saved["runs"], list(saved["settings"]), args.out_dir / "accuracy.png")
+    return text
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parse_args(argv)
+    if args.from_json:
+        print(rebuild(args, argv))
+        return
     torch.set_num_threads(1)
     logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
     config = dict(QUICK if args.quick else FULL)
@@ -285,10 +311,11 @@ def main(argv=None):
         runs.append(dict(dataset=name, model=model, seed=seed, **result))
         tqdm.write(json.dumps(runs[-1]))
         # Rewritten after every run so an interrupted run still leaves its numbers.
+        minutes = (time.perf_counter() - clock) / 60
         (args.out_dir / "accuracy.json").write_text(json.dumps(
-            dict(argv=argv, config=config, settings=settings, runs=runs), indent=1))
+            dict(argv=argv, config=config, settings=settings, num_samples=args.num_samples,
+                 started=started.isoformat(), minutes=minutes, runs=runs), indent=1))
 
-    minutes = (time.perf_counter() - clock) / 60
     names = list(settings)
     text = markdown(runs, names, settings, config, argv, args.num_samples, started, minutes)
     (args.out_dir / "accuracy.md").write_text(text)

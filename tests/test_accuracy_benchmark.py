@@ -67,6 +67,18 @@ def test_quick_run_writes_chart_and_raw_runs(quick_run):
         assert table[run["model"]] == pytest.approx(run["mean_wQuantileLoss"], abs=1e-4)
 
 
+def test_from_json_rebuilds_the_same_table_without_training(quick_run, tmp_path):
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), "--from-json", str(quick_run / "accuracy.json"), "--out-dir", str(tmp_path)],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rebuilt = (tmp_path / "accuracy.md").read_text()
+    assert "Rebuilt from the saved runs" in rebuilt
+    assert _results_table(rebuilt) == _results_table((quick_run / "accuracy.md").read_text())
+    assert (tmp_path / "accuracy.png").read_bytes()[:4] == b"\x89PNG"
+
+
 def test_unknown_dataset_is_a_one_line_error():
     proc = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--datasets", "nope"],
                           cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
