@@ -120,6 +120,9 @@ class LagLlamaEstimator(TransformOnceEstimator):
         and IQR were far from the current level: CRPS 0.022 / 0.109 with None vs 0.012 /
         0.069, 300 steps, ``benchmarks/accuracy.py`` settings) and None with ``ckpt_path``,
         as reference checkpoints were trained (``from_checkpoint`` reads it from the file).
+    unobserved_as_loc
+        Feed missing and padded past values as ``loc`` (0 after scaling) instead of the
+        reference's raw 0. See ``LagLlamaModel``.
     lr, weight_decay
         AdamW settings.
     aug_prob, freq_mask_rate, freq_mixing_rate
@@ -170,6 +173,7 @@ class LagLlamaEstimator(TransformOnceEstimator):
         rope_scaling: Optional[dict] = None,
         scaling: Optional[str] = "robust",
         scaling_window: Union[int, str, None] = "context",
+        unobserved_as_loc: bool = False,
         lr: float = 1e-3,
         weight_decay: float = 1e-8,
         aug_prob: float = 0.1,
@@ -241,6 +245,7 @@ class LagLlamaEstimator(TransformOnceEstimator):
         elif isinstance(scaling_window, str):
             raise ValueError(f'scaling_window must be a positive int, None or "context", got {scaling_window!r}')
         self.scaling_window = scaling_window
+        self.unobserved_as_loc = unobserved_as_loc
         self.lr = lr
         self.weight_decay = weight_decay
         self.aug_prob = aug_prob
@@ -301,6 +306,7 @@ class LagLlamaEstimator(TransformOnceEstimator):
             distr_output=model_kwargs["distr_output"],
         )
         kwargs.setdefault("scaling_window", model_kwargs.get("scaling_window"))
+        kwargs.setdefault("unobserved_as_loc", model_kwargs.get("unobserved_as_loc", False))
         clash = sorted(set(arch) & set(kwargs) - {"scaling"})
         if clash:
             raise ValueError(f"{clash} are read from the checkpoint and cannot be overridden")
@@ -346,6 +352,7 @@ class LagLlamaEstimator(TransformOnceEstimator):
             "n_head": self.n_head,
             "scaling": self.scaling,
             "scaling_window": self.scaling_window,
+            "unobserved_as_loc": self.unobserved_as_loc,
             "distr_output": self.distr_output,
             "num_parallel_samples": self.num_parallel_samples,
             "rope_scaling": self.rope_scaling,

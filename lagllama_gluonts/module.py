@@ -317,6 +317,11 @@ class LagLlamaModel(nn.Module):
         ``context_length + max(lags_seq)`` values: on a trending series its median lies far
         below the current level, and a model pretrained on mostly mean-reverting data then
         pulls forecasts back towards it. The bundled checkpoint scales on its context (64).
+    unobserved_as_loc
+        Feed unobserved past values (missing, or the padding before a short series' start)
+        as ``loc``, i.e. 0 after scaling. The reference feeds them as raw 0, which after
+        scaling is ``-loc / scale``: for a short series far from 0 every long lag then reads
+        as a huge negative value.
     input_size
         Must be 1 (univariate), as in the released model.
     n_layer, n_embd_per_head, n_head
@@ -352,6 +357,7 @@ class LagLlamaModel(nn.Module):
         time_feat: bool = True,
         dropout: float = 0.0,
         scaling_window: Optional[int] = None,
+        unobserved_as_loc: bool = False,
     ) -> None:
         super().__init__()
         if scaling_window is not None and scaling_window < 1:
@@ -368,6 +374,7 @@ class LagLlamaModel(nn.Module):
         self.time_feat = time_feat
         self.scaler = make_scaler(scaling)
         self.scaling_window = scaling_window
+        self.unobserved_as_loc = unobserved_as_loc
         self.distr_output = distr_output if distr_output is not None else StudentTOutput()
         self.register_buffer("lags", torch.tensor(self.lags_seq), persistent=False)
 
@@ -403,6 +410,11 @@ class LagLlamaModel(nn.Module):
             past_observed_values = past_observed_values[:, -self.scaling_window :]
         _, loc, scale = self.scaler(past_target, past_observed_values)
         return loc, scale
+
+    def fill_unobserved(self, past_target, past_observed_values, loc):
+        if not self.unobserved_as_loc:
+            return past_target
+        return torch.where(past_observed_values == 1, past_target, loc)
 
     def tokens(
         self,
@@ -462,6 +474,7 @@ class LagLlamaModel(nn.Module):
         Returns ``(distr_args, loc, scale)``; the arguments are in scaled space.
         """
         loc, scale = self.scale(past_target, past_observed_values)
+        past_target = self.fill_unobserved(past_target, past_observed_values, loc)
         series = (past_target - loc) / scale
         time_feat = past_time_feat[:, self.max_lag :] if past_time_feat is not None else None
         if future_target is not None:
@@ -510,6 +523,7 @@ class LagLlamaModel(nn.Module):
         past_tf = past_time_feat[:, self.max_lag :] if past_time_feat is not None else None
 
         loc, scale = self.scale(past_target, past_observed_values)
+        past_target = self.fill_unobserved(past_target, past_observed_values, loc)
         scaled_past = (past_target - loc) / scale
         if use_kv_cache:
             # the context is the same for all paths of a series: prefill it once per series

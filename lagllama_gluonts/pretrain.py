@@ -167,6 +167,7 @@ class PretrainConfig:
     n_head: int = 4
     n_embd_per_head: int = 16
     scaling_window: Optional[int] = 64
+    unobserved_as_loc: bool = True
     batch_size: int = 64
     steps_per_epoch: int = 100
     max_steps: int = 4000
@@ -198,6 +199,7 @@ def build_estimator(cfg: PretrainConfig) -> LagLlamaEstimator:
         n_embd_per_head=cfg.n_embd_per_head,
         scaling="robust",
         scaling_window=cfg.scaling_window,
+        unobserved_as_loc=cfg.unobserved_as_loc,
         time_feat=True,
         batch_size=cfg.batch_size,
         lr=cfg.lr,

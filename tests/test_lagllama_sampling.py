@@ -151,3 +151,20 @@ def test_scaling_window_must_be_positive():
     with pytest.raises(ValueError, match="scaling_window"):
         LagLlamaModel(context_length=4, max_context_length=64, scaling="robust", input_size=1, n_layer=1,
                       n_embd_per_head=4, n_head=1, lags_seq=[0, 1], scaling_window=0)
+
+
+def test_unobserved_as_loc_makes_padding_values_irrelevant():
+    model = make_model(None)
+    past_target, observed, past_tf, future_tf = inputs()
+    garbage = past_target.clone()
+    garbage[observed == 0] = 1e4  # whatever stands in the padded positions
+
+    def params(target):
+        torch.manual_seed(0)
+        return model(target, observed, past_tf)[0][0]
+
+    assert not torch.allclose(params(past_target), params(garbage))  # the reference's raw padding leaks
+    model.unobserved_as_loc = True
+    torch.testing.assert_close(params(past_target), params(garbage))
+    cached = sample(model, (garbage, observed, past_tf, future_tf), use_kv_cache=True)
+    torch.testing.assert_close(cached, sample(model, (past_target, observed, past_tf, future_tf), use_kv_cache=True))
