@@ -7,7 +7,7 @@ BUNDLED_CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "lag-llam
 
 # Fine-tuning defaults, chosen on the held-out datasets: `benchmarks/zero_shot.py --finetune-study`
 # writes the measurement to benchmarks/results/finetune_settings.md.
-FINETUNE_LR = 3e-5
+FINETUNE_LR = 1e-5
 FINETUNE_MAX_EPOCHS = 10
 FINETUNE_PATIENCE = 3
 FINETUNE_BATCHES_PER_EPOCH = 25
