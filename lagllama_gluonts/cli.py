@@ -231,7 +231,8 @@ environment (MASTER_ADDR, MASTER_PORT, NODE_RANK; SLURM's srun sets them for you
     pt.add_argument("--corpus-files", nargs="+", default=None, metavar="FILE",
                     help="only these corpus CSVs (default: every allowed one)")
     pt.add_argument("--synthetic", type=positive_int, default=300, help="series per synthetic source (default: %(default)s)")
-    pt.add_argument("--devices", type=positive_int, default=1, help="processes per node (default: %(default)s)")
+    pt.add_argument("--accelerator", default="auto", help="Lightning accelerator: cpu, gpu, auto (default: %(default)s)")
+    pt.add_argument("--devices", type=positive_int, default=1, help="processes (devices) per node (default: %(default)s)")
     pt.add_argument("--strategy", default="auto", help="Lightning strategy, e.g. ddp (default: %(default)s)")
     pt.add_argument("--num-nodes", type=positive_int, default=1, help="nodes (default: %(default)s)")
     pt.add_argument("--no-progress-bar", action="store_true")
@@ -492,7 +493,7 @@ def cmd_pretrain(args) -> int:
         lr=args.lr, context_length=args.context_length, prediction_length=args.prediction_length,
         scaling_window=args.scaling_window, n_layer=args.n_layer, n_head=args.n_head,
         n_embd_per_head=args.n_embd_per_head, weights=weights,
-        corpus_files=args.corpus_files, num_synthetic=args.synthetic, devices=args.devices,
+        corpus_files=args.corpus_files, num_synthetic=args.synthetic, accelerator=args.accelerator, devices=args.devices,
         strategy=args.strategy, num_nodes=args.num_nodes, progress_bar=not args.no_progress_bar, seed=args.seed,
     )
     path = pretrain(cfg)

@@ -179,6 +179,7 @@ class PretrainConfig:
     corpus_dir: Optional[Path] = None
     corpus_files: Optional[Sequence[str]] = None
     max_validation_series: int = 64
+    accelerator: str = "auto"
     devices: int = 1
     strategy: str = "auto"
     num_nodes: int = 1
@@ -305,7 +306,7 @@ def pretrain(cfg: PretrainConfig) -> Optional[Path]:
     val_loader = validation_batches(cfg, estimator, module, validation)
 
     trainer = pl.Trainer(
-        accelerator="cpu",
+        accelerator=cfg.accelerator,
         devices=cfg.devices,
         num_nodes=cfg.num_nodes,
         strategy=cfg.strategy,
