@@ -185,7 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--batches-per-epoch", type=positive_int, default=50, help="(default: %(default)s)")
     train.add_argument("--max-minutes", type=float, default=None, help="wall-clock budget for training")
     train.add_argument("--lr", type=float, default=None,
-                       help="learning rate (default: 1e-3 from scratch, 3e-5 when fine-tuning a checkpoint)")
+                       help="learning rate (default: 1e-3 from scratch, 1e-5 when fine-tuning a checkpoint)")
     train.add_argument("--n-layer", type=positive_int, default=4, help="from scratch only (default: %(default)s)")
     train.add_argument("--n-head", type=positive_int, default=4, help="from scratch only (default: %(default)s)")
     train.add_argument("--n-embd-per-head", type=positive_int, default=16, help="from scratch only (default: %(default)s)")

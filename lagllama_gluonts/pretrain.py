@@ -25,7 +25,6 @@ from typing import Dict, Iterator, List, Mapping, Optional, Sequence
 
 import numpy as np
 import torch
-from gluonts.dataset.field_names import FieldName
 from gluonts.dataset.loader import as_stacked_batches
 from gluonts.transform import InstanceSampler
 
