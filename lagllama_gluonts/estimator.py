@@ -12,8 +12,15 @@ from gluonts.dataset.common import Dataset
 from gluonts.dataset.field_names import FieldName
 from gluonts.dataset.loader import as_stacked_batches
 from gluonts.itertools import Cyclic
-from gluonts.time_feature import get_lags_for_frequency, time_features_from_frequency_str
-from gluonts.torch.distributions import DistributionOutput, NegativeBinomialOutput, StudentTOutput
+from gluonts.time_feature import (
+    get_lags_for_frequency,
+    time_features_from_frequency_str,
+)
+from gluonts.torch.distributions import (
+    DistributionOutput,
+    NegativeBinomialOutput,
+    StudentTOutput,
+)
 from gluonts.torch.model.predictor import PyTorchPredictor
 from gluonts.transform import (
     AddObservedValuesIndicator,
@@ -28,8 +35,14 @@ from gluonts.transform import (
     ValidationSplitSampler,
 )
 
+from .checkpoint import (
+    BUNDLED_CHECKPOINT,
+    CheckpointError,
+    load_model_weights,
+    model_state_dict,
+    read_checkpoint,
+)
 from .defaults import FINETUNE_LR
-from .checkpoint import BUNDLED_CHECKPOINT, CheckpointError, load_model_weights, model_state_dict, read_checkpoint
 from .lightning_module import LagLlamaLightningModule
 from .pipeline import TransformOnceEstimator
 from .validation import ValidateSeries, check_dataset
