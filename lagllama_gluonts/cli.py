@@ -70,7 +70,7 @@ def _add_checkpoint_arguments(p: argparse.ArgumentParser) -> None:
                    "context when the context is longer than the checkpoint's, else none; linear without F "
                    "uses that ratio; dynamic acts only beyond the model's max_context_length")
     p.add_argument("--num-samples", type=positive_int, default=100, help="sample paths per series (default: %(default)s)")
-    p.add_argument("--batch-size", type=positive_int, default=64, help="series per prediction batch (default: %(default)s)")
+    p.add_argument("--batch-size", type=positive_int, default=16, help="series per prediction batch (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
 
 
@@ -172,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="tokens of context (default: the checkpoint's; longer contexts get linear rope scaling)")
     bt.add_argument("--num-samples", type=positive_int, default=100, help="sample paths per series (default: %(default)s)")
     bt.add_argument("--max-series", type=positive_int, default=None, help="evaluate only the first N test series")
-    bt.add_argument("--batch-size", type=positive_int, default=64, help="series per prediction batch")
+    bt.add_argument("--batch-size", type=positive_int, default=16, help="series per prediction batch")
     bt.add_argument("--no-kv-cache", action="store_true", help="recompute the whole window at each step (slower, same samples)")
     bt.add_argument("--rescale-every-step", action="store_true",
                     help="the reference's decoding: re-run the scaler over each path's growing history (no cache)")
