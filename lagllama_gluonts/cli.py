@@ -480,22 +480,20 @@ def cmd_pretrain(args) -> int:
     from .pretrain import PretrainConfig, parse_weights, pretrain
 
     try:
-        weights = parse_weights(args.mixture)
-    except ValueError as err:
+        cfg = PretrainConfig(
+            out=args.out, run_dir=args.run_dir, resume=args.resume, max_steps=args.max_steps,
+            steps_per_epoch=args.steps_per_epoch, max_minutes=args.max_minutes, batch_size=args.batch_size,
+            lr=args.lr, context_length=args.context_length, prediction_length=args.prediction_length,
+            scaling_window=args.scaling_window, n_layer=args.n_layer, n_head=args.n_head,
+            n_embd_per_head=args.n_embd_per_head, weights=parse_weights(args.mixture),
+            corpus_files=args.corpus_files, num_synthetic=args.synthetic, accelerator=args.accelerator,
+            devices=args.devices, strategy=args.strategy, num_nodes=args.num_nodes,
+            progress_bar=not args.no_progress_bar, seed=args.seed,
+        )
+        cfg.check()
+    except (ValueError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    if args.resume and not ((args.run_dir or PretrainConfig(out=args.out).run_path) / "last.ckpt").exists():
-        print(f"error: --resume: nothing to resume in {args.run_dir or PretrainConfig(out=args.out).run_path}", file=sys.stderr)
-        return 2
-    cfg = PretrainConfig(
-        out=args.out, run_dir=args.run_dir, resume=args.resume, max_steps=args.max_steps,
-        steps_per_epoch=args.steps_per_epoch, max_minutes=args.max_minutes, batch_size=args.batch_size,
-        lr=args.lr, context_length=args.context_length, prediction_length=args.prediction_length,
-        scaling_window=args.scaling_window, n_layer=args.n_layer, n_head=args.n_head,
-        n_embd_per_head=args.n_embd_per_head, weights=weights,
-        corpus_files=args.corpus_files, num_synthetic=args.synthetic, accelerator=args.accelerator, devices=args.devices,
-        strategy=args.strategy, num_nodes=args.num_nodes, progress_bar=not args.no_progress_bar, seed=args.seed,
-    )
     path = pretrain(cfg)
     if path is not None:
         print(f"wrote {path} (loss curve: {cfg.run_path / 'loss.png'})")

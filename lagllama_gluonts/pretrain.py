@@ -53,13 +53,17 @@ def default_corpus_dir() -> Path:
     return DEFAULT_MIRROR.parent / "corpus"
 
 
+def check_corpus_files(files: Sequence[str]) -> None:
+    held_out = sorted(set(files) & set(HELD_OUT_CORPUS))
+    if held_out:
+        raise ValueError(f"{held_out} are held out for zero-shot evaluation and may not be used for pretraining")
+
+
 def corpus_entries(corpus_dir: Optional[Path] = None, files: Optional[Sequence[str]] = None) -> List[Dict]:
     """The allowed corpus series (all but the held-out ones), or the named ``files``."""
     corpus_dir = Path(corpus_dir or default_corpus_dir())
     if files:
-        held_out = sorted(set(files) & set(HELD_OUT_CORPUS))
-        if held_out:
-            raise ValueError(f"{held_out} are held out for zero-shot evaluation and may not be used for pretraining")
+        check_corpus_files(files)
         paths = [corpus_dir / name for name in files]
     else:
         paths = sorted(p for p in corpus_dir.glob("*.csv") if p.name not in HELD_OUT_CORPUS)
@@ -187,7 +191,14 @@ class PretrainConfig:
 
     @property
     def run_path(self) -> Path:
-        return Path(self.run_dir) if self.run_dir else Path(self.out).with_suffix("").with_name(Path(self.out).stem + "-run")
+        return Path(self.run_dir) if self.run_dir else Path(self.out).with_name(Path(self.out).stem + "-run")
+
+    def check(self) -> None:
+        """Fail before any data is read: a held-out corpus file, or nothing to resume."""
+        if self.corpus_files:
+            check_corpus_files(self.corpus_files)
+        if self.resume and not (self.run_path / "last.ckpt").exists():
+            raise FileNotFoundError(f"--resume: no {self.run_path / 'last.ckpt'} to resume from")
 
 
 def build_estimator(cfg: PretrainConfig) -> LagLlamaEstimator:
@@ -214,25 +225,22 @@ def _transform_once(estimator: LagLlamaEstimator, entries: List[Dict]) -> List[D
     return list(estimator.create_transformation().apply(entries, is_train=True))
 
 
-class _MixtureCallbacks:
+def _mixture_callbacks(mixture: WeightedMixture, run_path: Path) -> list:
     """Lightning callbacks: reseed the stream per rank and epoch, save on interruption."""
+    import lightning.pytorch as pl
 
-    @staticmethod
-    def make(mixture: WeightedMixture, run_path: Path):
-        import lightning.pytorch as pl
+    class ReseedMixture(pl.Callback):
+        def on_train_epoch_start(self, trainer, pl_module):
+            mixture.rank = trainer.global_rank
+            mixture.position = trainer.global_step
 
-        class ReseedMixture(pl.Callback):
-            def on_train_epoch_start(self, trainer, pl_module):
-                mixture.rank = trainer.global_rank
-                mixture.position = trainer.global_step
+    class SaveOnInterrupt(pl.Callback):
+        def on_exception(self, trainer, pl_module, exception):
+            if isinstance(exception, KeyboardInterrupt):
+                trainer.save_checkpoint(run_path / "last.ckpt", weights_only=False)
+                logger.warning("interrupted at step %d; resume with --resume", trainer.global_step)
 
-        class SaveOnInterrupt(pl.Callback):
-            def on_exception(self, trainer, pl_module, exception):
-                if isinstance(exception, KeyboardInterrupt):
-                    trainer.save_checkpoint(run_path / "last.ckpt", weights_only=False)
-                    logger.warning("interrupted at step %d; resume with --resume", trainer.global_step)
-
-        return [ReseedMixture(), SaveOnInterrupt()]
+    return [ReseedMixture(), SaveOnInterrupt()]
 
 
 def prepare_data(cfg: PretrainConfig, estimator: LagLlamaEstimator):
@@ -286,10 +294,9 @@ def pretrain(cfg: PretrainConfig) -> Optional[Path]:
     from lightning.pytorch.loggers import CSVLogger
 
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    cfg.check()
     run_path = cfg.run_path
     last = run_path / "last.ckpt"
-    if cfg.resume and not last.exists():
-        raise FileNotFoundError(f"--resume: no {last} to resume from")
 
     estimator = build_estimator(cfg)
     module = estimator.create_lightning_module()
@@ -318,7 +325,7 @@ def pretrain(cfg: PretrainConfig) -> Optional[Path]:
         enable_progress_bar=cfg.progress_bar,
         enable_model_summary=False,
         callbacks=[ModelCheckpoint(dirpath=run_path, save_last=True, save_top_k=0)]
-        + _MixtureCallbacks.make(mixture, run_path),
+        + _mixture_callbacks(mixture, run_path),
     )
     started = time.time()
     trainer.fit(module, train_dataloaders=train_loader, val_dataloaders=val_loader,

@@ -138,7 +138,7 @@ def test_scaling_window_scales_on_the_recent_past_and_keeps_the_cache_exact():
     whole_loc, _ = model.scale(past_target, observed)
     model.scaling_window = 10
     loc, scale = model.scale(past_target, observed)
-    ref_loc, ref_scale = model.scale.__self__.scaler(past_target[:, -10:], observed[:, -10:])[1:]
+    ref_loc, ref_scale = model.scaler(past_target[:, -10:], observed[:, -10:])[1:]
     torch.testing.assert_close(loc, ref_loc)
     torch.testing.assert_close(scale, ref_scale)
     assert (loc > whole_loc + 5).all()
