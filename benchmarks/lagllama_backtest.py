@@ -26,6 +26,7 @@ from gluonts.torch.model.deepar import DeepAREstimator  # noqa: E402
 from lagllama_gluonts import LagLlamaEstimator, load_predictor  # noqa: E402
 from lagllama_gluonts.cli import BUNDLED_CHECKPOINT  # noqa: E402
 from lagllama_gluonts.datasets import get_dataset  # noqa: E402
+from lagllama_gluonts.estimator import DEFAULT_LAG_FREQUENCIES  # noqa: E402
 from lagllama_gluonts.evaluation import run_backtest, seasonal_naive_baseline  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -86,7 +87,7 @@ def main(argv=None):
         pl.seed_everything(args.seed, verbose=False)
         lagllama = LagLlamaEstimator(
             prediction_length=h, context_length=64, n_layer=4, n_head=4, n_embd_per_head=16,
-            scaling="robust", batch_size=args.batch_size, num_batches_per_epoch=args.batches_per_epoch,
+            scaling="robust", lags_seq=list(DEFAULT_LAG_FREQUENCIES),  # the bundled checkpoint's lags batch_size=args.batch_size, num_batches_per_epoch=args.batches_per_epoch,
             num_parallel_samples=args.num_samples, trainer_kwargs=dict(budget, gradient_clip_val=1.0),
         )
         started = time.time()

@@ -89,13 +89,17 @@ def make_estimator(model: str, freq: str, prediction_length: int, batch_size: in
 
     from informer_gluonts import InformerEstimator
     from lagllama_gluonts import LagLlamaEstimator
+    from lagllama_gluonts.estimator import DEFAULT_LAG_FREQUENCIES
 
     common = dict(prediction_length=prediction_length, batch_size=batch_size,
                   num_batches_per_epoch=batches, trainer_kwargs=trainer)
     if model == "lagllama":
         if released_arch:
             return LagLlamaEstimator.from_checkpoint(RELEASED_ARCH, lr=1e-3, **common)
-        return LagLlamaEstimator(**common)  # the estimator's defaults: 1 layer, 4 heads x 32
+        # 1 layer, 4 heads x 32 (the defaults) over the reference's 84 lags up to 1092: the
+        # longest windows a Lag-Llama reads, as speed.md was measured (from scratch the
+        # default lags are the data frequency's, max 720 for hourly data)
+        return LagLlamaEstimator(lags_seq=list(DEFAULT_LAG_FREQUENCIES), **common)
     if model.startswith("informer"):
         return InformerEstimator(freq=freq, attention=model.split("-")[1], **common)
     if model == "deepar":

@@ -34,7 +34,10 @@ class LagLlamaLightningModule(pl.LightningModule):
     freq_mask_rate, freq_mixing_rate
         Fractions of frequency components masked / mixed in an augmented batch (0 disables).
     use_cosine_annealing_lr, cosine_annealing_lr_args
-        Optional ``CosineAnnealingLR`` schedule (arguments such as ``T_max``, ``eta_min``).
+        Cosine learning-rate decay. With ``cosine_annealing_lr_args`` (``T_max``, ``eta_min``):
+        the reference's ``CosineAnnealingLR`` stepped once per epoch. Without them: one cosine
+        over ``cosine_steps`` optimizer steps (the whole run), stepped every batch, from ``lr``
+        down to ``lr / 100``.
     nonnegative_pred_samples
         Clip sample paths at zero.
     use_kv_cache
@@ -57,6 +60,7 @@ class LagLlamaLightningModule(pl.LightningModule):
         freq_mixing_rate: float = 0.1,
         use_cosine_annealing_lr: bool = False,
         cosine_annealing_lr_args: Optional[dict] = None,
+        cosine_steps: Optional[int] = None,
         nonnegative_pred_samples: bool = False,
         use_kv_cache: bool = True,
         rescale_every_step: bool = False,
@@ -72,6 +76,7 @@ class LagLlamaLightningModule(pl.LightningModule):
         self.freq_mixing_rate = freq_mixing_rate
         self.use_cosine_annealing_lr = use_cosine_annealing_lr
         self.cosine_annealing_lr_args = dict(cosine_annealing_lr_args or {})
+        self.cosine_steps = cosine_steps
         self.nonnegative_pred_samples = nonnegative_pred_samples
         self.use_kv_cache = use_kv_cache
         self.rescale_every_step = rescale_every_step
@@ -152,6 +157,11 @@ class LagLlamaLightningModule(pl.LightningModule):
         optimizer = torch.optim.AdamW(self.model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         if not self.use_cosine_annealing_lr:
             return optimizer
-        args = {"T_max": 100, **self.cosine_annealing_lr_args}
-        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, **args)
-        return {"optimizer": optimizer, "lr_scheduler": scheduler}
+        if self.cosine_annealing_lr_args:
+            args = {"T_max": 100, **self.cosine_annealing_lr_args}
+            scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, **args)
+            return {"optimizer": optimizer, "lr_scheduler": scheduler}
+        if not self.cosine_steps:
+            raise ValueError("a cosine schedule over the whole run needs cosine_steps (the run's optimizer steps)")
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=self.cosine_steps, eta_min=self.lr / 100)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

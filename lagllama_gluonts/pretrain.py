@@ -31,7 +31,7 @@ from gluonts.transform import InstanceSampler
 from .checkpoint import save_checkpoint
 from .corpus import read_corpus
 from .datasets import DEFAULT_MIRROR, get_dataset
-from .estimator import TRAINING_INPUT_NAMES, LagLlamaEstimator
+from .estimator import DEFAULT_LAG_FREQUENCIES, TRAINING_INPUT_NAMES, LagLlamaEstimator
 from .synthetic import gluonts_artificial, kernel_synth, persistent_processes
 
 logger = logging.getLogger(__name__)
@@ -212,6 +212,8 @@ def build_estimator(cfg: PretrainConfig) -> LagLlamaEstimator:
         scaling_window=cfg.scaling_window,
         unobserved_as_loc=cfg.unobserved_as_loc,
         time_feat=True,
+        # one model for every frequency: the reference's lags of all of them
+        lags_seq=list(DEFAULT_LAG_FREQUENCIES),
         batch_size=cfg.batch_size,
         lr=cfg.lr,
         aug_prob=0.5,

@@ -11,6 +11,7 @@ from gluonts.model.predictor import Predictor
 from lagllama_gluonts import DataError, LagLlamaEstimator, load_predictor
 from lagllama_gluonts.corpus import read_series_csv
 from lagllama_gluonts.datasets import get_dataset
+from lagllama_gluonts.estimator import frequency_lags
 from lagllama_gluonts.evaluation import run_backtest
 from lagllama_gluonts.validation import check_frequency
 
@@ -149,6 +150,8 @@ def test_brief_training_on_real_data_backtests(name, max_series, tmp_path):
         trainer_kwargs={"max_epochs": 2, "default_root_dir": str(tmp_path), "enable_progress_bar": False},
     )
     predictor = estimator.train(dataset.train)
+    # no freq given: the lags are GluonTS's for the data's own frequency
+    assert predictor.prediction_net.model.lags_seq == frequency_lags(dataset.metadata.freq)
     metrics, forecasts, _ = run_backtest(predictor, dataset.test, num_samples=20, max_series=max_series, progress=False)
     for key in ("mean_wQuantileLoss", "MASE", "ND"):
         assert np.isfinite(metrics[key]), key
@@ -180,12 +183,82 @@ def test_fine_tuning_uses_a_small_learning_rate_unless_told():
     assert LagLlamaEstimator(prediction_length=4).lr == 1e-3
 
 
+def test_lags_come_from_the_frequency_when_training_from_scratch(tmp_path):
+    from gluonts.time_feature import get_lags_for_frequency
+
+    from lagllama_gluonts.estimator import DEFAULT_LAG_FREQUENCIES, resolve_lags
+
+    # DeepAR's lags for the frequency (1-based there), as 0-based indices
+    weekly = sorted(lag - 1 for lag in get_lags_for_frequency("W"))
+    assert frequency_lags("W") == weekly and weekly[:7] == list(range(7)) and 51 in weekly
+    assert LagLlamaEstimator(prediction_length=4, freq="W").lags_seq == weekly
+    assert LagLlamaEstimator(prediction_length=4, freq="W", lags_seq=[0, 3]).lags_seq == [0, 3]
+    # a checkpoint keeps the reference's 84 lags of every frequency unless told otherwise
+    released = LagLlamaEstimator(prediction_length=4, ckpt_path=str(SMALL)).lags_seq
+    assert released == resolve_lags(DEFAULT_LAG_FREQUENCIES) and len(released) == 84
+    with pytest.raises(ValueError, match="unknown frequency"):
+        LagLlamaEstimator(prediction_length=4, freq="XYZ")
+
+    # neither given: unknown until train() reads the data's frequency, and a clear error before
+    estimator = LagLlamaEstimator(
+        prediction_length=4, context_length=8, n_layer=1, n_head=1, n_embd_per_head=4, batch_size=4,
+        num_batches_per_epoch=2, trainer_kwargs={"max_epochs": 1, "default_root_dir": str(tmp_path),
+                                                 "enable_progress_bar": False, "logger": False},
+    )
+    with pytest.raises(ValueError, match="lags_seq is not known yet"):
+        estimator.create_lightning_module()
+    daily = ListDataset([{"start": "2020-01-01", "target": np.sin(np.arange(400) / 3.0) + 2}], freq="D")
+    predictor = estimator.train(daily)
+    assert predictor.prediction_net.model.lags_seq == frequency_lags("D") == estimator.lags_seq
+    # continuing a trained predictor keeps its network's lags, whatever the new data's frequency
+    hourly = ListDataset([{"start": "2020-01-01", "target": np.cos(np.arange(400) / 3.0) + 2}], freq="h")
+    continued = estimator.train_from(predictor, hourly)
+    assert continued.prediction_net.model.lags_seq == frequency_lags("D")
+    # a plain entry whose start carries no frequency
+    with pytest.raises(DataError, match="frequency"):
+        estimator.train([{"start": "2020-01-01", "target": np.ones(50)}])
+
+
 def test_from_scratch_scales_on_the_context_and_checkpoints_keep_their_own_scaling():
     assert LagLlamaEstimator(prediction_length=4, context_length=16).scaling_window == 16
-    assert LagLlamaEstimator(prediction_length=4, context_length=16).create_lightning_module().model.scaling_window == 16
+    assert LagLlamaEstimator(prediction_length=4, context_length=16, freq="h").create_lightning_module().model.scaling_window == 16
     assert LagLlamaEstimator(prediction_length=4, scaling_window=None).scaling_window is None
     assert LagLlamaEstimator(prediction_length=4, scaling_window=8).scaling_window == 8
     # reference-style construction with a checkpoint keeps the reference's whole-window scaling
     assert LagLlamaEstimator(prediction_length=4, ckpt_path=str(SMALL)).scaling_window is None
     with pytest.raises(ValueError, match="scaling_window"):
         LagLlamaEstimator(prediction_length=4, scaling_window="recent")
+
+
+def test_from_scratch_the_learning_rate_decays_over_the_whole_run(tmp_path):
+    from lightning.pytorch.callbacks import Callback
+
+    seen = []
+
+    class RecordLR(Callback):
+        def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+            seen.append(trainer.optimizers[0].param_groups[0]["lr"])
+
+    data = ListDataset([{"start": "2020-01-01", "target": np.sin(np.arange(400) / 3.0) + 2}], freq="D")
+
+    def run(**trainer):
+        seen.clear()
+        estimator = LagLlamaEstimator(
+            prediction_length=4, context_length=8, n_layer=1, n_head=1, n_embd_per_head=4, batch_size=4,
+            num_batches_per_epoch=5, trainer_kwargs=dict(logger=False, enable_progress_bar=False,
+                                                         default_root_dir=str(tmp_path), callbacks=[RecordLR()], **trainer),
+        )
+        estimator.train(data)
+        return estimator, np.array(seen)
+
+    estimator, lrs = run(max_epochs=3)
+    assert estimator.planned_steps() == 15 and len(lrs) == 15
+    assert lrs[0] == pytest.approx(1e-3) and np.all(np.diff(lrs) < 0) and lrs[-1] < 3e-5
+    # max_steps ends the run first: the cosine spans those steps, not the epochs
+    estimator, lrs = run(max_epochs=10, max_steps=7)
+    assert estimator.planned_steps() == 7 and len(lrs) == 7 and lrs[-1] < 1e-4
+
+    # a checkpoint keeps a constant rate; a run without an end cannot be planned
+    assert not LagLlamaEstimator.from_checkpoint(SMALL, prediction_length=4).use_cosine_annealing_lr
+    with pytest.raises(ValueError, match="has no end"):
+        LagLlamaEstimator(prediction_length=4, trainer_kwargs={"max_epochs": -1}).planned_steps()
