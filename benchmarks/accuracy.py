@@ -173,6 +173,10 @@ def markdown(runs: List[Dict], datasets: List[str], settings: Dict, config: dict
         f"Date: {started:%Y-%m-%d %H:%M} UTC" + (f", {minutes:.0f} minutes" if math.isfinite(minutes) else "")
         + f". Machine: {machine()}.",
         "",
+        *([f"Runs of {', '.join(config['kept']['models'])} are kept from the saved run of "
+           f"{config['kept']['started'][:16].replace('T', ' ')} (`python benchmarks/accuracy.py "
+           f"{' '.join(config['kept']['argv'])}`): their code did not change; the others ran now.", ""]
+          if config.get("kept") else []),
         f"Every neural model: {config['steps']} gradient steps of batch {config['batch_size']}, "
         f"context length {CONTEXT_HORIZONS} x the horizon, `cache_data=True`, 1 CPU thread, "
         f"{num_samples} sample paths, seeds {list(config['seeds'])}; otherwise each model's defaults "
@@ -251,6 +255,9 @@ def parse_args(argv):
     parser.add_argument("--seeds", type=int, nargs="+", help="seeds (overrides the mode's)")
     parser.add_argument("--num-samples", type=int, default=100)
     parser.add_argument("--out-dir", type=Path, default=RESULTS)
+    parser.add_argument("--keep-from", type=Path, metavar="ACCURACY_JSON",
+                        help="take the runs of the models not in --models from this saved accuracy.json "
+                             "(same settings) instead of rerunning them; the table says so")
     parser.add_argument("--from-json", type=Path, metavar="ACCURACY_JSON",
                         help="train nothing: rebuild accuracy.md and accuracy.png in --out-dir from the "
                              "runs an earlier (possibly interrupted) run saved")
@@ -280,6 +287,11 @@ def rebuild(args, argv) -> str:
     return text
 
 
+def ordered(runs: List[Dict], datasets: List[str]) -> List[Dict]:
+    """Runs by dataset, then model in table order, then seed."""
+    return sorted(runs, key=lambda r: (datasets.index(r["dataset"]), MODELS.index(r["model"]), r["seed"]))
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parse_args(argv)
@@ -298,6 +310,14 @@ def main(argv=None):
     args.out_dir.mkdir(parents=True, exist_ok=True)
 
     runs, settings = [], {}
+    kept = []
+    if args.keep_from:
+        saved = json.loads(args.keep_from.read_text())
+        if saved["config"]["steps"] != config["steps"] or saved["config"]["batch_size"] != config["batch_size"]:
+            raise SystemExit(f"--keep-from {args.keep_from}: its budget {saved['config']} differs from {config}")
+        kept = [r for r in saved["runs"] if r["model"] not in models and r["dataset"] in args.datasets]
+        config["kept"] = dict(models=sorted({r["model"] for r in kept}), argv=saved["argv"],
+                              started=saved.get("started") or saved.get("date") or f"{args.keep_from}")
     jobs = [(d, m, s) for d in args.datasets for m in models
             for s in (config["seeds"][:1] if m == "SeasonalNaive" else config["seeds"])]
     datasets = {}
@@ -310,6 +330,7 @@ def main(argv=None):
         result = run_one(model, datasets[name], seed, config, args.num_samples)
         runs.append(dict(dataset=name, model=model, seed=seed, **result))
         tqdm.write(json.dumps(runs[-1]))
+        runs = ordered(runs + [k for k in kept if k not in runs and k["dataset"] == name], args.datasets)
         # Rewritten after every run so an interrupted run still leaves its numbers.
         minutes = (time.perf_counter() - clock) / 60
         (args.out_dir / "accuracy.json").write_text(json.dumps(
