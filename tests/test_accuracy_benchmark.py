@@ -84,3 +84,35 @@ def test_unknown_dataset_is_a_one_line_error():
                           cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert "nope" in proc.stderr.strip().splitlines()[-1]
+
+
+def test_keep_from_reruns_only_the_named_models(quick_run, tmp_path):
+    saved = json.loads((quick_run / "accuracy.json").read_text())
+    for run in saved["runs"]:
+        if run["model"] == "DeepAR":
+            run["mean_wQuantileLoss"] = 0.123456  # a marker: this cell must come from the saved run
+    (tmp_path / "saved.json").write_text(json.dumps(saved))
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), "--quick", "--datasets", "airpassengers", "--models", "Lag-Llama",
+         "--keep-from", str(tmp_path / "saved.json"), "--out-dir", str(out)],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    text = (out / "accuracy.md").read_text()
+    assert "Runs of DeepAR, Informer, PatchTST are kept from the saved run" in text
+    rows = {row[1]: row for row in _results_table(text)}
+    assert list(rows) == MODELS
+    assert rows["DeepAR"][2] == "0.1235"
+    runs = json.loads((out / "accuracy.json").read_text())["runs"]
+    assert sorted(r["model"] for r in runs) == sorted(MODELS)
+
+    # a saved run with another budget is refused, not mixed in
+    saved["config"]["steps"] += 1
+    (tmp_path / "other.json").write_text(json.dumps(saved))
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), "--quick", "--datasets", "airpassengers", "--models", "Lag-Llama",
+         "--keep-from", str(tmp_path / "other.json"), "--out-dir", str(tmp_path / "refused")],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode != 0 and "budget" in proc.stderr
