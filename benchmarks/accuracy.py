@@ -44,8 +44,8 @@ from tqdm.auto import tqdm  # noqa: E402
 
 from informer_gluonts import InformerEstimator  # noqa: E402
 from lagllama_gluonts import LagLlamaEstimator  # noqa: E402
-from lagllama_gluonts.datasets import MIRRORED_DATASETS, get_dataset  # noqa: E402
-from lagllama_gluonts.evaluation import EVALUATION_QUANTILES, seasonal_naive_baseline  # noqa: E402
+from lagllama_gluonts.common.datasets import MIRRORED_DATASETS, get_dataset  # noqa: E402
+from lagllama_gluonts.common.evaluation import QUANTILES, seasonal_naive_baseline  # noqa: E402
 
 RESULTS = REPO_ROOT / "benchmarks" / "results"
 MODELS = ("SeasonalNaive", "DeepAR", "PatchTST", "Lag-Llama", "Informer")
@@ -96,7 +96,7 @@ def forecast_and_score(predictor, test_data, num_samples: int):
     predict_s = time.perf_counter() - started
     tss = list(ts_it)
     with gluonts_env._let(use_tqdm=False):  # one progress bar (the runs'), not one per scoring
-        agg, _ = Evaluator(quantiles=EVALUATION_QUANTILES, num_workers=0)(
+        agg, _ = Evaluator(quantiles=QUANTILES, num_workers=0)(
             iter(tss), iter(forecasts), num_series=len(tss))
     return {k: float(agg[k]) for k in METRICS}, predict_s
 

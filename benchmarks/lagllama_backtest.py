@@ -25,9 +25,9 @@ from gluonts.torch.model.deepar import DeepAREstimator  # noqa: E402
 
 from lagllama_gluonts import LagLlamaEstimator, load_predictor  # noqa: E402
 from lagllama_gluonts.cli import BUNDLED_CHECKPOINT  # noqa: E402
-from lagllama_gluonts.datasets import get_dataset  # noqa: E402
+from lagllama_gluonts.common.datasets import get_dataset  # noqa: E402
 from lagllama_gluonts.estimator import DEFAULT_LAG_FREQUENCIES  # noqa: E402
-from lagllama_gluonts.evaluation import run_backtest, seasonal_naive_baseline  # noqa: E402
+from lagllama_gluonts.common.evaluation import run_backtest, seasonal_naive_baseline  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 METRICS = ("mean_wQuantileLoss", "MASE", "ND", "NRMSE")

@@ -114,7 +114,7 @@ def task_train(cfg: dict) -> dict:
     """Training throughput: the second epoch of a two-epoch run (the first one warms up)."""
     import lightning.pytorch as pl
 
-    from lagllama_gluonts.datasets import get_dataset
+    from lagllama_gluonts.common.datasets import get_dataset
 
     dataset = get_dataset("m4_hourly")
     timer = epoch_timer()
@@ -148,7 +148,7 @@ def task_predict(cfg: dict) -> dict:
     import numpy as np
     import torch
 
-    from lagllama_gluonts.datasets import get_dataset
+    from lagllama_gluonts.common.datasets import get_dataset
 
     dataset = get_dataset("m4_hourly")
     entries = list(dataset.test)[: cfg["series"]]
@@ -199,7 +199,7 @@ def task_pipeline(cfg: dict) -> dict:
     """Epoch times of one estimator on one dataset, lazily re-transformed or transformed once."""
     import lightning.pytorch as pl
 
-    from lagllama_gluonts.datasets import get_dataset
+    from lagllama_gluonts.common.datasets import get_dataset
 
     dataset = get_dataset(cfg["dataset"])
     timer = epoch_timer()

@@ -36,7 +36,7 @@ from gluonts.torch.model.deepar import DeepAREstimator  # noqa: E402
 
 from lagllama_gluonts import load_predictor  # noqa: E402
 from lagllama_gluonts.checkpoint import read_checkpoint  # noqa: E402
-from lagllama_gluonts.datasets import get_dataset  # noqa: E402
+from lagllama_gluonts.common.datasets import get_dataset  # noqa: E402
 from lagllama_gluonts.defaults import (  # noqa: E402
     BUNDLED_CHECKPOINT,
     FINETUNE_BATCHES_PER_EPOCH,
@@ -45,8 +45,8 @@ from lagllama_gluonts.defaults import (  # noqa: E402
     FINETUNE_MAX_EPOCHS,
     FINETUNE_PATIENCE,
 )
-from lagllama_gluonts.estimator import resolve_rope_scaling  # noqa: E402
-from lagllama_gluonts.evaluation import run_backtest, seasonal_naive_baseline  # noqa: E402
+from lagllama_gluonts.predictor import resolve_rope_scaling  # noqa: E402
+from lagllama_gluonts.common.evaluation import run_backtest, seasonal_naive_baseline  # noqa: E402
 from lagllama_gluonts.finetune import finetune  # noqa: E402
 
 for _name in ("lightning", "lightning.pytorch", "lightning.fabric"):  # after lightning set its own
@@ -70,7 +70,7 @@ class CorpusDataset:
     def __init__(self, filename: str, prediction_length: int = 24, windows: int = 7):
         from gluonts.dataset.split import split
 
-        from lagllama_gluonts.corpus import read_series_csv
+        from lagllama_gluonts.common.tables import read_series_csv
         from lagllama_gluonts.pretrain import default_corpus_dir
 
         entry = read_series_csv(default_corpus_dir() / filename)

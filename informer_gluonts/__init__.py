@@ -9,7 +9,7 @@ and ``InformerLightningModule`` its training wrapper.
 
 from typing import TYPE_CHECKING
 
-from lagllama_gluonts._lazy import lazy_exports
+from lagllama_gluonts.common.lazy import lazy_exports
 
 __all__ = ["InformerEstimator", "InformerLightningModule", "InformerModel"]
 

@@ -18,24 +18,16 @@ one-line message and exit code 2, never a traceback.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
-import sys
 import time
 import warnings
 from pathlib import Path
 from typing import List, Optional, Sequence
 
-import pandas as pd
-
-from lagllama_gluonts.csv_series import (
-    DEFAULT_QUANTILES,
-    forecast_table,
-    load_csv_series,
-    plot_history_and_forecast,
-)
-from lagllama_gluonts.datasets import MIRRORED_DATASETS
-from lagllama_gluonts.validation import DataError, positive_int
+from lagllama_gluonts.common import cli as common_cli
+from lagllama_gluonts.common.cli import positive_int
+from lagllama_gluonts.common.evaluation import QUANTILES
+from lagllama_gluonts.common.validation import DataError
 
 PROG = "informer-gluonts"
 
@@ -65,18 +57,6 @@ def _parse_lags(text: str) -> Optional[List[int]]:
     if any(lag < 1 for lag in lags):
         raise argparse.ArgumentTypeError(f"lags must be >= 1, got {text!r}")
     return lags
-
-
-def _quantile(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0.0 < value < 1.0:
-        raise argparse.ArgumentTypeError(
-            f"quantiles lie strictly between 0 and 1, got {value}"
-        )
-    return value
 
 
 def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -120,7 +100,7 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
                        help="dropout rate (default: 0.05, as the paper)")
     model.add_argument(
         "--scaling",
-        choices=("std", "mean", "none"),
+        choices=("std", "mean", "robust", "none"),
         default="std",
         help="per-window scaler fitted on the context (default: std)",
     )
@@ -134,37 +114,14 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
     train = parser.add_argument_group("training budget")
-    train.add_argument(
-        "--epochs", type=positive_int, default=10, help="(default: 10)"
-    )
-    train.add_argument(
-        "--max-steps",
-        type=positive_int,
-        help="stop after this many optimizer steps, whatever --epochs says",
-    )
-    train.add_argument(
-        "--batches-per-epoch",
-        type=positive_int,
-        default=50,
-        help="(default: 50)",
-    )
-    train.add_argument("--batch-size", type=positive_int, default=32,
-                       help="training batch size (default: 32)")
-    train.add_argument("--lr", type=float, default=1e-3,
-                       help="Adam learning rate (default: 1e-3)")
+    common_cli.add_training_budget(train, epochs=10, batches_per_epoch=50,
+                                   lr_help="Adam learning rate (default: %(default)s)")
     train.add_argument(
         "--patience",
         type=positive_int,
         help="early stopping patience in epochs (needs validation)",
     )
-    train.add_argument(
-        "--num-samples",
-        type=positive_int,
-        default=100,
-        help="sample paths per forecast (default: 100)",
-    )
-    train.add_argument("--seed", type=int, default=0,
-                       help="random seed for training and sampling")
+    common_cli.add_sampling_arguments(train, batch_size_default=32)
     train.add_argument(
         "--threads",
         type=positive_int,
@@ -183,11 +140,11 @@ def _make_estimator(args, freq: str, prediction_length: int, **extra):
     trainer_kwargs = {
         "max_epochs": args.epochs,
         "max_steps": args.max_steps if args.max_steps else -1,
-        "default_root_dir": str(args.out),
-        "logger": False,
         "enable_progress_bar": not args.quiet,
         "enable_model_summary": not args.quiet,
     }
+    if args.max_minutes:
+        trainer_kwargs["max_time"] = {"minutes": args.max_minutes}
     try:
         return InformerEstimator(
             freq=freq,
@@ -206,11 +163,12 @@ def _make_estimator(args, freq: str, prediction_length: int, **extra):
             scaling=args.scaling,
             lags_seq=args.lags,
             num_parallel_samples=args.num_samples,
-            batch_size=args.batch_size,
+            batch_size=args.train_batch_size,
             num_batches_per_epoch=args.batches_per_epoch,
             lr=args.lr,
             early_stopping_patience=args.patience,
             trainer_kwargs=trainer_kwargs,
+            device=args.device,
             **extra,
         )
     except ValueError as error:
@@ -228,6 +186,7 @@ def _setup(args) -> None:
             f"--d-model {args.d_model} is not divisible by --n-heads "
             f"{args.n_heads}"
         )
+    common_cli.quiet_libraries()
     if args.quiet:
         for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
             logging.getLogger(name).setLevel(logging.ERROR)
@@ -242,16 +201,26 @@ def _setup(args) -> None:
 
 def run_forecast(args) -> int:
     from gluonts.dataset.common import ListDataset
-    from tqdm import tqdm
 
+    from lagllama_gluonts.common.evaluation import write_forecast
+    from lagllama_gluonts.common.tables import load_table
+
+    if args.csv is None or args.target is None:
+        raise CLIError("forecast needs --csv FILE and --target COLUMN")
     H = args.prediction_length
     covariates = list(dict.fromkeys(args.covariates or []))
     if args.target in covariates:
         raise CLIError("the target cannot also be a covariate")
     # Check the input before loading torch: bad input fails fast.
-    frame, freq = load_csv_series(
-        args.csv, args.target, covariates, args.date_col, args.freq
+    table = load_table(
+        args.csv,
+        [args.target, *covariates],
+        time_column=args.time_column,
+        freq=args.freq,
+        sep=args.sep,
+        roles=["target"] + ["covariate"] * len(covariates),
     )
+    frame, freq = table.frame, table.period_freq
     _setup(args)
     estimator = _make_estimator(
         args,
@@ -267,7 +236,6 @@ def run_forecast(args) -> int:
             "--context-length or --prediction-length)"
         )
 
-    start = pd.Period(frame.index[0], freq=freq)
     # Past-only covariates: unknown past the end of the data. Gaps are
     # filled forward (then backward) so that every step has a value.
     covariate_values = (
@@ -277,11 +245,7 @@ def run_forecast(args) -> int:
     )
 
     def dataset(end: int) -> ListDataset:
-        entry = {
-            "start": start,
-            "target": frame[args.target].to_numpy()[:end],
-            "item_id": args.target,
-        }
+        entry = table.entry(args.target, end=end)
         if covariate_values is not None:
             entry["past_feat_dynamic_real"] = covariate_values[:, :end]
         return ListDataset([entry], freq=freq)
@@ -292,36 +256,24 @@ def run_forecast(args) -> int:
     train_data = dataset(n - H) if not args.no_validation else dataset(n)
     validation_data = None if args.no_validation else dataset(n)
 
-    args.out.mkdir(parents=True, exist_ok=True)
     began = time.time()
     predictor = estimator.train(train_data, validation_data=validation_data)
+    predictor.batch_size = args.batch_size
     train_seconds = time.time() - began
+    print(f"trained in {train_seconds:.1f}s")
 
-    forecasts = list(
-        tqdm(
-            predictor.predict(dataset(n), num_samples=args.num_samples),
-            total=1,
-            desc="Forecasting",
-            unit="series",
-            disable=args.quiet,
-        )
-    )
-    table = forecast_table(forecasts[0], args.quantiles)
-    csv_path = args.out / "forecast.csv"
-    table.to_csv(csv_path, index=False)
-    history = frame[args.target].iloc[-max(4 * H, C) :]
-    png_path = plot_history_and_forecast(
-        history,
+    forecast = next(iter(predictor.predict(dataset(n), num_samples=args.num_samples)))
+    out = args.out or Path("out/informer/forecast") / args.csv.stem
+    write_forecast(
+        out,
         table,
-        args.out / "forecast.png",
-        f"Informer forecast of {args.target} ({H} x {freq})",
+        args.target,
+        forecast,
+        f"Informer forecast of {args.target} ({H} x {table.freq})",
+        quantiles=args.quantiles,
+        history=max(4 * H, C),
     )
-    predictor.serialize(_fresh_dir(args.out / "predictor"))
-    print(
-        f"trained in {train_seconds:.1f}s; wrote {csv_path} and {png_path} "
-        f"(forecast {table['timestamp'].iloc[0]} .. "
-        f"{table['timestamp'].iloc[-1]})"
-    )
+    predictor.serialize(_fresh_dir(out / "predictor"))
     return 0
 
 
@@ -340,65 +292,48 @@ def _fresh_dir(path: Path) -> Path:
 
 
 def run_backtest_command(args) -> int:
-    from lagllama_gluonts.datasets import get_dataset
-    from lagllama_gluonts.evaluation import (
-        backtest_metrics_table,
-        plot_forecasts,
-        run_backtest,
+    from lagllama_gluonts.common.datasets import get_dataset
+    from lagllama_gluonts.common.evaluation import (
+        backtest_side_by_side,
         seasonal_naive_baseline,
+        write_report,
     )
 
     _setup(args)
-    try:
-        dataset = get_dataset(args.dataset)
-    except FileNotFoundError as error:
-        raise CLIError(str(error)) from None
+    dataset = get_dataset(args.dataset)
     freq = dataset.metadata.freq
     H = args.prediction_length or dataset.metadata.prediction_length
     estimator = _make_estimator(args, freq=freq, prediction_length=H)
 
-    args.out.mkdir(parents=True, exist_ok=True)
     began = time.time()
     predictor = estimator.train(dataset.train)
+    predictor.batch_size = args.batch_size
     train_seconds = time.time() - began
-
-    agg, forecasts, tss = run_backtest(
-        predictor,
+    print(f"\nInformer on {args.dataset} (H={H}, trained {train_seconds:.0f}s)")
+    predictors = {"Informer": predictor}
+    if args.baseline:
+        predictors["SeasonalNaive"] = seasonal_naive_baseline(freq, H)
+    metrics, forecasts, tss = backtest_side_by_side(
+        predictors,
         dataset.test,
         num_samples=args.num_samples,
         max_series=args.max_series,
         progress=not args.quiet,
     )
-    metrics = {"informer": agg}
-    print(f"\nInformer on {args.dataset} (H={H}, trained {train_seconds:.0f}s)")
-    print(backtest_metrics_table(agg))
-    if args.baseline:
-        baseline_agg, _, _ = run_backtest(
-            seasonal_naive_baseline(freq, H),
-            dataset.test,
-            max_series=args.max_series,
-            progress=False,
-        )
-        metrics["seasonal_naive"] = baseline_agg
-        print("\nSeasonal naive baseline")
-        print(backtest_metrics_table(baseline_agg))
-    png = plot_forecasts(
+    record = {
+        "dataset": args.dataset,
+        "prediction_length": H,
+        "series": len(forecasts),
+        "train_seconds": train_seconds,
+        "metrics": metrics,
+    }
+    write_report(
+        args.out or Path("out/informer/backtest") / args.dataset,
+        record,
         forecasts,
         tss,
-        args.out / f"{args.dataset}_backtest.png",
-        title=f"Informer on {args.dataset}",
+        f"Informer on {args.dataset}",
     )
-    metrics_path = args.out / f"{args.dataset}_metrics.json"
-    metrics_path.write_text(
-        json.dumps(
-            {
-                k: {m: float(v) for m, v in d.items()}
-                for k, d in metrics.items()
-            },
-            indent=1,
-        )
-    )
-    print(f"wrote {png} and {metrics_path}")
     return 0
 
 
@@ -444,10 +379,7 @@ def build_parser() -> argparse.ArgumentParser:
             "stopping) unless --no-validation is given."
         ),
     )
-    forecast.add_argument("--csv", type=Path, required=True,
-                          help="input CSV file")
-    forecast.add_argument("--target", required=True,
-                          help="column to forecast, e.g. OT")
+    common_cli.add_table_arguments(forecast, target_help="the column to forecast, e.g. OT")
     forecast.add_argument(
         "--covariates",
         nargs="+",
@@ -455,20 +387,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="other columns fed to the model as past-only covariates "
         "(their future values are unknown, so only their history is used)",
     )
-    forecast.add_argument("--date-col", default="date",
-                          help="timestamp column (default: date)")
-    forecast.add_argument(
-        "--freq",
-        help="pandas frequency alias such as h, D, W (default: inferred "
-        "from the dates)",
-    )
-    forecast.add_argument("--prediction-length", type=positive_int,
-                          default=24, help="horizon in steps (default: 24)")
+    common_cli.add_prediction_length(forecast, default=24, what="%(default)s")
     forecast.add_argument(
         "--quantiles",
-        type=_quantile,
+        type=common_cli.quantile,
         nargs="+",
-        default=list(DEFAULT_QUANTILES),
+        default=list(QUANTILES),
         help="quantile columns to write (default: 0.1 ... 0.9)",
     )
     forecast.add_argument(
@@ -476,8 +400,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="train on all rows (checkpoint chosen by training loss)",
     )
-    forecast.add_argument("--out", type=Path, default=Path("informer_out"),
-                          help="output directory (default: informer_out)")
+    common_cli.add_run_arguments(
+        forecast,
+        "output folder (default: out/informer/forecast/CSV-NAME)",
+        max_series=False,
+    )
     _add_model_arguments(forecast)
     forecast.set_defaults(func=run_forecast)
 
@@ -492,21 +419,13 @@ def build_parser() -> argparse.ArgumentParser:
             "metrics to OUT."
         ),
     )
-    backtest.add_argument("--dataset", choices=MIRRORED_DATASETS,
-                          default="ett_small_1h",
-                          help="GluonTS dataset name (default: ett_small_1h)")
-    backtest.add_argument(
-        "--prediction-length",
-        type=positive_int,
-        help="horizon (default: the dataset's own)",
-    )
-    backtest.add_argument("--max-series", type=positive_int,
-                          help="evaluate only the first N test series")
+    common_cli.add_dataset_argument(backtest, default="ett_small_1h")
+    common_cli.add_prediction_length(backtest)
     backtest.add_argument("--baseline", action="store_true",
                           help="also score the seasonal naive baseline")
-    backtest.add_argument("--out", type=Path,
-                          default=Path("informer_out"),
-                          help="output directory (default: informer_out)")
+    common_cli.add_run_arguments(
+        backtest, "output folder (default: out/informer/backtest/DATASET)"
+    )
     _add_model_arguments(backtest)
     backtest.set_defaults(func=run_backtest_command)
     return parser
@@ -518,15 +437,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if getattr(args, "func", None) is None:
         parser.print_help()
         return 2
-    try:
-        return args.func(args)
-    except DataError as error:  # CLIError and the shared CSV reader's errors
-        print(f"{PROG}: error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=sys.stderr)
-        return 130
+    commands = {args.command: args.func}
+    return common_cli.run_command(PROG, commands, args)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

@@ -1,6 +1,6 @@
 """``InformerEstimator``: data pipeline, training loop and predictor."""
 
-from typing import Any, Dict, Iterable, List, Optional
+from typing import Any, Dict, Iterable, List, Optional, Union
 
 import lightning.pytorch as pl
 import torch
@@ -17,7 +17,6 @@ from gluonts.time_feature import (
     time_features_from_frequency_str,
 )
 from gluonts.torch.distributions import DistributionOutput, StudentTOutput
-from gluonts.torch.model.estimator import TrainOutput
 from gluonts.torch.model.predictor import PyTorchPredictor
 from gluonts.transform import (
     AddAgeFeature,
@@ -38,10 +37,11 @@ from gluonts.transform import (
 )
 from gluonts.transform.sampler import InstanceSampler
 
-from lagllama_gluonts.pipeline import TransformOnceEstimator
+from lagllama_gluonts.common.estimator import ForecastEstimator, trainer_defaults
+from lagllama_gluonts.common.scaling import SCALINGS
+from lagllama_gluonts.common.validation import ValidateSeries, check_positive
 
 from .lightning_module import InformerLightningModule
-from .module import SCALINGS
 
 TRAINING_TARGET_NAMES = ["future_target", "future_observed_values"]
 
@@ -61,7 +61,7 @@ def _frequency_features(freq: str, time_features, lags_seq):
     return time_features, lags_seq
 
 
-class InformerEstimator(TransformOnceEstimator):
+class InformerEstimator(ForecastEstimator):
     """
     Estimator class to train an Informer model (Zhou et al., AAAI 2021,
     "Informer: Beyond Efficient Transformer for Long Sequence Time-Series
@@ -71,8 +71,11 @@ class InformerEstimator(TransformOnceEstimator):
     into an ``InformerLightningModule`` for training purposes: training is
     performed using PyTorch Lightning's ``pl.Trainer`` class. The decoder
     is generative: the whole horizon comes out of one forward pass.
-    Training transforms each series once (``cache_data=True`` by default,
-    see :mod:`lagllama_gluonts.pipeline`).
+    Training runs through the shared
+    :class:`~lagllama_gluonts.common.estimator.ForecastEstimator`: each
+    series transformed once, the data checked first, the best epoch's
+    weights kept in memory, nothing written to the working directory
+    unless ``trainer_kwargs`` asks for it.
 
     Parameters
     ----------
@@ -163,6 +166,10 @@ class InformerEstimator(TransformOnceEstimator):
         Controls the sampling of windows during training.
     validation_sampler
         Controls the sampling of windows during validation.
+    device
+        Where training and prediction run: ``"auto"`` (CUDA when
+        available, the default), ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or a
+        ``torch.device``.
     """
 
     @validated()
@@ -202,16 +209,32 @@ class InformerEstimator(TransformOnceEstimator):
         trainer_kwargs: Optional[Dict[str, Any]] = None,
         train_sampler: Optional[InstanceSampler] = None,
         validation_sampler: Optional[InstanceSampler] = None,
+        device: Union[str, torch.device, None] = "auto",
     ) -> None:
-        default_trainer_kwargs = {"max_epochs": 100, "gradient_clip_val": 10.0}
-        if trainer_kwargs is not None:
-            default_trainer_kwargs.update(trainer_kwargs)
-        super().__init__(trainer_kwargs=default_trainer_kwargs)
-
-        if prediction_length < 1:
-            raise ValueError(
-                f"prediction_length must be >= 1, got {prediction_length}"
+        super().__init__(
+            trainer_kwargs=trainer_defaults(
+                trainer_kwargs, device, max_epochs=100, gradient_clip_val=10.0
             )
+        )
+        check_positive(
+            prediction_length=prediction_length,
+            context_length=context_length,
+            d_model=d_model,
+            n_heads=n_heads,
+            e_layers=e_layers,
+            d_layers=d_layers,
+            d_ff=d_ff,
+            factor=factor,
+            num_parallel_samples=num_parallel_samples,
+            batch_size=batch_size,
+            num_batches_per_epoch=num_batches_per_epoch,
+        )
+        if d_model % n_heads:
+            raise ValueError(
+                f"d_model={d_model} is not divisible by n_heads={n_heads}"
+            )
+        if not lr >= 0:
+            raise ValueError(f"lr must be >= 0, got {lr!r}")
         if attention not in ("prob", "full"):
             raise ValueError(
                 f"attention must be 'prob' or 'full', got {attention!r}"
@@ -229,6 +252,7 @@ class InformerEstimator(TransformOnceEstimator):
             )
 
         self.freq = freq
+        self.device = device
         self.prediction_length = prediction_length
         self.context_length = (
             context_length
@@ -309,7 +333,10 @@ class InformerEstimator(TransformOnceEstimator):
             remove_field_names.append(FieldName.PAST_FEAT_DYNAMIC_REAL)
 
         return Chain(
-            [RemoveFields(field_names=remove_field_names)]
+            [
+                ValidateSeries(freq=self.freq),
+                RemoveFields(field_names=remove_field_names),
+            ]
             + (
                 [SetField(output_field=FieldName.FEAT_STATIC_CAT, value=[0])]
                 if not self.num_feat_static_cat > 0
@@ -512,74 +539,22 @@ class InformerEstimator(TransformOnceEstimator):
             prediction_net=module,
             batch_size=self.batch_size,
             prediction_length=self.prediction_length,
-            device="auto",
+            device=self.predictor_device(),
         )
 
     # ----------------------------------------------------------------------
     # Training
     # ----------------------------------------------------------------------
 
-    def _check_training_data(self, training_data: Dataset) -> None:
-        """
-        Fail early instead of looping forever over a dataset that yields
-        no training window (the training stream cycles over the data).
-        """
-        found_any = False
-        for entry in training_data:
-            found_any = True
-            if len(entry[FieldName.TARGET]) > self.prediction_length:
-                return
-        if not found_any:
-            raise ValueError("training dataset is empty")
-        raise ValueError(
-            "no training series is longer than prediction_length="
-            f"{self.prediction_length}; nothing to learn from (series "
-            "shorter than the context are fine: they are padded)"
-        )
-
-    def train_model(
-        self,
-        training_data: Dataset,
-        validation_data: Optional[Dataset] = None,
-        from_predictor: Optional[PyTorchPredictor] = None,
-        shuffle_buffer_length: Optional[int] = None,
-        cache_data: bool = True,
-        ckpt_path: Optional[str] = None,
-        **kwargs,
-    ) -> TrainOutput:
-        self._check_training_data(training_data)
-        if validation_data is not None and next(
-            iter(validation_data), None
-        ) is None:
-            raise ValueError("validation dataset is empty")
-
-        # The base class pops "callbacks" out of trainer_kwargs; work on a
-        # copy so that training twice keeps the user's callbacks.
-        original_kwargs = self.trainer_kwargs
-        kwargs_copy = dict(original_kwargs)
-        callbacks = list(kwargs_copy.get("callbacks", []))
-        if (
-            self.early_stopping_patience is not None
-            and validation_data is not None
-        ):
-            callbacks.append(
-                pl.callbacks.EarlyStopping(
-                    monitor="val_loss",
-                    mode="min",
-                    patience=self.early_stopping_patience,
-                )
+    def extra_callbacks(
+        self, validation_data: Optional[Dataset]
+    ) -> List[pl.Callback]:
+        if self.early_stopping_patience is None or validation_data is None:
+            return []
+        return [
+            pl.callbacks.EarlyStopping(
+                monitor="val_loss",
+                mode="min",
+                patience=self.early_stopping_patience,
             )
-        kwargs_copy["callbacks"] = callbacks
-        self.trainer_kwargs = kwargs_copy
-        try:
-            return super().train_model(
-                training_data,
-                validation_data,
-                from_predictor=from_predictor,
-                shuffle_buffer_length=shuffle_buffer_length,
-                cache_data=cache_data,
-                ckpt_path=ckpt_path,
-                **kwargs,
-            )
-        finally:
-            self.trainer_kwargs = original_kwargs
+        ]

@@ -26,7 +26,7 @@ from gluonts.core.component import validated
 from gluonts.model import Input, InputSpec
 from gluonts.torch.distributions import DistributionOutput, StudentTOutput
 from gluonts.torch.modules.feature import FeatureEmbedder
-from gluonts.torch.scaler import MeanScaler, NOPScaler, Scaler, StdScaler
+from lagllama_gluonts.common.scaling import make_scaler
 
 from .attention import AttentionLayer, make_attention
 
@@ -259,16 +259,6 @@ class InformerDecoder(nn.Module):
 # --------------------------------------------------------------------------
 
 
-def make_scaler(scaling: str) -> Scaler:
-    if scaling == "mean":
-        return MeanScaler(dim=-1, keepdim=True)
-    if scaling == "std":
-        return StdScaler(dim=-1, keepdim=True)
-    if scaling == "none":
-        return NOPScaler(dim=-1, keepdim=True)
-    raise ValueError(f"scaling must be one of {SCALINGS}, got {scaling!r}")
-
-
 class InformerModel(nn.Module):
     """
     Module implementing the Informer model, see Zhou et al. (AAAI 2021),
@@ -388,7 +378,7 @@ class InformerModel(nn.Module):
         assert min(self.lags_seq) >= 0
         self.distr_output = distr_output
         self.num_parallel_samples = num_parallel_samples
-        self.scaler = make_scaler(scaling)
+        self.scaler = make_scaler(scaling, dim=-1)
 
         self.embedding_dimension = (
             embedding_dimension

@@ -6,7 +6,7 @@
 
 from typing import TYPE_CHECKING
 
-from ._lazy import lazy_exports
+from .common.lazy import lazy_exports
 
 __all__ = [
     "CheckpointError",
@@ -23,19 +23,20 @@ _HOMES = {
     "CheckpointError": ".checkpoint",
     "read_checkpoint": ".checkpoint",
     "save_checkpoint": ".checkpoint",
-    "DataError": ".validation",
+    "DataError": ".common.validation",
     "LagLlamaEstimator": ".estimator",
-    "load_predictor": ".estimator",
+    "load_predictor": ".predictor",
     "LagLlamaLightningModule": ".lightning_module",
     "LagLlamaModel": ".module",
 }
 
 if TYPE_CHECKING:  # pragma: no cover
     from .checkpoint import CheckpointError, read_checkpoint, save_checkpoint
-    from .estimator import LagLlamaEstimator, load_predictor
+    from .estimator import LagLlamaEstimator
+    from .predictor import load_predictor
     from .lightning_module import LagLlamaLightningModule
     from .module import LagLlamaModel
-    from .validation import DataError
+    from .common.validation import DataError
 
 
 __getattr__, __dir__ = lazy_exports(__name__, _HOMES)

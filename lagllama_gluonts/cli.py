@@ -10,7 +10,9 @@ import warnings
 from pathlib import Path
 from typing import List, Optional
 
-from .datasets import MIRRORED_DATASETS
+from .common import cli as common_cli
+from .common.cli import positive_float, positive_int
+from .common.validation import DataError
 from .defaults import (
     BUNDLED_CHECKPOINT,
     FINETUNE_BATCHES_PER_EPOCH,
@@ -19,7 +21,6 @@ from .defaults import (
     FINETUNE_MAX_EPOCHS,
     FINETUNE_PATIENCE,
 )
-from .validation import DataError, positive_int
 
 DESCRIPTION = """\
 Lag-Llama forecasting on GluonTS datasets, offline.
@@ -69,9 +70,7 @@ def _add_checkpoint_arguments(p: argparse.ArgumentParser) -> None:
                    help="rotary-position scaling: auto (default) is linear by (context + horizon) / trained "
                    "context when the context is longer than the checkpoint's, else none; linear without F "
                    "uses that ratio; dynamic acts only beyond the model's max_context_length")
-    p.add_argument("--num-samples", type=positive_int, default=100, help="sample paths per series (default: %(default)s)")
-    p.add_argument("--batch-size", type=positive_int, default=16, help="series per prediction batch (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    common_cli.add_sampling_arguments(p)
 
 
 def _add_zero_shot_parser(commands) -> None:
@@ -91,25 +90,18 @@ def _add_zero_shot_parser(commands) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     source = zs.add_argument_group("data (one of --dataset or --csv)")
-    source.add_argument("--dataset", choices=MIRRORED_DATASETS, default=None,
-                        help="GluonTS repository dataset, materialized offline from the mirror")
-    source.add_argument("--csv", type=Path, default=None, help="a CSV with a timestamp column")
-    source.add_argument("--target", default=None, help="with --csv: the column to forecast")
-    source.add_argument("--time-column", default=None,
-                        help="with --csv: timestamp column (default: one named ds/date/datetime/timestamp/time, "
-                        "else the first column)")
-    source.add_argument("--freq", default=None,
-                        help="with --csv: pandas frequency alias such as h, D, W, MS (default: inferred; "
-                        "missing steps become missing values)")
-    source.add_argument("--prediction-length", type=positive_int, default=None,
-                        help="horizon (default: the dataset's; required with --csv)")
+    common_cli.add_dataset_argument(source)
+    common_cli.add_table_arguments(source)
+    common_cli.add_prediction_length(source, what="the dataset's; required with --csv")
     _add_checkpoint_arguments(zs)
-    zs.add_argument("--max-series", type=positive_int, default=None, help="evaluate only the first N test series")
-    zs.add_argument("--no-kv-cache", action="store_true", help="recompute the whole window at each step (slower, same samples)")
-    zs.add_argument("--rescale-every-step", action="store_true",
-                    help="the reference's decoding: re-run the scaler over each path's growing history (no cache)")
-    zs.add_argument("--out", type=Path, default=None,
-                    help="output folder (default: out/zero-shot/DATASET or out/zero-shot/CSV-NAME)")
+    _add_decoding_arguments(zs)
+    common_cli.add_run_arguments(zs, "output folder (default: out/zero-shot/DATASET or out/zero-shot/CSV-NAME)")
+
+
+def _add_decoding_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--no-kv-cache", action="store_true", help="recompute the whole window at each step (slower, same samples)")
+    p.add_argument("--rescale-every-step", action="store_true",
+                   help="the reference's decoding: re-run the scaler over each path's growing history (no cache)")
 
 
 def _add_finetune_parser(commands) -> None:
@@ -123,23 +115,17 @@ def _add_finetune_parser(commands) -> None:
         "are backtested side by side on the test split; writes OUT/metrics.json, a PNG, and with "
         "--save the fine-tuned checkpoint. Defaults measured in benchmarks/results/finetune_settings.md.",
     )
-    ft.add_argument("--dataset", choices=MIRRORED_DATASETS, required=True,
-                    help="GluonTS repository dataset, materialized offline from the mirror")
-    ft.add_argument("--prediction-length", type=positive_int, default=None, help="horizon (default: the dataset's)")
+    common_cli.add_dataset_argument(ft, required=True)
+    common_cli.add_prediction_length(ft)
     _add_checkpoint_arguments(ft)
-    ft.add_argument("--lr", type=float, default=FINETUNE_LR, help="AdamW learning rate (default: %(default)s)")
-    ft.add_argument("--epochs", type=positive_int, default=FINETUNE_MAX_EPOCHS, help="max epochs (default: %(default)s)")
+    common_cli.add_training_budget(ft, epochs=FINETUNE_MAX_EPOCHS, batches_per_epoch=FINETUNE_BATCHES_PER_EPOCH,
+                                   lr=FINETUNE_LR, lr_help="AdamW learning rate (default: %(default)s)")
     ft.add_argument("--patience", type=positive_int, default=FINETUNE_PATIENCE,
                     help="stop after this many epochs without a lower validation loss (default: %(default)s)")
-    ft.add_argument("--batches-per-epoch", type=positive_int, default=FINETUNE_BATCHES_PER_EPOCH,
-                    help="training batches between validations (default: %(default)s)")
-    ft.add_argument("--train-batch-size", type=positive_int, default=32, help="windows per training batch (default: %(default)s)")
-    ft.add_argument("--freeze-layers", type=int, default=FINETUNE_FREEZE_LAYERS,
+    ft.add_argument("--freeze-layers", type=common_cli.nonnegative_int, default=FINETUNE_FREEZE_LAYERS,
                     help="keep the input projection and the first N transformer blocks fixed (default: %(default)s)")
-    ft.add_argument("--max-minutes", type=float, default=None, help="wall-clock budget for training")
-    ft.add_argument("--max-series", type=positive_int, default=None, help="evaluate only the first N test series")
     ft.add_argument("--save", type=Path, default=None, help="write the fine-tuned checkpoint here")
-    ft.add_argument("--out", type=Path, default=None, help="output folder (default: out/finetune/DATASET)")
+    common_cli.add_run_arguments(ft, "output folder (default: out/finetune/DATASET)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -159,33 +145,23 @@ def build_parser() -> argparse.ArgumentParser:
         "Without --train, the checkpoint forecasts zero-shot; with --train, a model is trained "
         "on the dataset's train split (starting from --checkpoint when given, i.e. fine-tuning).",
     )
-    bt.add_argument("--dataset", default="ett_small_1h", choices=MIRRORED_DATASETS,
-                    help="GluonTS repository dataset, materialized offline from the mirror (default: %(default)s)")
+    common_cli.add_dataset_argument(bt, default="ett_small_1h")
     bt.add_argument("--checkpoint", type=Path, default=None,
                     help=f"Lag-Llama checkpoint (default: the bundled {BUNDLED_CHECKPOINT.name}; "
                     "the released lag-llama.ckpt works too)")
     bt.add_argument("--from-scratch", action="store_true",
                     help="with --train: ignore any checkpoint and train a new model")
-    bt.add_argument("--prediction-length", type=positive_int, default=None,
-                    help="horizon (default: the dataset's)")
+    common_cli.add_prediction_length(bt)
     bt.add_argument("--context-length", type=positive_int, default=None,
                     help="tokens of context (default: the checkpoint's; longer contexts get linear rope scaling)")
-    bt.add_argument("--num-samples", type=positive_int, default=100, help="sample paths per series (default: %(default)s)")
-    bt.add_argument("--max-series", type=positive_int, default=None, help="evaluate only the first N test series")
-    bt.add_argument("--batch-size", type=positive_int, default=16, help="series per prediction batch")
-    bt.add_argument("--no-kv-cache", action="store_true", help="recompute the whole window at each step (slower, same samples)")
-    bt.add_argument("--rescale-every-step", action="store_true",
-                    help="the reference's decoding: re-run the scaler over each path's growing history (no cache)")
-    bt.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
-    bt.add_argument("--out", type=Path, default=Path("out/lagllama"), help="folder for metrics.json and the PNG")
+    common_cli.add_sampling_arguments(bt)
+    _add_decoding_arguments(bt)
+    common_cli.add_run_arguments(bt, "folder for metrics.json and forecasts.png (default: out/backtest/DATASET)")
     bt.add_argument("--baseline", action="store_true", help="also report GluonTS's SeasonalNaivePredictor")
     train = bt.add_argument_group("training (with --train)")
     train.add_argument("--train", action="store_true", help="train (or fine-tune) on the dataset's train split first")
-    train.add_argument("--epochs", type=positive_int, default=10, help="max epochs (default: %(default)s)")
-    train.add_argument("--batches-per-epoch", type=positive_int, default=50, help="(default: %(default)s)")
-    train.add_argument("--max-minutes", type=float, default=None, help="wall-clock budget for training")
-    train.add_argument("--lr", type=float, default=None,
-                       help="learning rate (default: 1e-3 from scratch, 1e-5 when fine-tuning a checkpoint)")
+    common_cli.add_training_budget(train, lr=None,
+                                   lr_help="learning rate (default: 1e-3 from scratch, 1e-5 when fine-tuning a checkpoint)")
     train.add_argument("--n-layer", type=positive_int, default=4, help="from scratch only (default: %(default)s)")
     train.add_argument("--n-head", type=positive_int, default=4, help="from scratch only (default: %(default)s)")
     train.add_argument("--n-embd-per-head", type=positive_int, default=16, help="from scratch only (default: %(default)s)")
@@ -209,14 +185,15 @@ environment (MASTER_ADDR, MASTER_PORT, NODE_RANK; SLURM's srun sets them for you
     )
     pt.add_argument("--out", type=Path, default=Path("out/lag-llama-pretrained.ckpt"),
                     help="exported checkpoint (default: %(default)s)")
+    pt.set_defaults(out_is_file=True)
     pt.add_argument("--run-dir", type=Path, default=None, help="Lightning checkpoints, logs and loss.png")
     pt.add_argument("--resume", action="store_true", help="continue from RUN_DIR/last.ckpt (same step counter and optimizer)")
     pt.add_argument("--max-steps", type=positive_int, default=4000, help="optimizer steps in total (default: %(default)s)")
     pt.add_argument("--steps-per-epoch", type=positive_int, default=100,
                     help="steps between validations and checkpoints (default: %(default)s)")
-    pt.add_argument("--max-minutes", type=float, default=None, help="wall-clock budget (stops cleanly and exports)")
+    pt.add_argument("--max-minutes", type=positive_float, default=None, help="wall-clock budget (stops cleanly and exports)")
     pt.add_argument("--batch-size", type=positive_int, default=64, help="windows per step and process (default: %(default)s)")
-    pt.add_argument("--lr", type=float, default=1e-3, help="peak learning rate, cosine-annealed to a tenth (default: %(default)s)")
+    pt.add_argument("--lr", type=common_cli.learning_rate, default=1e-3, help="peak learning rate, cosine-annealed to a tenth (default: %(default)s)")
     pt.add_argument("--context-length", type=positive_int, default=64)
     pt.add_argument("--prediction-length", type=positive_int, default=16, help="validation horizon (default: %(default)s)")
     pt.add_argument("--scaling-window", type=positive_int, default=64,
@@ -236,48 +213,53 @@ environment (MASTER_ADDR, MASTER_PORT, NODE_RANK; SLURM's srun sets them for you
     pt.add_argument("--strategy", default="auto", help="Lightning strategy, e.g. ddp (default: %(default)s)")
     pt.add_argument("--num-nodes", type=positive_int, default=1, help="nodes (default: %(default)s)")
     pt.add_argument("--no-progress-bar", action="store_true")
-    pt.add_argument("--seed", type=int, default=0)
+    pt.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
 
     info = commands.add_parser("info", help="describe a checkpoint")
     info.add_argument("checkpoint", type=Path, nargs="?", default=BUNDLED_CHECKPOINT)
     return parser
 
 
-def _quiet_libraries() -> None:
-    warnings.filterwarnings("ignore", category=FutureWarning)
-    warnings.filterwarnings("ignore", category=UserWarning)
-    for name in ("lightning", "lightning.pytorch", "gluonts", "pytorch_lightning"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-
-
-def cmd_backtest(args) -> int:
+def _setup(args):
+    """Seed, and the dataset with its frequency and horizon (``--dataset`` commands)."""
     import lightning.pytorch as pl
 
-    from .datasets import get_dataset
-    from .estimator import LagLlamaEstimator, load_predictor
-    from .evaluation import backtest_metrics_table, plot_forecasts, run_backtest, seasonal_naive_baseline
+    from .common.datasets import get_dataset
 
     pl.seed_everything(args.seed, verbose=False)
     dataset = get_dataset(args.dataset)
-    freq = dataset.metadata.freq
-    horizon = args.prediction_length or dataset.metadata.prediction_length
+    return dataset, dataset.metadata.freq, args.prediction_length or dataset.metadata.prediction_length
+
+
+def _training_kwargs(args, epochs_key: str = "epochs") -> dict:
+    trainer_kwargs = {"max_epochs": getattr(args, epochs_key), "gradient_clip_val": 1.0}
+    if args.max_steps:
+        trainer_kwargs["max_steps"] = args.max_steps
+    if args.max_minutes:
+        trainer_kwargs["max_time"] = {"minutes": args.max_minutes}
+    return trainer_kwargs
+
+
+def cmd_backtest(args) -> int:
+    from .common.evaluation import backtest_side_by_side, seasonal_naive_baseline, write_report
+    from .estimator import LagLlamaEstimator
+
+    dataset, freq, horizon = _setup(args)
     checkpoint = None if args.from_scratch else (args.checkpoint or BUNDLED_CHECKPOINT)
     common = dict(
         num_parallel_samples=args.num_samples,
         batch_size=args.batch_size,
         use_kv_cache=not args.no_kv_cache,
         rescale_every_step=args.rescale_every_step,
+        device=args.device,
     )
     started = time.time()
     if not args.train:
         mode = f"zero-shot with {checkpoint}"
-        predictor = load_predictor(checkpoint, prediction_length=horizon, context_length=args.context_length, **common)
+        predictor = _predictor(checkpoint, args, horizon, rope_scaling=None)
         train_seconds = 0.0
     else:
-        trainer_kwargs = {"max_epochs": args.epochs, "gradient_clip_val": 1.0}
-        if args.max_minutes:
-            trainer_kwargs["max_time"] = {"minutes": args.max_minutes}
-        common.update(trainer_kwargs=trainer_kwargs, num_batches_per_epoch=args.batches_per_epoch)
+        common.update(trainer_kwargs=_training_kwargs(args), num_batches_per_epoch=args.batches_per_epoch)
         if args.lr is not None:
             common["lr"] = args.lr
         if checkpoint is not None:
@@ -292,55 +274,18 @@ def cmd_backtest(args) -> int:
                 n_layer=args.n_layer, n_head=args.n_head, n_embd_per_head=args.n_embd_per_head, **common,
             )
         predictor = estimator.train(dataset.train, cache_data=True)
+        predictor.batch_size = args.batch_size
         train_seconds = time.time() - started
     print(f"Lag-Llama {mode} on {args.dataset} (freq {freq}, horizon {horizon})", flush=True)
-
-    predict_started = time.time()
-    metrics, forecasts, tss = run_backtest(predictor, dataset.test, num_samples=args.num_samples, max_series=args.max_series)
-    predict_seconds = time.time() - predict_started
-    print(backtest_metrics_table(metrics))
-    print(f"prediction: {predict_seconds:.1f}s for {len(forecasts)} series "
-          f"({100 * predict_seconds / max(1, len(forecasts)):.1f}s per 100 series); training: {train_seconds:.1f}s")
-
-    args.out.mkdir(parents=True, exist_ok=True)
-    record = {"dataset": args.dataset, "mode": mode, "prediction_length": horizon, "metrics": metrics,
-              "predict_seconds": predict_seconds, "train_seconds": train_seconds, "series": len(forecasts)}
+    predictors = {"Lag-Llama": predictor}
     if args.baseline:
-        naive = seasonal_naive_baseline(freq, horizon)
-        naive_metrics, _, _ = run_backtest(naive, dataset.test, num_samples=args.num_samples,
-                                           max_series=args.max_series, progress=False)
-        print("SeasonalNaive baseline:")
-        print(backtest_metrics_table(naive_metrics))
-        record["seasonal_naive"] = naive_metrics
-    (args.out / "metrics.json").write_text(json.dumps(record, indent=2, default=float))
-    png = plot_forecasts(forecasts, tss, args.out / f"{args.dataset}_forecasts.png", num_series=4,
-                         title=f"Lag-Llama {mode.split(' with ')[0]} — {args.dataset}")
-    print(f"wrote {args.out / 'metrics.json'} and {png}")
+        predictors["SeasonalNaive"] = seasonal_naive_baseline(freq, horizon)
+    metrics, forecasts, tss = backtest_side_by_side(predictors, dataset.test, args.num_samples, args.max_series)
+    record = {"dataset": args.dataset, "mode": mode, "prediction_length": horizon, "series": len(forecasts),
+              "train_seconds": train_seconds, "metrics": metrics}
+    write_report(args.out or Path("out/backtest") / args.dataset, record, forecasts, tss,
+                 f"Lag-Llama {mode.split(' with ')[0]} — {args.dataset}")
     return 0
-
-
-def _backtest_side_by_side(predictors, test_data, num_samples: int, max_series: Optional[int]):
-    """Backtest each named predictor on the same split; metrics by name, and the first one's forecasts."""
-    from .evaluation import compare_metrics_table, run_backtest
-
-    metrics, first = {}, None
-    for i, (name, predictor) in enumerate(predictors.items()):
-        started = time.time()
-        metrics[name], forecasts, tss = run_backtest(predictor, test_data, num_samples=num_samples,
-                                                     max_series=max_series, progress=i == 0)
-        metrics[name]["predict_seconds"] = time.time() - started
-        first = first or (forecasts, tss)
-    print(compare_metrics_table(metrics))
-    return metrics, first
-
-
-def _write_record(out: Path, record: dict, forecasts, tss, name: str, title: str) -> None:
-    from .evaluation import plot_forecasts
-
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "metrics.json").write_text(json.dumps(record, indent=2, default=float))
-    png = plot_forecasts(forecasts, tss, out / f"{name}_forecasts.png", num_series=4, title=title)
-    print(f"wrote {out / 'metrics.json'} and {png}")
 
 
 def cmd_zero_shot(args) -> int:
@@ -348,36 +293,31 @@ def cmd_zero_shot(args) -> int:
         raise DataError("give one of --dataset NAME or --csv FILE")
     if args.csv is not None:
         return _zero_shot_csv(args)
-    import lightning.pytorch as pl
+    from .common.evaluation import backtest_side_by_side, seasonal_naive_baseline, write_report
 
-    from .datasets import get_dataset
-    from .evaluation import seasonal_naive_baseline
-
-    pl.seed_everything(args.seed, verbose=False)
-    dataset = get_dataset(args.dataset)
-    freq = dataset.metadata.freq
-    horizon = args.prediction_length or dataset.metadata.prediction_length
-    predictor = _zero_shot_predictor(args, horizon)
+    dataset, freq, horizon = _setup(args)
+    predictor = _predictor(args.checkpoint, args, horizon)
     print(f"Lag-Llama zero-shot ({args.checkpoint or BUNDLED_CHECKPOINT}) on {args.dataset} "
           f"(freq {freq}, horizon {horizon}, test split)", flush=True)
-    metrics, (forecasts, tss) = _backtest_side_by_side(
+    metrics, forecasts, tss = backtest_side_by_side(
         {"Lag-Llama zero-shot": predictor, "SeasonalNaive": seasonal_naive_baseline(freq, horizon)},
         dataset.test, args.num_samples, args.max_series,
     )
     record = {"dataset": args.dataset, "checkpoint": str(args.checkpoint or BUNDLED_CHECKPOINT),
               "prediction_length": horizon, "context_length": args.context_length,
               "rope_scaling": args.rope_scaling, "series": len(forecasts), "metrics": metrics}
-    _write_record(args.out or Path("out/zero-shot") / args.dataset, record, forecasts, tss, args.dataset,
-                  f"Lag-Llama zero-shot — {args.dataset}")
+    write_report(args.out or Path("out/zero-shot") / args.dataset, record, forecasts, tss,
+                 f"Lag-Llama zero-shot — {args.dataset}")
     return 0
 
 
-def _zero_shot_predictor(args, horizon: int):
-    from .estimator import load_predictor
+def _predictor(checkpoint, args, horizon: int, rope_scaling="from-args"):
+    from .predictor import load_predictor
 
     return load_predictor(
-        args.checkpoint, prediction_length=horizon, context_length=args.context_length,
-        rope_scaling=args.rope_scaling, num_parallel_samples=args.num_samples, batch_size=args.batch_size,
+        checkpoint, prediction_length=horizon, context_length=args.context_length,
+        rope_scaling=args.rope_scaling if rope_scaling == "from-args" else rope_scaling,
+        num_parallel_samples=args.num_samples, batch_size=args.batch_size, device=args.device,
         # finetune has no decoding options: its zero-shot row decodes the default way
         use_kv_cache=not getattr(args, "no_kv_cache", False),
         rescale_every_step=getattr(args, "rescale_every_step", False),
@@ -389,78 +329,55 @@ MIN_CSV_OBSERVATIONS = 8
 
 
 def _zero_shot_csv(args) -> int:
-    import pandas as pd
-
-    from .corpus import period_frequency
-    from .csv_series import (
-        DEFAULT_QUANTILES,
-        forecast_table,
-        guess_time_column,
-        load_csv_series,
-        plot_history_and_forecast,
-    )
+    from .common.tables import load_table
 
     if args.target is None:
         raise DataError("--csv needs --target COLUMN (the column to forecast)")
     if args.prediction_length is None:
         raise DataError("--csv needs --prediction-length H (steps to forecast past the last timestamp)")
-    time_column = args.time_column or guess_time_column(args.csv)
     # Check the input before loading torch: bad input fails fast.
-    frame, freq = load_csv_series(args.csv, args.target, date_column=time_column, freq=args.freq,
-                                  date_option="--time-column")
-    values = frame[args.target]
-    if values.notna().sum() < MIN_CSV_OBSERVATIONS:
-        raise DataError(f"column {args.target!r} has {int(values.notna().sum())} values; "
+    table = load_table(args.csv, [args.target], time_column=args.time_column, freq=args.freq, sep=args.sep,
+                       roles=["target"])
+    observed = int(table.frame[args.target].notna().sum())
+    if observed < MIN_CSV_OBSERVATIONS:
+        raise DataError(f"column {args.target!r} has {observed} values; "
                         f"at least {MIN_CSV_OBSERVATIONS} are needed to forecast")
     import lightning.pytorch as pl
 
+    from .common.evaluation import write_forecast
+
     pl.seed_everything(args.seed, verbose=False)
     horizon = args.prediction_length
-    entry = {"start": pd.Period(frame.index[0], freq=period_frequency(freq)),
-             "target": values.to_numpy(dtype="float32"), "item_id": args.target}
-    forecast = next(iter(_zero_shot_predictor(args, horizon).predict([entry], num_samples=args.num_samples)))
-    table = forecast_table(forecast, DEFAULT_QUANTILES)
-    # the user's own grid (e.g. weekly on Sundays), not the period's start
-    table["timestamp"] = pd.date_range(frame.index[-1], periods=horizon + 1, freq=freq)[1:]
-    out = args.out or Path("out/zero-shot") / args.csv.stem
-    out.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out / "forecast.csv", index=False)
-    png = plot_history_and_forecast(values.iloc[-max(4 * horizon, 64):], table, out / "forecast.png",
-                                    f"Lag-Llama zero-shot forecast of {args.target} ({horizon} x {freq})")
-    print(f"wrote {out / 'forecast.csv'} and {png} (forecast {table['timestamp'].iloc[0]} .. "
-          f"{table['timestamp'].iloc[-1]}, {args.num_samples} sample paths)")
+    predictor = _predictor(args.checkpoint, args, horizon)
+    forecast = next(iter(predictor.predict([table.entry(args.target)], num_samples=args.num_samples)))
+    write_forecast(args.out or Path("out/zero-shot") / args.csv.stem, table, args.target, forecast,
+                   f"Lag-Llama zero-shot forecast of {args.target} ({horizon} x {table.freq})")
     return 0
 
 
 def cmd_finetune(args) -> int:
-    import lightning.pytorch as pl
-
     from .checkpoint import save_checkpoint
-    from .datasets import get_dataset
-    from .evaluation import seasonal_naive_baseline
+    from .common.evaluation import backtest_side_by_side, seasonal_naive_baseline, write_report
     from .finetune import finetune
 
-    pl.seed_everything(args.seed, verbose=False)
-    dataset = get_dataset(args.dataset)
-    freq = dataset.metadata.freq
-    horizon = args.prediction_length or dataset.metadata.prediction_length
+    dataset, freq, horizon = _setup(args)
     checkpoint = args.checkpoint or BUNDLED_CHECKPOINT
     print(f"fine-tuning {checkpoint} on {args.dataset}'s train split (freq {freq}, horizon {horizon}; "
           f"lr {args.lr}, up to {args.epochs} epochs x {args.batches_per_epoch} batches, "
           f"patience {args.patience}, {args.freeze_layers} frozen layers)", flush=True)
     result = finetune(
         dataset.train, horizon, checkpoint=checkpoint, context_length=args.context_length,
-        rope_scaling=args.rope_scaling, lr=args.lr, max_epochs=args.epochs, patience=args.patience,
-        freeze_layers=args.freeze_layers, num_batches_per_epoch=args.batches_per_epoch,
+        rope_scaling=args.rope_scaling, lr=args.lr, max_epochs=args.epochs, max_steps=args.max_steps,
+        patience=args.patience, freeze_layers=args.freeze_layers, num_batches_per_epoch=args.batches_per_epoch,
         batch_size=args.train_batch_size, max_minutes=args.max_minutes,
-        num_parallel_samples=args.num_samples,
+        num_parallel_samples=args.num_samples, device=args.device,
     )
     result.predictor.batch_size = args.batch_size
     rec = result.record
     print(f"validation loss {rec['start_val_loss']:.4f} -> {rec['best_val_loss']:.4f} after "
           f"{rec['epochs_run']} epochs ({rec['train_seconds']:.0f}s); kept: {rec['kept']}")
-    metrics, (forecasts, tss) = _backtest_side_by_side(
-        {"fine-tuned": result.predictor, "zero-shot": _zero_shot_predictor(args, horizon),
+    metrics, forecasts, tss = backtest_side_by_side(
+        {"fine-tuned": result.predictor, "zero-shot": _predictor(checkpoint, args, horizon),
          "SeasonalNaive": seasonal_naive_baseline(freq, horizon)},
         dataset.test, args.num_samples, args.max_series,
     )
@@ -471,8 +388,8 @@ def cmd_finetune(args) -> int:
                                extra={"training": {"fine_tuned_from": str(checkpoint), "dataset": args.dataset, **rec}})
         record["saved"] = str(path)
         print(f"wrote {path}")
-    _write_record(args.out or Path("out/finetune") / args.dataset, record, forecasts, tss, args.dataset,
-                  f"Lag-Llama fine-tuned — {args.dataset}")
+    write_report(args.out or Path("out/finetune") / args.dataset, record, forecasts, tss,
+                 f"Lag-Llama fine-tuned — {args.dataset}")
     return 0
 
 
@@ -492,8 +409,7 @@ def cmd_pretrain(args) -> int:
         )
         cfg.check()
     except (ValueError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        raise DataError(str(err)) from None
     path = pretrain(cfg)
     if path is not None:
         print(f"wrote {path} (loss curve: {cfg.run_path / 'loss.png'})")
@@ -520,15 +436,9 @@ def cmd_info(args) -> int:
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
-    _quiet_libraries()
+    common_cli.quiet_libraries()
     from .checkpoint import CheckpointError
-    from .datasets import MirrorFileMissing
-    from .validation import DataError
 
-    try:
-        commands = {"zero-shot": cmd_zero_shot, "finetune": cmd_finetune, "backtest": cmd_backtest,
-                    "pretrain": cmd_pretrain, "info": cmd_info}
-        return commands[args.command](args)
-    except (CheckpointError, DataError, MirrorFileMissing) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    commands = {"zero-shot": cmd_zero_shot, "finetune": cmd_finetune, "backtest": cmd_backtest,
+                "pretrain": cmd_pretrain, "info": cmd_info}
+    return common_cli.run_command("lagllama-gluonts", commands, args, user_errors=(CheckpointError,))

@@ -44,8 +44,9 @@ from .checkpoint import (
 )
 from .defaults import FINETUNE_LR
 from .lightning_module import LagLlamaLightningModule
-from .pipeline import TransformOnceEstimator
-from .validation import DataError, ValidateSeries, check_dataset
+from .common.estimator import ForecastEstimator, trainer_defaults
+from .common.scaling import SCALINGS
+from .common.validation import DataError, ValidateSeries, check_positive
 
 logger = logging.getLogger(__name__)
 
@@ -115,7 +116,7 @@ def make_distr_output(distr_output: Union[str, DistributionOutput]) -> Distribut
     return names[distr_output]()
 
 
-class LagLlamaEstimator(TransformOnceEstimator):
+class LagLlamaEstimator(ForecastEstimator):
     """Lag-Llama (Rasul et al., 2023) as a GluonTS estimator.
 
     Constructor arguments follow the reference package, so code written for it runs by
@@ -123,8 +124,9 @@ class LagLlamaEstimator(TransformOnceEstimator):
     ``create_lightning_module()`` → ``create_transformation()`` → ``create_predictor()``,
     and its ``train()`` fine-tunes the checkpoint's weights.
 
-    Training transforms each series once (``cache_data=True`` by default, see
-    :mod:`lagllama_gluonts.pipeline`): long series no longer re-featurise every pass.
+    Training runs through the shared :class:`~lagllama_gluonts.common.estimator.ForecastEstimator`:
+    each series transformed once, the data checked first, the best epoch's weights kept in
+    memory, nothing written to the working directory unless ``trainer_kwargs`` asks for it.
 
     Parameters
     ----------
@@ -257,9 +259,7 @@ class LagLlamaEstimator(TransformOnceEstimator):
         track_loss_per_series: bool = False,
         use_single_pass_sampling: bool = False,
     ) -> None:
-        trainer = {"max_epochs": 100, "logger": False, "enable_checkpointing": True}
-        trainer.update(trainer_kwargs or {})
-        super().__init__(trainer_kwargs=trainer)
+        super().__init__(trainer_kwargs=trainer_defaults(trainer_kwargs, device, max_epochs=100))
         given = dict(
             jitter_prob=jitter_prob, scaling_prob=scaling_prob, rotation_prob=rotation_prob,
             permutation_prob=permutation_prob, magnitude_warp_prob=magnitude_warp_prob,
@@ -277,8 +277,15 @@ class LagLlamaEstimator(TransformOnceEstimator):
                 "use_single_pass_sampling is not supported: every sample path conditions "
                 "on its own sampled history (use_kv_cache makes that fast)"
             )
-        if prediction_length < 1 or context_length < 1:
-            raise ValueError("prediction_length and context_length must be positive")
+        check_positive(prediction_length=prediction_length, context_length=context_length, n_layer=n_layer,
+                       n_head=n_head, n_embd_per_head=n_embd_per_head, batch_size=batch_size,
+                       num_parallel_samples=num_parallel_samples, num_batches_per_epoch=num_batches_per_epoch)
+        if n_embd_per_head % 2:
+            raise ValueError(f"n_embd_per_head must be even (rotary embeddings rotate pairs), got {n_embd_per_head}")
+        if scaling not in SCALINGS and scaling is not None:
+            raise ValueError(f"scaling must be one of {list(SCALINGS)} or None, got {scaling!r}")
+        if not lr >= 0:
+            raise ValueError(f"lr must be >= 0, got {lr!r}")
         self.prediction_length = prediction_length
         self.context_length = context_length
         self.input_size = input_size
@@ -382,7 +389,7 @@ class LagLlamaEstimator(TransformOnceEstimator):
     # -- GluonTS hooks ------------------------------------------------------------------------
 
     def create_transformation(self) -> Transformation:
-        steps: List[Transformation] = [ValidateSeries()]
+        steps: List[Transformation] = [ValidateSeries(freq=self.freq)]
         if self.time_feat:
             steps.append(
                 AddTimeFeatures(
@@ -500,16 +507,13 @@ class LagLlamaEstimator(TransformOnceEstimator):
         )
 
     def create_predictor(self, transformation: Transformation, module) -> PyTorchPredictor:
-        device = self.device or "cpu"
-        if device == "auto":
-            device = "cuda" if torch.cuda.is_available() else "cpu"
         return PyTorchPredictor(
             input_transform=transformation + self._create_instance_splitter(module, "test"),
             input_names=self._field_names(list(PREDICTION_INPUT_NAMES)),
             prediction_net=module,
             batch_size=self.batch_size,
             prediction_length=self.prediction_length,
-            device=str(device),
+            device=self.predictor_device(),
         )
 
     def planned_steps(self) -> int:
@@ -533,20 +537,9 @@ class LagLlamaEstimator(TransformOnceEstimator):
             )
         return self.lags_seq
 
-    def train_model(
-        self,
-        training_data: Dataset,
-        validation_data: Optional[Dataset] = None,
-        from_predictor: Optional[PyTorchPredictor] = None,
-        **kwargs,
-    ):
-        # GluonTS cycles the training set forever: an empty one would hang, not fail
-        check_dataset(training_data, "training")
-        if validation_data is not None:
-            check_dataset(validation_data, "validation")
+    def prepare(self, training_data: Dataset, from_predictor: Optional[PyTorchPredictor]) -> None:
         if self._lags_from_data:
             self.lags_seq = self._lags_of(training_data, from_predictor)
-        return super().train_model(training_data, validation_data, from_predictor=from_predictor, **kwargs)
 
     @staticmethod
     def _lags_of(training_data: Dataset, from_predictor: Optional[PyTorchPredictor]) -> List[int]:
@@ -563,60 +556,3 @@ class LagLlamaEstimator(TransformOnceEstimator):
         lags = frequency_lags(freq)
         logger.info("Lag-Llama lags for frequency %s: %d lags up to %d", freq, len(lags), max(lags) + 1)
         return lags
-
-
-def resolve_rope_scaling(
-    rope_scaling: Optional[dict], stored: Dict[str, Any], context_length: int, prediction_length: int
-) -> Optional[dict]:
-    """The rope scaling to run a checkpoint with (``stored``: its model kwargs); see ``load_predictor``."""
-    trained_context = stored.get("context_length", 32)
-    if rope_scaling is None and stored.get("rope_scaling") is None and context_length > trained_context:
-        rope_scaling = {"type": "linear"}
-    if rope_scaling is not None and rope_scaling.get("type") == "linear" and "factor" not in rope_scaling:
-        # positions then span the trained window: (context + horizon) / trained context
-        rope_scaling = {"type": "linear", "factor": max(1.0, (context_length + prediction_length) / trained_context)}
-    return rope_scaling or stored.get("rope_scaling")
-
-
-def load_predictor(
-    checkpoint: Union[str, Path, None],
-    prediction_length: int,
-    context_length: Optional[int] = None,
-    num_parallel_samples: int = 100,
-    rope_scaling: Optional[dict] = None,
-    batch_size: int = 16,
-    device: Union[str, torch.device] = "cpu",
-    use_kv_cache: bool = True,
-    **kwargs,
-) -> PyTorchPredictor:
-    """A zero-shot GluonTS predictor from a Lag-Llama checkpoint; architecture read from the file.
-
-    When ``context_length`` exceeds the checkpoint's and ``rope_scaling`` is not given,
-    linear rope scaling by their ratio is applied, as the Lag-Llama authors recommend.
-    ``{"type": "linear"}`` without a factor gets that ratio too, and ``{"type": "linear",
-    "factor": 1.0}`` (the identity) turns the automatic scaling off. ``checkpoint=None`` loads
-    the bundled checkpoint; the released ``lag-llama.ckpt`` goes through the same code.
-
-    ``batch_size`` series are decoded together, each with ``num_parallel_samples`` paths: the
-    kv-cache for the generated steps holds ``2 * n_layer * batch_size * num_parallel_samples *
-    prediction_length * n_head * n_embd_per_head`` floats (released architecture, 16 series, 100
-    paths, 48 steps: 0.7 GB), and 16 x 100 rows already fill the CPU's matrix units.
-    """
-    checkpoint = checkpoint or BUNDLED_CHECKPOINT
-    stored = read_checkpoint(checkpoint)["hyper_parameters"]["model_kwargs"]
-    context_length = context_length or stored.get("context_length", 32)
-    estimator = LagLlamaEstimator.from_checkpoint(
-        checkpoint,
-        prediction_length=prediction_length,
-        context_length=context_length,
-        num_parallel_samples=num_parallel_samples,
-        rope_scaling=resolve_rope_scaling(rope_scaling, stored, context_length, prediction_length),
-        batch_size=batch_size,
-        device=device,
-        use_kv_cache=use_kv_cache,
-        **kwargs,
-    )
-    module = estimator.create_lightning_module()
-    module.eval()
-    return estimator.create_predictor(estimator.create_transformation(), module)
-

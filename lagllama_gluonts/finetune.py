@@ -16,11 +16,10 @@ measurement in ``benchmarks/results/finetune_settings.md``.
 
 from __future__ import annotations
 
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple, Union
+from typing import Dict, Optional, Union
 
 import lightning.pytorch as pl
 import torch
@@ -36,31 +35,12 @@ from .defaults import (
     FINETUNE_MAX_EPOCHS,
     FINETUNE_PATIENCE,
 )
-from .estimator import LagLlamaEstimator, resolve_rope_scaling
-from .validation import DataError
+from .common.estimator import BestWeights
+from .common.validation import DataError
+from .common.evaluation import holdout_last_window
+from .estimator import LagLlamaEstimator
+from .predictor import resolve_rope_scaling
 
-
-
-def holdout_last_window(dataset: Dataset, prediction_length: int) -> Tuple[List[dict], List[dict]]:
-    """Split a training set in time: series without their last window, and the full series.
-
-    The validation loader scores only the last ``prediction_length`` steps of each full series
-    (GluonTS's ``ValidationSplitSampler``), which the training part never contains. Series too
-    short to give both a training window and a validation window are left out.
-    """
-    fit, validation = [], []
-    for entry in dataset:
-        length = len(entry["target"])
-        if length <= 2 * prediction_length:
-            continue
-        fit.append({**entry, "target": entry["target"][: length - prediction_length]})
-        validation.append(entry)
-    if not fit:
-        raise DataError(
-            f"no training series is longer than twice the prediction length ({2 * prediction_length} "
-            "steps): nothing to fine-tune on and validate with"
-        )
-    return fit, validation
 
 
 class FreezeLayers(pl.Callback):
@@ -78,26 +58,10 @@ class FreezeLayers(pl.Callback):
             return
         transformer = pl_module.model.transformer
         if self.n > len(transformer.h):
-            raise ValueError(f"cannot freeze {self.n} layers: the model has {len(transformer.h)}")
+            raise DataError(f"cannot freeze {self.n} layers: the model has {len(transformer.h)}")
         for module in [transformer.wte, *transformer.h[: self.n]]:
             for parameter in module.parameters():
                 parameter.requires_grad_(False)
-
-
-class BestWeights(pl.Callback):
-    """Keep a copy of the weights of the epoch with the lowest ``monitor`` (in memory)."""
-
-    def __init__(self, monitor: str) -> None:
-        self.monitor = monitor
-        self.best_score = float("inf")
-        self.best_state: Optional[Dict[str, torch.Tensor]] = None
-
-    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        score = trainer.callback_metrics.get(self.monitor)
-        if trainer.sanity_checking or score is None or not float(score) < self.best_score:
-            return
-        self.best_score = float(score)
-        self.best_state = {k: v.detach().clone() for k, v in pl_module.state_dict().items()}
 
 
 @torch.no_grad()
@@ -130,6 +94,7 @@ def finetune(
     rope_scaling: Optional[dict] = None,
     lr: float = FINETUNE_LR,
     max_epochs: int = FINETUNE_MAX_EPOCHS,
+    max_steps: Optional[int] = None,
     patience: int = FINETUNE_PATIENCE,
     freeze_layers: int = FINETUNE_FREEZE_LAYERS,
     num_batches_per_epoch: int = FINETUNE_BATCHES_PER_EPOCH,
@@ -149,39 +114,42 @@ def finetune(
     context_length = context_length or stored.get("context_length", 32)
     rope_scaling = resolve_rope_scaling(rope_scaling, stored, context_length, prediction_length)
     fit, validation = holdout_last_window(train_data, prediction_length)
+    if not 0 <= freeze_layers <= stored["n_layer"]:
+        raise DataError(f"cannot freeze {freeze_layers} layers: {checkpoint} has {stored['n_layer']} "
+                        f"(give 0 .. {stored['n_layer']})")
     best = BestWeights(monitor="val_horizon_loss")
-    with tempfile.TemporaryDirectory(prefix="lagllama-finetune-") as workdir:
-        trainer_kwargs = {
-            "max_epochs": max_epochs,
-            "gradient_clip_val": 1.0,
-            "default_root_dir": workdir,  # GluonTS's best-epoch checkpoint goes here, then away
-            "enable_progress_bar": progress,
-            "enable_model_summary": False,
-            "callbacks": [
-                pl.callbacks.EarlyStopping(monitor="val_horizon_loss", mode="min", patience=patience),
-                FreezeLayers(freeze_layers),
-                best,
-            ],
-        }
-        if max_minutes:
-            trainer_kwargs["max_time"] = {"minutes": max_minutes}
-        estimator = LagLlamaEstimator.from_checkpoint(
-            checkpoint,
-            prediction_length=prediction_length,
-            context_length=context_length,
-            rope_scaling=rope_scaling,
-            lr=lr,
-            batch_size=batch_size,
-            num_batches_per_epoch=num_batches_per_epoch,
-            trainer_kwargs=trainer_kwargs,
-            **estimator_kwargs,
-        )
-        start_loss = validation_loss(estimator, estimator.create_lightning_module(), validation)
-        began = time.time()
-        output = estimator.train_model(fit, validation_data=validation, cache_data=True)
-        train_seconds = time.time() - began
+    trainer_kwargs = {
+        "max_epochs": max_epochs,
+        "gradient_clip_val": 1.0,
+        "enable_progress_bar": progress,
+        "enable_model_summary": False,
+        "callbacks": [
+            pl.callbacks.EarlyStopping(monitor="val_horizon_loss", mode="min", patience=patience),
+            FreezeLayers(freeze_layers),
+            best,
+        ],
+    }
+    if max_minutes:
+        trainer_kwargs["max_time"] = {"minutes": max_minutes}
+    if max_steps:
+        trainer_kwargs["max_steps"] = max_steps
+    estimator = LagLlamaEstimator.from_checkpoint(
+        checkpoint,
+        prediction_length=prediction_length,
+        context_length=context_length,
+        rope_scaling=rope_scaling,
+        lr=lr,
+        batch_size=batch_size,
+        num_batches_per_epoch=num_batches_per_epoch,
+        trainer_kwargs=trainer_kwargs,
+        **estimator_kwargs,
+    )
+    start_loss = validation_loss(estimator, estimator.create_lightning_module(), validation)
+    began = time.time()
+    output = estimator.train_model(fit, validation_data=validation, cache_data=True)
+    train_seconds = time.time() - began
     module = output.trained_net
-    if best.best_state is not None:  # GluonTS restored the best epoch by val_loss; we want ours
+    if best.best_state is not None:  # the base restored the best epoch by val_loss; we want ours
         module.load_state_dict(best.best_state)
     tuned_loss = validation_loss(estimator, module, validation)
     keep_tuned = tuned_loss < start_loss

@@ -19,51 +19,9 @@ from typing import List, Optional, Tuple
 import torch
 import torch.nn.functional as F
 from gluonts.torch.distributions import DistributionOutput, StudentTOutput
-from gluonts.torch.scaler import MeanScaler, NOPScaler, Scaler, StdScaler
 from torch import nn
 
-
-# --------------------------------------------------------------------------- scalers
-
-
-class RobustScaler(Scaler):
-    """Centre on the median and divide by the interquartile range of the observed values.
-
-    Matches the reference's scaler, including ``torch.nanmedian`` returning the lower of
-    the two middle values, so the released weights see the inputs they were trained on.
-    Rows without any observed value get loc 0 and scale 1 (the reference asserts instead).
-    """
-
-    def __init__(self, dim: int = 1, keepdim: bool = True, minimum_scale: float = 1e-10):
-        self.dim = dim
-        self.keepdim = keepdim
-        self.minimum_scale = minimum_scale
-
-    @torch.no_grad()
-    def __call__(self, data: torch.Tensor, weights: torch.Tensor):
-        observed = torch.where(weights == 1, data, torch.nan)
-        med = torch.nanmedian(observed, dim=self.dim, keepdim=True).values
-        q1 = torch.nanquantile(observed, 0.25, dim=self.dim, keepdim=True)
-        q3 = torch.nanquantile(observed, 0.75, dim=self.dim, keepdim=True)
-        iqr = q3 - q1
-        loc = torch.where(torch.isnan(med), torch.zeros_like(med), med)
-        scale = torch.where(torch.isnan(iqr), torch.ones_like(iqr), iqr)
-        scale = torch.clamp(scale, min=self.minimum_scale)
-        scaled = (data - loc) / scale
-        if not self.keepdim:
-            loc, scale = loc.squeeze(self.dim), scale.squeeze(self.dim)
-        return scaled, loc, scale
-
-
-def make_scaler(scaling: Optional[str]) -> Scaler:
-    """The reference's mapping: "robust" | "mean" | "std", anything else means no scaling."""
-    if scaling == "robust":
-        return RobustScaler(dim=1, keepdim=True)
-    if scaling == "mean":
-        return MeanScaler(dim=1, keepdim=True)
-    if scaling == "std":
-        return StdScaler(dim=1, keepdim=True)
-    return NOPScaler(dim=1, keepdim=True)
+from .common.scaling import make_scaler
 
 
 # --------------------------------------------------------------------------- rotary embeddings
@@ -372,7 +330,7 @@ class LagLlamaModel(nn.Module):
         self.max_lag = max(self.lags_seq)
         self.num_parallel_samples = num_parallel_samples
         self.time_feat = time_feat
-        self.scaler = make_scaler(scaling)
+        self.scaler = make_scaler(scaling, dim=1)
         self.scaling_window = scaling_window
         self.unobserved_as_loc = unobserved_as_loc
         self.distr_output = distr_output if distr_output is not None else StudentTOutput()

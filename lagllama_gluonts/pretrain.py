@@ -29,8 +29,8 @@ from gluonts.dataset.loader import as_stacked_batches
 from gluonts.transform import InstanceSampler
 
 from .checkpoint import save_checkpoint
-from .corpus import read_corpus
-from .datasets import DEFAULT_MIRROR, get_dataset
+from .common.tables import read_corpus
+from .common.datasets import DEFAULT_MIRROR, get_dataset
 from .estimator import DEFAULT_LAG_FREQUENCIES, TRAINING_INPUT_NAMES, LagLlamaEstimator
 from .synthetic import gluonts_artificial, kernel_synth, persistent_processes
 

@@ -12,6 +12,8 @@ SHARED = Path(os.environ.get("LAGLLAMA_GLUONTS_SHARED", REPO_ROOT.parent / "shar
 LAG_LLAMA_FIXTURES = SHARED / "fixtures" / "lag_llama"
 INFORMER_FIXTURES = SHARED / "fixtures" / "informer"
 MIRROR = SHARED / "datasets" / "mirror"
+CORPUS = SHARED / "datasets" / "corpus"
+ETTH1 = MIRROR / "raw.githubusercontent.com" / "zhouhaoyi" / "ETDataset" / "main" / "ETT-small" / "ETTh1.csv"
 
 # The CI machine has two small shared cores: oversubscribed intra-op threads made some
 # kernels (sparse sampled matmul, tiny matmuls) up to 20x slower, so tests use one.

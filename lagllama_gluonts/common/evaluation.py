@@ -1,5 +1,5 @@
 """
-Evaluation helpers shared by the CLIs and benchmarks.
+Evaluation shared by both models' CLIs and the benchmarks: one backtest, one report.
 
 Everything here is plain GluonTS: predictions come from
 :func:`gluonts.evaluation.make_evaluation_predictions`, metrics from
@@ -10,7 +10,9 @@ other GluonTS model evaluated the same way.
 from __future__ import annotations
 
 import itertools
+import json
 import math
+import time
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
@@ -25,7 +27,10 @@ from gluonts.model.seasonal_naive import SeasonalNaivePredictor
 from gluonts.time_feature import get_seasonality
 from tqdm.auto import tqdm
 
-EVALUATION_QUANTILES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+from .validation import DataError
+
+# The quantiles everything reports: the Evaluator's weighted quantile loss (CRPS), forecast tables.
+QUANTILES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 
 # Metric names as they appear in the output of gluonts 0.17's Evaluator,
 # in the order they are reported.
@@ -115,7 +120,7 @@ def run_backtest(
         )
         tss = list(ts_it)
 
-        evaluator = Evaluator(quantiles=EVALUATION_QUANTILES, num_workers=0)
+        evaluator = Evaluator(quantiles=QUANTILES, num_workers=0)
         agg_metrics, _ = evaluator(
             iter(tss), iter(forecasts), num_series=len(tss)
         )
@@ -167,128 +172,6 @@ def backtest_metrics_table(
         f"{name:<{name_width}}  {value:>{value_width}}" for name, value in rows
     ]
     return "\n".join(lines)
-
-
-def _first_dim(values: np.ndarray) -> np.ndarray:
-    # Multivariate forecasts/series are drawn for their first dimension only.
-    values = np.asarray(values)
-    return values if values.ndim == 1 else values.reshape(len(values), -1)[:, 0]
-
-
-def _to_timestamps(index: pd.Index) -> pd.Index:
-    # Matplotlib understands timestamps, not pandas periods.
-    return index.to_timestamp() if isinstance(index, pd.PeriodIndex) else index
-
-
-def _plot_one(ax, forecast: Forecast, ts: TimeSeries, history: int) -> None:
-    """Draw recent history, truth, median and 50%/90% intervals on ``ax``."""
-    window = ts.iloc[-(history + forecast.prediction_length) :]
-    ax.plot(
-        _to_timestamps(window.index),
-        _first_dim(window.to_numpy()),
-        color="black",
-        linewidth=1,
-        label="observed",
-    )
-
-    index = _to_timestamps(forecast.index)
-    for (low, high), alpha, label in (
-        ((0.05, 0.95), 0.2, "90% interval"),
-        ((0.25, 0.75), 0.4, "50% interval"),
-    ):
-        ax.fill_between(
-            index,
-            _first_dim(forecast.quantile(low)),
-            _first_dim(forecast.quantile(high)),
-            color="tab:blue",
-            alpha=alpha,
-            linewidth=0,
-            label=label,
-        )
-    ax.plot(
-        index,
-        _first_dim(forecast.quantile(0.5)),
-        color="tab:blue",
-        linewidth=1.5,
-        label="median forecast",
-    )
-    ax.axvline(index[0], color="grey", linestyle=":", linewidth=1)
-    item = forecast.item_id
-    ax.set_title(f"item {item}" if item is not None else "series")
-    ax.set_xlabel("time")
-    ax.set_ylabel("value")
-    ax.tick_params(axis="x", labelrotation=30, labelsize=7)
-
-
-def plot_forecasts(
-    forecasts: Sequence[Forecast],
-    tss: Sequence[TimeSeries],
-    path: Union[Path, str],
-    num_series: int = 4,
-    history: Optional[int] = None,
-    title: Optional[str] = None,
-) -> Path:
-    """
-    Save a grid of forecast plots as a PNG.
-
-    Parameters
-    ----------
-    forecasts
-        Forecasts as returned by :func:`run_backtest`.
-    tss
-        The matching ground-truth series (history and held-out window).
-    path
-        Output file; parent directories are created.
-    num_series
-        Plot the first ``num_series`` forecasts.
-    history
-        Observed steps shown before the forecast window; defaults to four
-        prediction lengths, enough to see seasonality without squashing
-        the forecast.
-    title
-        Figure title.
-
-    Returns
-    -------
-    Path
-        The written PNG.
-    """
-    # An explicit Agg canvas instead of pyplot: works headless and leaves
-    # the caller's global backend and figure registry alone.
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    count = min(num_series, len(forecasts), len(tss))
-    if count < 1:
-        raise ValueError("nothing to plot: no forecasts given")
-    cols = min(2, count)
-    rows = math.ceil(count / cols)
-
-    fig = Figure(figsize=(6 * cols, 3.2 * rows))
-    FigureCanvasAgg(fig)
-    axes = fig.subplots(rows, cols, squeeze=False)
-    for ax, forecast, ts in zip(axes.flat, forecasts, tss[:count]):
-        steps = history
-        if steps is None:
-            steps = 4 * forecast.prediction_length
-        _plot_one(ax, forecast, ts, steps)
-    for ax in list(axes.flat)[count:]:
-        ax.set_visible(False)
-
-    handles, labels = axes.flat[0].get_legend_handles_labels()
-    # A single column is too narrow for one legend row; reserve the
-    # legend's height in inches so it never overlaps the axes.
-    ncol = len(labels) if cols > 1 else 2
-    legend_inches = 0.22 * math.ceil(len(labels) / ncol) + 0.05
-    fig.legend(handles, labels, loc="lower center", ncol=ncol, frameon=False)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout(rect=(0, legend_inches / fig.get_figheight(), 1, 1))
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format="png", dpi=100)
-    return path
 
 
 def seasonal_naive_baseline(
@@ -360,3 +243,98 @@ def compare_metrics_table(
         )
 
     return "\n".join([line(header), line(["-" * w for w in widths])] + [line(r) for r in rows])
+
+
+# --------------------------------------------------------------------------- holding out
+
+
+def holdout_last_window(dataset: Dataset, prediction_length: int) -> Tuple[List[dict], List[dict]]:
+    """Split a training set in time: each series without its last ``prediction_length`` steps
+    (to train on), and each full series (to validate on its last window, which GluonTS's
+    ``ValidationSplitSampler`` scores and the training part never contains).
+
+    The one rule both models and both CLIs use. Series too short to give a training window
+    and a validation window (``2 * prediction_length`` steps or fewer) are left out; when
+    none is left that is a :class:`DataError`.
+    """
+    fit, validation = [], []
+    for entry in dataset:
+        length = np.shape(entry["target"])[-1]  # time is the last axis, also for D x T targets
+        if length <= 2 * prediction_length:
+            continue
+        fit.append({**entry, "target": np.asarray(entry["target"])[..., : length - prediction_length]})
+        validation.append(entry)
+    if not fit:
+        raise DataError(
+            f"no series is longer than twice the prediction length ({2 * prediction_length} steps): "
+            "nothing to train on and validate with"
+        )
+    return fit, validation
+
+
+# --------------------------------------------------------------------------- reports
+
+
+def backtest_side_by_side(
+    predictors: Dict[str, Predictor],
+    test_data: Dataset,
+    num_samples: int = 100,
+    max_series: Optional[int] = None,
+    progress: bool = True,
+) -> Tuple[Dict[str, Dict[str, float]], List[Forecast], List[TimeSeries]]:
+    """Backtest each named predictor on the same split and print their metrics side by side.
+
+    Returns the metrics by name (each with its ``predict_seconds``) and the first predictor's
+    forecasts with the matching series, for plotting.
+    """
+    metrics: Dict[str, Dict[str, float]] = {}
+    first: Optional[Tuple[List[Forecast], List[TimeSeries]]] = None
+    for i, (name, predictor) in enumerate(predictors.items()):
+        started = time.time()
+        metrics[name], forecasts, tss = run_backtest(
+            predictor, test_data, num_samples=num_samples, max_series=max_series, progress=progress and i == 0
+        )
+        metrics[name]["predict_seconds"] = time.time() - started
+        if first is None:
+            first = (forecasts, tss)
+    print(compare_metrics_table(metrics), flush=True)
+    assert first is not None, "no predictors given"
+    return metrics, first[0], first[1]
+
+
+METRICS_FILE = "metrics.json"
+FORECASTS_PNG = "forecasts.png"
+
+
+def write_report(out: Union[Path, str], record: dict, forecasts: Sequence[Forecast], tss: Sequence[TimeSeries],
+                 title: str) -> Tuple[Path, Path]:
+    """``OUT/metrics.json`` (the record) and ``OUT/forecasts.png``: the same names for both models."""
+    from .plots import plot_forecasts
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    metrics_path = out / METRICS_FILE
+    metrics_path.write_text(json.dumps(record, indent=2, default=float))
+    png = plot_forecasts(forecasts, tss, out / FORECASTS_PNG, num_series=4, title=title)
+    print(f"wrote {metrics_path} and {png}")
+    return metrics_path, png
+
+
+def write_forecast(out: Union[Path, str], table, column: str, forecast: Forecast, title: str,
+                   quantiles: Sequence[float] = QUANTILES, history: Optional[int] = None) -> Tuple[Path, Path]:
+    """``OUT/forecast.csv`` (timestamp on the table's own grid, mean, median, ``q0.1`` ...,
+    in the column's units) and ``OUT/forecast.png`` for a forecast past the end of a
+    :class:`~lagllama_gluonts.common.tables.RegularTable` column: both models' CLIs."""
+    from .plots import plot_history_and_forecast
+    from .tables import forecast_table
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    horizon = forecast.prediction_length
+    frame = forecast_table(forecast, quantiles, timestamps=table.future_timestamps(horizon))
+    csv_path = out / "forecast.csv"
+    frame.to_csv(csv_path, index=False)
+    values = table.frame[column]
+    png = plot_history_and_forecast(values.iloc[-(history or max(4 * horizon, 64)):], frame, out / "forecast.png", title)
+    print(f"wrote {csv_path} and {png} (forecast {frame['timestamp'].iloc[0]} .. {frame['timestamp'].iloc[-1]})")
+    return csv_path, png

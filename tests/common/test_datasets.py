@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from gluonts.dataset.repository import datasets as gluonts_datasets
 
-from lagllama_gluonts import datasets
-from lagllama_gluonts.datasets import (
+from lagllama_gluonts.common import datasets
+from lagllama_gluonts.common.datasets import (
     DEFAULT_MIRROR,
     MirrorFileMissing,
     NetworkAccessBlocked,

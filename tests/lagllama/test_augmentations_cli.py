@@ -9,9 +9,9 @@ import torch
 
 from lagllama_gluonts.augmentations import freq_mask, freq_mix
 from lagllama_gluonts.cli import BUNDLED_CHECKPOINT, main
-from lagllama_gluonts.corpus import read_series_csv
+from lagllama_gluonts.common.tables import read_series_csv
 
-from conftest import LAG_LLAMA_FIXTURES, REPO_ROOT, SHARED
+from conftest import CORPUS, LAG_LLAMA_FIXTURES, REPO_ROOT
 
 
 def windows(batch=8, past=40, future=9, seed=0):
@@ -62,10 +62,10 @@ def test_training_step_augments_and_returns_finite_loss():
 
 
 def test_corpus_series_frequency_inferred():
-    entry = read_series_csv(SHARED / "datasets" / "corpus" / "retail_sales.csv")
+    entry = read_series_csv(CORPUS / "retail_sales.csv")
     assert entry["start"].freqstr == "M"
     assert len(entry["target"]) == 293 and entry["target"][0] == 146376
-    entry = read_series_csv(SHARED / "datasets" / "corpus" / "elecdemand_dataset.csv")
+    entry = read_series_csv(CORPUS / "elecdemand_dataset.csv")
     assert entry["start"].freqstr == "30min" and len(entry["target"]) == 17520
 
 
@@ -83,8 +83,9 @@ def test_cli_backtest_zero_shot_writes_metrics_and_plot(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "mean_wQuantileLoss" in printed and "SeasonalNaive" in printed
     record = json.loads((tmp_path / "metrics.json").read_text())
-    assert np.isfinite(record["metrics"]["mean_wQuantileLoss"])
-    png = tmp_path / "airpassengers_forecasts.png"
+    assert np.isfinite(record["metrics"]["Lag-Llama"]["mean_wQuantileLoss"])
+    assert np.isfinite(record["metrics"]["SeasonalNaive"]["mean_wQuantileLoss"])
+    png = tmp_path / "forecasts.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -93,12 +94,12 @@ def test_cli_bad_checkpoint_is_one_clear_line(tmp_path, capsys):
     bad.write_text("garbage")
     assert main(["backtest", "--dataset", "airpassengers", "--checkpoint", str(bad), "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error:") and "not a PyTorch zip checkpoint" in err
+    assert err.startswith("lagllama-gluonts: error:") and "not a PyTorch zip checkpoint" in err
 
 
 def test_bundled_checkpoint_is_plain_data_and_forecasts():
     from lagllama_gluonts import load_predictor
-    from lagllama_gluonts.datasets import get_dataset
+    from lagllama_gluonts.common.datasets import get_dataset
 
     raw = torch.load(BUNDLED_CHECKPOINT, weights_only=True)  # no allow-list needed for ours
     assert "training" in raw["hyper_parameters"]

@@ -22,9 +22,8 @@ from lagllama_gluonts.pretrain import (
 )
 from lagllama_gluonts.synthetic import gluonts_artificial, kernel_synth, persistent_processes
 
-from conftest import REPO_ROOT, SHARED
+from conftest import CORPUS, REPO_ROOT, SHARED
 
-CORPUS = SHARED / "datasets" / "corpus"
 TINY = dict(
     context_length=16, prediction_length=8, n_layer=1, n_head=2, n_embd_per_head=8, scaling_window=16,
     batch_size=8, steps_per_epoch=2, num_synthetic=6, corpus_dir=CORPUS, corpus_files=["retail_sales.csv"],

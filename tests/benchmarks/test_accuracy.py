@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from conftest import REPO_ROOT
 SCRIPT = REPO_ROOT / "benchmarks" / "accuracy.py"
 MODELS = ["SeasonalNaive", "DeepAR", "PatchTST", "Lag-Llama", "Informer"]
 HEADER = ["dataset", "model", "CRPS", "MASE", "ND", "train s", "predict s"]

@@ -14,8 +14,8 @@ from gluonts.model.predictor import Predictor
 from gluonts.torch.model.predictor import PyTorchPredictor
 
 from informer_gluonts import InformerEstimator
-from lagllama_gluonts.datasets import get_dataset
-from lagllama_gluonts.evaluation import run_backtest
+from lagllama_gluonts.common.datasets import get_dataset
+from lagllama_gluonts.common.evaluation import run_backtest
 
 
 def quiet_trainer(tmp_path, **extra):
@@ -215,7 +215,7 @@ def test_early_stopping_and_callbacks_survive_retraining(tmp_path):
         ([], "empty"),
         (
             [{"start": pd.Period("2021-01-01", "h"), "target": [1.0] * 4}],
-            "longer than prediction_length",
+            "has 7 or more time steps",
         ),
     ],
 )
@@ -232,7 +232,7 @@ def test_bad_training_data_is_reported(data, message, tmp_path):
     [
         (dict(freq="not-a-freq"), "frequency 'not-a-freq'"),
         (dict(attention="sparse"), "attention"),
-        (dict(scaling="robust"), "scaling"),
+        (dict(scaling="robst"), "scaling"),
         (dict(label_len=500), "label_len"),
         (dict(num_feat_static_cat=1), "cardinality"),
     ],

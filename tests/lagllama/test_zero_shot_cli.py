@@ -20,7 +20,7 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 def test_load_predictor_none_is_the_bundled_checkpoint_weights_only():
     from lagllama_gluonts import load_predictor
-    from lagllama_gluonts.datasets import get_dataset
+    from lagllama_gluonts.common.datasets import get_dataset
 
     raw = torch.load(BUNDLED_CHECKPOINT, weights_only=True)
     predictor = load_predictor(None, prediction_length=12, num_parallel_samples=10)
@@ -33,7 +33,7 @@ def test_load_predictor_none_is_the_bundled_checkpoint_weights_only():
 
 
 def test_rope_scaling_option_and_its_resolution():
-    from lagllama_gluonts.estimator import resolve_rope_scaling
+    from lagllama_gluonts.predictor import resolve_rope_scaling
 
     assert rope_scaling_arg("auto") is None
     assert rope_scaling_arg("none") == {"type": "linear", "factor": 1.0}
@@ -61,7 +61,7 @@ def test_zero_shot_cli_on_a_dataset_prints_both_models_and_writes_metrics_and_pl
         assert np.isfinite(record["metrics"][model]["mean_wQuantileLoss"])
     # the same split for both: SeasonalNaive on airpassengers' test window is a fixed number
     assert record["metrics"]["SeasonalNaive"]["MASE"] == pytest.approx(1.5709, abs=1e-3)
-    assert (tmp_path / "airpassengers_forecasts.png").read_bytes()[:8] == PNG_MAGIC
+    assert (tmp_path / "forecasts.png").read_bytes()[:8] == PNG_MAGIC
 
 
 def test_zero_shot_csv_writes_quantiles_in_the_series_units(tmp_path, capsys):
@@ -91,7 +91,7 @@ def test_zero_shot_csv_writes_quantiles_in_the_series_units(tmp_path, capsys):
         ("ds,y\n2020-01-01,\n2020-01-02,\n2020-01-03,\n", ["--target", "y"], "has no values"),
         ("ds,y\n2020-01-01,1\n2020-01-02,2\n2020-01-03,3\n", ["--target", "y"], "at least 8 are needed"),
         ("ds,y\n2020-01-01,1\n", [], "needs --target"),
-        ("when,y\nmonday,1\ntuesday,2\n", ["--target", "y"], "cannot parse the dates"),
+        ("when,y\nmonday,1\ntuesday,2\n", ["--target", "y"], "cannot parse the timestamps"),
     ],
 )
 def test_zero_shot_csv_bad_input_is_one_line_and_exit_2(tmp_path, capsys, text, options, message):
@@ -100,7 +100,7 @@ def test_zero_shot_csv_bad_input_is_one_line_and_exit_2(tmp_path, capsys, text, 
     code = main(["zero-shot", "--csv", str(csv), "--prediction-length", "3", "--out", str(tmp_path / "o"), *options])
     err = capsys.readouterr().err
     assert code == 2
-    assert err.startswith("error:") and message in err and len(err.strip().splitlines()) == 1
+    assert err.startswith("lagllama-gluonts: error:") and message in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "o" / "forecast.csv").exists()
 
 
@@ -111,7 +111,7 @@ def test_zero_shot_needs_exactly_one_source(tmp_path, capsys):
 
 def test_holdout_last_window_never_trains_on_the_validation_window():
     from lagllama_gluonts.finetune import holdout_last_window
-    from lagllama_gluonts.validation import DataError
+    from lagllama_gluonts.common.validation import DataError
 
     start = pd.Period("2020-01-01", freq="D")
     data = [{"start": start, "target": np.arange(30.0)}, {"start": start, "target": np.arange(10.0)}]
@@ -146,7 +146,7 @@ def test_freeze_layers_keeps_the_first_blocks_exactly():
 
 
 def test_finetune_keeps_the_checkpoint_when_no_epoch_beats_it():
-    from lagllama_gluonts.datasets import get_dataset
+    from lagllama_gluonts.common.datasets import get_dataset
     from lagllama_gluonts.finetune import finetune
 
     # lr 0 cannot lower the validation loss: the checkpoint's own weights must come back
@@ -171,4 +171,4 @@ def test_finetune_cli_runs_and_writes_all_three_models(tmp_path, capsys):
     for model in ("fine-tuned", "zero-shot", "SeasonalNaive"):
         assert np.isfinite(record["metrics"][model]["mean_wQuantileLoss"])
     assert torch.load(saved, weights_only=True)["hyper_parameters"]["training"]["dataset"] == "airpassengers"
-    assert (tmp_path / "airpassengers_forecasts.png").read_bytes()[:8] == PNG_MAGIC
+    assert (tmp_path / "forecasts.png").read_bytes()[:8] == PNG_MAGIC

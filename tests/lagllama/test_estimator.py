@@ -9,11 +9,11 @@ from gluonts.evaluation import make_evaluation_predictions
 from gluonts.model.predictor import Predictor
 
 from lagllama_gluonts import DataError, LagLlamaEstimator, load_predictor
-from lagllama_gluonts.corpus import read_series_csv
-from lagllama_gluonts.datasets import get_dataset
+from lagllama_gluonts.common.tables import read_series_csv
+from lagllama_gluonts.common.datasets import get_dataset
 from lagllama_gluonts.estimator import frequency_lags
-from lagllama_gluonts.evaluation import run_backtest
-from lagllama_gluonts.validation import check_frequency
+from lagllama_gluonts.common.evaluation import run_backtest
+from lagllama_gluonts.common.frequency import check_frequency
 
 from conftest import LAG_LLAMA_FIXTURES
 
@@ -107,7 +107,7 @@ def test_bad_series_are_named():
         _forecast([{"start": "2021-01-01", "target": np.array([1.0, np.inf, 2.0] * 20)}])
     # a plain list of entries skips ListDataset's own checks: ours must still catch it
     predictor = load_predictor(SMALL, prediction_length=6, num_parallel_samples=10)
-    with pytest.raises(DataError, match="one-dimensional"):
+    with pytest.raises(DataError, match=r"shape \(time,\)"):
         list(predictor.predict([{"start": pd.Period("2021-01-01", freq="h"), "target": np.ones((2, 50))}]))
 
 

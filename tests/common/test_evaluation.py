@@ -5,13 +5,13 @@ import math
 import numpy as np
 import pytest
 
-from lagllama_gluonts.datasets import get_dataset
-from lagllama_gluonts.evaluation import (
+from lagllama_gluonts.common.datasets import get_dataset
+from lagllama_gluonts.common.evaluation import (
     backtest_metrics_table,
-    plot_forecasts,
     run_backtest,
     seasonal_naive_baseline,
 )
+from lagllama_gluonts.common.plots import plot_forecasts
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -8,15 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from informer_gluonts.cli import load_csv_series, main
+from informer_gluonts.cli import main
+from lagllama_gluonts.common.tables import load_table
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-# CI clones the repository next to ``shared``; resolve from the repo root.
-ETTH1 = (
-    REPO_ROOT.parent
-    / "shared/datasets/mirror/raw.githubusercontent.com"
-    / "zhouhaoyi/ETDataset/main/ETT-small/ETTh1.csv"
-)
+from conftest import ETTH1, REPO_ROOT
 
 TINY_BUDGET = [
     "--max-steps", "6", "--batches-per-epoch", "3", "--d-model", "16",
@@ -57,7 +52,6 @@ def test_help_explains_the_subcommands():
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not ETTH1.is_file(), reason=f"{ETTH1} not available")
 def test_csv_forecast_continues_etth1_in_ot_units(tmp_path):
     out = tmp_path / "out"
     code = main(
@@ -112,14 +106,14 @@ def test_csv_forecast_on_small_custom_file(tmp_path):
 @pytest.mark.parametrize(
     "text, extra, message",
     [
-        ("time,OT\n1,2\n2,3\n", [], "no date column 'date'"),
+        ("x,OT\n1,2\n2,3\n", ["--time-column", "date"], "no timestamp column 'date'"),
         ("date,OT\n2021-01-01,1\n", ["--target", "XX"],
          "unknown target column 'XX'"),
         ("date,OT,a\n2021-01-01,1,2\n", ["--covariates", "b"],
          "unknown covariate column 'b'"),
         ("date,OT\n2021-01-01 00:00,1\n2021-01-01 01:00,abc\n"
          "2021-01-01 02:00,3\n", [], "non-numeric values, e.g. 'abc'"),
-        ("date,OT\nyesterday,1\n", [], "cannot parse the dates"),
+        ("date,OT\nyesterday,1\n", [], "cannot parse the timestamps"),
         ("date,OT\n2021-01-01 00:00,1\n2021-01-01 00:00,2\n"
          "2021-01-01 01:00,2\n", [], "duplicate timestamp"),
         ("date,OT\n2021-01-01 00:00,1\n2021-01-01 01:00,2\n"
@@ -180,7 +174,7 @@ def test_load_csv_series_fills_gaps_on_the_grid(tmp_path):
     csv = tmp_path / "gap.csv"
     frame = hourly_frame(10).drop(index=[3])
     frame.to_csv(csv, index=False)
-    series, freq = load_csv_series(csv, "load", ["temp"], freq="h")
-    assert freq == "h"
-    assert len(series) == 10
-    assert np.isnan(series["load"].iloc[3])
+    table = load_table(csv, ["load", "temp"], freq="h")
+    assert table.freq == "h"
+    assert len(table.frame) == 10
+    assert np.isnan(table.frame["load"].iloc[3])

@@ -1,0 +1,191 @@
+"""Argument builders both command lines use, so that they spell the same thing the same way
+(``--csv``, ``--target``, ``--time-column``, ``--freq``, ``--sep``, ``--prediction-length``,
+``--num-samples``, ``--seed``, ``--device``, ``--out`` ...), and the one way they end on a
+user error: a single line ``PROG: error: ...`` on stderr and exit status 2.
+
+Kept free of torch imports: ``--help`` and input errors answer at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import warnings
+from pathlib import Path
+from typing import Callable, Dict, Optional, Sequence
+
+from .datasets import MIRRORED_DATASETS
+from .validation import DataError
+
+
+# --------------------------------------------------------------------------- argument types
+
+
+def positive_int(text: str) -> int:
+    """An integer >= 1, else a message naming the input."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def nonnegative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """A number > 0 (learning rates, minutes)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {value:g}")
+    return value
+
+
+def learning_rate(text: str) -> float:
+    """A number >= 0 (0 trains nothing: a dry run of the training loop)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"a learning rate must be >= 0, got {value:g}")
+    return value
+
+
+def quantile(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"quantiles lie strictly between 0 and 1, got {value}")
+    return value
+
+
+def separator(text: str) -> str:
+    aliases = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
+    value = aliases.get(text, text)
+    if len(value) != 1:
+        raise argparse.ArgumentTypeError(f"a separator is one character (or tab, comma, semicolon, pipe), got {text!r}")
+    return value
+
+
+def device(text: str) -> str:
+    if text in ("auto", "cpu", "cuda", "mps") or (text.startswith("cuda:") and text[5:].isdigit()):
+        return text
+    raise argparse.ArgumentTypeError(f"expected auto, cpu, cuda, cuda:N or mps, got {text!r}")
+
+
+# --------------------------------------------------------------------------- argument groups
+
+
+def add_dataset_argument(parser, required: bool = False, default: Optional[str] = None) -> None:
+    parser.add_argument("--dataset", choices=MIRRORED_DATASETS, default=default, required=required,
+                        help="GluonTS repository dataset, materialized offline from the mirror"
+                        + (" (default: %(default)s)" if default else ""))
+
+
+def add_table_arguments(parser, target_help: str = "the column to forecast") -> None:
+    """``--csv`` and how to read it: the shared table reader's options."""
+    parser.add_argument("--csv", type=Path, default=None, help="a table (CSV; separator sniffed) with a timestamp column")
+    parser.add_argument("--target", default=None, help=f"with --csv: {target_help}")
+    parser.add_argument("--time-column", default=None,
+                        help="with --csv: timestamp column (default: one named ds/date/datetime/timestamp/time, "
+                        "else the first column)")
+    parser.add_argument("--freq", default=None,
+                        help="with --csv: pandas frequency alias such as h, D, W, MS, ME, B (default: inferred "
+                        "from the timestamps; missing steps become missing values)")
+    parser.add_argument("--sep", type=separator, default=None,
+                        help="with --csv: column separator, e.g. ';' or tab (default: sniffed)")
+
+
+def add_prediction_length(parser, default: Optional[int] = None, what: str = "the dataset's") -> None:
+    parser.add_argument("--prediction-length", type=positive_int, default=default,
+                        help=f"horizon in steps (default: {what})")
+
+
+def add_sampling_arguments(parser, batch_size_default: int = 16) -> None:
+    parser.add_argument("--num-samples", type=positive_int, default=100,
+                        help="sample paths per series (default: %(default)s)")
+    parser.add_argument("--batch-size", type=positive_int, default=batch_size_default,
+                        help="series per prediction batch (default: %(default)s)")
+
+
+def add_run_arguments(parser, out_help: str, max_series: bool = True) -> None:
+    """``--seed``, ``--device``, ``--max-series``, ``--out``: every command that forecasts has them."""
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    parser.add_argument("--device", type=device, default="auto",
+                        help="where the model runs: auto (CUDA when available), cpu, cuda, cuda:N (default: %(default)s)")
+    if max_series:
+        parser.add_argument("--max-series", type=positive_int, default=None, help="evaluate only the first N test series")
+    parser.add_argument("--out", type=Path, default=None, help=out_help)
+
+
+def add_training_budget(parser, epochs: int = 10, batches_per_epoch: int = 50, lr: Optional[float] = 1e-3,
+                        lr_help: str = "learning rate (default: %(default)s)") -> None:
+    parser.add_argument("--epochs", type=positive_int, default=epochs, help="max epochs (default: %(default)s)")
+    parser.add_argument("--max-steps", type=positive_int, default=None,
+                        help="stop after this many optimizer steps, whatever --epochs says")
+    parser.add_argument("--batches-per-epoch", type=positive_int, default=batches_per_epoch,
+                        help="training batches per epoch (default: %(default)s)")
+    parser.add_argument("--train-batch-size", type=positive_int, default=32,
+                        help="windows per training batch (default: %(default)s)")
+    parser.add_argument("--lr", type=learning_rate, default=lr, help=lr_help)
+    parser.add_argument("--max-minutes", type=positive_float, default=None, help="wall-clock budget for training")
+
+
+# --------------------------------------------------------------------------- checks and running
+
+
+def check_out_dir(path: Optional[Path], is_file: bool = False) -> Optional[Path]:
+    """``--out`` must be a folder we can create (or, ``is_file``, a file in one): not an
+    existing file, not under one."""
+    if path is None:
+        return None
+    if is_file and path.is_dir():
+        raise DataError(f"--out {str(path)!r} is a folder; name the file to write")
+    for parent in ([] if is_file else [path]) + list(path.parents):
+        if parent.exists() and not parent.is_dir():
+            where = "is" if parent == path else f"lies under {str(parent)!r}, which is"
+            raise DataError(f"--out {str(path)!r} {where} a file, not a folder")
+    return path
+
+
+def quiet_libraries() -> None:
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", category=UserWarning)
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric", "gluonts", "pytorch_lightning"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def run_command(prog: str, commands: Dict[str, Callable], args: argparse.Namespace,
+                user_errors: Sequence[type] = ()) -> int:
+    """Run ``commands[args.command]``; a user error is one line on stderr and exit status 2."""
+    from .datasets import MirrorFileMissing
+
+    errors = (DataError, MirrorFileMissing, *user_errors)
+    try:
+        check_out_dir(getattr(args, "out", None), is_file=getattr(args, "out_is_file", False))
+        return commands[args.command](args)
+    except errors as error:
+        message = str(error).strip().splitlines()
+        print(f"{prog}: error: {message[0] if message else type(error).__name__}", file=sys.stderr)
+        for line in message[1:]:  # details (e.g. a checkpoint's differing shapes) go below the line
+            print(f"  {line}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130

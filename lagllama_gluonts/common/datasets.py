@@ -1,0 +1,336 @@
+"""
+Offline access to GluonTS repository datasets.
+
+GluonTS' :func:`gluonts.dataset.repository.get_dataset` downloads the raw
+files of each dataset from the internet and then runs a dataset-specific
+*recipe* that turns them into a train/test split. Machines that build and
+test this project cannot reach those hosts, but a local *mirror* holds the
+raw files, laid out by URL: the file behind ``https://HOST/PATH`` is
+``MIRROR/HOST/PATH``.
+
+This module runs GluonTS' own recipes unchanged while their downloads are
+redirected to the mirror, so the materialized dataset is byte-for-byte what
+``get_dataset(NAME)`` would produce online (same split, metadata and item
+order), and it lands in GluonTS' normal dataset cache, so later calls to
+GluonTS' ``get_dataset(NAME)`` find it without any network access.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import socket
+import tempfile
+import threading
+import urllib.request
+from pathlib import Path
+from typing import Iterator, Optional, Union
+from urllib.parse import urlsplit
+
+from gluonts.dataset.common import TrainDatasets
+from gluonts.dataset.repository import datasets as gluonts_datasets
+
+logger = logging.getLogger(__name__)
+
+MIRROR_ENV_VAR = "LAGLLAMA_GLUONTS_MIRROR"
+
+# The repository datasets whose upstream files the shared mirror holds (tests cover each).
+MIRRORED_DATASETS = ("ett_small_1h", "exchange_rate", "m4_hourly", "m4_weekly", "airpassengers")
+
+_REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _resolve_default_mirror() -> Path:
+    """
+    Locate the mirror directory used when none is given explicitly.
+
+    Returns
+    -------
+    Path
+        ``$LAGLLAMA_GLUONTS_MIRROR`` if set; otherwise the first existing of
+        ``<repo root>/../shared/datasets/mirror`` and
+        ``/work/shared/datasets/mirror``. When neither exists the first
+        candidate is returned, so that missing-file errors still point to a
+        sensible location.
+    """
+    env = os.environ.get(MIRROR_ENV_VAR)
+    if env:
+        return Path(env).expanduser()
+    candidates = [
+        _REPO_ROOT.parent / "shared" / "datasets" / "mirror",
+        Path("/work/shared/datasets/mirror"),
+    ]
+    for candidate in candidates:
+        if candidate.is_dir():
+            return candidate
+    return candidates[0]
+
+
+DEFAULT_MIRROR: Path = _resolve_default_mirror()
+
+
+class MirrorFileMissing(FileNotFoundError):
+    """
+    Raised when a recipe asks for a URL whose file is not in the mirror.
+
+    Parameters
+    ----------
+    url
+        The URL the GluonTS recipe tried to download.
+    local_path
+        The path inside the mirror where that file was expected.
+    """
+
+    def __init__(self, url: str, local_path: Path) -> None:
+        self.url = url
+        self.local_path = Path(local_path)
+        super().__init__(
+            f"offline mirror lacks {url!r}: expected the file at "
+            f"{str(self.local_path)!r} (mirror layout is MIRROR/HOST/PATH; "
+            f"set ${MIRROR_ENV_VAR} or pass mirror= to use another mirror)"
+        )
+
+
+class NetworkAccessBlocked(ConnectionError):
+    """
+    Raised when code tries to open a network connection while downloads
+    are being redirected to the mirror.
+
+    A recipe that fetches through something other than ``urllib`` (e.g.
+    ``requests`` or ``fsspec``) would otherwise hang on a machine without
+    network; failing immediately makes the gap in the redirection obvious.
+    """
+
+
+def _is_url(value: object) -> bool:
+    return isinstance(value, str) and value.split("://", 1)[0] in (
+        "http",
+        "https",
+    )
+
+
+def mirror_path(url: str, mirror: Union[Path, str]) -> Path:
+    """
+    Map a download URL to its location inside a mirror.
+
+    Parameters
+    ----------
+    url
+        An ``http(s)://HOST/PATH`` URL; query and fragment are ignored since
+        the mirror is keyed by host and path only.
+    mirror
+        Root directory of the mirror.
+
+    Returns
+    -------
+    Path
+        ``mirror / HOST / PATH``.
+    """
+    parts = urlsplit(url)
+    relative = parts.path.lstrip("/")
+    if not parts.hostname or not relative or ".." in relative.split("/"):
+        raise ValueError(f"cannot map URL {url!r} into a mirror")
+    return Path(mirror) / parts.hostname / relative
+
+
+# The patches below are process-global; a lock keeps two threads from
+# interleaving install/restore and leaving the originals lost.
+_patch_lock = threading.RLock()
+
+
+@contextlib.contextmanager
+def redirect_downloads(mirror: Union[Path, str, None] = None) -> Iterator[Path]:
+    """
+    Serve every ``http(s)`` download from a local mirror.
+
+    All GluonTS recipes fetch through ``urllib.request``: ``pandas.read_csv``
+    on a URL calls ``urllib.request.urlopen`` and
+    ``urllib.request.urlretrieve`` calls it too. Patching that single
+    function therefore covers both, and the file is actually served by
+    urllib's own ``file://`` handler, so callers see a normal response
+    (headers, ``read``, ``info``). Any other attempt to resolve a host name
+    is refused with :class:`NetworkAccessBlocked` instead of hanging.
+
+    Parameters
+    ----------
+    mirror
+        Root of the mirror; defaults to :data:`DEFAULT_MIRROR`.
+
+    Yields
+    ------
+    Path
+        The mirror root in use.
+    """
+    root = Path(mirror) if mirror is not None else DEFAULT_MIRROR
+
+    with _patch_lock:
+        original_urlopen = urllib.request.urlopen
+        original_getaddrinfo = socket.getaddrinfo
+
+        def urlopen(url, *args, **kwargs):
+            full_url = getattr(url, "full_url", url)
+            if not _is_url(full_url):
+                return original_urlopen(url, *args, **kwargs)
+            local = mirror_path(full_url, root)
+            if not local.is_file():
+                raise MirrorFileMissing(full_url, local)
+            logger.info("serving %s from %s", full_url, local)
+            # Only the URL is forwarded: request headers and POST data are
+            # meaningless for a local file.
+            return original_urlopen(local.resolve().as_uri())
+
+        def getaddrinfo(host, *args, **kwargs):
+            raise NetworkAccessBlocked(
+                f"network access to {host!r} attempted while downloads are "
+                f"redirected to the mirror {str(root)!r}; this fetch does not "
+                "go through urllib.request.urlopen and cannot be mirrored"
+            )
+
+        urllib.request.urlopen = urlopen
+        socket.getaddrinfo = getaddrinfo
+        try:
+            yield root
+        finally:
+            urllib.request.urlopen = original_urlopen
+            socket.getaddrinfo = original_getaddrinfo
+
+
+def default_dataset_path() -> Path:
+    """
+    GluonTS' dataset cache directory (``~/.gluonts/datasets`` by default).
+
+    Read from GluonTS at call time rather than copied, so that anything
+    which reconfigures GluonTS' default is honoured here too.
+    """
+    return Path(gluonts_datasets.default_dataset_path)
+
+
+def _check_name(name: str) -> None:
+    if name not in gluonts_datasets.dataset_recipes:
+        raise KeyError(
+            f"{name!r} is not a GluonTS repository dataset; choose one of "
+            f"{sorted(gluonts_datasets.dataset_recipes)}"
+        )
+
+
+def _generate_into_staging(
+    name: str, root: Path, mirror: Optional[Path]
+) -> Path:
+    """
+    Run the GluonTS recipe for ``name`` into a fresh staging directory.
+
+    Generating next to the final location and renaming afterwards means a
+    crash or a missing mirror file never leaves a half-written dataset in
+    the cache, where GluonTS would later mistake it for a complete one.
+    """
+    staging = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=root))
+    try:
+        with redirect_downloads(mirror):
+            return gluonts_datasets.materialize_dataset(
+                name, path=staging, regenerate=True
+            )
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def _publish(generated: Path, target: Path, regenerate: bool) -> None:
+    """Move a generated dataset into place, tolerating concurrent writers."""
+    if regenerate and target.exists():
+        shutil.rmtree(target)
+    try:
+        generated.rename(target)
+    except OSError:
+        # Another process published the same dataset first; the recipes
+        # are deterministic, so its copy is as good as ours.
+        if not target.is_dir():
+            raise
+        logger.info("%s was materialized concurrently; keeping it", target)
+
+
+def materialize_dataset(
+    name: str,
+    mirror: Union[Path, str, None] = None,
+    path: Optional[Path] = None,
+    regenerate: bool = False,
+) -> Path:
+    """
+    Ensure a GluonTS repository dataset is in the cache, built from a mirror.
+
+    Parameters
+    ----------
+    name
+        GluonTS repository name, for instance ``"m4_hourly"``.
+    mirror
+        Root of the local mirror; defaults to :data:`DEFAULT_MIRROR`.
+    path
+        Cache directory holding one sub-directory per dataset; defaults to
+        GluonTS' own (``gluonts.dataset.repository.datasets
+        .default_dataset_path``).
+    regenerate
+        Rebuild the dataset even if it is already in the cache.
+
+    Returns
+    -------
+    Path
+        ``path / name``, containing ``metadata.json``, ``train/`` and
+        ``test/`` exactly as GluonTS writes them.
+
+    Raises
+    ------
+    MirrorFileMissing
+        If the mirror lacks a file the recipe needs.
+    """
+    _check_name(name)
+    root = Path(path) if path is not None else default_dataset_path()
+    target = root / name
+    if target.is_dir() and not regenerate:
+        return target
+
+    root.mkdir(parents=True, exist_ok=True)
+    generated = _generate_into_staging(
+        name, root, Path(mirror) if mirror is not None else None
+    )
+    try:
+        _publish(generated, target, regenerate)
+    finally:
+        shutil.rmtree(generated.parent, ignore_errors=True)
+    return target
+
+
+def get_dataset(
+    name: str,
+    mirror: Union[Path, str, None] = None,
+    path: Optional[Path] = None,
+    regenerate: bool = False,
+) -> TrainDatasets:
+    """
+    Offline drop-in for :func:`gluonts.dataset.repository.get_dataset`.
+
+    Parameters
+    ----------
+    name
+        GluonTS repository name, for instance ``"exchange_rate"``.
+    mirror
+        Root of the local mirror; defaults to :data:`DEFAULT_MIRROR`.
+    path
+        Cache directory; defaults to GluonTS' own.
+    regenerate
+        Rebuild the dataset even if it is already in the cache.
+
+    Returns
+    -------
+    TrainDatasets
+        Loaded by GluonTS itself from the materialized cache entry.
+    """
+    dataset_dir = materialize_dataset(
+        name, mirror=mirror, path=path, regenerate=regenerate
+    )
+    # The dataset is in place now, so GluonTS only loads it; any download
+    # attempt would mean the cache was removed in between.
+    with redirect_downloads(mirror):
+        return gluonts_datasets.get_dataset(
+            name, path=dataset_dir.parent, regenerate=False
+        )

@@ -1,0 +1,162 @@
+"""PNG plots of forecasts, drawn on an explicit Agg canvas: headless, and the caller's pyplot
+state is left alone."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Optional, Sequence, Union
+
+import numpy as np
+import pandas as pd
+from gluonts.model.forecast import Forecast
+
+TimeSeries = Union[pd.Series, pd.DataFrame]
+
+
+def _figure(width: float, height: float):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height))
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _save(fig, path: Union[Path, str]) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, format="png", dpi=100)
+    return path
+
+
+def _first_dim(values: np.ndarray) -> np.ndarray:
+    # Multivariate forecasts/series are drawn for their first dimension only.
+    values = np.asarray(values)
+    return values if values.ndim == 1 else values.reshape(len(values), -1)[:, 0]
+
+
+def _to_timestamps(index: pd.Index) -> pd.Index:
+    # Matplotlib understands timestamps, not pandas periods.
+    return index.to_timestamp() if isinstance(index, pd.PeriodIndex) else index
+
+
+def _plot_one(ax, forecast: Forecast, ts: TimeSeries, history: int) -> None:
+    """Draw recent history, truth, median and 50%/90% intervals on ``ax``."""
+    window = ts.iloc[-(history + forecast.prediction_length) :]
+    ax.plot(
+        _to_timestamps(window.index),
+        _first_dim(window.to_numpy()),
+        color="black",
+        linewidth=1,
+        label="observed",
+    )
+
+    index = _to_timestamps(forecast.index)
+    for (low, high), alpha, label in (
+        ((0.05, 0.95), 0.2, "90% interval"),
+        ((0.25, 0.75), 0.4, "50% interval"),
+    ):
+        ax.fill_between(
+            index,
+            _first_dim(forecast.quantile(low)),
+            _first_dim(forecast.quantile(high)),
+            color="tab:blue",
+            alpha=alpha,
+            linewidth=0,
+            label=label,
+        )
+    ax.plot(
+        index,
+        _first_dim(forecast.quantile(0.5)),
+        color="tab:blue",
+        linewidth=1.5,
+        label="median forecast",
+    )
+    ax.axvline(index[0], color="grey", linestyle=":", linewidth=1)
+    item = forecast.item_id
+    ax.set_title(f"item {item}" if item is not None else "series")
+    ax.set_xlabel("time")
+    ax.set_ylabel("value")
+    ax.tick_params(axis="x", labelrotation=30, labelsize=7)
+
+
+def plot_forecasts(
+    forecasts: Sequence[Forecast],
+    tss: Sequence[TimeSeries],
+    path: Union[Path, str],
+    num_series: int = 4,
+    history: Optional[int] = None,
+    title: Optional[str] = None,
+) -> Path:
+    """
+    Save a grid of forecast plots as a PNG.
+
+    Parameters
+    ----------
+    forecasts
+        Forecasts as returned by :func:`run_backtest`.
+    tss
+        The matching ground-truth series (history and held-out window).
+    path
+        Output file; parent directories are created.
+    num_series
+        Plot the first ``num_series`` forecasts.
+    history
+        Observed steps shown before the forecast window; defaults to four
+        prediction lengths, enough to see seasonality without squashing
+        the forecast.
+    title
+        Figure title.
+
+    Returns
+    -------
+    Path
+        The written PNG.
+    """
+    count = min(num_series, len(forecasts), len(tss))
+    if count < 1:
+        raise ValueError("nothing to plot: no forecasts given")
+    cols = min(2, count)
+    rows = math.ceil(count / cols)
+
+    fig = _figure(6 * cols, 3.2 * rows)
+    axes = fig.subplots(rows, cols, squeeze=False)
+    for ax, forecast, ts in zip(axes.flat, forecasts, tss[:count]):
+        steps = history
+        if steps is None:
+            steps = 4 * forecast.prediction_length
+        _plot_one(ax, forecast, ts, steps)
+    for ax in list(axes.flat)[count:]:
+        ax.set_visible(False)
+
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    # A single column is too narrow for one legend row; reserve the
+    # legend's height in inches so it never overlaps the axes.
+    ncol = len(labels) if cols > 1 else 2
+    legend_inches = 0.22 * math.ceil(len(labels) / ncol) + 0.05
+    fig.legend(handles, labels, loc="lower center", ncol=ncol, frameon=False)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout(rect=(0, legend_inches / fig.get_figheight(), 1, 1))
+    return _save(fig, path)
+
+
+def plot_history_and_forecast(history: pd.Series, table: pd.DataFrame, path: Union[Path, str], title: str) -> Path:
+    """Recent history and a forecast table (``forecast_table``'s columns) with 40%/80% intervals."""
+    fig = _figure(10, 4)
+    ax = fig.subplots()
+    ax.plot(history.index, history.to_numpy(), color="black", lw=1, label="history")
+    t = pd.DatetimeIndex(table["timestamp"])
+    for low, high, alpha in (("q0.1", "q0.9", 0.2), ("q0.3", "q0.7", 0.35)):
+        if low in table and high in table:
+            ax.fill_between(t, table[low], table[high], color="tab:blue", alpha=alpha, lw=0,
+                            label=f"{low[1:]}-{high[1:]} interval")
+    ax.plot(t, table["median"], color="tab:blue", lw=1.5, label="median")
+    ax.plot(t, table["mean"], color="tab:orange", lw=1, ls="--", label="mean")
+    ax.axvline(t[0], color="grey", ls=":", lw=1)
+    ax.set_title(title)
+    ax.legend(loc="upper left", fontsize=8)
+    ax.tick_params(axis="x", labelrotation=30, labelsize=7)
+    fig.tight_layout()
+    return _save(fig, path)
