@@ -12,3 +12,9 @@ FINETUNE_MAX_EPOCHS = 10
 FINETUNE_PATIENCE = 3
 FINETUNE_BATCHES_PER_EPOCH = 25
 FINETUNE_FREEZE_LAYERS = 0
+
+# The small architecture of the bundled checkpoint, also what the `backtest --from-scratch` and
+# `pretrain` commands and the benchmarks train when no size is given. (`LagLlamaEstimator`'s
+# own defaults stay the reference's, 1 layer x 4 heads x 32, so reference code runs unchanged.)
+SMALL_ARCHITECTURE = {"n_layer": 4, "n_head": 4, "n_embd_per_head": 16}
+SMALL_CONTEXT_LENGTH = 64
