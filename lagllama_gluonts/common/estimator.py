@@ -44,10 +44,12 @@ DeviceLike = Union[str, torch.device, None]
 
 
 # GluonTS serde cannot encode a torch.device, so an estimator built with
-# ``device=torch.device("cpu")`` (as the reference's demos do) could not be serialized.
+# ``device=torch.device("cpu")`` (as the reference's demos do) could not be serialized. Its
+# name is all the estimators need (they accept "cpu", "cuda:1"...), and serde decodes a
+# string without having to allow torch.device as a class to instantiate.
 @serde.encode.register(torch.device)
-def _encode_device(device: torch.device) -> dict:
-    return {"__kind__": "instance", "class": "torch.device", "args": [str(device)], "kwargs": {}}
+def _encode_device(device: torch.device) -> str:
+    return str(device)
 
 
 def resolve_device(device: DeviceLike) -> str:

@@ -177,7 +177,7 @@ def load_table(
             f"{Path(path).name}: no timestamp column {time_column!r} (columns: {', '.join(names)}); "
             f"name it with {time_option}"
         )
-    roles = list(roles or ["column"] * len(columns))
+    roles = list(roles or ["value"] * len(columns))
     for name, role in zip(columns, roles):
         if name not in frame.columns:
             others = ", ".join(c for c in names if c != time_column)

@@ -117,3 +117,38 @@ def test_plot_forecasts_writes_png(exchange_rate, tmp_path):
     assert single.read_bytes()[:8] == PNG_MAGIC
     with pytest.raises(ValueError):
         plot_forecasts([], [], tmp_path / "none.png")
+
+
+def test_holdout_last_window_is_the_one_rule():
+    import pandas as pd
+
+    from lagllama_gluonts.common.evaluation import holdout_last_window
+    from lagllama_gluonts.common.validation import DataError
+
+    start = pd.Period("2021-01-01", freq="D")
+    data = [
+        {"start": start, "target": np.arange(20.0), "item_id": "long"},
+        {"start": start, "target": np.arange(8.0), "item_id": "short"},  # <= 2 * 4: left out
+        {"start": start, "target": np.ones((3, 12)), "item_id": "multivariate"},  # time is the last axis
+    ]
+    fit, validation = holdout_last_window(data, prediction_length=4)
+    assert [e["item_id"] for e in fit] == ["long", "multivariate"] == [e["item_id"] for e in validation]
+    assert fit[0]["target"].tolist() == list(range(16)) and fit[1]["target"].shape == (3, 8)
+    assert validation[0]["target"] is data[0]["target"]
+    with pytest.raises(DataError, match="longer than twice the prediction length"):
+        holdout_last_window(data[1:2], prediction_length=4)
+
+
+def test_report_files_have_the_same_names_for_every_model(exchange_rate, tmp_path):
+    import json
+
+    from lagllama_gluonts.common.evaluation import FORECASTS_PNG, METRICS_FILE, backtest_side_by_side, write_report
+
+    naive = seasonal_naive_baseline(exchange_rate.metadata.freq, exchange_rate.metadata.prediction_length)
+    metrics, forecasts, tss = backtest_side_by_side({"A": naive, "B": naive}, exchange_rate.test, max_series=2,
+                                                    progress=False)
+    assert set(metrics) == {"A", "B"} and metrics["A"]["mean_wQuantileLoss"] == metrics["B"]["mean_wQuantileLoss"]
+    write_report(tmp_path, {"metrics": metrics}, forecasts, tss, "t")
+    assert (METRICS_FILE, FORECASTS_PNG) == ("metrics.json", "forecasts.png")
+    assert json.loads((tmp_path / METRICS_FILE).read_text())["metrics"]["A"]["predict_seconds"] >= 0
+    assert (tmp_path / FORECASTS_PNG).read_bytes()[:8] == PNG_MAGIC
