@@ -22,57 +22,28 @@ from .validation import DataError
 # --------------------------------------------------------------------------- argument types
 
 
-def positive_int(text: str) -> int:
-    """An integer >= 1, else a message naming the input."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
+def _number(convert, accept, requirement: str, doc: str):
+    """An argparse type: ``convert`` the text, then ``accept`` it, else a message naming the input."""
+
+    def parse(text: str):
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not {'an integer' if convert is int else 'a number'}: {text!r}") from None
+        if not accept(value):
+            raise argparse.ArgumentTypeError(f"{requirement}, got {value:g}")
+        return value
+
+    parse.__doc__ = doc
+    return parse
 
 
-def nonnegative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    """A number > 0 (learning rates, minutes)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {value:g}")
-    return value
-
-
-def learning_rate(text: str) -> float:
-    """A number >= 0 (0 trains nothing: a dry run of the training loop)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"a learning rate must be >= 0, got {value:g}")
-    return value
-
-
-def quantile(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0.0 < value < 1.0:
-        raise argparse.ArgumentTypeError(f"quantiles lie strictly between 0 and 1, got {value}")
-    return value
+positive_int = _number(int, lambda v: v >= 1, "must be >= 1", "An integer >= 1 (sizes, counts, horizons).")
+nonnegative_int = _number(int, lambda v: v >= 0, "must be >= 0", "An integer >= 0 (e.g. layers to freeze).")
+positive_float = _number(float, lambda v: v > 0, "must be > 0", "A number > 0 (minutes).")
+# 0 trains nothing (a dry run of the training loop); a negative rate climbs the loss
+learning_rate = _number(float, lambda v: v >= 0, "a learning rate must be >= 0", "A learning rate >= 0.")
+quantile = _number(float, lambda v: 0.0 < v < 1.0, "quantiles lie strictly between 0 and 1", "A level in (0, 1).")
 
 
 def separator(text: str) -> str:
