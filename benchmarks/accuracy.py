@@ -18,26 +18,20 @@ import argparse
 import json
 import logging
 import math
-import platform
-import sys
 import tempfile
-import time
 import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Dict, List
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
+import bench_common  # benchmarks/bench_common.py; puts the repository root on sys.path
+from bench_common import Timer, backtest, markdown_table
 
 warnings.filterwarnings("ignore")
 
-import gluonts  # noqa: E402
 import lightning.pytorch as pl  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from gluonts.env import env as gluonts_env  # noqa: E402
-from gluonts.evaluation import Evaluator, make_evaluation_predictions  # noqa: E402
 from gluonts.torch.model.deepar import DeepAREstimator  # noqa: E402
 from gluonts.torch.model.patch_tst import PatchTSTEstimator  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
@@ -47,7 +41,7 @@ from lagllama_gluonts import LagLlamaEstimator  # noqa: E402
 from lagllama_gluonts.common.datasets import MIRRORED_DATASETS, get_dataset  # noqa: E402
 from lagllama_gluonts.common.evaluation import QUANTILES, seasonal_naive_baseline  # noqa: E402
 
-RESULTS = REPO_ROOT / "benchmarks" / "results"
+RESULTS = bench_common.RESULTS
 MODELS = ("SeasonalNaive", "DeepAR", "PatchTST", "Lag-Llama", "Informer")
 METRICS = ("mean_wQuantileLoss", "MASE", "ND")
 # Context length of every neural model, in horizons: a few horizons is the usual
@@ -90,15 +84,8 @@ def build_estimator(model: str, freq: str, prediction_length: int, context_lengt
 
 def forecast_and_score(predictor, test_data, num_samples: int):
     """Metrics and the seconds spent forecasting (scoring excluded: it is the same for all)."""
-    forecast_it, ts_it = make_evaluation_predictions(test_data, predictor, num_samples=num_samples)
-    started = time.perf_counter()
-    forecasts = list(forecast_it)
-    predict_s = time.perf_counter() - started
-    tss = list(ts_it)
-    with gluonts_env._let(use_tqdm=False):  # one progress bar (the runs'), not one per scoring
-        agg, _ = Evaluator(quantiles=QUANTILES, num_workers=0)(
-            iter(tss), iter(forecasts), num_series=len(tss))
-    return {k: float(agg[k]) for k in METRICS}, predict_s
+    result = backtest(predictor, test_data, num_samples, metrics=METRICS)
+    return result.metrics, result.predict_s
 
 
 def run_one(model: str, dataset, seed: int, config: dict, num_samples: int) -> Dict:
@@ -110,12 +97,11 @@ def run_one(model: str, dataset, seed: int, config: dict, num_samples: int) -> D
         pl.seed_everything(seed, verbose=False)
         estimator = build_estimator(model, freq, h, CONTEXT_HORIZONS * h, config["steps"],
                                     config["batch_size"], num_samples, root)
-        started = time.perf_counter()
-        predictor = estimator.train(dataset.train, cache_data=True)
-        train_s = time.perf_counter() - started
+        with Timer() as training:
+            predictor = estimator.train(dataset.train, cache_data=True)
         torch.manual_seed(seed)
         metrics, predict_s = forecast_and_score(predictor, dataset.test, num_samples)
-    return dict(metrics, train_s=train_s, predict_s=predict_s)
+    return dict(metrics, train_s=training.seconds, predict_s=predict_s)
 
 
 def summarize(values: List[float]) -> str:
@@ -149,18 +135,6 @@ def wins(groups: Dict, datasets: List[str], model: str, reference: str) -> str:
     return f"{sum(crps((d, model)) < crps((d, reference)) for d in both)}/{len(both)}"
 
 
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    import os
-    return (f"{cpu}, {os.cpu_count()} cores (shared with other jobs), Linux {platform.release()}, "
-            f"Python {platform.python_version()}, torch {torch.__version__}, gluonts {gluonts.__version__}")
-
-
 def markdown(runs: List[Dict], datasets: List[str], settings: Dict, config: dict, argv: List[str],
              num_samples: int, started: datetime, minutes: float) -> str:
     groups = group(runs)
@@ -168,34 +142,30 @@ def markdown(runs: List[Dict], datasets: List[str], settings: Dict, config: dict
     lines = [
         "# Accuracy: same budget for everyone",
         "",
-        "Command: `" + " ".join(["python benchmarks/accuracy.py", *argv]) + "`",
+        f"Command: `{bench_common.command(__file__, argv)}`",
         "",
-        f"Date: {started:%Y-%m-%d %H:%M} UTC" + (f", {minutes:.0f} minutes" if math.isfinite(minutes) else "")
-        + f". Machine: {machine()}.",
+        f"Date: {bench_common.utc_stamp(started)}" + (f", {minutes:.0f} minutes" if math.isfinite(minutes) else "")
+        + f". Machine: {bench_common.machine()}.",
         "",
         *([f"Runs of {', '.join(config['kept']['models'])} are kept from the saved run of "
-           f"{config['kept']['started'][:16].replace('T', ' ')} (`python benchmarks/accuracy.py "
-           f"{' '.join(config['kept']['argv'])}`): their code did not change; the others ran now.", ""]
+           f"{config['kept']['started'][:16].replace('T', ' ')} "
+           f"(`{bench_common.command(__file__, config['kept']['argv'])}`): their code did not change; "
+           "the others ran now.", ""]
           if config.get("kept") else []),
         f"Every neural model: {config['steps']} gradient steps of batch {config['batch_size']}, "
         f"context length {CONTEXT_HORIZONS} x the horizon, `cache_data=True`, 1 CPU thread, "
         f"{num_samples} sample paths, seeds {list(config['seeds'])}; otherwise each model's defaults "
         f"(PatchTST: patch {PATCH_LEN}, stride 8; Lag-Llama trained from scratch). SeasonalNaive is "
         "deterministic (one run). Cells: mean ± sample standard deviation over seeds. "
-        "CRPS is GluonTS' `mean_wQuantileLoss` (quantiles 0.1 ... 0.9); train s is `estimator.train`, "
-        "predict s is forecasting the test split (scoring excluded).",
+        f"CRPS is GluonTS' `mean_wQuantileLoss` (quantiles {QUANTILES[0]:g} ... {QUANTILES[-1]:g}); "
+        "train s is `estimator.train`, predict s is forecasting the test split (scoring excluded).",
         "",
-        "| dataset | freq | horizon | context | series (train/test) |",
-        "|---|---|---|---|---|",
     ]
-    for name in datasets:
-        s = settings[name]
-        lines.append(f"| {name} | {s['freq']} | {s['h']} | {s['context']} | {s['train']}/{s['test']} |")
-    lines += [
-        "",
-        "| dataset | model | CRPS | MASE | ND | train s | predict s |",
-        "|---|---|---|---|---|---|---|",
-    ]
+    lines += markdown_table(
+        ["dataset", "freq", "horizon", "context", "series (train/test)"],
+        [[name, s["freq"], s["h"], s["context"], f"{s['train']}/{s['test']}"]
+         for name, s in ((name, settings[name]) for name in datasets)])
+    rows = []
     for name in datasets:
         for model in MODELS:
             rs = groups.get((name, model))
@@ -203,12 +173,13 @@ def markdown(runs: List[Dict], datasets: List[str], settings: Dict, config: dict
                 continue
             cells = [summarize([r[m] for r in rs]) for m in METRICS]
             cells += [summarize_seconds([r[k] for r in rs]) for k in ("train_s", "predict_s")]
-            lines.append(f"| {name} | {model} | " + " | ".join(cells) + " |")
-    lines += ["", "Datasets on which the mean CRPS is lower than the reference's (k/n):", "",
-              "| model | vs SeasonalNaive | vs DeepAR |", "|---|---|---|"]
-    for model in MODELS[2:]:
-        lines.append(f"| {model} | {wins(groups, datasets, model, 'SeasonalNaive')} | "
-                     f"{wins(groups, datasets, model, 'DeepAR')} |")
+            rows.append([name, model, *cells])
+    lines += [""] + markdown_table(["dataset", "model", "CRPS", "MASE", "ND", "train s", "predict s"], rows)
+    lines += ["", "Datasets on which the mean CRPS is lower than the reference's (k/n):", ""]
+    lines += markdown_table(
+        ["model", "vs SeasonalNaive", "vs DeepAR"],
+        [[model, wins(groups, datasets, model, "SeasonalNaive"), wins(groups, datasets, model, "DeepAR")]
+         for model in MODELS[2:]])
     lines += ["", "![CRPS relative to SeasonalNaive](accuracy.png)", ""]
     if n_seeds == 1:
         lines.insert(2, "*Smoke run (one seed); not a result.*\n")
@@ -278,8 +249,7 @@ def rebuild(args, argv) -> str:
         started = datetime.fromisoformat(saved["started"])
     text = markdown(saved["runs"], list(saved["settings"]), saved["settings"], saved["config"],
                     saved["argv"], saved.get("num_samples", 100), started, saved.get("minutes", float("nan")))
-    note = (f"Rebuilt from the saved runs with `python benchmarks/accuracy.py {' '.join(argv)}`"
-            f" ({len(saved['runs'])} runs).")
+    note = f"Rebuilt from the saved runs with `{bench_common.command(__file__, argv)}` ({len(saved['runs'])} runs)."
     text = text.replace("\n\nDate: ", f"\n\n{note}\n\nDate: ", 1)
     args.out_dir.mkdir(parents=True, exist_ok=True)
     (args.out_dir / "accuracy.md").write_text(text)
@@ -293,7 +263,7 @@ def ordered(runs: List[Dict], datasets: List[str]) -> List[Dict]:
 
 
 def main(argv=None):
-    argv = sys.argv[1:] if argv is None else list(argv)
+    argv = bench_common.script_argv(argv)
     args = parse_args(argv)
     if args.from_json:
         print(rebuild(args, argv))
@@ -306,7 +276,7 @@ def main(argv=None):
     if args.seeds:
         config["seeds"] = tuple(args.seeds)
     models = [m for m in MODELS if m in args.models or m == "SeasonalNaive"]
-    started, clock = datetime.now(timezone.utc), time.perf_counter()
+    started, clock = datetime.now(timezone.utc), Timer()
     args.out_dir.mkdir(parents=True, exist_ok=True)
 
     runs, settings = [], {}
@@ -332,7 +302,7 @@ def main(argv=None):
         tqdm.write(json.dumps(runs[-1]))
         runs = ordered(runs + [k for k in kept if k not in runs and k["dataset"] == name], args.datasets)
         # Rewritten after every run so an interrupted run still leaves its numbers.
-        minutes = (time.perf_counter() - clock) / 60
+        minutes = clock.minutes
         (args.out_dir / "accuracy.json").write_text(json.dumps(
             dict(argv=argv, config=config, settings=settings, num_samples=args.num_samples,
                  started=started.isoformat(), minutes=minutes, runs=runs), indent=1))

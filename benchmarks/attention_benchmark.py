@@ -33,14 +33,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+import bench_common  # benchmarks/bench_common.py (light: no torch)
+from bench_common import Timer, markdown_table
+
+ROOT = bench_common.REPO_ROOT
 DEFAULT_LENGTHS = [96, 192, 384, 768, 1024, 2048, 4096, 8192]
 
 
@@ -123,6 +125,7 @@ def _memory_worker(args: argparse.Namespace) -> None:
             f.write("5")  # reset the peak (VmHWM) to the current RSS
         out = attn(q, k, v)
         peak_extra_kib = _status_kib("VmHWM") - rss_before
+        del out
     print(json.dumps({"peak_mib": peak_extra_kib / 1024}))
 
 
@@ -143,24 +146,6 @@ def _memory_config(kind: str, L: int, masked: bool, args: argparse.Namespace) ->
     return json.loads(res.stdout.strip().splitlines()[-1])["peak_mib"]
 
 
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def _loadavg() -> str:
-    try:
-        return " / ".join(open("/proc/loadavg").read().split()[:3]) + " (1/5/15 min)"
-    except OSError:
-        return "unknown"
-
-
 def _wins_from(rows: list[tuple[int, dict, dict]]) -> int | None:
     """Smallest L from which ProbSparse is faster at that and every larger L."""
     wins_from = None
@@ -172,21 +157,22 @@ def _wins_from(rows: list[tuple[int, dict, dict]]) -> int | None:
     return wins_from
 
 
+TABLE_HEADER = [
+    "L", "time full (ms)", "time prob (ms)", "speed-up full/prob", "peak mem full (MiB)", "peak mem prob (MiB)",
+    "mem ratio full/prob", "one dense L×L fp32 score map, all heads (MiB)",
+]
+
+
 def _table(rows: list[tuple[int, dict, dict]], batch: int, heads: int) -> list[str]:
-    lines = [
-        "| L | time full (ms) | time prob (ms) | speed-up full/prob | peak mem full (MiB) "
-        "| peak mem prob (MiB) | mem ratio full/prob | one dense L×L fp32 score map, all heads (MiB) |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
+    cells = []
     for L, full, prob in rows:
         dense = batch * heads * L * L * 4 / 2**20
         mem_ratio = full["peak_mib"] / prob["peak_mib"] if prob["peak_mib"] > 0 else float("nan")
-        lines.append(
-            f"| {L} | {full['time_s'] * 1e3:.2f} | {prob['time_s'] * 1e3:.2f} | "
-            f"{full['time_s'] / prob['time_s']:.2f}× | {full['peak_mib']:.2f} | {prob['peak_mib']:.2f} | "
-            f"{mem_ratio:.2f}× | {dense:.1f} |"
-        )
-    return lines
+        cells.append([
+            L, f"{full['time_s'] * 1e3:.2f}", f"{prob['time_s'] * 1e3:.2f}", f"{full['time_s'] / prob['time_s']:.2f}×",
+            f"{full['peak_mib']:.2f}", f"{prob['peak_mib']:.2f}", f"{mem_ratio:.2f}×", f"{dense:.1f}",
+        ])
+    return markdown_table(TABLE_HEADER, cells, align="r" * len(TABLE_HEADER))
 
 
 def _plot(results: dict, path: Path, args: argparse.Namespace) -> None:
@@ -242,9 +228,7 @@ def main(argv: list[str] | None = None) -> None:
         _memory_worker(args)
         return
 
-    import torch
-
-    started = time.perf_counter()
+    clock = Timer()
     results: dict[tuple[str, int, bool], dict] = {}
     for masked in (False, True):
         for L in args.lengths:
@@ -258,16 +242,15 @@ def main(argv: list[str] | None = None) -> None:
                     f"(n={r['repeats']}) peak={r['peak_mib']:8.2f} MiB",
                     flush=True,
                 )
-    elapsed = time.perf_counter() - started
+    elapsed = clock.seconds
 
-    cmd = "python " + " ".join([str(Path(__file__).relative_to(ROOT))] + (argv if argv is not None else sys.argv[1:]))
+    cmd = bench_common.command(__file__, argv)
     lines = [
         "# ProbSparse vs full self-attention: forward time and peak memory",
         "",
         f"Produced by `{cmd}` (from the repository root, {elapsed:.0f} s in total).",
         "",
-        f"- Machine: {_cpu_model()} ({os.cpu_count()} logical CPUs visible, shared with other jobs), "
-        f"Linux {platform.release()}, Python {platform.python_version()}, torch {torch.__version__}.",
+        f"- Machine: {bench_common.machine(packages=('torch',))}.",
         "- **One thread**: `torch.set_num_threads(1)` in every measurement.",
         f"- Shapes: batch B={args.batch}, heads H={args.heads}, head dim D={args.head_dim}, fp32, "
         f"ProbSparse factor c={args.factor}; queries = keys = values (self-attention), random normal.",
@@ -278,8 +261,8 @@ def main(argv: list[str] | None = None) -> None:
         f"{args.min_repeats} forward calls (up to {args.max_repeats}, ~{args.target_seconds:g} s per "
         "configuration) under `torch.no_grad()` after one warm-up call; full and ProbSparse calls "
         "alternate so that load from other jobs hits both alike. "
-        f"Load average when the run ended: {_loadavg()} (other jobs were running on this shared machine, "
-        "so absolute times are noisy; ratios are more robust).",
+        f"Load average when the run ended: {bench_common.load_average()} (1/5/15 min) (other jobs were "
+        "running on this shared machine, so absolute times are noisy; ratios are more robust).",
         "- Peak memory (each configuration in a fresh subprocess): extra resident memory (RSS) of one "
         "forward call = peak RSS during the call "
         "(Linux `VmHWM`, reset just before it via `/proc/self/clear_refs`) minus RSS just before it. "

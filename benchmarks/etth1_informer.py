@@ -31,35 +31,31 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import platform
-import sys
-import time
 import warnings
 from pathlib import Path
 from typing import Dict, List
 
+import bench_common  # benchmarks/bench_common.py; puts the repository root on sys.path
 import lightning.pytorch as pl
 import numpy as np
 import pandas as pd
 import torch
+from bench_common import Timer, markdown_table
+from gluonts.dataset.common import ListDataset
+from gluonts.dataset.field_names import FieldName
+from gluonts.evaluation import Evaluator
+from gluonts.model.forecast import SampleForecast
+from gluonts.transform import ExpectedNumInstanceSampler
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
+from informer_gluonts import InformerEstimator
+from lagllama_gluonts.common.datasets import DEFAULT_MIRROR, mirror_path
+from lagllama_gluonts.common.estimator import BestWeights
+from lagllama_gluonts.common.evaluation import QUANTILES
+from lagllama_gluonts.common.tables import load_table
 
-import gluonts  # noqa: E402
-from gluonts.dataset.common import ListDataset  # noqa: E402
-from gluonts.dataset.field_names import FieldName  # noqa: E402
-from gluonts.evaluation import Evaluator  # noqa: E402
-from gluonts.model.forecast import SampleForecast  # noqa: E402
-from gluonts.transform import ExpectedNumInstanceSampler  # noqa: E402
-
-from informer_gluonts import InformerEstimator  # noqa: E402
-
-ETTH1 = (
-    REPO_ROOT.parent
-    / "shared/datasets/mirror/raw.githubusercontent.com"
-    / "zhouhaoyi/ETDataset/main/ETT-small/ETTh1.csv"
-)
+# In the offline mirror (``$LAGLLAMA_GLUONTS_MIRROR`` or ../shared/datasets/mirror).
+ETTH1_URL = "https://raw.githubusercontent.com/zhouhaoyi/ETDataset/main/ETT-small/ETTh1.csv"
+ETTH1 = mirror_path(ETTH1_URL, DEFAULT_MIRROR)
 TRAIN_END, VAL_END, TEST_END = 8640, 11520, 14400
 HORIZONS = (24, 48, 168, 336, 720)
 # Official README, univariate ETTh1 (Informer, ProbSparse).
@@ -79,11 +75,11 @@ FREQ = "h"
 
 
 def load_ot(path: Path = ETTH1):
-    """OT standardised with the train rows' mean/std, plus those stats."""
-    df = pd.read_csv(path, parse_dates=["date"])
-    ot = df["OT"].to_numpy(dtype=np.float64)
+    """The hourly timestamps, OT standardised with the train rows' mean/std, and those stats."""
+    table = load_table(path, ["OT"], time_column="date", freq=FREQ, roles=["target"])
+    ot = table.frame["OT"].to_numpy(dtype=np.float64)
     mean, std = ot[:TRAIN_END].mean(), ot[:TRAIN_END].std()
-    return df["date"], ((ot - mean) / std).astype(np.float32), mean, std
+    return table.frame.index, ((ot - mean) / std).astype(np.float32), mean, std
 
 
 def entry(z: np.ndarray, end: int, start: pd.Period) -> dict:
@@ -193,7 +189,7 @@ def crps(batcher, z, dates, starts, mean, std, H, num_samples=100):
         lo = max(0, s - 4 * H)
         tss.append(pd.DataFrame(ot[lo : s + H], index=index[lo : s + H]))
     warnings.filterwarnings("ignore")
-    agg, _ = Evaluator(num_workers=0)(
+    agg, _ = Evaluator(quantiles=QUANTILES, num_workers=0)(
         iter(tss), iter(forecasts), num_series=len(tss)
     )
     return float(agg["mean_wQuantileLoss"])
@@ -205,7 +201,7 @@ def crps(batcher, z, dates, starts, mean, std, H, num_samples=100):
 
 
 def run_horizon(H: int, args, z, dates, mean, std) -> dict:
-    start = pd.Period(dates.iloc[0], freq=FREQ)
+    start = pd.Period(dates[0], freq=FREQ)
     context = args.context_length
     lags = [int(x) for x in args.lags.split(",")] if args.lags else []
     root = Path(args.work_dir) / f"H{H}"
@@ -250,10 +246,10 @@ def run_horizon(H: int, args, z, dates, mean, std) -> dict:
     val = validation_dataset(z, start, H, args.val_stride)
 
     pl.seed_everything(args.seed, verbose=False)
-    began = time.time()
-    output = estimator.train_model(train, validation_data=val,
-                                   cache_data=True)
-    train_seconds = time.time() - began
+    with Timer() as training:
+        output = estimator.train_model(train, validation_data=val,
+                                       cache_data=True)
+    train_seconds = training.seconds
     trainer = output.trainer
     module = output.trained_net
 
@@ -290,7 +286,9 @@ def run_horizon(H: int, args, z, dates, mean, std) -> dict:
         "train_seconds": train_seconds,
         "epochs": trainer.current_epoch,
         "steps": trainer.global_step,
-        "best_val_nll": float(trainer.checkpoint_callback.best_model_score),
+        # the shared training loop keeps the best epoch's weights in memory (BestWeights, on
+        # val_loss) and restores them; Lightning's own checkpoint callback monitors nothing
+        "best_val_nll": next(cb.best_score for cb in trainer.callbacks if isinstance(cb, BestWeights)),
         "persistence_mse": float(
             ((z[test_starts - 1][:, None] - y_test) ** 2).mean()
         ),
@@ -316,19 +314,16 @@ def markdown(results: List[dict], args, command: str, wall: float) -> str:
         "test window (stride 1). Paper numbers: official Informer2020 README "
         "(univariate ETTh1, Informer); the paper reports no CRPS.",
         "",
-        "| horizon | MSE ours | MSE paper | MAE ours | MAE paper | CRPS ours "
-        "| point | context | train time | epochs (steps) | test windows |",
-        "|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|",
     ]
-    for r in results:
-        pm, pa = PAPER[r["H"]]
-        lines.append(
-            f"| {r['H']} | **{r['mse']:.3f}** | {pm:.3f} | "
-            f"**{r['mae']:.3f}** | {pa:.3f} | {r['crps']:.4f} | "
-            f"{r['point']} | {r['context_length']} | "
-            f"{r['train_seconds'] / 60:.1f} min | {r['epochs']} "
-            f"({r['steps']}) | {r['windows']} |"
-        )
+    lines += markdown_table(
+        ["horizon", "MSE ours", "MSE paper", "MAE ours", "MAE paper", "CRPS ours", "point", "context",
+         "train time", "epochs (steps)", "test windows"],
+        [[r["H"], f"**{r['mse']:.3f}**", f"{PAPER[r['H']][0]:.3f}", f"**{r['mae']:.3f}**",
+          f"{PAPER[r['H']][1]:.3f}", f"{r['crps']:.4f}", r["point"], r["context_length"],
+          f"{r['train_seconds'] / 60:.1f} min", f"{r['epochs']} ({r['steps']})", r["windows"]]
+         for r in results],
+        align="rrrrrrlrrrr",
+    )
     lines += [
         "",
         "For scale, the last-value (persistence) forecast on the same "
@@ -363,14 +358,12 @@ def markdown(results: List[dict], args, command: str, wall: float) -> str:
         "(both exact: GluonTS' Student-t has an icdf; being symmetric, its "
         "median equals its mean, so the two tie and the mean is kept).",
         f"- CRPS: GluonTS `Evaluator` `mean_wQuantileLoss` (quantiles "
-        f"0.1 ... 0.9) from 100 sample paths, in OT's own units (degrees), "
+        f"{QUANTILES[0]:g} ... {QUANTILES[-1]:g}) from 100 sample paths, in OT's own units (degrees), "
         f"on every {args.crps_stride}th test window (subsampled to keep "
         "the sample arrays small).",
-        f"- Budget: {torch.get_num_threads()} CPU thread(s) "
-        f"({platform.processor() or platform.machine()}, shared machine), "
-        f"seed {args.seed}; whole run {wall / 60:.1f} min wall time "
-        "(training plus scoring); torch "
-        f"{torch.__version__}, gluonts {gluonts.__version__}.",
+        f"- Budget: {torch.get_num_threads()} CPU thread(s), seed {args.seed}; "
+        f"whole run {wall / 60:.1f} min wall time (training plus scoring).",
+        f"- Machine: {bench_common.machine()}.",
         "",
         "Command:",
         "",
@@ -428,11 +421,9 @@ def main(argv=None) -> None:
     torch.set_num_threads(args.threads)
     logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore")
-    command = "python benchmarks/etth1_informer.py " + " ".join(
-        sys.argv[1:] if argv is None else argv
-    )
+    command = bench_common.command(__file__, argv)
     dates, z, mean, std = load_ot()
-    began = time.time()
+    clock = Timer()
     results = []
     for H in args.horizons:
         r = run_horizon(H, args, z, dates, mean, std)
@@ -445,7 +436,7 @@ def main(argv=None) -> None:
             f"{r['steps']} steps, best val NLL {r['best_val_nll']:.3f}",
             flush=True,
         )
-    wall = time.time() - began
+    wall = clock.seconds
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(markdown(results, args, command, wall))

@@ -25,7 +25,6 @@ import cProfile
 import io
 import json
 import os
-import platform
 import pstats
 import resource
 import subprocess
@@ -33,11 +32,13 @@ import sys
 import tempfile
 import time
 import warnings
-from datetime import datetime, timezone
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "benchmarks" / "results"
+import bench_common  # benchmarks/bench_common.py; puts the repository root on sys.path
+from bench_common import Timer, markdown_table
+
+ROOT = bench_common.REPO_ROOT
+RESULTS = bench_common.RESULTS
 RELEASED_ARCH = ROOT.parent / "shared" / "fixtures" / "lag_llama" / "released_arch.ckpt"
 PREDICTION_LENGTH = 48  # m4_hourly's
 # the pipeline section trains the same network on both datasets: one horizon (ett_small_1h's)
@@ -156,9 +157,9 @@ def task_predict(cfg: dict) -> dict:
                                     cfg["batch_size"], cfg.get("use_kv_cache", True))
     torch.manual_seed(0)
     before = rss_mib()
-    start = time.perf_counter()
-    forecasts = list(predictor.predict(entries, num_samples=NUM_PATHS))
-    seconds = time.perf_counter() - start
+    with Timer() as predicting:
+        forecasts = list(predictor.predict(entries, num_samples=NUM_PATHS))
+    seconds = predicting.seconds
     samples = np.stack([f.samples for f in forecasts])
     if samples.shape != (len(entries), NUM_PATHS, cfg["prediction_length"]) or not np.isfinite(samples).all():
         raise RuntimeError(f"{cfg['model']}: bad forecasts, samples of shape {samples.shape}")
@@ -175,11 +176,11 @@ def profile_loading(estimator, data, cache_data: bool, batches: int, top: int) -
         transformed = Cached(transformed)
     loader = estimator.create_training_data_loader(transformed, estimator.create_lightning_module())
     profiler = cProfile.Profile()
-    start = time.perf_counter()
-    profiler.enable()
-    count = sum(1 for _ in zip(range(batches), loader))
-    profiler.disable()
-    seconds = time.perf_counter() - start
+    with Timer() as loading:
+        profiler.enable()
+        count = sum(1 for _ in zip(range(batches), loader))
+        profiler.disable()
+    seconds = loading.seconds
     stream = io.StringIO()
     stats = pstats.Stats(profiler, stream=stream)
     stats.sort_stats("cumulative").print_stats(top)
@@ -231,7 +232,7 @@ def worker(cfg: dict) -> None:
 
 def run(cfg: dict) -> dict:
     """One configuration in a fresh interpreter (its own peak RSS); returns its result."""
-    started = time.perf_counter()
+    clock = Timer()
     # passive OpenMP waiting: on a shared machine, threads spinning at each barrier stole the
     # cores from the working ones and made 2-thread decoding 5x slower than 1 thread
     env = {"OMP_WAIT_POLICY": "PASSIVE", **os.environ, "PYTHONWARNINGS": "ignore"}
@@ -242,22 +243,8 @@ def run(cfg: dict) -> dict:
         raise RuntimeError(f"configuration {cfg} failed:\n{proc.stderr[-3000:]}")
     result = json.loads(lines[-1][len("RESULT "):])
     print(f"  {json.dumps(cfg)} -> {json.dumps({k: v for k, v in result.items() if k != 'profile'})} "
-          f"({time.perf_counter() - started:.0f} s)", flush=True)
+          f"({clock.seconds:.0f} s)", flush=True)
     return result
-
-
-def machine() -> str:
-    model = platform.processor() or platform.machine()
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    import torch
-
-    return f"{model}, {os.cpu_count()} logical CPUs, Linux {platform.release()}, torch {torch.__version__}"
 
 
 def fmt(x, digits=2):
@@ -312,14 +299,14 @@ def speed_section(args) -> list:
         "",
         "### Prediction (series/s at 100 sample paths)",
         "",
-        "| model | series | steps | torch threads | batch (series) | seconds | series/s | s/series | "
-        "peak RSS MiB | rise MiB |",
-        "|---|---|---|---|---|---|---|---|---|---|",
     ]
+    cells = []
     for label, n, steps, r in predict_rows:
         batch = args.uncached_series if "no cache" in label else (args.lagllama_batch if "Lag" in label else 32)
-        lines.append(f"| {label} | {n} | {steps} | {t} | {batch} | {r['seconds']:.1f} | {r['series_per_s']:.3f} | "
-                     f"{r['s_per_series']:.3f} | {r['peak_mib']:.0f} | {r['rise_mib']:.0f} |")
+        cells.append([label, n, steps, t, batch, f"{r['seconds']:.1f}", f"{r['series_per_s']:.3f}",
+                      f"{r['s_per_series']:.3f}", f"{r['peak_mib']:.0f}", f"{r['rise_mib']:.0f}"])
+    lines += markdown_table(["model", "series", "steps", "torch threads", "batch (series)", "seconds", "series/s",
+                             "s/series", "peak RSS MiB", "rise MiB"], cells)
     lines += [
         "",
         f"Reference implementation for scale (2 threads, idle machine of this kind): cached "
@@ -328,12 +315,11 @@ def speed_section(args) -> list:
         "",
         f"### Training ({args.train_batches} batches of 32 windows, second epoch timed)",
         "",
-        "| model | torch threads | windows/s | epoch s | peak RSS MiB | rise MiB |",
-        "|---|---|---|---|---|---|",
     ]
-    for label, r in train_rows:
-        lines.append(f"| {label} | {t} | {r['windows_per_s']:.1f} | {r['epoch_s']:.1f} | "
-                     f"{r['peak_mib']:.0f} | {r['rise_mib']:.0f} |")
+    lines += markdown_table(
+        ["model", "torch threads", "windows/s", "epoch s", "peak RSS MiB", "rise MiB"],
+        [[label, t, f"{r['windows_per_s']:.1f}", f"{r['epoch_s']:.1f}", f"{r['peak_mib']:.0f}", f"{r['rise_mib']:.0f}"]
+         for label, r in train_rows])
     lines += [
         "",
         "Lag-Llama trains the same with the kv-cache on or off (the cache only exists at prediction). "
@@ -368,25 +354,25 @@ def pipeline_section(args) -> list:
         f"epoch includes transforming the series once. 'loading' times one epoch's training batches alone "
         f"(no network), built as `train_model` builds them.",
         "",
-        "| estimator | dataset | pipeline | epoch 1 s | later epochs s | ett / m4 (later epochs) | loading s | "
-        "cached data MiB | peak RSS MiB |",
-        "|---|---|---|---|---|---|---|---|---|",
     ]
 
     def later(r):
         s = r["epoch_s"][1:] or r["epoch_s"]
         return sum(s) / len(s)
 
+    cells = []
     for model in ("lagllama", "informer-prob"):
         for cache_data in (False, True):
             for dataset in ("m4_hourly", "ett_small_1h"):
                 r = rows[model, dataset, cache_data]
                 ratio = later(r) / later(rows[model, "m4_hourly", cache_data])
-                lines.append(
-                    f"| {'Lag-Llama' if model == 'lagllama' else 'Informer'} | {dataset} | "
-                    f"{'after (transform once)' if cache_data else 'before (lazy)'} | {r['epoch_s'][0]:.1f} | "
-                    f"{later(r):.1f} | {ratio:.2f} | {r['load_s']:.2f} | {fmt(r['cached_mib'], 1)} | "
-                    f"{r['peak_mib']:.0f} |")
+                cells.append([
+                    "Lag-Llama" if model == "lagllama" else "Informer", dataset,
+                    "after (transform once)" if cache_data else "before (lazy)", f"{r['epoch_s'][0]:.1f}",
+                    f"{later(r):.1f}", f"{ratio:.2f}", f"{r['load_s']:.2f}", fmt(r["cached_mib"], 1),
+                    f"{r['peak_mib']:.0f}"])
+    lines += markdown_table(["estimator", "dataset", "pipeline", "epoch 1 s", "later epochs s",
+                             "ett / m4 (later epochs)", "loading s", "cached data MiB", "peak RSS MiB"], cells)
     lines += ["", "### Profile of the training data loading on ett_small_1h (cProfile, cumulative, top lines)", ""]
     for model in ("lagllama", "informer-prob"):
         for cache_data in (False, True):
@@ -426,21 +412,18 @@ def main(argv=None):
     args.pipeline_batches = args.pipeline_batches or (10 if quick else 50)
     out = args.out or RESULTS / ("speed_quick.md" if quick else "speed.md")
 
-    command = "python benchmarks/speed.py" + ("" if argv is None and len(sys.argv) == 1 else
-                                              " " + " ".join(sys.argv[1:] if argv is None else argv))
-    load_start = os.getloadavg()
-    started = time.time()
+    load_start = bench_common.load_average()
+    clock = Timer()
     lines_speed = [] if args.skip == "speed" else speed_section(args)
     lines_pipe = [] if args.skip == "pipeline" else pipeline_section(args)
-    load_end = os.getloadavg()
+    load_end = bench_common.load_average()
     header = [
         "# Speed, memory and the training data pipeline" + (" (quick smoke run)" if quick else ""),
         "",
-        f"Command: `{command}`  ",
-        f"Machine: {machine()}  ",
-        f"Date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; whole run {time.time() - started:.0f} s  ",
-        f"Load average (1/5/15 min) at start: {load_start[0]:.2f} / {load_start[1]:.2f} / {load_start[2]:.2f}; "
-        f"at end: {load_end[0]:.2f} / {load_end[1]:.2f} / {load_end[2]:.2f} (the machine is shared: "
+        f"Command: `{bench_common.command(__file__, argv)}`  ",
+        f"Machine: {bench_common.machine()}  ",
+        f"Date: {bench_common.utc_stamp()}; whole run {clock.seconds:.0f} s  ",
+        f"Load average (1/5/15 min) at start: {load_start}; at end: {load_end} (the machine is shared: "
         f"a load above 0 means other work competed for the {os.cpu_count()} cores). Every configuration "
         f"runs in its own subprocess with `OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'PASSIVE')}`.",
         "",

@@ -14,20 +14,17 @@ zero-shot and writes ``benchmarks/results/finetune_settings.md``: how the defaul
 """
 
 import argparse
-import datetime
 import json
 import logging
-import os
-import platform
-import sys
 import tempfile
-import time
 import warnings
 from pathlib import Path
 from types import SimpleNamespace
 
+import bench_common  # benchmarks/bench_common.py; puts the repository root on sys.path
 import numpy as np
 import torch
+from bench_common import Timer, backtest, markdown_table
 
 warnings.filterwarnings("ignore")
 
@@ -37,6 +34,7 @@ from gluonts.torch.model.deepar import DeepAREstimator  # noqa: E402
 from lagllama_gluonts import load_predictor  # noqa: E402
 from lagllama_gluonts.checkpoint import read_checkpoint  # noqa: E402
 from lagllama_gluonts.common.datasets import get_dataset  # noqa: E402
+from lagllama_gluonts.common.evaluation import seasonal_naive_baseline  # noqa: E402
 from lagllama_gluonts.defaults import (  # noqa: E402
     BUNDLED_CHECKPOINT,
     FINETUNE_BATCHES_PER_EPOCH,
@@ -45,14 +43,13 @@ from lagllama_gluonts.defaults import (  # noqa: E402
     FINETUNE_MAX_EPOCHS,
     FINETUNE_PATIENCE,
 )
-from lagllama_gluonts.predictor import resolve_rope_scaling  # noqa: E402
-from lagllama_gluonts.common.evaluation import run_backtest, seasonal_naive_baseline  # noqa: E402
 from lagllama_gluonts.finetune import finetune  # noqa: E402
+from lagllama_gluonts.predictor import resolve_rope_scaling  # noqa: E402
 
 for _name in ("lightning", "lightning.pytorch", "lightning.fabric"):  # after lightning set its own
     logging.getLogger(_name).setLevel(logging.WARNING)
 
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = bench_common.RESULTS
 HELD_OUT = ("ett_small_1h", "exchange_rate", "m4_weekly", "airpassengers", "BeijingPM25_0.csv")
 CONTEXT_LENGTHS = (32, 64, 128, 256)
 # DeepAR's fixed budget: as many steps as fine-tuning's upper bound (10 epochs x 25 batches x 32).
@@ -94,15 +91,22 @@ def limited(dataset, max_series):
 
 
 def score(predictor, dataset, num_samples, seed=0):
-    torch.manual_seed(seed)
-    started = time.time()
-    m, forecasts, _ = run_backtest(predictor, dataset.test, num_samples=num_samples, progress=False)
-    return m, time.time() - started, len(forecasts)
+    """All metrics on the test split, the seconds it took (forecasting and scoring), the series."""
+    result = backtest(predictor, dataset.test, num_samples, seed=seed)
+    return result.metrics, result.seconds, result.num_series
 
 
-def fmt_row(name, label, m, train_s, predict_s, n):
-    return (f"| {name} | {label} | {m['mean_wQuantileLoss']:.4f} | {m['MASE']:.3f} | {m['ND']:.4f} | "
-            f"{m['NRMSE']:.4f} | {train_s:.0f} | {predict_s:.1f} | {100 * predict_s / n:.1f} |")
+MAIN_HEADER = ["dataset", "model", "mean_wQuantileLoss (CRPS)", "MASE", "ND", "NRMSE", "train s", "predict s",
+               "s / 100 series"]
+
+
+def main_cells(name, label, m, train_s, predict_s, n):
+    return [name, label, f"{m['mean_wQuantileLoss']:.4f}", f"{m['MASE']:.3f}", f"{m['ND']:.4f}",
+            f"{m['NRMSE']:.4f}", f"{train_s:.0f}", f"{predict_s:.1f}", f"{100 * predict_s / n:.1f}"]
+
+
+def progress(cells):
+    print(" | ".join(map(str, cells)), flush=True)
 
 
 def finetuned(args, dataset, h, lr, freeze, epochs):
@@ -115,10 +119,6 @@ def finetuned(args, dataset, h, lr, freeze, epochs):
 
 
 def main_table(args, names):
-    header = [
-        "| dataset | model | mean_wQuantileLoss (CRPS) | MASE | ND | NRMSE | train s | predict s | s / 100 series |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
     rows, summary, notes = [], {}, []
     for name in names:
         dataset = limited(load(name), args.max_series)
@@ -145,26 +145,23 @@ def main_table(args, names):
                                 enable_model_summary=False, logger=False,
                                 default_root_dir=tempfile.mkdtemp(prefix="deepar-")),
         )
-        started = time.time()
-        deepar_predictor = deepar.train(dataset.train, cache_data=True)
-        train_s = time.time() - started
+        with Timer() as training:
+            deepar_predictor = deepar.train(dataset.train, cache_data=True)
         m, s, n = score(deepar_predictor, dataset, args.num_samples)
-        results["DeepAR (trained here)"] = (m, train_s, s, n)
+        results["DeepAR (trained here)"] = (m, training.seconds, s, n)
 
         for label, (m, train_s, s, n) in results.items():
-            rows.append(fmt_row(name, label, m, train_s, s, n))
-            print(rows[-1], flush=True)
+            rows.append(main_cells(name, label, m, train_s, s, n))
+            progress(rows[-1])
         summary[name] = {label: {"CRPS": r[0]["mean_wQuantileLoss"], "MASE": r[0]["MASE"]}
                          for label, r in results.items()}
-    return header + rows, summary, notes
+    return markdown_table(MAIN_HEADER, rows), summary, notes
 
 
 def context_study(args, names):
-    stored = read_checkpoint(args.checkpoint)["hyper_parameters"]["model_kwargs"]
-    header = [
-        "| dataset | context | CRPS, no rope scaling | CRPS, linear rope scaling (factor) | MASE, none | MASE, linear |",
-        "|---|---|---|---|---|---|",
-    ]
+    stored = read_checkpoint(args.checkpoint).model_kwargs
+    header = ["dataset", "context", "CRPS, no rope scaling", "CRPS, linear rope scaling (factor)", "MASE, none",
+              "MASE, linear"]
     rows = []
     for name in names:
         dataset = limited(load(name), args.max_series)
@@ -177,60 +174,47 @@ def context_study(args, names):
                                            rope_scaling=rope, num_parallel_samples=args.num_samples)
                 cells[label] = (score(predictor, dataset, args.num_samples)[0], rope["factor"])
             (none, _), (linear, factor) = cells["none"], cells["linear"]
-            rows.append(f"| {name} | {context} | {none['mean_wQuantileLoss']:.4f} | "
-                        f"{linear['mean_wQuantileLoss']:.4f} ({factor:.2f}) | {none['MASE']:.3f} | {linear['MASE']:.3f} |")
-            print(rows[-1], flush=True)
-    return header + rows
+            rows.append([name, context, f"{none['mean_wQuantileLoss']:.4f}",
+                         f"{linear['mean_wQuantileLoss']:.4f} ({factor:.2f})", f"{none['MASE']:.3f}",
+                         f"{linear['MASE']:.3f}"])
+            progress(rows[-1])
+    return markdown_table(header, rows)
 
 
 def finetune_study(args, names):
-    header = [
-        "| dataset | setting | CRPS | MASE | val NLL start -> best | epochs | kept | train s |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
+    header = ["dataset", "setting", "CRPS", "MASE", "val NLL start -> best", "epochs", "kept", "train s"]
     rows, wins = [], {}
     for name in names:
         dataset = limited(load(name), args.max_series)
         h = dataset.metadata.prediction_length
         zs = load_predictor(args.checkpoint, prediction_length=h, num_parallel_samples=args.num_samples)
         base, _, _ = score(zs, dataset, args.num_samples)
-        rows.append(f"| {name} | zero-shot | {base['mean_wQuantileLoss']:.4f} | {base['MASE']:.3f} | | | | |")
-        print(rows[-1], flush=True)
+        rows.append([name, "zero-shot", f"{base['mean_wQuantileLoss']:.4f}", f"{base['MASE']:.3f}", "", "", "", ""])
+        progress(rows[-1])
         for lr, freeze in FINETUNE_SETTINGS:
             predictor, rec = finetuned(args, dataset, h, lr, freeze, args.epochs)
             m, _, _ = score(predictor, dataset, args.num_samples)
             label = f"lr {lr:g}, {freeze} frozen"
             wins.setdefault(label, []).append(m["mean_wQuantileLoss"] / base["mean_wQuantileLoss"])
-            rows.append(f"| {name} | {label} | {m['mean_wQuantileLoss']:.4f} | {m['MASE']:.3f} | "
-                        f"{rec['start_val_loss']:.3f} -> {rec['best_val_loss']:.3f} | {rec['epochs_run']} | "
-                        f"{'fine-tuned' if rec['kept'] == 'fine-tuned' else 'checkpoint'} | {rec['train_seconds']:.0f} |")
-            print(rows[-1], flush=True)
-    ratio = ["", "| setting | geometric mean of CRPS / zero-shot CRPS over the datasets | datasets where it beats zero-shot |",
-             "|---|---|---|"]
-    ratio += [f"| {label} | {float(np.exp(np.mean(np.log(r)))):.3f} | {sum(x < 1 for x in r)} of {len(r)} |"
-              for label, r in wins.items()]
-    return header + rows + ratio
-
-
-def cpu_name():
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+            rows.append([name, label, f"{m['mean_wQuantileLoss']:.4f}", f"{m['MASE']:.3f}",
+                         f"{rec['start_val_loss']:.3f} -> {rec['best_val_loss']:.3f}", rec["epochs_run"],
+                         "fine-tuned" if rec["kept"] == "fine-tuned" else "checkpoint", f"{rec['train_seconds']:.0f}"])
+            progress(rows[-1])
+    ratio = markdown_table(
+        ["setting", "geometric mean of CRPS / zero-shot CRPS over the datasets", "datasets where it beats zero-shot"],
+        [[label, f"{float(np.exp(np.mean(np.log(r)))):.3f}", f"{sum(x < 1 for x in r)} of {len(r)}"]
+         for label, r in wins.items()])
+    return markdown_table(header, rows) + [""] + ratio
 
 
 def preamble(args, title, argv):
-    training = read_checkpoint(args.checkpoint)["hyper_parameters"].get("training", {})
+    training = read_checkpoint(args.checkpoint).training
     return [
         f"# {title}",
         "",
-        f"Command: `{' '.join(['python', f'benchmarks/{Path(__file__).name}', *argv])}`",
+        f"Command: `{bench_common.command(__file__, argv)}`",
         "",
-        f"Machine: {cpu_name()} ({os.cpu_count()} cores, shared with other jobs), {args.threads} CPU thread(s) (torch "
-        f"{torch.__version__}); date {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC.",
+        f"Machine: {bench_common.machine()}; {args.threads} CPU thread(s); date {bench_common.utc_stamp()}.",
         "",
         f"Checkpoint: `{args.checkpoint.name}`; pretraining record: `{json.dumps(training)}`. None of these "
         f"datasets was seen in pretraining. {args.num_samples} sample paths; GluonTS `Evaluator` on each "
@@ -252,7 +236,7 @@ def main(argv=None):
                         help="compare fine-tuning settings instead (writes finetune_settings.md)")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
-    argv = sys.argv[1:] if argv is None else argv
+    argv = bench_common.script_argv(argv)
     torch.set_num_threads(args.threads)
     args.max_series, args.epochs = None, FINETUNE_MAX_EPOCHS
     args.deepar_epochs, args.deepar_batches = DEEPAR_EPOCHS, DEEPAR_BATCHES
@@ -260,7 +244,7 @@ def main(argv=None):
     if args.quick:
         args.num_samples, args.max_series, args.epochs = 20, 20, 2
         args.deepar_epochs, args.deepar_batches, args.context_lengths = 2, 5, (32, 128)
-    started = time.time()
+    clock = Timer()
 
     if args.finetune_study:
         out = args.out or RESULTS / "finetune_settings.md"
@@ -285,18 +269,19 @@ def main(argv=None):
         ] + table + [""]
         beats = [name for name, s in summary.items()
                  if s["Lag-Llama zero-shot"]["CRPS"] < s["SeasonalNaive"]["CRPS"]]
+        missed = [n for n in summary if n not in beats]
         lines += [f"Zero-shot CRPS below SeasonalNaive's on {len(beats)} of {len(summary)} held-out sets"
-                  + (f" (not on: {', '.join(n for n in summary if n not in beats)})" if len(beats) < len(summary) else "")
+                  + (f" (not on: {', '.join(missed)})" if missed else "")
                   + ".", "", "Fine-tuning runs:", ""] + [f"- {note}" for note in notes] + [
             "",
             "## Context length (zero-shot)",
             "",
-            f"The checkpoint was trained at context {read_checkpoint(args.checkpoint)['hyper_parameters']['model_kwargs'].get('context_length')}. "
+            f"The checkpoint was trained at context {read_checkpoint(args.checkpoint).context_length}. "
             "'linear' divides rotary positions by (context + horizon) / trained context (at least 1), "
             "what `load_predictor` applies by default to contexts longer than the trained one.",
             "",
         ] + context_study(args, args.datasets)
-    lines += ["", f"Total wall-clock: {(time.time() - started) / 60:.1f} min."]
+    lines += ["", f"Total wall-clock: {clock.minutes:.1f} min."]
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(lines) + "\n")
     print(f"wrote {out}")

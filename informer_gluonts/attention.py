@@ -36,8 +36,9 @@ issue #20). Here
   holding the sampled key indices), elsewhere by gathering, per block of queries, only
   their sampled key rows (``index_select`` on the ``(B, L_K, H * D)`` layout). Both
   work in query blocks of bounded size, no ``(B, H, L_Q, L_K, D)`` view or
-  ``(L_Q, L_K)`` matrix ever exists, and the step runs without autograd (it only
-  feeds ``topk``, whose integer indices carry no gradient anyway);
+  ``(L_Q, L_K)`` matrix ever exists, and the step runs on detached inputs without
+  autograd (it only feeds ``topk``, whose integer indices carry no gradient anyway), so
+  it also runs in a ``torch.jit.trace`` graph replayed with grad enabled;
 * the causal mask is built only for the ``u`` selected rows (``u x L_K``);
 * the lazy-query context is produced directly in the output layout
   ``(B, L_Q, H, D)`` (a blocked cumsum for long causal sequences) and the active rows
@@ -206,7 +207,12 @@ def _sparsity_sddmm(queries: torch.Tensor, keys: torch.Tensor, index_sample: tor
 def _sparsity_measurement(queries: torch.Tensor, keys: torch.Tensor, index_sample: torch.Tensor) -> torch.Tensor:
     """Sparsity measurement ``M`` of every query from its sampled keys, ``(B, H, L_Q)``."""
     # M only feeds top-k (integer indices), so no gradient flows through it in the
-    # official code either; skipping autograd saves its buffers.
+    # official code either; skipping autograd saves its buffers. The inputs are detached as
+    # well as the block run under no_grad: a graph recorded by torch.jit.trace keeps the ops
+    # but not the no_grad block, and replayed with grad enabled the out= form of
+    # sampled_addmm refuses operands that require grad. detach() is recorded, so the traced
+    # graph computes M exactly as eager mode does (same kernels, same result).
+    queries, keys = queries.detach(), keys.detach()
     with torch.no_grad():
         if (
             queries.device.type == "cpu"

@@ -11,8 +11,9 @@ Two subcommands:
   the local mirror), forecast the held-out test windows, print the metrics
   table and write a plot.
 
-User errors (bad CSV, unknown column, too few rows, ...) end with a
-one-line message and exit code 2, never a traceback.
+User errors (bad CSV, unknown column, too few rows, a bad option value,
+...) end with one line on stderr, ``informer-gluonts: error: ...``, and
+exit code 2, never a traceback or argparse's usage block.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from pathlib import Path
 from typing import List, Optional, Sequence
 
 from lagllama_gluonts.common import cli as common_cli
-from lagllama_gluonts.common.cli import positive_int
+from lagllama_gluonts.common.cli import nonnegative_int, positive_int
 from lagllama_gluonts.common.evaluation import QUANTILES
 from lagllama_gluonts.common.validation import DataError
 
@@ -34,6 +35,17 @@ PROG = "informer-gluonts"
 
 class CLIError(DataError):
     """A problem with the user's input, reported as one line."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse's usage errors as one line too, ``informer-gluonts: error:
+    forecast: ...`` and exit status 2, like every other user error
+    (argparse's own prints the usage block first, under the subcommand's
+    name). Subparsers inherit the class."""
+
+    def error(self, message: str):
+        command = self.prog[len(PROG) :].strip()
+        self.exit(2, f"{PROG}: error: {command + ': ' if command else ''}{message}\n")
 
 
 # --------------------------------------------------------------------------
@@ -59,7 +71,7 @@ def _parse_lags(text: str) -> Optional[List[int]]:
     return lags
 
 
-def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
+def _add_model_arguments(parser: argparse.ArgumentParser, patience_help: str) -> None:
     model = parser.add_argument_group("model (defaults sized for a CPU)")
     model.add_argument(
         "--context-length",
@@ -68,8 +80,9 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
     )
     model.add_argument(
         "--label-len",
-        type=int,
-        help="decoder start-token length (default: context length / 2)",
+        type=nonnegative_int,
+        help="decoder start-token length: the last steps of the context the "
+        "decoder reads before the horizon (default: context length / 2)",
     )
     model.add_argument("--d-model", type=positive_int, default=64,
                        help="transformer width (default: 64; paper: 512)")
@@ -88,7 +101,11 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
         help="ProbSparse (Informer) or canonical attention (default: prob)",
     )
     model.add_argument(
-        "--factor", type=positive_int, default=5, help="ProbSparse factor"
+        "--factor",
+        type=positive_int,
+        default=5,
+        help="ProbSparse sampling factor c: c * ln(L) keys are sampled per "
+        "query and c * ln(L) queries attend in full (default: 5, as the paper)",
     )
     model.add_argument(
         "--no-distil",
@@ -109,8 +126,9 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
         type=_parse_lags,
         default=None,
         metavar="auto|none|L1,L2,...",
-        help="target lags used as features (default: auto = the "
-        "frequency's usual lags; they lengthen the history read)",
+        help="target lags used as features, lag L = the value L steps "
+        "before the predicted one (default: auto = GluonTS's lags of the "
+        "frequency; they lengthen the history read)",
     )
 
     train = parser.add_argument_group("training budget")
@@ -119,15 +137,17 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
     train.add_argument(
         "--patience",
         type=positive_int,
-        help="early stopping patience in epochs (needs validation)",
+        help=patience_help,
     )
-    common_cli.add_sampling_arguments(train, batch_size_default=32)
-    train.add_argument(
+    prediction = parser.add_argument_group("prediction")
+    common_cli.add_sampling_arguments(prediction, batch_size_default=32)
+    # Where and how it runs: with --seed/--device/--out in the main options.
+    parser.add_argument(
         "--threads",
         type=positive_int,
         help="torch CPU threads (default: torch's choice)",
     )
-    train.add_argument(
+    parser.add_argument(
         "--quiet",
         action="store_true",
         help="no progress bars or Lightning summaries",
@@ -195,7 +215,8 @@ def _setup(args) -> None:
 
 
 # --------------------------------------------------------------------------
-# forecast / train-csv (CSV reading, forecast table and plot: lagllama_gluonts.csv_series)
+# forecast / train-csv (table reading, forecast table and plot: the shared
+# lagllama_gluonts.common.tables and .evaluation)
 # --------------------------------------------------------------------------
 
 
@@ -211,6 +232,11 @@ def run_forecast(args) -> int:
     covariates = list(dict.fromkeys(args.covariates or []))
     if args.target in covariates:
         raise CLIError("the target cannot also be a covariate")
+    if args.patience and args.no_validation:
+        raise CLIError("--patience stops on the validation loss: drop --no-validation")
+    # Before reading: pandas warns about some of its own frequencies (e.g. the
+    # deprecation of business-day periods), noise for a command-line user.
+    common_cli.quiet_libraries()
     # Check the input before loading torch: bad input fails fast.
     table = load_table(
         args.csv,
@@ -295,6 +321,7 @@ def run_backtest_command(args) -> int:
     from lagllama_gluonts.common.datasets import get_dataset
     from lagllama_gluonts.common.evaluation import (
         backtest_side_by_side,
+        holdout_last_window,
         seasonal_naive_baseline,
         write_report,
     )
@@ -304,9 +331,14 @@ def run_backtest_command(args) -> int:
     freq = dataset.metadata.freq
     H = args.prediction_length or dataset.metadata.prediction_length
     estimator = _make_estimator(args, freq=freq, prediction_length=H)
+    train_data, validation_data = dataset.train, None
+    if args.patience:
+        # Early stopping needs data the model does not train on: the shared
+        # hold-out rule (each series' last H steps), as in fine-tuning.
+        train_data, validation_data = holdout_last_window(dataset.train, H)
 
     began = time.time()
-    predictor = estimator.train(dataset.train)
+    predictor = estimator.train(train_data, validation_data=validation_data)
     predictor.batch_size = args.batch_size
     train_seconds = time.time() - began
     print(f"\nInformer on {args.dataset} (H={H}, trained {train_seconds:.0f}s)")
@@ -343,7 +375,7 @@ def run_backtest_command(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog=PROG,
         description=(
             "Informer (Zhou et al., AAAI 2021) as a GluonTS estimator: "
@@ -405,7 +437,12 @@ def build_parser() -> argparse.ArgumentParser:
         "output folder (default: out/informer/forecast/CSV-NAME)",
         max_series=False,
     )
-    _add_model_arguments(forecast)
+    _add_model_arguments(
+        forecast,
+        "stop once the validation loss (on the held-out last prediction "
+        "length) has not improved for this many epochs (default: no early "
+        "stopping)",
+    )
     forecast.set_defaults(func=run_forecast)
 
     backtest = commands.add_parser(
@@ -426,14 +463,23 @@ def build_parser() -> argparse.ArgumentParser:
     common_cli.add_run_arguments(
         backtest, "output folder (default: out/informer/backtest/DATASET)"
     )
-    _add_model_arguments(backtest)
+    _add_model_arguments(
+        backtest,
+        "stop once the validation loss has not improved for this many "
+        "epochs; the last prediction length of each training series is then "
+        "held out to validate on (default: no early stopping, train on all)",
+    )
     backtest.set_defaults(func=run_backtest_command)
     return parser
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the command line; returns the exit status (2 on a user error)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as done:  # --help (0) or a usage error (2, reported above)
+        return done.code if isinstance(done.code, int) else 2
     if getattr(args, "func", None) is None:
         parser.print_help()
         return 2

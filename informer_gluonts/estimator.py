@@ -4,7 +4,6 @@ from typing import Any, Dict, Iterable, List, Optional, Union
 
 import lightning.pytorch as pl
 import torch
-
 from gluonts.core.component import validated
 from gluonts.dataset.common import Dataset
 from gluonts.dataset.field_names import FieldName
@@ -132,13 +131,15 @@ class InformerEstimator(ForecastEstimator):
         Distribution to use to evaluate observations and sample predictions
         (default: StudentTOutput()).
     scaling
-        ``"std"`` (default), ``"mean"`` or ``"none"``: scaler fitted on the
-        observed context of each window; ``log(scale)`` is fed as a static
-        feature.
+        ``"std"`` (default), ``"mean"``, ``"robust"`` or ``"none"``: scaler
+        fitted on the observed context of each window; ``log(scale)`` is fed
+        as a static feature.
     lags_seq
-        Target lags (>= 1) fed as features besides the current value
-        (default: ``get_lags_for_frequency(freq)``; ``[]`` to disable). The
-        network reads ``context_length + max(lags_seq)`` past steps.
+        Target lags (>= 1) fed as features besides the current value: lag
+        ``L`` is the value ``L`` steps before the predicted position, the
+        convention of GluonTS's ``get_lags_for_frequency(freq)``, which is
+        the default (``[]`` to disable). The network reads
+        ``context_length + max(lags_seq)`` past steps.
     time_features
         Calendar features (default:
         ``time_features_from_frequency_str(freq)``); an age feature is
@@ -146,6 +147,10 @@ class InformerEstimator(ForecastEstimator):
     num_parallel_samples
         Number of sample paths per series the predictor draws (default:
         100).
+    nonnegative_pred_samples
+        Clip the predicted sample paths at 0 (default: False), for data
+        that cannot be negative; training is unaffected. GluonTS's option
+        of the same name.
     batch_size
         Size of the training batches (default: 32).
     num_batches_per_epoch
@@ -200,6 +205,7 @@ class InformerEstimator(ForecastEstimator):
         lags_seq: Optional[List[int]] = None,
         time_features: Optional[List[TimeFeature]] = None,
         num_parallel_samples: int = 100,
+        nonnegative_pred_samples: bool = False,
         batch_size: int = 32,
         num_batches_per_epoch: int = 50,
         lr: float = 1e-3,
@@ -235,6 +241,19 @@ class InformerEstimator(ForecastEstimator):
             )
         if not lr >= 0:
             raise ValueError(f"lr must be >= 0, got {lr!r}")
+        if not weight_decay >= 0:
+            raise ValueError(f"weight_decay must be >= 0, got {weight_decay!r}")
+        if not 0 <= dropout < 1:
+            raise ValueError(f"dropout must lie in [0, 1), got {dropout!r}")
+        if activation not in ("gelu", "relu"):
+            raise ValueError(
+                f"activation must be 'gelu' or 'relu', got {activation!r}"
+            )
+        # 0 is a valid patience for the scheduler (halve at every stall),
+        # not for early stopping (stop after the first epoch).
+        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
+            raise ValueError(f"patience must be an integer >= 0, got {patience!r}")
+        check_positive(early_stopping_patience=early_stopping_patience)
         if attention not in ("prob", "full"):
             raise ValueError(
                 f"attention must be 'prob' or 'full', got {attention!r}"
@@ -295,6 +314,7 @@ class InformerEstimator(ForecastEstimator):
         self.distr_output = distr_output
         self.scaling = scaling
         self.num_parallel_samples = num_parallel_samples
+        self.nonnegative_pred_samples = nonnegative_pred_samples
         self.batch_size = batch_size
         self.num_batches_per_epoch = num_batches_per_epoch
         self.lr = lr
@@ -524,6 +544,7 @@ class InformerEstimator(ForecastEstimator):
                 "distr_output": self.distr_output,
                 "scaling": self.scaling,
                 "num_parallel_samples": self.num_parallel_samples,
+                "nonnegative_pred_samples": self.nonnegative_pred_samples,
             },
         )
 

@@ -2,11 +2,10 @@
 
 import lightning.pytorch as pl
 import torch
-from torch.optim.lr_scheduler import ReduceLROnPlateau
-
 from gluonts.core.component import validated
 from gluonts.itertools import select
 from gluonts.torch.model.lightning_util import has_validation_loop
+from torch.optim.lr_scheduler import ReduceLROnPlateau
 
 from .module import InformerModel
 
@@ -17,8 +16,11 @@ class InformerLightningModule(pl.LightningModule):
     ``InformerModel`` with PyTorch Lightning.
 
     This is a thin layer around a (wrapped) ``InformerModel`` object, that
-    exposes the training and validation loss: the negative log-likelihood
-    of the horizon, masked by ``future_observed_values``. All configuration
+    exposes the training and validation loss (``InformerModel.loss``: the
+    negative log-likelihood of the horizon, masked by
+    ``future_observed_values``) and, as ``forward``, the model's sample
+    paths (``InformerModel.sample``, with the model's
+    ``num_parallel_samples`` and ``nonnegative_pred_samples``). All configuration
     lives in the ``@validated()`` arguments (no ``save_hyperparameters``),
     so checkpoints hold only tensors and GluonTS can reload the best one
     with ``weights_only=True``.
@@ -53,8 +55,8 @@ class InformerLightningModule(pl.LightningModule):
         self.example_input_array = self.inputs.zeros()
 
     def forward(self, *args, **kwargs) -> torch.Tensor:
-        """Sample paths (B, num_parallel_samples, prediction_length)."""
-        return self.model(*args, **kwargs)
+        """Sample paths (B, num_samples, prediction_length): ``InformerModel.sample``."""
+        return self.model.sample(*args, **kwargs)
 
     def _loss(self, batch) -> torch.Tensor:
         return self.model.loss(

@@ -13,6 +13,23 @@ The forecast is *generative*: the decoder input is a start token (the last
 ``label_len`` context steps) followed by zero placeholders for the horizon,
 and one forward pass emits every horizon step. There is no autoregressive
 loop anywhere in this file.
+
+**Vocabulary** (the same as ``lagllama_gluonts``' ``LagLlamaModel``):
+:meth:`InformerModel.distribution_args` (one pass: ``(distr_args, loc,
+scale)``), :meth:`InformerModel.loss` (negative log-likelihood of the
+horizon), :meth:`InformerModel.sample` (sample paths, ``(batch,
+num_samples, prediction_length)``), ``forward`` = ``sample`` (GluonTS's
+convention: ``forward`` is what the predictor calls) and
+:meth:`InformerModel.describe_inputs` (the inputs, GluonTS's ``InputSpec``).
+
+**Lags.** A lag ``L >= 1`` is the value ``L`` steps before the predicted
+position, the convention of GluonTS's ``get_lags_for_frequency`` (whose
+lists the estimator uses by default) and of Lag-Llama's ``lags``: the token
+that predicts step ``t`` carries the scaled ``y[t - L]`` for every ``L`` in
+``lags_seq``. Lag 0, the token's own value, is always fed as well: it is
+the observed value for a context token and a zero placeholder (flagged
+unobserved) for a horizon token, as is any lag ``L`` that falls inside the
+horizon (``L <= h`` for horizon step ``h = 1 .. prediction_length``).
 """
 
 import math
@@ -21,17 +38,14 @@ from typing import List, Optional, Tuple
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-
 from gluonts.core.component import validated
 from gluonts.model import Input, InputSpec
 from gluonts.torch.distributions import DistributionOutput, StudentTOutput
 from gluonts.torch.modules.feature import FeatureEmbedder
+
 from lagllama_gluonts.common.scaling import make_scaler
 
 from .attention import AttentionLayer, make_attention
-
-SCALINGS = ("mean", "std", "none")
-
 
 # --------------------------------------------------------------------------
 # Embeddings
@@ -302,7 +316,9 @@ class InformerModel(nn.Module):
         Embedding size of each static categorical feature (default:
         ``min(50, (cat + 1) // 2)``).
     lags_seq
-        Extra target lags (>= 1) fed as features; lag 0 is always used.
+        Target lags (>= 1) fed as features: lag ``L`` is the value ``L``
+        steps before the predicted position (see the module docstring);
+        lag 0 is always used.
     label_len
         Length of the decoder's start token (default: ``context_length //
         2``, as in the paper).
@@ -323,10 +339,15 @@ class InformerModel(nn.Module):
     distr_output
         Distribution to emit at every horizon step.
     scaling
-        ``"mean"``, ``"std"`` or ``"none"``: scaler fitted on the observed
-        context of each window.
+        ``"std"``, ``"mean"``, ``"robust"`` or ``"none"``: scaler fitted on
+        the observed context of each window
+        (``lagllama_gluonts.common.scaling``).
     num_parallel_samples
-        Number of sample paths ``forward`` draws.
+        Number of sample paths :meth:`sample` draws by default.
+    nonnegative_pred_samples
+        Whether :meth:`sample` clips its paths at 0 (GluonTS's option of the
+        same name): for data that cannot be negative (counts, loads) under
+        a distribution that can. Training and the loss are unaffected.
     """
 
     @validated()
@@ -356,6 +377,7 @@ class InformerModel(nn.Module):
         distr_output: DistributionOutput = StudentTOutput(),
         scaling: str = "std",
         num_parallel_samples: int = 100,
+        nonnegative_pred_samples: bool = False,
     ) -> None:
         super().__init__()
         assert distr_output.event_shape == (), "only univariate outputs"
@@ -374,10 +396,11 @@ class InformerModel(nn.Module):
         self.num_past_feat_dynamic_real = num_past_feat_dynamic_real
         self.num_feat_static_real = num_feat_static_real
         self.num_feat_static_cat = num_feat_static_cat
-        self.lags_seq = [0] + sorted({int(l) for l in (lags_seq or [])} - {0})
+        self.lags_seq = [0] + sorted({int(lag) for lag in (lags_seq or [])} - {0})
         assert min(self.lags_seq) >= 0
         self.distr_output = distr_output
         self.num_parallel_samples = num_parallel_samples
+        self.nonnegative_pred_samples = nonnegative_pred_samples
         self.scaler = make_scaler(scaling, dim=-1)
 
         self.embedding_dimension = (
@@ -546,16 +569,17 @@ class InformerModel(nn.Module):
         )
         observed = torch.cat((past_observed_values, zeros), dim=1)
 
-        # Lag l of the token at absolute index i is values[i - l]; tokens
-        # run over the context and the horizon, i.e. indices
-        # [past_length - context_length, past_length + H).
+        # Lag L of the token at absolute index i is values[i - L] (L steps
+        # before the position it stands for); tokens run over the context
+        # and the horizon, i.e. indices [past_length - context_length,
+        # past_length + H).
         start = past_length - self.context_length
         end = past_length + H
         lag_values = torch.stack(
-            [values[:, start - l : end - l] for l in self.lags_seq], dim=-1
+            [values[:, start - lag : end - lag] for lag in self.lags_seq], dim=-1
         )
         lag_observed = torch.stack(
-            [observed[:, start - l : end - l] for l in self.lags_seq], dim=-1
+            [observed[:, start - lag : end - lag] for lag in self.lags_seq], dim=-1
         )
 
         time_feat = torch.cat((past_time_feat, future_time_feat), dim=1)
@@ -637,7 +661,7 @@ class InformerModel(nn.Module):
         distr_args, loc, scale = self.distribution_args(*args, **kwargs)
         return self.distr_output.distribution(distr_args, loc=loc, scale=scale)
 
-    def forward(
+    def sample(
         self,
         feat_static_cat: torch.Tensor,
         feat_static_real: torch.Tensor,
@@ -646,14 +670,19 @@ class InformerModel(nn.Module):
         past_observed_values: torch.Tensor,
         future_time_feat: torch.Tensor,
         past_feat_dynamic_real: Optional[torch.Tensor] = None,
-        num_parallel_samples: Optional[int] = None,
+        num_samples: Optional[int] = None,
+        nonnegative: Optional[bool] = None,
     ) -> torch.Tensor:
         """
-        Draw sample paths (B, num_parallel_samples, prediction_length) from
-        the distribution of a single encoder/decoder pass.
+        Sample paths (B, num_samples, prediction_length) from the
+        distribution of a single encoder/decoder pass (default
+        ``num_samples``: ``num_parallel_samples``), clipped at 0 when
+        ``nonnegative`` (default: ``nonnegative_pred_samples``).
         """
-        if num_parallel_samples is None:
-            num_parallel_samples = self.num_parallel_samples
+        if num_samples is None:
+            num_samples = self.num_parallel_samples
+        if nonnegative is None:
+            nonnegative = self.nonnegative_pred_samples
         distr = self.output_distribution(
             feat_static_cat,
             feat_static_real,
@@ -663,8 +692,35 @@ class InformerModel(nn.Module):
             future_time_feat,
             past_feat_dynamic_real,
         )
-        samples = distr.sample((num_parallel_samples,))  # (S, B, H)
-        return samples.transpose(0, 1)
+        samples = distr.sample((num_samples,)).transpose(0, 1)  # (B, S, H)
+        # Clipping the paths (not the distribution) is GluonTS's rule: every
+        # statistic of the forecast then respects the bound.
+        return torch.relu(samples) if nonnegative else samples
+
+    def forward(
+        self,
+        feat_static_cat: torch.Tensor,
+        feat_static_real: torch.Tensor,
+        past_time_feat: torch.Tensor,
+        past_target: torch.Tensor,
+        past_observed_values: torch.Tensor,
+        future_time_feat: torch.Tensor,
+        past_feat_dynamic_real: Optional[torch.Tensor] = None,
+        num_samples: Optional[int] = None,
+    ) -> torch.Tensor:
+        """
+        Sample paths, what a GluonTS predictor calls: see :meth:`sample`.
+        """
+        return self.sample(
+            feat_static_cat,
+            feat_static_real,
+            past_time_feat,
+            past_target,
+            past_observed_values,
+            future_time_feat,
+            past_feat_dynamic_real,
+            num_samples=num_samples,
+        )
 
     def loss(
         self,

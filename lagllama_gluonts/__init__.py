@@ -2,6 +2,9 @@
 
 >>> from lagllama_gluonts import load_predictor
 >>> predictor = load_predictor("lag-llama.ckpt", prediction_length=24)  # doctest: +SKIP
+
+A checkpoint is read once into a :class:`Checkpoint` (``read_checkpoint``), which
+``load_predictor``, ``LagLlamaEstimator.from_checkpoint`` and ``finetune`` also accept.
 """
 
 from typing import TYPE_CHECKING
@@ -9,6 +12,7 @@ from typing import TYPE_CHECKING
 from .common.lazy import lazy_exports
 
 __all__ = [
+    "Checkpoint",
     "CheckpointError",
     "DataError",
     "LagLlamaEstimator",
@@ -20,6 +24,7 @@ __all__ = [
 ]
 
 _HOMES = {
+    "Checkpoint": ".checkpoint",
     "CheckpointError": ".checkpoint",
     "read_checkpoint": ".checkpoint",
     "save_checkpoint": ".checkpoint",
@@ -31,12 +36,12 @@ _HOMES = {
 }
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .checkpoint import CheckpointError, read_checkpoint, save_checkpoint
+    from .checkpoint import Checkpoint, CheckpointError, read_checkpoint, save_checkpoint
+    from .common.validation import DataError
     from .estimator import LagLlamaEstimator
-    from .predictor import load_predictor
     from .lightning_module import LagLlamaLightningModule
     from .module import LagLlamaModel
-    from .common.validation import DataError
+    from .predictor import load_predictor
 
 
 __getattr__, __dir__ = lazy_exports(__name__, _HOMES)

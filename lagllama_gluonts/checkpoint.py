@@ -9,6 +9,11 @@ ever constructed or called. Any other global is refused with an error that names
 
 Checkpoints we write hold only tensors and plain data (the distribution is stored as its
 GluonTS serde encoding), so they load with ``weights_only=True`` with no allow-list.
+
+:func:`read_checkpoint` is the one way in: it checks and loads the file once and returns a
+:class:`Checkpoint` (path, model kwargs, the network's weights, the rest of the hyper-parameters).
+Everything that needs a checkpoint (``load_predictor``, ``LagLlamaEstimator.from_checkpoint``,
+``finetune``, the command line) takes that object, so one call reads one file once.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ import pickle
 import pickletools
 import re
 import zipfile
+import zlib
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Union
 
@@ -31,9 +38,48 @@ from .defaults import BUNDLED_CHECKPOINT  # noqa: F401  (re-exported: the path N
 PathLike = Union[str, Path]
 
 
-
 class CheckpointError(ValueError):
     """A checkpoint that cannot be used: unreadable, unsafe, or not matching the model."""
+
+
+@dataclass
+class Checkpoint:
+    """A Lag-Llama checkpoint as read, once, by :func:`read_checkpoint`.
+
+    ``model_kwargs`` are :class:`~lagllama_gluonts.module.LagLlamaModel`'s keyword arguments
+    (``distr_output`` decoded, ``lags_seq`` the reference's 0-based indices), ``state_dict``
+    the network's weights without Lightning's ``model.`` prefix, ``extra`` the other
+    hyper-parameters (e.g. ``training``, the record ``pretrain`` and ``finetune --save`` write).
+    """
+
+    path: Path
+    model_kwargs: Dict[str, Any]
+    state_dict: Dict[str, torch.Tensor]
+    extra: Dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def training(self) -> Dict[str, Any]:
+        """The training record stored with the weights ({} when there is none)."""
+        return dict(self.extra.get("training") or {})
+
+    @property
+    def context_length(self) -> int:
+        """The context the checkpoint was trained with (the reference's 32 when unrecorded)."""
+        return int(self.model_kwargs.get("context_length", 32))
+
+    def load_into(self, model: torch.nn.Module) -> None:
+        """Load the weights into ``model`` strictly (see :func:`load_model_weights`)."""
+        load_model_weights(model, self.state_dict, source=str(self.path))
+
+    def to_dict(self) -> Dict[str, Any]:
+        """The checkpoint in the released layout, plain data only (what :func:`save_checkpoint` writes)."""
+        kwargs = dict(self.model_kwargs)
+        kwargs["distr_output"] = encode_distr_output(kwargs["distr_output"])
+        return {
+            "state_dict": {f"model.{k}": v.detach().cpu() for k, v in self.state_dict.items()},
+            "hyper_parameters": {"model_kwargs": kwargs, **self.extra},
+            "format": "lagllama_gluonts/1",
+        }
 
 
 class _PickledRecord:
@@ -79,11 +125,14 @@ def _torch_allowed_globals() -> set:
 
 def pickled_globals(path: PathLike) -> List[str]:
     """Every global (``module.name``) the checkpoint's pickle refers to, read without unpickling."""
-    with zipfile.ZipFile(path) as zf:
-        names = [n for n in zf.namelist() if n.endswith("data.pkl")]
-        if not names:
-            raise CheckpointError(f"{path}: no data.pkl inside; not a PyTorch checkpoint")
-        data = zf.read(names[0])
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = [n for n in zf.namelist() if n.endswith("data.pkl")]
+            if not names:
+                raise CheckpointError(f"{path}: no data.pkl inside; not a PyTorch checkpoint")
+            data = zf.read(names[0])
+    except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as err:
+        raise CheckpointError(f"{path} is corrupt or truncated: {err}") from None
     found: List[str] = []
     strings: List[str] = []
     memo: Dict[int, Any] = {}
@@ -121,13 +170,19 @@ def _check_globals(path: PathLike) -> None:
         )
 
 
-def read_checkpoint(path: PathLike) -> Dict[str, Any]:
+def read_checkpoint(path: Union[PathLike, Checkpoint]) -> Checkpoint:
     """Load a Lag-Llama checkpoint (released or ours) safely, with ``weights_only=True``.
 
-    Returns the checkpoint dict, with the released file's pickled ``distr_output`` and
-    ``loss`` replaced by plain data.
+    The file is scanned for the globals its pickle names, then loaded, once. The released
+    file's pickled ``distr_output`` and ``loss`` become plain data; the architecture is
+    checked, so a bad file fails here, naming itself, not deep inside the model. A
+    :class:`Checkpoint` passes through unchanged (callers accept either).
     """
+    if isinstance(path, Checkpoint):
+        return path
     path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"checkpoint {path} is a folder, not a checkpoint file")
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
     if not zipfile.is_zipfile(path):
@@ -143,19 +198,36 @@ def read_checkpoint(path: PathLike) -> Dict[str, Any]:
         match = re.search(r"GLOBAL ([\w.]+)", str(err))
         offender = f" (offending global: {match.group(1)})" if match else ""
         raise CheckpointError(f"refusing to load {path}: unsafe pickle{offender}") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile) as err:
+    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, zlib.error) as err:
         raise CheckpointError(f"{path} is corrupt or truncated: {err}") from None
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
         raise CheckpointError(f"{path} has no 'state_dict': not a Lightning checkpoint")
     try:
-        model_kwargs = ckpt["hyper_parameters"]["model_kwargs"]
-    except (KeyError, TypeError):
+        hyper_parameters = dict(ckpt["hyper_parameters"])
+        model_kwargs = dict(hyper_parameters.pop("model_kwargs"))
+    except (KeyError, TypeError, ValueError):
         raise CheckpointError(
             f"{path} has no hyper_parameters['model_kwargs']: not a Lag-Llama checkpoint"
         ) from None
     model_kwargs["distr_output"] = decode_distr_output(model_kwargs.get("distr_output"))
-    ckpt["hyper_parameters"].pop("loss", None)  # NLL is the only loss; nothing to keep
-    return ckpt
+    _check_architecture(path, model_kwargs)
+    hyper_parameters.pop("loss", None)  # NLL is the only loss; nothing to keep
+    return Checkpoint(path=path, model_kwargs=model_kwargs, state_dict=model_state_dict(ckpt),
+                      extra=hyper_parameters)
+
+
+def _check_architecture(path: Path, kwargs: Dict[str, Any]) -> None:
+    """The stored sizes must build a model: name the file and the field, not a torch error."""
+    for name in ("n_layer", "n_head", "n_embd_per_head"):
+        value = kwargs.get(name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise CheckpointError(f"{path}: model_kwargs[{name!r}] must be a positive integer, got {value!r}")
+    if kwargs["n_embd_per_head"] % 2:
+        raise CheckpointError(f"{path}: n_embd_per_head must be even (rotary embeddings rotate pairs), "
+                              f"got {kwargs['n_embd_per_head']}")
+    lags = kwargs.get("lags_seq")
+    if not lags or not all(isinstance(lag, int) and lag >= 0 for lag in lags):
+        raise CheckpointError(f"{path}: model_kwargs['lags_seq'] must be non-empty 0-based lag indices")
 
 
 def encode_distr_output(distr_output: DistributionOutput) -> dict:
@@ -178,8 +250,10 @@ def decode_distr_output(value: Any) -> DistributionOutput:
     raise CheckpointError(f"cannot interpret distr_output {value!r} stored in the checkpoint")
 
 
-def model_state_dict(ckpt: Dict[str, Any]) -> Dict[str, torch.Tensor]:
+def model_state_dict(ckpt: Union[Dict[str, Any], Checkpoint]) -> Dict[str, torch.Tensor]:
     """The network's parameters, with the Lightning ``model.`` prefix removed."""
+    if isinstance(ckpt, Checkpoint):
+        return ckpt.state_dict
     state = ckpt["state_dict"]
     return {k[len("model."):]: v for k, v in state.items() if k.startswith("model.")}
 
@@ -212,13 +286,8 @@ def load_model_weights(model: torch.nn.Module, state: Dict[str, torch.Tensor], s
 
 def save_checkpoint(path: PathLike, model, model_kwargs: Dict[str, Any], extra: Optional[dict] = None) -> Path:
     """Write a checkpoint in the released layout, holding only tensors and plain data."""
-    kwargs = dict(model_kwargs)
-    kwargs["distr_output"] = encode_distr_output(kwargs["distr_output"])
-    ckpt = {
-        "state_dict": {f"model.{k}": v.detach().cpu() for k, v in model.state_dict().items()},
-        "hyper_parameters": {"model_kwargs": kwargs, **(extra or {})},
-        "format": "lagllama_gluonts/1",
-    }
+    ckpt = Checkpoint(path=Path(path), model_kwargs=dict(model_kwargs), state_dict=model.state_dict(),
+                      extra=dict(extra or {})).to_dict()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(ckpt, path)

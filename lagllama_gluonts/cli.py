@@ -2,11 +2,8 @@
 
 import argparse
 import json
-import logging
-import sys
 import textwrap
 import time
-import warnings
 from pathlib import Path
 from typing import List, Optional
 
@@ -20,7 +17,12 @@ from .defaults import (
     FINETUNE_LR,
     FINETUNE_MAX_EPOCHS,
     FINETUNE_PATIENCE,
+    SMALL_ARCHITECTURE,
+    SMALL_CONTEXT_LENGTH,
 )
+
+PROG = "lagllama-gluonts"  # how errors name the program (the console script's name)
+_ROOT_PROG = "python -m lagllama_gluonts"  # how --help shows it
 
 DESCRIPTION = """\
 Lag-Llama forecasting on GluonTS datasets, offline.
@@ -37,6 +39,25 @@ Lag-Llama forecasting on GluonTS datasets, offline.
             checkpoint (how the bundled one was made).
   info      describe a checkpoint (architecture, training record).
 """
+
+
+class _Parser(argparse.ArgumentParser):
+    """A usage error is one line too, ``lagllama-gluonts: error: COMMAND: ...``, exit status 2,
+    like every other user error (argparse's own prints the usage block first)."""
+
+    def error(self, message: str):
+        command = self.prog.split()[-1] if self.prog.startswith(_ROOT_PROG + " ") else ""
+        self.exit(2, f"{PROG}: error: {command + ': ' if command else ''}{message}\n")
+
+
+def checkpoint_path(text: str) -> Path:
+    """argparse type of a checkpoint: an existing file (not a folder), checked before any work."""
+    path = Path(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is a folder, not a checkpoint file")
+    if not path.exists():
+        raise argparse.ArgumentTypeError(f"checkpoint not found: {text!r}")
+    return path
 
 
 def rope_scaling_arg(text: str) -> Optional[dict]:
@@ -61,7 +82,7 @@ def rope_scaling_arg(text: str) -> Optional[dict]:
 
 def _add_checkpoint_arguments(p: argparse.ArgumentParser) -> None:
     """Options shared by zero-shot and finetune: which checkpoint, how it reads and samples."""
-    p.add_argument("--checkpoint", type=Path, default=None,
+    p.add_argument("--checkpoint", type=checkpoint_path, default=None,
                    help=f"Lag-Llama checkpoint (default: the bundled {BUNDLED_CHECKPOINT.name}; "
                    "the released lag-llama.ckpt works too)")
     p.add_argument("--context-length", type=positive_int, default=None,
@@ -99,7 +120,8 @@ def _add_zero_shot_parser(commands) -> None:
 
 
 def _add_decoding_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--no-kv-cache", action="store_true", help="recompute the whole window at each step (slower, same samples)")
+    p.add_argument("--no-kv-cache", action="store_true",
+                   help="recompute the whole window at each step (slower, same samples)")
     p.add_argument("--rescale-every-step", action="store_true",
                    help="the reference's decoding: re-run the scaler over each path's growing history (no cache)")
 
@@ -129,8 +151,8 @@ def _add_finetune_parser(commands) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m lagllama_gluonts",
+    parser = _Parser(
+        prog=_ROOT_PROG,
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -146,7 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
         "on the dataset's train split (starting from --checkpoint when given, i.e. fine-tuning).",
     )
     common_cli.add_dataset_argument(bt, default="ett_small_1h")
-    bt.add_argument("--checkpoint", type=Path, default=None,
+    bt.add_argument("--checkpoint", type=checkpoint_path, default=None,
                     help=f"Lag-Llama checkpoint (default: the bundled {BUNDLED_CHECKPOINT.name}; "
                     "the released lag-llama.ckpt works too)")
     bt.add_argument("--from-scratch", action="store_true",
@@ -161,10 +183,9 @@ def build_parser() -> argparse.ArgumentParser:
     train = bt.add_argument_group("training (with --train)")
     train.add_argument("--train", action="store_true", help="train (or fine-tune) on the dataset's train split first")
     common_cli.add_training_budget(train, lr=None,
-                                   lr_help="learning rate (default: 1e-3 from scratch, 1e-5 when fine-tuning a checkpoint)")
-    train.add_argument("--n-layer", type=positive_int, default=4, help="from scratch only (default: %(default)s)")
-    train.add_argument("--n-head", type=positive_int, default=4, help="from scratch only (default: %(default)s)")
-    train.add_argument("--n-embd-per-head", type=positive_int, default=16, help="from scratch only (default: %(default)s)")
+                                   lr_help="learning rate (default: 1e-3 from scratch, 1e-5 when fine-tuning "
+                                   "a checkpoint)")
+    _add_architecture_arguments(train, "from scratch only; ")
 
     pt = commands.add_parser(
         "pretrain",
@@ -187,37 +208,53 @@ environment (MASTER_ADDR, MASTER_PORT, NODE_RANK; SLURM's srun sets them for you
                     help="exported checkpoint (default: %(default)s)")
     pt.set_defaults(out_is_file=True)
     pt.add_argument("--run-dir", type=Path, default=None, help="Lightning checkpoints, logs and loss.png")
-    pt.add_argument("--resume", action="store_true", help="continue from RUN_DIR/last.ckpt (same step counter and optimizer)")
-    pt.add_argument("--max-steps", type=positive_int, default=4000, help="optimizer steps in total (default: %(default)s)")
+    pt.add_argument("--resume", action="store_true",
+                    help="continue from RUN_DIR/last.ckpt (same step counter and optimizer)")
+    pt.add_argument("--max-steps", type=positive_int, default=4000,
+                    help="optimizer steps in total (default: %(default)s)")
     pt.add_argument("--steps-per-epoch", type=positive_int, default=100,
                     help="steps between validations and checkpoints (default: %(default)s)")
-    pt.add_argument("--max-minutes", type=positive_float, default=None, help="wall-clock budget (stops cleanly and exports)")
-    pt.add_argument("--batch-size", type=positive_int, default=64, help="windows per step and process (default: %(default)s)")
-    pt.add_argument("--lr", type=common_cli.learning_rate, default=1e-3, help="peak learning rate, cosine-annealed to a tenth (default: %(default)s)")
-    pt.add_argument("--context-length", type=positive_int, default=64)
-    pt.add_argument("--prediction-length", type=positive_int, default=16, help="validation horizon (default: %(default)s)")
-    pt.add_argument("--scaling-window", type=positive_int, default=64,
-                    help="loc/scale from the last N past values (default: %(default)s; the reference uses the whole window)")
-    pt.add_argument("--n-layer", type=positive_int, default=4)
-    pt.add_argument("--n-head", type=positive_int, default=4)
-    pt.add_argument("--n-embd-per-head", type=positive_int, default=16)
+    pt.add_argument("--max-minutes", type=positive_float, default=None,
+                    help="wall-clock budget (stops cleanly and exports)")
+    pt.add_argument("--batch-size", type=positive_int, default=64,
+                    help="windows per step and process (default: %(default)s)")
+    pt.add_argument("--lr", type=common_cli.learning_rate, default=1e-3,
+                    help="peak learning rate, cosine-annealed to a tenth (default: %(default)s)")
+    pt.add_argument("--context-length", type=positive_int, default=SMALL_CONTEXT_LENGTH,
+                    help="tokens of context (default: %(default)s)")
+    pt.add_argument("--prediction-length", type=positive_int, default=16,
+                    help="validation horizon (default: %(default)s)")
+    pt.add_argument("--scaling-window", type=positive_int, default=SMALL_CONTEXT_LENGTH,
+                    help="loc/scale from the last N past values (default: %(default)s; the reference uses "
+                    "the whole window)")
+    _add_architecture_arguments(pt)
     pt.add_argument("--mixture", nargs="+", metavar="SOURCE=WEIGHT", default=None,
                     help="sources and sampling weights; sources: m4_hourly corpus kernel_synth persistent "
                     "gluonts_artificial (default: m4_hourly=0.3 corpus=0.3 kernel_synth=0.15 persistent=0.2 "
                     "gluonts_artificial=0.05)")
     pt.add_argument("--corpus-files", nargs="+", default=None, metavar="FILE",
                     help="only these corpus CSVs (default: every allowed one)")
-    pt.add_argument("--synthetic", type=positive_int, default=300, help="series per synthetic source (default: %(default)s)")
-    pt.add_argument("--accelerator", default="auto", help="Lightning accelerator: cpu, gpu, auto (default: %(default)s)")
-    pt.add_argument("--devices", type=positive_int, default=1, help="processes (devices) per node (default: %(default)s)")
+    pt.add_argument("--synthetic", type=positive_int, default=300,
+                    help="series per synthetic source (default: %(default)s)")
+    pt.add_argument("--accelerator", default="auto",
+                    help="Lightning accelerator: cpu, gpu, auto (default: %(default)s)")
+    pt.add_argument("--devices", type=positive_int, default=1,
+                    help="processes (devices) per node (default: %(default)s)")
     pt.add_argument("--strategy", default="auto", help="Lightning strategy, e.g. ddp (default: %(default)s)")
     pt.add_argument("--num-nodes", type=positive_int, default=1, help="nodes (default: %(default)s)")
     pt.add_argument("--no-progress-bar", action="store_true")
     pt.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
 
     info = commands.add_parser("info", help="describe a checkpoint")
-    info.add_argument("checkpoint", type=Path, nargs="?", default=BUNDLED_CHECKPOINT)
+    info.add_argument("checkpoint", type=checkpoint_path, nargs="?", default=BUNDLED_CHECKPOINT)
     return parser
+
+
+def _add_architecture_arguments(p, prefix: str = "") -> None:
+    """--n-layer, --n-head, --n-embd-per-head; defaults: the bundled checkpoint's size (defaults.py)."""
+    for name, option in (("n_layer", "--n-layer"), ("n_head", "--n-head"), ("n_embd_per_head", "--n-embd-per-head")):
+        p.add_argument(option, type=positive_int, default=SMALL_ARCHITECTURE[name],
+                       help=f"{prefix}default: %(default)s, the bundled checkpoint's")
 
 
 def _setup(args):
@@ -270,7 +307,7 @@ def cmd_backtest(args) -> int:
         else:
             mode = "trained from scratch"
             estimator = LagLlamaEstimator(
-                prediction_length=horizon, context_length=args.context_length or 64,
+                prediction_length=horizon, context_length=args.context_length or SMALL_CONTEXT_LENGTH,
                 n_layer=args.n_layer, n_head=args.n_head, n_embd_per_head=args.n_embd_per_head, **common,
             )
         predictor = estimator.train(dataset.train, cache_data=True)
@@ -356,17 +393,19 @@ def _zero_shot_csv(args) -> int:
 
 
 def cmd_finetune(args) -> int:
-    from .checkpoint import save_checkpoint
+    from .checkpoint import read_checkpoint, save_checkpoint
     from .common.evaluation import backtest_side_by_side, seasonal_naive_baseline, write_report
-    from .finetune import finetune
+    from .finetune import check_freeze_layers, finetune
 
-    dataset, freq, horizon = _setup(args)
     checkpoint = args.checkpoint or BUNDLED_CHECKPOINT
+    ckpt = read_checkpoint(checkpoint)  # once: fine-tuning and the zero-shot row share it
+    check_freeze_layers(ckpt, args.freeze_layers)
+    dataset, freq, horizon = _setup(args)
     print(f"fine-tuning {checkpoint} on {args.dataset}'s train split (freq {freq}, horizon {horizon}; "
           f"lr {args.lr}, up to {args.epochs} epochs x {args.batches_per_epoch} batches, "
           f"patience {args.patience}, {args.freeze_layers} frozen layers)", flush=True)
     result = finetune(
-        dataset.train, horizon, checkpoint=checkpoint, context_length=args.context_length,
+        dataset.train, horizon, checkpoint=ckpt, context_length=args.context_length,
         rope_scaling=args.rope_scaling, lr=args.lr, max_epochs=args.epochs, max_steps=args.max_steps,
         patience=args.patience, freeze_layers=args.freeze_layers, num_batches_per_epoch=args.batches_per_epoch,
         batch_size=args.train_batch_size, max_minutes=args.max_minutes,
@@ -377,7 +416,7 @@ def cmd_finetune(args) -> int:
     print(f"validation loss {rec['start_val_loss']:.4f} -> {rec['best_val_loss']:.4f} after "
           f"{rec['epochs_run']} epochs ({rec['train_seconds']:.0f}s); kept: {rec['kept']}")
     metrics, forecasts, tss = backtest_side_by_side(
-        {"fine-tuned": result.predictor, "zero-shot": _predictor(checkpoint, args, horizon),
+        {"fine-tuned": result.predictor, "zero-shot": _predictor(ckpt, args, horizon),
          "SeasonalNaive": seasonal_naive_baseline(freq, horizon)},
         dataset.test, args.num_samples, args.max_series,
     )
@@ -421,24 +460,27 @@ def cmd_info(args) -> int:
     from .module import LagLlamaModel
 
     ckpt = read_checkpoint(args.checkpoint)
-    hp = ckpt["hyper_parameters"]
-    kwargs = hp["model_kwargs"]
+    kwargs = ckpt.model_kwargs
     model = LagLlamaModel(**kwargs)
     shown = {k: v for k, v in kwargs.items() if k != "lags_seq"}
-    shown["lags_seq"] = f"{len(kwargs['lags_seq'])} lags, max {max(kwargs['lags_seq'])}"
+    shown["lags_seq"] = (f"{len(model.lags)} lags, 1 .. {max(model.lags)} steps before the predicted "
+                         f"position (0-based indices up to {model.max_lag})")
     shown["parameters"] = sum(p.numel() for p in model.parameters())
     for key, value in shown.items():
         print(f"{key:>22}: {value}")
-    if "training" in hp:
-        print(json.dumps(hp["training"], indent=2))
+    if ckpt.training:
+        print(json.dumps(ckpt.training, indent=2))
     return 0
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as done:  # --help (0) or a usage error (2, one line already printed)
+        return done.code if isinstance(done.code, int) else 2
     common_cli.quiet_libraries()
     from .checkpoint import CheckpointError
 
     commands = {"zero-shot": cmd_zero_shot, "finetune": cmd_finetune, "backtest": cmd_backtest,
                 "pretrain": cmd_pretrain, "info": cmd_info}
-    return common_cli.run_command("lagllama-gluonts", commands, args, user_errors=(CheckpointError,))
+    return common_cli.run_command(PROG, commands, args, user_errors=(CheckpointError,))

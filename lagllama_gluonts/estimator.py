@@ -1,4 +1,11 @@
-"""``LagLlamaEstimator``: Lag-Llama as a GluonTS ``PyTorchLightningEstimator``."""
+"""``LagLlamaEstimator``: Lag-Llama as a GluonTS ``PyTorchLightningEstimator``.
+
+Lags follow one convention with ``informer_gluonts``: a lag ``L >= 1`` is the value ``L`` steps
+before the predicted position (GluonTS's ``get_lags_for_frequency``). ``lags_seq`` keeps the
+reference's 0-based indices (index ``i`` = lag ``i + 1``), because the reference's constructor
+and every released checkpoint use them: :func:`resolve_lags` and :func:`frequency_lags` return
+such indices, and ``LagLlamaModel.lags`` gives the network's set 1-based.
+"""
 
 
 import logging
@@ -35,18 +42,13 @@ from gluonts.transform import (
     ValidationSplitSampler,
 )
 
-from .checkpoint import (
-    BUNDLED_CHECKPOINT,
-    CheckpointError,
-    load_model_weights,
-    model_state_dict,
-    read_checkpoint,
-)
-from .defaults import FINETUNE_LR
-from .lightning_module import LagLlamaLightningModule
+from .checkpoint import BUNDLED_CHECKPOINT, Checkpoint, CheckpointError, read_checkpoint
 from .common.estimator import ForecastEstimator, trainer_defaults
 from .common.scaling import SCALINGS
 from .common.validation import DataError, ValidateSeries, check_positive
+from .defaults import FINETUNE_LR
+from .lightning_module import LagLlamaLightningModule
+from .module import validate_rope_scaling
 
 logger = logging.getLogger(__name__)
 
@@ -54,10 +56,11 @@ PREDICTION_INPUT_NAMES = ["past_target", "past_observed_values"]
 TRAINING_INPUT_NAMES = PREDICTION_INPUT_NAMES + ["future_target", "future_observed_values"]
 TIME_FEAT_NAMES = ["past_time_feat", "future_time_feat"]
 
-# The reference's lag set: GluonTS's lags of every frequency, 84 lags up to 1092.
+# The reference's lag set: GluonTS's lags of every frequency, 84 of them: 0-based indices up to 1092 (lag 1093).
 DEFAULT_LAG_FREQUENCIES = ("Q", "M", "W", "D", "H", "T", "S")
 
-# one fine-tuning learning rate for the API and the `finetune` command (measured: defaults.py)
+# one fine-tuning learning rate for the API and the `finetune` command (measured in
+# benchmarks/results/finetune_settings.md; see defaults.py)
 FINE_TUNING_LR = FINETUNE_LR
 
 # Augmentations of the reference we do not implement: accepted only when disabled.
@@ -68,7 +71,7 @@ _UNSUPPORTED_AUGMENTATIONS = (
 
 
 def _gluonts_lags(freq: str, num_default_lags: int) -> List[int]:
-    """0-based indices of ``get_lags_for_frequency(freq, num_default_lags)``."""
+    """0-based indices (lag - 1) of GluonTS's 1-based ``get_lags_for_frequency(freq, num_default_lags)``."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         try:
@@ -78,10 +81,11 @@ def _gluonts_lags(freq: str, num_default_lags: int) -> List[int]:
 
 
 def resolve_lags(lags_seq: Sequence[Union[str, int]]) -> List[int]:
-    """0-based lag indices from frequency strings (GluonTS's lags for each) or integers.
+    """0-based lag indices (index ``i`` = lag ``i + 1``) from frequency strings or integers.
 
     Strings follow the reference: lags of ``get_lags_for_frequency(f, num_default_lags=1)``
-    for every frequency, merged, minus one. Integers are taken as 0-based indices already.
+    for every frequency, merged, minus one. Integers are taken as 0-based indices already,
+    as the reference's ``lags_seq`` takes them (``0`` is the previous value, lag 1).
     """
     lags = set()
     for item in lags_seq:
@@ -100,9 +104,9 @@ def frequency_lags(freq: str) -> List[int]:
     """The lags a model trained from scratch on data of frequency ``freq`` gets by default.
 
     GluonTS's own choice for ``freq`` (``get_lags_for_frequency``, as ``DeepAREstimator`` uses:
-    lags 1-7 and the seasonal lags around each period), 0-based. The reference's lags of all
-    seven frequencies reach 1092 steps back: on series of a few hundred steps most of them
-    point into padding.
+    lags 1-7 and the seasonal lags around each period), as 0-based indices (lag - 1). The
+    reference's lags of all seven frequencies reach 1093 steps back: on series of a few hundred
+    steps most of them point into padding.
     """
     return _gluonts_lags(freq, num_default_lags=7)
 
@@ -144,15 +148,15 @@ class LagLlamaEstimator(ForecastEstimator):
     rope_scaling
         None or ``{"type": "linear" | "dynamic", "factor": float >= 1}``.
     scaling
-        "robust", "mean", "std", or anything else (e.g. None) for no scaling.
+        "robust", "mean", "std", "none" or None (no scaling); any other name is an error.
     scaling_window
         Compute loc and scale from only the last ``scaling_window`` past values; None (the
         reference) uses all ``context_length + max(lags_seq)`` of them. See ``LagLlamaModel``.
-        The default, "context", means ``context_length`` when training from scratch (on the
-        trending ``exchange_rate`` and short ``m4_weekly`` series the whole window's median
-        and IQR were far from the current level: CRPS 0.022 / 0.109 with None vs 0.012 /
-        0.069, 300 steps, ``benchmarks/accuracy.py`` settings) and None with ``ckpt_path``,
-        as reference checkpoints were trained (``from_checkpoint`` reads it from the file).
+        The default, "context", means ``context_length`` when training from scratch (on
+        trending or short series the whole window's median and IQR lie far from the current
+        level; the accuracy of these defaults is measured in ``benchmarks/results/accuracy.md``)
+        and None with ``ckpt_path``, as reference checkpoints were trained (``from_checkpoint``
+        reads it from the file).
     unobserved_as_loc
         Feed missing and padded past values as ``loc`` (0 after scaling) instead of the
         reference's raw 0. See ``LagLlamaModel``.
@@ -176,14 +180,15 @@ class LagLlamaEstimator(ForecastEstimator):
     dropout
         Attention dropout.
     lags_seq
-        Frequency strings (their GluonTS lags, merged) or 0-based lag indices. By default:
-        with ``ckpt_path``, the reference's lags of all frequencies (84 lags up to 1092, as
-        released checkpoints were trained); from scratch, :func:`frequency_lags` of ``freq``,
-        i.e. GluonTS's lags for the data's frequency, as ``DeepAREstimator`` picks them.
-        The all-frequency lags of a pretrained model reach 1092 steps back; trained from
-        scratch on one dataset they mostly point into padding (300 steps,
-        ``benchmarks/accuracy.py``: CRPS on ``exchange_rate`` 0.0174 -> 0.0091, ``m4_weekly``
-        0.0706 -> 0.0540).
+        Frequency strings (their GluonTS lags, merged) or 0-based lag indices: index ``i`` is
+        lag ``i + 1``, the value ``i + 1`` steps before the predicted position (the reference's
+        indices; ``LagLlamaModel.lags`` gives them 1-based, as GluonTS and Informer count).
+        By default: with ``ckpt_path``, the reference's lags of all frequencies (84 indices up
+        to 1092, as released checkpoints were trained); from scratch, :func:`frequency_lags` of
+        ``freq``, i.e. GluonTS's lags for the data's frequency, as ``DeepAREstimator`` picks
+        them. The all-frequency lags of a pretrained model reach 1093 steps back; trained from
+        scratch on one dataset they mostly point into padding (the from-scratch defaults'
+        accuracy: ``benchmarks/results/accuracy.md``).
     freq
         Frequency of the data (pandas alias), used only to pick the default ``lags_seq``.
         When neither is given, ``train()`` reads it from the training data's ``start``.
@@ -193,8 +198,8 @@ class LagLlamaEstimator(ForecastEstimator):
         whole run (:meth:`planned_steps`), stepped every batch, down to ``lr / 100``; with them
         it is the reference's per-epoch ``CosineAnnealingLR(**cosine_annealing_lr_args)``.
         Trained from scratch for a few hundred steps, the last weights of a constant 1e-3
-        depend on where the run happens to stop (``m4_hourly``, 300 steps, seed 1: CRPS 0.18
-        constant vs 0.048 decayed).
+        depend on where the run happens to stop; a decayed rate ends on settled weights (the
+        from-scratch results with it: ``benchmarks/results/accuracy.md``).
     ckpt_path
         A Lag-Llama checkpoint to start from; its shapes must match the architecture.
     nonnegative_pred_samples
@@ -206,7 +211,8 @@ class LagLlamaEstimator(ForecastEstimator):
         history at every step (slower, no cache). Off by default: loc and scale are fixed
         from the observed history, which makes the cache exact.
     device
-        Device of the predictor ("cpu", "cuda", or "auto").
+        Device of the predictor and trainer: "auto" or None (CUDA when available), "cpu",
+        "cuda", "cuda:N" or a ``torch.device``.
     """
 
     @validated()
@@ -219,7 +225,7 @@ class LagLlamaEstimator(ForecastEstimator):
         n_embd_per_head: int = 32,
         n_head: int = 4,
         max_context_length: int = 2048,
-        rope_scaling: Optional[dict] = None,
+        rope_scaling: Any = None,  # a dict or None; checked below, naming the forms (pydantic would not)
         scaling: Optional[str] = "robust",
         scaling_window: Union[int, str, None] = "context",
         unobserved_as_loc: bool = False,
@@ -282,6 +288,7 @@ class LagLlamaEstimator(ForecastEstimator):
                        num_parallel_samples=num_parallel_samples, num_batches_per_epoch=num_batches_per_epoch)
         if n_embd_per_head % 2:
             raise ValueError(f"n_embd_per_head must be even (rotary embeddings rotate pairs), got {n_embd_per_head}")
+        validate_rope_scaling(rope_scaling)
         if scaling not in SCALINGS and scaling is not None:
             raise ValueError(f"scaling must be one of {list(SCALINGS)} or None, got {scaling!r}")
         if not lr >= 0:
@@ -342,26 +349,28 @@ class LagLlamaEstimator(ForecastEstimator):
     @classmethod
     def from_checkpoint(
         cls,
-        checkpoint: Union[str, Path, None],
+        checkpoint: Union[str, Path, Checkpoint, None],
         prediction_length: int,
         context_length: Optional[int] = None,
         **kwargs,
     ) -> "LagLlamaEstimator":
         """An estimator with the checkpoint's architecture and weights.
 
-        ``train()`` fine-tunes those weights; ``create_predictor`` on its untrained module
-        forecasts zero-shot. ``kwargs`` override anything but the architecture.
+        ``checkpoint`` is a path, a :class:`~lagllama_gluonts.checkpoint.Checkpoint` already
+        read (nothing is read again), or None for the bundled checkpoint. ``train()``
+        fine-tunes its weights; ``create_predictor`` on its untrained module forecasts
+        zero-shot. ``context_length`` None is the checkpoint's; ``kwargs`` override anything
+        but the architecture.
 
         The learning rate defaults to ``FINE_TUNING_LR`` (1e-5), not the 1e-3 of training from
-        scratch: AdamW's first steps move every weight by about ``lr``, and at 3e-4 a hundred
-        steps on ``m4_hourly`` took the bundled model's CRPS there from 0.036 to 0.18. Of 1e-5,
-        3e-5 and 1e-4, only 1e-5 improved on zero-shot on all five held-out sets
-        (``benchmarks/results/finetune_settings.md``).
-        ``checkpoint=None`` means the bundled checkpoint.
+        scratch: AdamW's first steps move every weight by about ``lr``, and larger rates undo
+        the pretraining. Of 1e-5, 3e-5 and 1e-4, only 1e-5 improved on zero-shot on all five
+        held-out sets in every run (measured in ``benchmarks/results/finetune_settings.md``).
         """
-        checkpoint = checkpoint or BUNDLED_CHECKPOINT
+        check_positive(context_length=context_length)  # 0 is an error, not "the checkpoint's"
+        ckpt = read_checkpoint(BUNDLED_CHECKPOINT if checkpoint is None else checkpoint)
         kwargs.setdefault("lr", FINE_TUNING_LR)
-        model_kwargs = read_checkpoint(checkpoint)["hyper_parameters"]["model_kwargs"]
+        model_kwargs = ckpt.model_kwargs
         arch = dict(
             input_size=model_kwargs.get("input_size", 1),
             n_layer=model_kwargs["n_layer"],
@@ -379,12 +388,14 @@ class LagLlamaEstimator(ForecastEstimator):
         if clash:
             raise ValueError(f"{clash} are read from the checkpoint and cannot be overridden")
         kwargs.setdefault("rope_scaling", model_kwargs.get("rope_scaling"))
-        return cls(
+        estimator = cls(
             prediction_length=prediction_length,
-            context_length=context_length or model_kwargs.get("context_length", 32),
-            ckpt_path=str(checkpoint),
+            context_length=context_length or ckpt.context_length,
+            ckpt_path=str(ckpt.path),
             **{**arch, **kwargs},
         )
+        estimator._checkpoint = ckpt  # the weights, so that building the module reads nothing
+        return estimator
 
     # -- GluonTS hooks ------------------------------------------------------------------------
 
@@ -440,7 +451,8 @@ class LagLlamaEstimator(ForecastEstimator):
             freq_mixing_rate=self.freq_mixing_rate,
             use_cosine_annealing_lr=self.use_cosine_annealing_lr,
             cosine_annealing_lr_args=self.cosine_annealing_lr_args,
-            cosine_steps=self.planned_steps() if self.use_cosine_annealing_lr and not self.cosine_annealing_lr_args else None,
+            cosine_steps=(self.planned_steps() if self.use_cosine_annealing_lr and not self.cosine_annealing_lr_args
+                          else None),
             nonnegative_pred_samples=self.nonnegative_pred_samples,
             use_kv_cache=self.use_kv_cache if use_kv_cache is None else use_kv_cache,
             rescale_every_step=self.rescale_every_step,
@@ -449,9 +461,19 @@ class LagLlamaEstimator(ForecastEstimator):
             self._load_checkpoint_into(module)
         return module
 
+    def checkpoint(self) -> Optional[Checkpoint]:
+        """The checkpoint of ``ckpt_path`` (None without one), read once per estimator: every
+        module built (zero-shot, fine-tuning, the checkpoint kept by ``finetune``) shares it."""
+        if self.ckpt_path is None:
+            return None
+        cached = getattr(self, "_checkpoint", None)
+        if cached is None or str(cached.path) != str(self.ckpt_path):
+            cached = self._checkpoint = read_checkpoint(self.ckpt_path)
+        return cached
+
     def _load_checkpoint_into(self, module: LagLlamaLightningModule) -> None:
-        ckpt = read_checkpoint(self.ckpt_path)
-        stored = ckpt["hyper_parameters"]["model_kwargs"]
+        ckpt = self.checkpoint()
+        stored = ckpt.model_kwargs
         if "lags_seq" in stored and list(stored["lags_seq"]) != list(self.lags_seq):
             raise CheckpointError(
                 f"{self.ckpt_path} was trained with lags_seq of {len(stored['lags_seq'])} lags "
@@ -462,7 +484,7 @@ class LagLlamaEstimator(ForecastEstimator):
             logger.warning(
                 "checkpoint was trained with scaling=%r; using scaling=%r", stored.get("scaling"), self.scaling
             )
-        load_model_weights(module.model, model_state_dict(ckpt), source=str(self.ckpt_path))
+        ckpt.load_into(module.model)
 
     def _create_instance_splitter(self, module, mode: str) -> InstanceSplitter:
         sampler = {
@@ -486,7 +508,8 @@ class LagLlamaEstimator(ForecastEstimator):
     def _field_names(self, names: List[str]) -> List[str]:
         return names + (TIME_FEAT_NAMES if self.time_feat else [])
 
-    def create_training_data_loader(self, data: Dataset, module, shuffle_buffer_length: Optional[int] = None, **kwargs) -> Iterable:
+    def create_training_data_loader(self, data: Dataset, module, shuffle_buffer_length: Optional[int] = None,
+                                    **kwargs) -> Iterable:
         instances = self._create_instance_splitter(module, "training").apply(Cyclic(data).stream(), is_train=True)
         return as_stacked_batches(
             instances,
@@ -509,7 +532,7 @@ class LagLlamaEstimator(ForecastEstimator):
     def create_predictor(self, transformation: Transformation, module) -> PyTorchPredictor:
         return PyTorchPredictor(
             input_transform=transformation + self._create_instance_splitter(module, "test"),
-            input_names=self._field_names(list(PREDICTION_INPUT_NAMES)),
+            input_names=list(module.model.describe_inputs()),  # what the network's forward takes
             prediction_net=module,
             batch_size=self.batch_size,
             prediction_length=self.prediction_length,

@@ -26,7 +26,10 @@ import torch
 from gluonts.dataset.common import Dataset
 from gluonts.torch.model.predictor import PyTorchPredictor
 
-from .checkpoint import read_checkpoint
+from .checkpoint import Checkpoint, read_checkpoint
+from .common.estimator import BestWeights
+from .common.evaluation import holdout_last_window
+from .common.validation import DataError, check_positive
 from .defaults import (
     BUNDLED_CHECKPOINT,
     FINETUNE_BATCHES_PER_EPOCH,
@@ -35,12 +38,17 @@ from .defaults import (
     FINETUNE_MAX_EPOCHS,
     FINETUNE_PATIENCE,
 )
-from .common.estimator import BestWeights
-from .common.validation import DataError
-from .common.evaluation import holdout_last_window
 from .estimator import LagLlamaEstimator
+from .module import validate_rope_scaling
 from .predictor import resolve_rope_scaling
 
+
+def check_freeze_layers(checkpoint: Checkpoint, freeze_layers: int) -> None:
+    """``freeze_layers`` is 0 .. the checkpoint's number of blocks, else a :class:`DataError`."""
+    n_layer = checkpoint.model_kwargs["n_layer"]
+    if isinstance(freeze_layers, bool) or not isinstance(freeze_layers, int) or not 0 <= freeze_layers <= n_layer:
+        raise DataError(f"cannot freeze {freeze_layers} layers: {checkpoint.path} has {n_layer} "
+                        f"(give 0 .. {n_layer})")
 
 
 class FreezeLayers(pl.Callback):
@@ -89,7 +97,7 @@ class FineTuneResult:
 def finetune(
     train_data: Dataset,
     prediction_length: int,
-    checkpoint: Union[str, Path, None] = None,
+    checkpoint: Union[str, Path, Checkpoint, None] = None,
     context_length: Optional[int] = None,
     rope_scaling: Optional[dict] = None,
     lr: float = FINETUNE_LR,
@@ -105,18 +113,19 @@ def finetune(
 ) -> FineTuneResult:
     """Fine-tune ``checkpoint`` (default: the bundled one) on ``train_data``; see the module doc.
 
-    ``context_length`` and ``rope_scaling`` work as in :func:`~lagllama_gluonts.load_predictor`;
-    ``estimator_kwargs`` go to :meth:`LagLlamaEstimator.from_checkpoint` (e.g.
-    ``num_parallel_samples``, ``use_kv_cache``).
+    ``checkpoint`` is a path, a :class:`~lagllama_gluonts.checkpoint.Checkpoint` already read,
+    or None; the file is read once. ``context_length`` and ``rope_scaling`` work as in
+    :func:`~lagllama_gluonts.load_predictor`; ``estimator_kwargs`` go to
+    :meth:`LagLlamaEstimator.from_checkpoint` (e.g. ``num_parallel_samples``, ``use_kv_cache``).
     """
-    checkpoint = checkpoint or BUNDLED_CHECKPOINT
-    stored = read_checkpoint(checkpoint)["hyper_parameters"]["model_kwargs"]
-    context_length = context_length or stored.get("context_length", 32)
-    rope_scaling = resolve_rope_scaling(rope_scaling, stored, context_length, prediction_length)
+    # the arguments first: a bad one fails before the data is split or anything is built
+    check_positive(prediction_length=prediction_length, context_length=context_length)
+    validate_rope_scaling(rope_scaling)
+    ckpt = read_checkpoint(BUNDLED_CHECKPOINT if checkpoint is None else checkpoint)
+    check_freeze_layers(ckpt, freeze_layers)
+    context_length = context_length or ckpt.context_length
+    rope_scaling = resolve_rope_scaling(rope_scaling, ckpt.model_kwargs, context_length, prediction_length)
     fit, validation = holdout_last_window(train_data, prediction_length)
-    if not 0 <= freeze_layers <= stored["n_layer"]:
-        raise DataError(f"cannot freeze {freeze_layers} layers: {checkpoint} has {stored['n_layer']} "
-                        f"(give 0 .. {stored['n_layer']})")
     best = BestWeights(monitor="val_horizon_loss")
     trainer_kwargs = {
         "max_epochs": max_epochs,
@@ -134,7 +143,7 @@ def finetune(
     if max_steps:
         trainer_kwargs["max_steps"] = max_steps
     estimator = LagLlamaEstimator.from_checkpoint(
-        checkpoint,
+        ckpt,
         prediction_length=prediction_length,
         context_length=context_length,
         rope_scaling=rope_scaling,
@@ -154,7 +163,7 @@ def finetune(
     tuned_loss = validation_loss(estimator, module, validation)
     keep_tuned = tuned_loss < start_loss
     if not keep_tuned:
-        module = estimator.create_lightning_module()
+        module = estimator.create_lightning_module()  # the checkpoint's weights, already in memory
     module.eval()
     record = {
         "lr": lr,

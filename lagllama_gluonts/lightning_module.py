@@ -66,7 +66,9 @@ class LagLlamaLightningModule(pl.LightningModule):
         rescale_every_step: bool = False,
     ) -> None:
         super().__init__()
-        self.model = LagLlamaModel(**{**model_kwargs, "context_length": context_length})
+        self.model = LagLlamaModel(
+            **{**model_kwargs, "context_length": context_length, "prediction_length": prediction_length}
+        )
         self.context_length = context_length
         self.prediction_length = prediction_length
         self.lr = lr
@@ -89,7 +91,7 @@ class LagLlamaLightningModule(pl.LightningModule):
         future_time_feat: Optional[torch.Tensor] = None,
         num_samples: Optional[int] = None,
     ) -> torch.Tensor:
-        """Sample paths (batch, num_parallel_samples, prediction_length)."""
+        """Sample paths (batch, num_parallel_samples, prediction_length), decoded as configured."""
         return self.model.sample(
             past_target,
             past_observed_values,
@@ -103,25 +105,15 @@ class LagLlamaLightningModule(pl.LightningModule):
         )
 
     def loss_per_position(self, batch: dict):
-        """NLL at every predictable position: the context but its first, then the horizon.
-
-        Returns ``(nll, observed)``, both (batch, context_length - 1 + prediction_length).
-        """
-        model = self.model
-        distr_args, loc, scale = model(
+        """``(nll, observed)`` at every predicted position of a batch: :meth:`LagLlamaModel.loss`."""
+        return self.model.loss(
             past_target=batch["past_target"],
             past_observed_values=batch["past_observed_values"],
             past_time_feat=batch.get("past_time_feat"),
             future_time_feat=batch.get("future_time_feat"),
             future_target=batch["future_target"],
+            future_observed_values=batch["future_observed_values"],
         )
-        keep = self.context_length - 1
-        target = torch.cat((batch["past_target"][:, -keep:], batch["future_target"]), dim=1)
-        observed = torch.cat(
-            (batch["past_observed_values"][:, -keep:], batch["future_observed_values"]), dim=1
-        )
-        distr = model.distr_output.distribution(distr_args, loc=loc, scale=scale)
-        return -distr.log_prob(target), observed
 
     def _mean_loss(self, batch: dict) -> torch.Tensor:
         nll, observed = self.loss_per_position(batch)
@@ -163,5 +155,6 @@ class LagLlamaLightningModule(pl.LightningModule):
             return {"optimizer": optimizer, "lr_scheduler": scheduler}
         if not self.cosine_steps:
             raise ValueError("a cosine schedule over the whole run needs cosine_steps (the run's optimizer steps)")
-        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=self.cosine_steps, eta_min=self.lr / 100)
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=self.cosine_steps,
+                                                               eta_min=self.lr / 100)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

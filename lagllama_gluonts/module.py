@@ -18,11 +18,12 @@ from typing import List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
+from gluonts.model import Input, InputSpec
 from gluonts.torch.distributions import DistributionOutput, StudentTOutput
 from torch import nn
 
 from .common.scaling import make_scaler
-
+from .common.validation import check_positive
 
 # --------------------------------------------------------------------------- rotary embeddings
 
@@ -245,20 +246,38 @@ class Block(nn.Module):
 # --------------------------------------------------------------------------- the model
 
 
-def lag_features(series: torch.Tensor, lags: torch.Tensor, num_tokens: int) -> torch.Tensor:
+def lag_features(series: torch.Tensor, lag_index: torch.Tensor, num_tokens: int) -> torch.Tensor:
     """Lagged values for the last ``num_tokens`` positions of ``series``.
 
-    ``series`` is (batch, length); the result is (batch, num_tokens, len(lags)) where token
-    ``k`` (position ``length - num_tokens + k``) holds ``series[position - lag]`` for each
-    0-based lag, the same values as GluonTS's ``lagged_sequence_values`` in one gather.
+    ``series`` is (batch, length); the result is (batch, num_tokens, len(lag_index)) where
+    token ``k`` (position ``p = length - num_tokens + k``, which predicts ``p + 1``) holds
+    ``series[p - i]`` for each 0-based index ``i``: lag ``i + 1`` of the predicted position.
+    The same values as GluonTS's ``lagged_sequence_values``, in one gather.
     """
     length = series.shape[1]
     positions = torch.arange(length - num_tokens, length, device=series.device)
-    return series[:, positions[:, None] - lags[None, :]]
+    return series[:, positions[:, None] - lag_index[None, :]]
+
+
+# GluonTS's time features of frequency "S" (second, minute, hour, day of week/month/year)
+NUM_TIME_FEATURES = 6
 
 
 class LagLlamaModel(nn.Module):
     """Lag-Llama: a decoder-only transformer over lag features of a univariate series.
+
+    The same vocabulary as ``informer_gluonts``' ``InformerModel``:
+    :meth:`distribution_args` (one teacher-forced pass: ``(distr_args, loc, scale)``),
+    :meth:`loss` (the negative log-likelihood at every predicted position),
+    :meth:`sample` (autoregressive sample paths), ``forward`` = :meth:`sample` (what a
+    GluonTS predictor calls), and :meth:`describe_inputs` (the prediction inputs, GluonTS's
+    ``InputSpec``).
+
+    **Lags.** One convention with Informer: a lag ``L >= 1`` is the value ``L`` steps before
+    the predicted position (GluonTS's ``get_lags_for_frequency``). ``lags_seq`` keeps the
+    reference's 0-based indices, index ``i`` = lag ``i + 1``, because the reference's
+    constructor and every released checkpoint use them; :attr:`lags` gives the same set in
+    the 1-based convention.
 
     Parameters
     ----------
@@ -268,35 +287,39 @@ class LagLlamaModel(nn.Module):
         Length the rotary embeddings are built for (``block_size`` of the reference);
         dynamic rope scaling kicks in beyond it.
     scaling
-        "robust", "mean", "std", or anything else for no scaling.
-    scaling_window
-        How many of the most recent past values loc and scale are computed from. ``None``
-        (the reference, and the released checkpoint) uses the whole window of
-        ``context_length + max(lags_seq)`` values: on a trending series its median lies far
-        below the current level, and a model pretrained on mostly mean-reverting data then
-        pulls forecasts back towards it. The bundled checkpoint scales on its context (64).
-    unobserved_as_loc
-        Feed unobserved past values (missing, or the padding before a short series' start)
-        as ``loc``, i.e. 0 after scaling. The reference feeds them as raw 0, which after
-        scaling is ``-loc / scale``: for a short series far from 0 every long lag then reads
-        as a huge negative value.
+        "robust", "mean", "std", "none" or None (see ``common.scaling``).
     input_size
         Must be 1 (univariate), as in the released model.
     n_layer, n_embd_per_head, n_head
-        Transformer depth and width (width = n_head * n_embd_per_head).
+        Transformer depth and width (width = n_head * n_embd_per_head; the head size must be
+        even: rotary embeddings rotate pairs of channels).
     lags_seq
-        0-based lag indices; the window fed to :meth:`forward` holds
+        0-based lag indices (index ``i`` = lag ``i + 1``); the window fed to the model holds
         ``context_length + max(lags_seq)`` past values.
     distr_output
         Any GluonTS ``DistributionOutput``; Student-t by default.
     rope_scaling
-        None, or ``{"type": "linear" | "dynamic", "factor": float}``.
+        None, or ``{"type": "linear" | "dynamic", "factor": float >= 1}``.
     num_parallel_samples
         Sample paths drawn per series at prediction time.
     time_feat
         Whether six time features (GluonTS's features of frequency "S") are fed.
     dropout
         Attention dropout probability (training only).
+    scaling_window
+        How many of the most recent past values loc and scale are computed from. ``None``
+        (the reference, and the released checkpoint) uses the whole window of
+        ``context_length + max(lags_seq)`` values: on a trending series its median lies far
+        below the current level, and a model pretrained on mostly mean-reverting data then
+        pulls forecasts back towards it. The bundled checkpoint scales on its context.
+    unobserved_as_loc
+        Feed unobserved past values (missing, or the padding before a short series' start)
+        as ``loc``, i.e. 0 after scaling. The reference feeds them as raw 0, which after
+        scaling is ``-loc / scale``: for a short series far from 0 every long lag then reads
+        as a huge negative value.
+    prediction_length
+        Default horizon of :meth:`sample` and of :meth:`describe_inputs` (the Lightning module
+        sets it; checkpoints do not store it: the horizon is not part of the architecture).
     """
 
     def __init__(
@@ -316,8 +339,12 @@ class LagLlamaModel(nn.Module):
         dropout: float = 0.0,
         scaling_window: Optional[int] = None,
         unobserved_as_loc: bool = False,
+        prediction_length: Optional[int] = None,
     ) -> None:
         super().__init__()
+        check_architecture(context_length=context_length, max_context_length=max_context_length,
+                           n_layer=n_layer, n_head=n_head, n_embd_per_head=n_embd_per_head,
+                           num_parallel_samples=num_parallel_samples, prediction_length=prediction_length)
         if scaling_window is not None and scaling_window < 1:
             raise ValueError(f"scaling_window must be None or a positive number of steps, got {scaling_window}")
         if input_size != 1:
@@ -326,6 +353,7 @@ class LagLlamaModel(nn.Module):
             raise ValueError(f"lags_seq must be non-empty 0-based lag indices, got {lags_seq}")
         validate_rope_scaling(rope_scaling)
         self.context_length = context_length
+        self.prediction_length = prediction_length
         self.lags_seq = sorted(int(lag) for lag in lags_seq)
         self.max_lag = max(self.lags_seq)
         self.num_parallel_samples = num_parallel_samples
@@ -334,9 +362,10 @@ class LagLlamaModel(nn.Module):
         self.scaling_window = scaling_window
         self.unobserved_as_loc = unobserved_as_loc
         self.distr_output = distr_output if distr_output is not None else StudentTOutput()
-        self.register_buffer("lags", torch.tensor(self.lags_seq), persistent=False)
+        # not persistent: the released state_dict has no such entry
+        self.register_buffer("lag_index", torch.tensor(self.lags_seq), persistent=False)
 
-        feature_size = len(self.lags_seq) + 2 + (6 if time_feat else 0)
+        feature_size = len(self.lags_seq) + 2 + (NUM_TIME_FEATURES if time_feat else 0)
         self.config = LagLlamaConfig(
             feature_size=feature_size,
             block_size=max_context_length,
@@ -357,7 +386,31 @@ class LagLlamaModel(nn.Module):
 
     @property
     def past_length(self) -> int:
+        """Past values one window holds: the context and the longest lag's reach before it."""
         return self.context_length + self.max_lag
+
+    @property
+    def lags(self) -> List[int]:
+        """The lags in the 1-based convention shared with Informer (``lags_seq`` + 1)."""
+        return [index + 1 for index in self.lags_seq]
+
+    def describe_inputs(self, batch_size: int = 1) -> InputSpec:
+        """The prediction inputs (what ``forward`` takes), as GluonTS's ``InputSpec``."""
+        horizon = self._horizon(None)
+        inputs = {
+            "past_target": Input(shape=(batch_size, self.past_length), dtype=torch.float),
+            "past_observed_values": Input(shape=(batch_size, self.past_length), dtype=torch.float),
+        }
+        if self.time_feat:
+            inputs["past_time_feat"] = Input(shape=(batch_size, self.past_length, NUM_TIME_FEATURES), dtype=torch.float)
+            inputs["future_time_feat"] = Input(shape=(batch_size, horizon, NUM_TIME_FEATURES), dtype=torch.float)
+        return InputSpec(inputs, zeros_fn=torch.zeros)
+
+    def _horizon(self, prediction_length: Optional[int]) -> int:
+        horizon = prediction_length or self.prediction_length
+        if horizon is None:
+            raise ValueError("no prediction_length: pass it, or build the model with prediction_length=")
+        return horizon
 
     # -- inputs --------------------------------------------------------------------------------
 
@@ -387,7 +440,7 @@ class LagLlamaModel(nn.Module):
         Each token is [lags of the value at that position, log1p|loc|, log scale,
         time features of that position]; ``time_feat`` covers exactly those positions.
         """
-        lags = lag_features(scaled_series, self.lags, num_tokens)
+        lags = lag_features(scaled_series, self.lag_index, num_tokens)
         static = torch.cat((loc.abs().log1p(), scale.log()), dim=-1)
         parts = [lags, static.unsqueeze(1).expand(-1, num_tokens, -1)]
         if self.time_feat:
@@ -416,7 +469,9 @@ class LagLlamaModel(nn.Module):
             cache.advance(T)
         return self.param_proj(self.transformer.ln_f(x))
 
-    def forward(
+    # -- one teacher-forced pass: training, validation, the reference's outputs ---------------
+
+    def distribution_args(
         self,
         past_target: torch.Tensor,
         past_observed_values: torch.Tensor,
@@ -443,16 +498,54 @@ class LagLlamaModel(nn.Module):
         tokens = self.tokens(series, loc, scale, time_feat, num_tokens)
         return self.transformer_forward(tokens), loc, scale
 
+    def loss(
+        self,
+        past_target: torch.Tensor,
+        past_observed_values: torch.Tensor,
+        past_time_feat: Optional[torch.Tensor],
+        future_time_feat: Optional[torch.Tensor],
+        future_target: torch.Tensor,
+        future_observed_values: torch.Tensor,
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Negative log-likelihood at every predicted position, and whether it was observed.
+
+        The teacher-forced pass predicts the context but its first value, then the horizon:
+        returns ``(nll, observed)``, both (batch, context_length - 1 + prediction_length).
+        Averaging ``nll`` over the observed positions is the training loss; the last
+        ``prediction_length`` columns are the horizon alone.
+        """
+        distr_args, loc, scale = self.distribution_args(
+            past_target, past_observed_values, past_time_feat, future_time_feat, future_target
+        )
+        # the context positions that have a prediction: all but the first. Sliced from the
+        # end by length, not with [-keep:], which for keep = 0 (context_length 1) is everything.
+        P, keep = past_target.shape[1], self.context_length - 1
+        target = torch.cat((past_target[:, P - keep :], future_target), dim=1)
+        observed = torch.cat((past_observed_values[:, P - keep :], future_observed_values), dim=1)
+        distr = self.distr_output.distribution(distr_args, loc=loc, scale=scale)
+        return -distr.log_prob(target), observed
+
     # -- sampling -----------------------------------------------------------------------------
+
+    def forward(
+        self,
+        past_target: torch.Tensor,
+        past_observed_values: torch.Tensor,
+        past_time_feat: Optional[torch.Tensor] = None,
+        future_time_feat: Optional[torch.Tensor] = None,
+        **options,
+    ) -> torch.Tensor:
+        """Sample paths (GluonTS's convention: ``forward`` is what the predictor calls); see :meth:`sample`."""
+        return self.sample(past_target, past_observed_values, past_time_feat, future_time_feat, **options)
 
     @torch.inference_mode()
     def sample(
         self,
         past_target: torch.Tensor,
         past_observed_values: torch.Tensor,
-        past_time_feat: Optional[torch.Tensor],
-        future_time_feat: Optional[torch.Tensor],
-        prediction_length: int,
+        past_time_feat: Optional[torch.Tensor] = None,
+        future_time_feat: Optional[torch.Tensor] = None,
+        prediction_length: Optional[int] = None,
         num_samples: Optional[int] = None,
         use_kv_cache: bool = True,
         rescale_every_step: bool = False,
@@ -462,80 +555,130 @@ class LagLlamaModel(nn.Module):
 
         Every path conditions on its own sampled history. By default loc and scale are
         fixed from the observed history, so every earlier token is unchanged as the path
-        grows and the kv-cache is exact: cached and recomputed decoding give the same
-        samples for the same seed. ``rescale_every_step=True`` reproduces the reference,
+        grows and the kv-cache is exact: cached (:meth:`_sample_cached`) and recomputed
+        (:meth:`_sample_recomputed`) decoding give the same samples for the same seed.
+        ``rescale_every_step=True`` reproduces the reference (:meth:`_sample_rescaled`),
         which re-runs its scaler over the growing history at every step; the tokens of the
         whole window then change each step, so it recomputes everything (no cache).
         """
         S = num_samples or self.num_parallel_samples
-        B, P = past_target.shape
-        C, H = self.context_length, prediction_length
-        # the longest sequence this run will attend over; fixes dynamic-rope scaling
-        scaling_length = C + H - 1
-        use_kv_cache = use_kv_cache and not rescale_every_step
-
-        def repeat(t):
-            return None if t is None else t.repeat_interleave(S, dim=0)
-
-        future_tf = repeat(future_time_feat)
-        past_tf = past_time_feat[:, self.max_lag :] if past_time_feat is not None else None
-
+        H = self._horizon(prediction_length)
         loc, scale = self.scale(past_target, past_observed_values)
         past_target = self.fill_unobserved(past_target, past_observed_values, loc)
-        scaled_past = (past_target - loc) / scale
-        if use_kv_cache:
-            # the context is the same for all paths of a series: prefill it once per series
-            cache = KVCache(samples=S, max_generated=H)
-            tokens = self.tokens(scaled_past, loc, scale, past_tf, C)
-            params = self.transformer_forward(tokens, 0, scaling_length, cache)
-            params = tuple(p[:, -1:].repeat_interleave(S, dim=0) for p in params)
+        past_tf = past_time_feat[:, self.max_lag :] if past_time_feat is not None else None
+        if rescale_every_step:
+            paths = self._sample_rescaled(past_target, past_observed_values, past_tf, future_time_feat, H, S,
+                                          nonnegative)
+        elif use_kv_cache:
+            paths = self._sample_cached(past_target, loc, scale, past_tf, future_time_feat, H, S, nonnegative)
         else:
-            past_tf = repeat(past_tf)
+            paths = self._sample_recomputed(past_target, loc, scale, past_tf, future_time_feat, H, S, nonnegative)
+        return paths.reshape(past_target.shape[0], S, H)
 
-        # each path's raw and scaled history, then its samples, written in place;
-        # the first P + t columns are valid at step t
-        target = past_target.new_zeros(B * S, P + H)
-        target[:, :P] = repeat(past_target)
+    def _draw(self, params, loc, scale, nonnegative: bool) -> torch.Tensor:
+        """One value per path from the distribution at the last position, (B * S, 1)."""
+        y = self.distr_output.distribution(tuple(p[:, -1:] for p in params), loc, scale).sample()
+        return F.relu(y) if nonnegative else y
+
+    def _sample_cached(self, past_target, loc, scale, past_tf, future_tf, H, S, nonnegative) -> torch.Tensor:
+        """Fixed loc and scale, kv-cache: the context once per series, then one token per step."""
+        B, P = past_target.shape
+        C = self.context_length
+        scaling_length = C + H - 1  # the longest sequence of the run: fixes dynamic rope scaling
+        scaled_past = (past_target - loc) / scale
+        # the context is the same for all paths of a series: prefill it once per series
+        cache = KVCache(samples=S, max_generated=H)
+        tokens = self.tokens(scaled_past, loc, scale, past_tf, C)
+        params = self.transformer_forward(tokens, 0, scaling_length, cache)
+        params = tuple(p[:, -1:].repeat_interleave(S, dim=0) for p in params)
+        future_tf = _repeat(future_tf, S)
+        loc, scale = _repeat(loc, S), _repeat(scale, S)
+        # each path's scaled history; its first P + t columns are valid at step t
         series = past_target.new_zeros(B * S, P + H)
-        series[:, :P] = repeat(scaled_past)
-        loc, scale = repeat(loc), repeat(scale)
-        if rescale_every_step:  # sampled values count as observed when re-scaling
-            observed = past_observed_values.new_ones(B * S, P + H)
-            observed[:, :P] = repeat(past_observed_values)
+        series[:, :P] = _repeat(scaled_past, S)
+        paths = past_target.new_zeros(B * S, H)
+        for t in range(H):
+            if t > 0:  # the token of the value sampled last, at position C + t - 1
+                tf = future_tf[:, t - 1 : t] if future_tf is not None else None
+                token = self.tokens(series[:, : P + t], loc, scale, tf, 1)
+                params = self.transformer_forward(token, C + t - 1, scaling_length, cache)
+            y = self._draw(params, loc, scale, nonnegative)
+            paths[:, t : t + 1] = y
+            series[:, P + t : P + t + 1] = (y - loc) / scale
+        return paths
 
+    def _sample_recomputed(self, past_target, loc, scale, past_tf, future_tf, H, S, nonnegative) -> torch.Tensor:
+        """Fixed loc and scale, no cache: the whole window again at every step (the check of the cache)."""
+        B, P = past_target.shape
+        C = self.context_length
+        scaling_length = C + H - 1
+        past_tf, future_tf = _repeat(past_tf, S), _repeat(future_tf, S)
+        loc, scale = _repeat(loc, S), _repeat(scale, S)
+        series = past_target.new_zeros(B * S, P + H)
+        series[:, :P] = (_repeat(past_target, S) - loc) / scale
+        paths = past_target.new_zeros(B * S, H)
+        for t in range(H):
+            tf = past_tf if future_tf is None or t == 0 else torch.cat((past_tf, future_tf[:, :t]), dim=1)
+            tokens = self.tokens(series[:, : P + t], loc, scale, tf, C + t)
+            params = self.transformer_forward(tokens, 0, scaling_length)
+            y = self._draw(params, loc, scale, nonnegative)
+            paths[:, t : t + 1] = y
+            series[:, P + t : P + t + 1] = (y - loc) / scale
+        return paths
+
+    def _sample_rescaled(self, past_target, observed_past, past_tf, future_tf, H, S, nonnegative) -> torch.Tensor:
+        """The reference's decoding: loc and scale re-computed over each path's growing history."""
+        B, P = past_target.shape
+        C = self.context_length
+        scaling_length = C + H - 1
+        past_tf, future_tf = _repeat(past_tf, S), _repeat(future_tf, S)
+        # raw history; the sampled values count as observed when re-scaling
+        target = past_target.new_zeros(B * S, P + H)
+        target[:, :P] = _repeat(past_target, S)
+        observed = observed_past.new_ones(B * S, P + H)
+        observed[:, :P] = _repeat(observed_past, S)
         for t in range(H):
             n = P + t
-            if use_kv_cache:
-                if t > 0:
-                    tf = future_tf[:, t - 1 : t] if future_tf is not None else None
-                    token = self.tokens(series[:, :n], loc, scale, tf, 1)
-                    params = self.transformer_forward(token, C + t - 1, scaling_length, cache)
-            else:
-                if rescale_every_step:
-                    loc, scale = self.scale(target[:, :n], observed[:, :n])
-                    series = (target - loc) / scale
-                tf = past_tf
-                if future_tf is not None and t > 0:
-                    tf = torch.cat((past_tf, future_tf[:, :t]), dim=1)
-                tokens = self.tokens(series[:, :n], loc, scale, tf, C + t)
-                params = self.transformer_forward(tokens, 0, scaling_length)
-            distr = self.distr_output.distribution(tuple(p[:, -1:] for p in params), loc, scale)
-            y = distr.sample()
-            if nonnegative:
-                y = F.relu(y)
-            target[:, n : n + 1] = y
-            series[:, n : n + 1] = (y - loc) / scale
-        return target[:, P:].reshape(B, S, H)
+            loc, scale = self.scale(target[:, :n], observed[:, :n])
+            tf = past_tf if future_tf is None or t == 0 else torch.cat((past_tf, future_tf[:, :t]), dim=1)
+            tokens = self.tokens((target[:, :n] - loc) / scale, loc, scale, tf, C + t)
+            params = self.transformer_forward(tokens, 0, scaling_length)
+            target[:, n : n + 1] = self._draw(params, loc, scale, nonnegative)
+        return target[:, P:]
+
+
+def _repeat(t: Optional[torch.Tensor], samples: int) -> Optional[torch.Tensor]:
+    """Each row ``samples`` times in a row (series-major, as the paths are laid out)."""
+    return None if t is None else t.repeat_interleave(samples, dim=0)
+
+
+def check_architecture(**sizes) -> None:
+    """Sizes are positive integers (``prediction_length`` may be None) and the head size is even."""
+    check_positive(**sizes)
+    head = sizes.get("n_embd_per_head")
+    if head is not None and head % 2:
+        raise ValueError(f"n_embd_per_head must be even (rotary embeddings rotate pairs of channels), got {head}")
+
+
+ROPE_SCALING_FORMS = (
+    "None, {'type': 'linear'}, {'type': 'linear', 'factor': F} or {'type': 'dynamic', 'factor': F} with F >= 1"
+)
 
 
 def validate_rope_scaling(rope_scaling: Optional[dict]) -> None:
+    """``rope_scaling`` is one of :data:`ROPE_SCALING_FORMS`, else a ValueError naming them."""
     if rope_scaling is None:
         return
+    if isinstance(rope_scaling, str):
+        # the command line's spelling ("linear:2") is not the API's: say what the API takes
+        kind, _, factor = rope_scaling.partition(":")
+        hint = {"type": kind, **({"factor": float(factor)} if factor.replace(".", "", 1).isdigit() else {})}
+        raise ValueError(f"rope_scaling must be {ROPE_SCALING_FORMS}; got the string {rope_scaling!r}"
+                         + (f" (did you mean {hint!r}?)" if kind in ("linear", "dynamic") else ""))
     if not isinstance(rope_scaling, dict) or rope_scaling.get("type") not in ("linear", "dynamic", "nope"):
-        raise ValueError(
-            "rope_scaling must be None or {'type': 'linear' | 'dynamic', 'factor': float >= 1}, "
-            f"got {rope_scaling!r}"
-        )
+        raise ValueError(f"rope_scaling must be {ROPE_SCALING_FORMS}; got {rope_scaling!r}")
     factor = rope_scaling.get("factor", 1.0)
-    if rope_scaling["type"] != "nope" and (not isinstance(factor, (int, float)) or factor < 1.0):
+    if rope_scaling["type"] != "nope" and (
+        isinstance(factor, bool) or not isinstance(factor, (int, float)) or not factor >= 1.0
+    ):
         raise ValueError(f"rope_scaling factor must be a number >= 1, got {factor!r}")

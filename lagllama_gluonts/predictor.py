@@ -7,14 +7,17 @@ from typing import Any, Dict, Optional, Union
 import torch
 from gluonts.torch.model.predictor import PyTorchPredictor
 
-from .checkpoint import BUNDLED_CHECKPOINT, read_checkpoint
+from .checkpoint import BUNDLED_CHECKPOINT, Checkpoint, read_checkpoint
+from .common.validation import check_positive
 from .estimator import LagLlamaEstimator
+from .module import validate_rope_scaling
 
 
 def resolve_rope_scaling(
     rope_scaling: Optional[dict], stored: Dict[str, Any], context_length: int, prediction_length: int
 ) -> Optional[dict]:
     """The rope scaling to run a checkpoint with (``stored``: its model kwargs); see ``load_predictor``."""
+    validate_rope_scaling(rope_scaling)  # a string ("linear") is refused here, naming the accepted forms
     trained_context = stored.get("context_length", 32)
     if rope_scaling is None and stored.get("rope_scaling") is None and context_length > trained_context:
         rope_scaling = {"type": "linear"}
@@ -25,7 +28,7 @@ def resolve_rope_scaling(
 
 
 def load_predictor(
-    checkpoint: Union[str, Path, None],
+    checkpoint: Union[str, Path, Checkpoint, None],
     prediction_length: int,
     context_length: Optional[int] = None,
     num_parallel_samples: int = 100,
@@ -37,26 +40,32 @@ def load_predictor(
 ) -> PyTorchPredictor:
     """A zero-shot GluonTS predictor from a Lag-Llama checkpoint; architecture read from the file.
 
+    ``checkpoint`` is a path, a :class:`~lagllama_gluonts.checkpoint.Checkpoint` already read,
+    or None for the bundled checkpoint; the released ``lag-llama.ckpt`` goes through the same
+    code. The file is read once. ``context_length`` None is the checkpoint's own.
+
     When ``context_length`` exceeds the checkpoint's and ``rope_scaling`` is not given,
     linear rope scaling by their ratio is applied, as the Lag-Llama authors recommend.
     ``{"type": "linear"}`` without a factor gets that ratio too, and ``{"type": "linear",
-    "factor": 1.0}`` (the identity) turns the automatic scaling off. ``checkpoint=None`` loads
-    the bundled checkpoint; the released ``lag-llama.ckpt`` goes through the same code.
+    "factor": 1.0}`` (the identity) turns the automatic scaling off.
 
     ``batch_size`` series are decoded together, each with ``num_parallel_samples`` paths: the
     kv-cache for the generated steps holds ``2 * n_layer * batch_size * num_parallel_samples *
-    prediction_length * n_head * n_embd_per_head`` floats (released architecture, 16 series, 100
-    paths, 48 steps: 0.7 GB), and 16 x 100 rows already fill the CPU's matrix units.
+    prediction_length * n_head * n_embd_per_head`` floats, and 16 x 100 rows already fill the
+    CPU's matrix units (memory and speed measured in ``benchmarks/results/speed.md``).
     """
-    checkpoint = checkpoint or BUNDLED_CHECKPOINT
-    stored = read_checkpoint(checkpoint)["hyper_parameters"]["model_kwargs"]
-    context_length = context_length or stored.get("context_length", 32)
+    # the arguments first, then the file (read once, here)
+    check_positive(prediction_length=prediction_length, context_length=context_length,
+                   num_parallel_samples=num_parallel_samples, batch_size=batch_size)
+    validate_rope_scaling(rope_scaling)
+    ckpt = read_checkpoint(BUNDLED_CHECKPOINT if checkpoint is None else checkpoint)
+    context_length = context_length or ckpt.context_length
     estimator = LagLlamaEstimator.from_checkpoint(
-        checkpoint,
+        ckpt,
         prediction_length=prediction_length,
         context_length=context_length,
         num_parallel_samples=num_parallel_samples,
-        rope_scaling=resolve_rope_scaling(rope_scaling, stored, context_length, prediction_length),
+        rope_scaling=resolve_rope_scaling(rope_scaling, ckpt.model_kwargs, context_length, prediction_length),
         batch_size=batch_size,
         device=device,
         use_kv_cache=use_kv_cache,
@@ -65,4 +74,3 @@ def load_predictor(
     module = estimator.create_lightning_module()
     module.eval()
     return estimator.create_predictor(estimator.create_transformation(), module)
-

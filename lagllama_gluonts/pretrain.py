@@ -19,9 +19,9 @@ optimizer state. The exported checkpoint (``out``) holds only tensors and plain 
 import json
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Iterator, List, Mapping, Optional, Sequence
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence
 
 import numpy as np
 import torch
@@ -29,8 +29,9 @@ from gluonts.dataset.loader import as_stacked_batches
 from gluonts.transform import InstanceSampler
 
 from .checkpoint import save_checkpoint
-from .common.tables import read_corpus
 from .common.datasets import DEFAULT_MIRROR, get_dataset
+from .common.tables import read_corpus
+from .defaults import SMALL_ARCHITECTURE, SMALL_CONTEXT_LENGTH
 from .estimator import DEFAULT_LAG_FREQUENCIES, TRAINING_INPUT_NAMES, LagLlamaEstimator
 from .synthetic import gluonts_artificial, kernel_synth, persistent_processes
 
@@ -164,12 +165,13 @@ class WeightedMixture:
 class PretrainConfig:
     out: Path = Path("out/lag-llama-pretrained.ckpt")
     run_dir: Optional[Path] = None  # default: out without suffix + "-run"
-    context_length: int = 64
+    # the bundled checkpoint's size and context (defaults.py)
+    context_length: int = SMALL_CONTEXT_LENGTH
     prediction_length: int = 16
-    n_layer: int = 4
-    n_head: int = 4
-    n_embd_per_head: int = 16
-    scaling_window: Optional[int] = 64
+    n_layer: int = SMALL_ARCHITECTURE["n_layer"]
+    n_head: int = SMALL_ARCHITECTURE["n_head"]
+    n_embd_per_head: int = SMALL_ARCHITECTURE["n_embd_per_head"]
+    scaling_window: Optional[int] = SMALL_CONTEXT_LENGTH
     unobserved_as_loc: bool = True
     batch_size: int = 64
     steps_per_epoch: int = 100
@@ -188,6 +190,7 @@ class PretrainConfig:
     num_nodes: int = 1
     resume: bool = False
     progress_bar: bool = True
+    callbacks: Sequence[Any] = field(default_factory=tuple)  # extra Lightning callbacks for the run
 
     @property
     def run_path(self) -> Path:
@@ -228,8 +231,17 @@ def _transform_once(estimator: LagLlamaEstimator, entries: List[Dict]) -> List[D
 
 
 def _mixture_callbacks(mixture: WeightedMixture, run_path: Path) -> list:
-    """Lightning callbacks: reseed the stream per rank and epoch, save on interruption."""
+    """Lightning callbacks: reseed the stream per rank and epoch, save every epoch and on interruption."""
     import lightning.pytorch as pl
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    # RUN_DIR/last.ckpt after every epoch. Not ModelCheckpoint(save_last=True, save_top_k=0):
+    # Lightning writes "last" only when it has just written a top-k checkpoint, so that wrote
+    # nothing until the run ended. One unmonitored checkpoint named "last", overwritten in
+    # place (no version counter: a resumed run must not start a last-v1.ckpt), is the same
+    # full state Lightning's "last" holds, saved at the hook Lightning picks.
+    every_epoch = ModelCheckpoint(dirpath=run_path, filename="last", monitor=None, save_top_k=1,
+                                  enable_version_counter=False)
 
     class ReseedMixture(pl.Callback):
         def on_train_epoch_start(self, trainer, pl_module):
@@ -242,7 +254,7 @@ def _mixture_callbacks(mixture: WeightedMixture, run_path: Path) -> list:
                 trainer.save_checkpoint(run_path / "last.ckpt", weights_only=False)
                 logger.warning("interrupted at step %d; resume with --resume", trainer.global_step)
 
-    return [ReseedMixture(), SaveOnInterrupt()]
+    return [every_epoch, ReseedMixture(), SaveOnInterrupt()]
 
 
 def prepare_data(cfg: PretrainConfig, estimator: LagLlamaEstimator):
@@ -292,7 +304,6 @@ def pretrain(cfg: PretrainConfig) -> Optional[Path]:
     """Train from scratch (or resume) on the mixture; export a plain-data checkpoint to
     ``cfg.out`` on the global-zero process and return its path (None on the other ranks)."""
     import lightning.pytorch as pl
-    from lightning.pytorch.callbacks import ModelCheckpoint
     from lightning.pytorch.loggers import CSVLogger
 
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
@@ -326,8 +337,7 @@ def pretrain(cfg: PretrainConfig) -> Optional[Path]:
         log_every_n_steps=10,
         enable_progress_bar=cfg.progress_bar,
         enable_model_summary=False,
-        callbacks=[ModelCheckpoint(dirpath=run_path, save_last=True, save_top_k=0)]
-        + _mixture_callbacks(mixture, run_path),
+        callbacks=_mixture_callbacks(mixture, run_path) + list(cfg.callbacks),
     )
     started = time.time()
     trainer.fit(module, train_dataloaders=train_loader, val_dataloaders=val_loader,

@@ -154,7 +154,8 @@ def gluonts_artificial(
             for k, entry in enumerate(data.train):
                 target = np.asarray(entry["target"], dtype=np.float32)
                 if np.isfinite(target).sum() > 0:
-                    entries.append(_entry(target, freq.lower() if freq == "H" else freq, f"gluonts_artificial/{freq}/{k}"))
+                    name = f"gluonts_artificial/{freq}/{k}"
+                    entries.append(_entry(target, freq.lower() if freq == "H" else freq, name))
         return entries[:num_series]
     finally:
         np.random.set_state(state)

@@ -18,7 +18,6 @@ from typing import Callable, Dict, Optional, Sequence
 from .datasets import MIRRORED_DATASETS
 from .validation import DataError
 
-
 # --------------------------------------------------------------------------- argument types
 
 
@@ -29,7 +28,8 @@ def _number(convert, accept, requirement: str, doc: str):
         try:
             value = convert(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"not {'an integer' if convert is int else 'a number'}: {text!r}") from None
+            what = "an integer" if convert is int else "a number"
+            raise argparse.ArgumentTypeError(f"not {what}: {text!r}") from None
         if not accept(value):
             raise argparse.ArgumentTypeError(f"{requirement}, got {value:g}")
         return value
@@ -71,7 +71,8 @@ def add_dataset_argument(parser, required: bool = False, default: Optional[str] 
 
 def add_table_arguments(parser, target_help: str = "the column to forecast") -> None:
     """``--csv`` and how to read it: the shared table reader's options."""
-    parser.add_argument("--csv", type=Path, default=None, help="a table (CSV; separator sniffed) with a timestamp column")
+    parser.add_argument("--csv", type=Path, default=None,
+                        help="a table (CSV; separator sniffed) with a timestamp column")
     parser.add_argument("--target", default=None, help=f"with --csv: {target_help}")
     parser.add_argument("--time-column", default=None,
                         help="with --csv: timestamp column (default: one named ds/date/datetime/timestamp/time, "
@@ -99,9 +100,11 @@ def add_run_arguments(parser, out_help: str, max_series: bool = True) -> None:
     """``--seed``, ``--device``, ``--max-series``, ``--out``: every command that forecasts has them."""
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     parser.add_argument("--device", type=device, default="auto",
-                        help="where the model runs: auto (CUDA when available), cpu, cuda, cuda:N (default: %(default)s)")
+                        help="where the model runs: auto (CUDA when available), cpu, cuda, cuda:N "
+                        "(default: %(default)s)")
     if max_series:
-        parser.add_argument("--max-series", type=positive_int, default=None, help="evaluate only the first N test series")
+        parser.add_argument("--max-series", type=positive_int, default=None,
+                            help="evaluate only the first N test series")
     parser.add_argument("--out", type=Path, default=None, help=out_help)
 
 

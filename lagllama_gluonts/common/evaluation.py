@@ -335,6 +335,7 @@ def write_forecast(out: Union[Path, str], table, column: str, forecast: Forecast
     csv_path = out / "forecast.csv"
     frame.to_csv(csv_path, index=False)
     values = table.frame[column]
-    png = plot_history_and_forecast(values.iloc[-(history or max(4 * horizon, 64)):], frame, out / "forecast.png", title)
+    recent = values.iloc[-(history or max(4 * horizon, 64)) :]
+    png = plot_history_and_forecast(recent, frame, out / "forecast.png", title)
     print(f"wrote {csv_path} and {png} (forecast {frame['timestamp'].iloc[0]} .. {frame['timestamp'].iloc[-1]})")
     return csv_path, png

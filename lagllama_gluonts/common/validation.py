@@ -20,7 +20,7 @@ from typing import Any, Iterable, Optional
 import numpy as np
 import pandas as pd
 from gluonts.core.component import validated
-from gluonts.dataset.common import DataEntry, Dataset
+from gluonts.dataset.common import DataEntry
 from gluonts.transform import MapTransformation
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)

@@ -4,11 +4,11 @@ import json
 import math
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from conftest import REPO_ROOT
+
 SCRIPT = REPO_ROOT / "benchmarks" / "accuracy.py"
 MODELS = ["SeasonalNaive", "DeepAR", "PatchTST", "Lag-Llama", "Informer"]
 HEADER = ["dataset", "model", "CRPS", "MASE", "ND", "train s", "predict s"]

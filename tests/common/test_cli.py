@@ -32,7 +32,8 @@ def test_both_backtests_and_training_commands_share_their_options():
     common = {"--dataset", "--prediction-length", "--max-series", "--baseline", *SHARED_RUN,
               "--epochs", "--max-steps", "--batches-per-epoch", "--train-batch-size", "--lr", "--max-minutes"}
     assert common <= lagllama_bt and common <= informer_bt
-    assert {"--epochs", "--max-steps", "--lr", "--max-minutes", "--train-batch-size"} <= options(lagllama_parser(), "finetune")
+    training = {"--epochs", "--max-steps", "--lr", "--max-minutes", "--train-batch-size"}
+    assert training <= options(lagllama_parser(), "finetune")
 
 
 @pytest.mark.parametrize(

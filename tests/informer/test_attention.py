@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
+import warnings
 
 import pytest
 import torch
@@ -398,3 +398,47 @@ def test_make_attention():
     for bad in ("sparse", "Prob", "", None):
         with pytest.raises(ValueError, match="unknown attention kind"):
             make_attention(bad)
+
+
+# --------------------------------------------------------------------------- tracing
+
+
+class _SelfAttention(torch.nn.Module):
+    """An attention layer as a traceable function of its input and sampled keys."""
+
+    def __init__(self, layer: AttentionLayer) -> None:
+        super().__init__()
+        self.layer = layer
+
+    def forward(self, x: torch.Tensor, index_sample: torch.Tensor) -> torch.Tensor:
+        return self.layer(x, x, x, index_sample=index_sample)
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_traced_layer_runs_with_grad_and_matches_eager(masked, sparsity_path):
+    """A torch.jit.trace graph does not record no_grad blocks: replayed with grad enabled,
+    the sampled-score step used to fail (sampled_addmm's out= refuses operands that require
+    grad). The traced layer must give eager mode's output and gradients, for inputs and key
+    samples other than the ones it was traced with."""
+    torch.manual_seed(0)
+    L = 150  # > the plain-cumsum length: the blocked causal cumsum is traced too
+    layer = _SelfAttention(AttentionLayer(ProbSparseAttention(5, masked=masked), 16, 2, mix=masked))
+    U_part, _ = prob_sparse_sizes(5, L, L)
+    g = torch.Generator().manual_seed(1)
+    example = (torch.randn(2, L, 16, generator=g), torch.randint(L, (L, U_part), generator=g))
+    assert torch.is_grad_enabled()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)  # shape checks become constants
+        traced = torch.jit.trace(layer, example)
+
+    x = torch.randn(2, L, 16, generator=g, requires_grad=True)
+    idx = torch.randint(L, (L, U_part), generator=g)
+    out_traced = traced(x, idx)
+    (grad_traced,) = torch.autograd.grad(out_traced.square().sum(), x)
+    out_eager = layer(x, idx)
+    (grad_eager,) = torch.autograd.grad(out_eager.square().sum(), x)
+    assert out_traced.requires_grad
+    torch.testing.assert_close(out_traced, out_eager, rtol=0, atol=TOL)
+    torch.testing.assert_close(grad_traced, grad_eager, rtol=1e-5, atol=TOL)
+    # ...and the new keys were used, not the ones sampled at trace time
+    assert not torch.allclose(out_traced, layer(x, example[1]))

@@ -1,5 +1,6 @@
 """Tests of ``python -m informer_gluonts``: CSV forecasting and bad input."""
 
+import argparse
 import subprocess
 import sys
 from pathlib import Path
@@ -8,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from informer_gluonts.cli import main
+from informer_gluonts.cli import build_parser, main
 from lagllama_gluonts.common.tables import load_table
 
 from conftest import ETTH1, REPO_ROOT
@@ -178,3 +179,103 @@ def test_load_csv_series_fills_gaps_on_the_grid(tmp_path):
     assert table.freq == "h"
     assert len(table.frame) == 10
     assert np.isnan(table.frame["load"].iloc[3])
+
+
+# --------------------------------------------------------------------------- calendars and separators
+
+# (pandas alias of the user's grid, length, separator): the forecast continues on that grid
+GRIDS = {
+    "month start (MS)": ("MS", 60, ","),
+    "month end (ME)": ("ME", 60, ","),
+    "business days (B)": ("B", 120, ","),
+    "semicolon-separated": ("h", 120, ";"),
+    "tab-separated": ("h", 120, "\t"),
+}
+
+
+@pytest.mark.parametrize("freq, rows, sep", GRIDS.values(), ids=GRIDS.keys())
+def test_forecast_continues_on_the_users_grid(tmp_path, capsys, freq, rows, sep):
+    times = pd.date_range("2015-01-01", periods=rows, freq=freq)
+    values = 10 + np.sin(np.arange(rows) / 2) + 0.01 * np.arange(rows)
+    csv = tmp_path / "data.csv"
+    pd.DataFrame({"date": times, "sales": values}).to_csv(csv, sep=sep, index=False)
+    out = tmp_path / "out"
+    H = 6
+    code = main(["forecast", "--csv", str(csv), "--target", "sales", "--prediction-length", str(H),
+                 "--context-length", "12", "--out", str(out), *TINY_BUDGET])
+    assert code == 0, capsys.readouterr().err
+    table = pd.read_csv(out / "forecast.csv", parse_dates=["timestamp"])
+    expected = pd.date_range(times[-1], periods=H + 1, freq=freq)[1:]  # e.g. the next month ends
+    assert list(table["timestamp"]) == list(expected)
+    assert np.isfinite(table.drop(columns="timestamp").to_numpy()).all()
+    assert table["mean"].between(values.min() - 5, values.max() + 5).all()  # the data's units
+
+
+def test_business_day_forecast_prints_no_library_warning(tmp_path):
+    """pandas warns that business-day periods are deprecated (the shared reader makes one):
+    noise on the command line, where pytest's warning capture does not hide it."""
+    csv = tmp_path / "b.csv"
+    times = pd.date_range("2015-01-01", periods=80, freq="B")
+    pd.DataFrame({"date": times, "y": np.sin(np.arange(80) / 3)}).to_csv(csv, index=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "informer_gluonts", "forecast", "--csv", str(csv), "--target", "y",
+         "--prediction-length", "5", "--context-length", "10", "--out", str(tmp_path / "out"), *TINY_BUDGET],
+        capture_output=True, text=True, cwd=REPO_ROOT,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Warning" not in result.stderr, result.stderr
+    table = pd.read_csv(tmp_path / "out" / "forecast.csv", parse_dates=["timestamp"])
+    assert table["timestamp"].iloc[0] == times[-1] + pd.offsets.BDay(1)
+
+
+def test_subcommand_help_reads_well():
+    for command, flags in [
+        ("forecast", ("--csv", "--target", "--sep", "--freq", "--covariates", "--patience", "--factor")),
+        ("backtest", ("--dataset", "--baseline", "--max-series", "--patience", "--factor")),
+    ]:
+        result = subprocess.run([sys.executable, "-m", "informer_gluonts", command, "--help"],
+                                capture_output=True, text=True, cwd=REPO_ROOT)
+        assert result.returncode == 0 and not result.stderr
+        for text in (*flags, "model (defaults sized for a CPU):", "training budget:", "prediction:"):
+            assert text in result.stdout, (command, text)
+    # every option says what it does, and what it defaults to when it has a default
+    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    for name, parser in commands.choices.items():
+        for action in parser._actions:
+            assert action.help, (name, action.option_strings)
+            if action.default not in (None, False, argparse.SUPPRESS) and action.nargs != 0:
+                assert "default" in action.help, (name, action.option_strings)
+
+
+def test_usage_errors_are_one_line_with_the_subcommand(capsys):
+    assert main(["forecast", "--epochs", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err == "informer-gluonts: error: forecast: argument --epochs: must be >= 1, got 0\n"
+    assert main(["backtest", "--help"]) == 0  # --help still exits 0
+    assert "usage: informer-gluonts backtest" in capsys.readouterr().out
+
+
+def test_backtest_patience_validates_on_a_held_out_window(tmp_path, monkeypatch, capsys):
+    """--patience stops on a validation loss: the backtest holds out each training series'
+    last window for it (the shared rule), instead of silently never stopping."""
+    from informer_gluonts.estimator import InformerEstimator
+    from lagllama_gluonts.common import datasets
+
+    real_get, real_train = datasets.get_dataset, InformerEstimator.train
+    monkeypatch.setattr(datasets, "get_dataset", lambda name: real_get(name, path=tmp_path / "cache"))
+    seen = []
+
+    def train(self, training_data, validation_data=None, **kwargs):
+        seen.append((list(training_data), validation_data))
+        return real_train(self, training_data, validation_data=validation_data, **kwargs)
+
+    monkeypatch.setattr(InformerEstimator, "train", train)
+    out = tmp_path / "out"
+    args = ["backtest", "--dataset", "airpassengers", "--prediction-length", "6", "--context-length", "12",
+            "--out", str(out), *TINY_BUDGET]
+    assert main([*args, "--patience", "1"]) == 0, capsys.readouterr().err
+    assert main(args) == 0, capsys.readouterr().err
+    (fit, validation), (full, no_validation) = seen
+    assert no_validation is None and validation is not None
+    assert [len(e["target"]) for e in fit] == [len(e["target"]) - 6 for e in full]
+    assert (out / "metrics.json").is_file()

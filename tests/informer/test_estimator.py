@@ -1,4 +1,5 @@
-"""End-to-end tests of InformerEstimator: real data, serde, covariates."""
+"""End-to-end tests of InformerEstimator: real data, serde, covariates, non-negative samples,
+the device, multivariate targets refused."""
 
 import math
 
@@ -7,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-
+from gluonts.core import serde
+from gluonts.core.component import equals
 from gluonts.dataset.common import ListDataset
 from gluonts.evaluation import backtest_metrics
 from gluonts.model.predictor import Predictor
@@ -280,3 +282,98 @@ def test_static_features_and_student_t_default(tmp_path):
     assert all(np.isfinite(f.mean).all() for f in forecasts)
     model_kwargs = predictor.prediction_net.model
     assert type(model_kwargs.distr_output).__name__ == "StudentTOutput"
+
+
+def tiny_estimator(tmp_path, **overrides):
+    options = dict(freq="h", prediction_length=4, context_length=8, lags_seq=[1], d_model=8, n_heads=2, d_ff=8,
+                   num_batches_per_epoch=2, batch_size=4, num_parallel_samples=20,
+                   trainer_kwargs=quiet_trainer(tmp_path))
+    options.update(overrides)
+    return InformerEstimator(**options)
+
+
+def noise(length=60, level=0.0, seed=0):
+    rng = np.random.default_rng(seed)
+    return [{"start": pd.Period("2021-01-01", "h"), "target": level + rng.normal(size=length), "item_id": "x"}]
+
+
+# --------------------------------------------------------------------------- nonnegative_pred_samples
+
+
+def test_estimator_survives_serde_like_gluonts_estimator_tests(tmp_path):
+    """GluonTS's estimator tests build each estimator, then round-trip it through serde."""
+    estimator = tiny_estimator(tmp_path, nonnegative_pred_samples=True)
+    decoded = serde.decode(serde.encode(estimator))
+    assert isinstance(decoded, InformerEstimator) and equals(estimator, decoded)
+    assert decoded.nonnegative_pred_samples is True
+    assert serde.load_json(serde.dump_json(estimator)).nonnegative_pred_samples is True
+    assert InformerEstimator(freq="h", prediction_length=4).nonnegative_pred_samples is False  # GluonTS's default
+
+
+def test_nonnegative_pred_samples_reaches_the_forecasts(tmp_path):
+    # series around 0: a Student-t forecast has negative samples unless clipped
+    data = noise(level=0.0)
+    paths = {}
+    for clip in (False, True):
+        pl.seed_everything(0, verbose=False)
+        predictor = tiny_estimator(tmp_path / str(clip), nonnegative_pred_samples=clip).train(data)
+        assert predictor.prediction_net.model.nonnegative_pred_samples is clip
+        torch.manual_seed(1)
+        (forecast,) = predictor.predict(data)
+        paths[clip] = forecast.samples
+    assert (paths[False] < 0).any()
+    assert (paths[True] >= 0).all() and (paths[True] > 0).any()
+    np.testing.assert_allclose(paths[True], np.maximum(paths[False], 0), rtol=1e-6, atol=1e-6)
+
+    # a serialized predictor keeps the setting
+    (tmp_path / "model").mkdir()
+    predictor.serialize(tmp_path / "model")
+    assert Predictor.deserialize(tmp_path / "model").prediction_net.model.nonnegative_pred_samples is True
+
+
+# --------------------------------------------------------------------------- device
+
+
+@pytest.mark.parametrize("device", ["cpu", torch.device("cpu")], ids=["str", "torch.device"])
+def test_device_is_honoured(device, tmp_path):
+    estimator = tiny_estimator(tmp_path, device=device)
+    assert estimator.trainer_kwargs["accelerator"] == "cpu"
+    output = estimator.train_model(noise())
+    assert type(output.trainer.accelerator).__name__ == "CPUAccelerator"
+    assert torch.device(output.predictor.device) == torch.device("cpu")
+    assert all(p.device.type == "cpu" for p in output.predictor.prediction_net.parameters())
+    (forecast,) = output.predictor.predict(noise())
+    assert forecast.samples.shape == (20, 4)
+
+
+def test_torch_device_estimator_survives_serde(tmp_path):
+    estimator = tiny_estimator(tmp_path, device=torch.device("cpu"))
+    for decoded in (serde.decode(serde.encode(estimator)), serde.load_json(serde.dump_json(estimator))):
+        assert isinstance(decoded, InformerEstimator)
+        assert str(decoded.device) == "cpu" and decoded.predictor_device() == "cpu"
+        assert decoded.trainer_kwargs["accelerator"] == "cpu"
+        predictor = decoded.create_predictor(decoded.create_transformation(), decoded.create_lightning_module())
+        assert torch.device(predictor.device) == torch.device("cpu")
+        assert serde.encode(decoded) == serde.encode(estimator)
+
+
+# --------------------------------------------------------------------------- multivariate targets
+
+
+def two_d(length=60):
+    return [{"start": pd.Period("2021-01-01", "h"), "target": np.ones((3, length)), "item_id": "mv"}]
+
+
+def test_2d_target_is_refused_at_training_with_the_shape(tmp_path):
+    with pytest.raises(ValueError, match=r"item_id='mv'.*must have shape \(time,\), got shape \(3, 60\)") as error:
+        tiny_estimator(tmp_path).train(two_d())
+    assert "longer than" not in str(error.value) and "univariate" in str(error.value)
+    # also as validation data next to valid training data
+    with pytest.raises(ValueError, match=r"must have shape \(time,\)"):
+        tiny_estimator(tmp_path).train(noise(), validation_data=two_d())
+
+
+def test_2d_target_is_refused_at_prediction_with_the_shape(tmp_path):
+    predictor = tiny_estimator(tmp_path).train(noise())
+    with pytest.raises(ValueError, match=r"item_id='mv'.*must have shape \(time,\), got shape \(3, 60\)"):
+        list(predictor.predict(two_d()))

@@ -107,3 +107,24 @@ def test_bundled_checkpoint_is_plain_data_and_forecasts():
     predictor = load_predictor(BUNDLED_CHECKPOINT, prediction_length=12, num_parallel_samples=20)
     forecasts = list(predictor.predict(get_dataset("airpassengers").test))
     assert np.isfinite(forecasts[0].samples).all()
+
+
+def test_from_scratch_sizes_default_to_the_small_architecture():
+    from lagllama_gluonts.cli import build_parser
+    from lagllama_gluonts.defaults import SMALL_ARCHITECTURE, SMALL_CONTEXT_LENGTH
+
+    parser = build_parser()
+    for argv in (["backtest", "--train", "--from-scratch"], ["pretrain"]):
+        args = vars(parser.parse_args(argv))
+        assert {k: args[k] for k in SMALL_ARCHITECTURE} == SMALL_ARCHITECTURE, argv
+    assert parser.parse_args(["pretrain"]).context_length == SMALL_CONTEXT_LENGTH
+    assert parser.parse_args(["pretrain"]).scaling_window == SMALL_CONTEXT_LENGTH
+
+
+def test_usage_errors_are_one_line_too(capsys):
+    assert main(["zero-shot", "--num-samples", "many"]) == 2
+    err = capsys.readouterr().err
+    assert err == "lagllama-gluonts: error: zero-shot: argument --num-samples: not an integer: 'many'\n"
+    assert main(["no-such-command"]) == 2
+    assert capsys.readouterr().err.startswith("lagllama-gluonts: error: argument COMMAND: invalid choice")
+    assert main(["info", "--help"]) == 0 and "checkpoint" in capsys.readouterr().out

@@ -9,11 +9,11 @@ from gluonts.evaluation import make_evaluation_predictions
 from gluonts.model.predictor import Predictor
 
 from lagllama_gluonts import DataError, LagLlamaEstimator, load_predictor
-from lagllama_gluonts.common.tables import read_series_csv
 from lagllama_gluonts.common.datasets import get_dataset
-from lagllama_gluonts.estimator import frequency_lags
 from lagllama_gluonts.common.evaluation import run_backtest
 from lagllama_gluonts.common.frequency import check_frequency
+from lagllama_gluonts.common.tables import read_series_csv
+from lagllama_gluonts.estimator import frequency_lags
 
 from conftest import LAG_LLAMA_FIXTURES
 
@@ -159,14 +159,14 @@ def test_brief_training_on_real_data_backtests(name, max_series, tmp_path):
 
 
 def test_from_checkpoint_train_fine_tunes_the_checkpoint_weights(tmp_path):
-    from lagllama_gluonts.checkpoint import model_state_dict, read_checkpoint
+    from lagllama_gluonts.checkpoint import read_checkpoint
 
     dataset = get_dataset("airpassengers")
     estimator = LagLlamaEstimator.from_checkpoint(
         SMALL, prediction_length=12, batch_size=8, num_batches_per_epoch=3, num_parallel_samples=10,
         lr=1e-3, trainer_kwargs={"max_epochs": 1, "default_root_dir": str(tmp_path), "enable_progress_bar": False},
     )
-    start = model_state_dict(read_checkpoint(SMALL))
+    start = read_checkpoint(SMALL).state_dict
     predictor = estimator.train(dataset.train)
     tuned = predictor.prediction_net.model.state_dict()
     # started from the checkpoint (tiny steps away from it), not from a fresh init
@@ -221,7 +221,8 @@ def test_lags_come_from_the_frequency_when_training_from_scratch(tmp_path):
 
 def test_from_scratch_scales_on_the_context_and_checkpoints_keep_their_own_scaling():
     assert LagLlamaEstimator(prediction_length=4, context_length=16).scaling_window == 16
-    assert LagLlamaEstimator(prediction_length=4, context_length=16, freq="h").create_lightning_module().model.scaling_window == 16
+    module = LagLlamaEstimator(prediction_length=4, context_length=16, freq="h").create_lightning_module()
+    assert module.model.scaling_window == 16
     assert LagLlamaEstimator(prediction_length=4, scaling_window=None).scaling_window is None
     assert LagLlamaEstimator(prediction_length=4, scaling_window=8).scaling_window == 8
     # reference-style construction with a checkpoint keeps the reference's whole-window scaling
@@ -246,7 +247,8 @@ def test_from_scratch_the_learning_rate_decays_over_the_whole_run(tmp_path):
         estimator = LagLlamaEstimator(
             prediction_length=4, context_length=8, n_layer=1, n_head=1, n_embd_per_head=4, batch_size=4,
             num_batches_per_epoch=5, trainer_kwargs=dict(logger=False, enable_progress_bar=False,
-                                                         default_root_dir=str(tmp_path), callbacks=[RecordLR()], **trainer),
+                                                         default_root_dir=str(tmp_path), callbacks=[RecordLR()],
+                                                         **trainer),
         )
         estimator.train(data)
         return estimator, np.array(seen)

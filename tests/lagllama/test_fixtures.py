@@ -6,7 +6,7 @@ import torch
 from gluonts.dataset.common import ListDataset
 
 from lagllama_gluonts import LagLlamaEstimator
-from lagllama_gluonts.checkpoint import load_model_weights, model_state_dict, read_checkpoint
+from lagllama_gluonts.checkpoint import read_checkpoint
 from lagllama_gluonts.module import LagLlamaModel
 
 from conftest import LAG_LLAMA_FIXTURES
@@ -21,8 +21,8 @@ def case(request):
     ckpt_path = LAG_LLAMA_FIXTURES / f"{name}.ckpt"
     expected = torch.load(LAG_LLAMA_FIXTURES / f"{name}.expected.pt", weights_only=True)
     ckpt = read_checkpoint(ckpt_path)
-    model = LagLlamaModel(**ckpt["hyper_parameters"]["model_kwargs"])
-    load_model_weights(model, model_state_dict(ckpt))
+    model = LagLlamaModel(**ckpt.model_kwargs)
+    ckpt.load_into(model)
     model.eval()
     return name, ckpt_path, expected, model
 
@@ -42,12 +42,12 @@ def test_released_layout_loads_with_weights_only(monkeypatch):
     monkeypatch.setattr(torch, "load", spy)
     ckpt = read_checkpoint(LAG_LLAMA_FIXTURES / "released_arch.ckpt")
     assert calls == [True]
-    kwargs = ckpt["hyper_parameters"]["model_kwargs"]
+    kwargs = ckpt.model_kwargs
     assert (kwargs["n_layer"], kwargs["n_head"], kwargs["n_embd_per_head"]) == (8, 9, 16)
     assert len(kwargs["lags_seq"]) == 84 and max(kwargs["lags_seq"]) == 1092
     model = LagLlamaModel(**kwargs)
     assert sum(p.numel() for p in model.parameters()) == 2_449_299
-    assert set(model.state_dict()) == set(model_state_dict(ckpt))
+    assert set(model.state_dict()) == set(ckpt.state_dict)
 
 
 def test_transformation_reproduces_reference_inputs(case):
@@ -73,7 +73,7 @@ def test_transformation_reproduces_reference_inputs(case):
 def test_prediction_params_match(case):
     _, _, e, model = case
     with torch.no_grad():
-        params, loc, scale = model(
+        params, loc, scale = model.distribution_args(
             e["predict_past_target"], e["predict_past_observed_values"],
             e["predict_past_time_feat"], e["predict_future_time_feat"],
         )
@@ -87,7 +87,7 @@ def test_prediction_params_match(case):
 def test_training_batch_matches(case):
     _, _, e, model = case
     with torch.no_grad():
-        params, loc, scale = model(
+        params, loc, scale = model.distribution_args(
             e["train_past_target"], e["train_past_observed_values"],
             e["train_past_time_feat"], e["train_future_time_feat"], e["train_future_target"],
         )
@@ -100,6 +100,19 @@ def test_training_batch_matches(case):
     assert max_err(loc, e["train_loc"]) <= TOL
     assert max_err(scale, e["train_scale"]) <= TOL
     assert max_err(nll, e["train_nll"]) <= TOL
+
+
+def test_model_loss_is_the_reference_nll_at_every_position(case):
+    _, _, e, model = case
+    with torch.no_grad():
+        nll, observed = model.loss(
+            e["train_past_target"], e["train_past_observed_values"], e["train_past_time_feat"],
+            e["train_future_time_feat"], e["train_future_target"], e["train_future_observed_values"],
+        )
+    assert nll.shape == observed.shape == (16, 55)
+    assert max_err(nll, e["train_nll"]) <= TOL
+    expected_observed = torch.cat((e["train_past_observed_values"][:, -31:], e["train_future_observed_values"]), 1)
+    assert torch.equal(observed, expected_observed)
 
 
 def test_lightning_loss_uses_reference_positions(case):

@@ -115,6 +115,35 @@ def test_pretrain_resumes_with_step_counter_and_optimizer_state(tmp_path):
     assert forecast.samples.shape == (4, 5) and np.isfinite(forecast.samples).all()
 
 
+@pytest.mark.slow
+def test_last_checkpoint_is_written_after_every_epoch_not_only_at_the_end(tmp_path):
+    """``pretrain --help`` promises RUN_DIR/last.ckpt every epoch: an interrupted or killed run
+    can resume from its last epoch (save_top_k=0 made Lightning write it only at the end)."""
+    import lightning.pytorch as pl
+
+    run_dir = tmp_path / "tiny-run"
+    seen = {}
+
+    class AtEpochStart(pl.Callback):
+        def on_train_epoch_start(self, trainer, pl_module):
+            last = run_dir / "last.ckpt"
+            seen[trainer.current_epoch] = torch.load(last, weights_only=True)["global_step"] if last.exists() else None
+
+    pretrain(PretrainConfig(out=tmp_path / "tiny.ckpt", max_steps=6, callbacks=[AtEpochStart()], **TINY))
+    # steps_per_epoch=2: epoch 1 starts after 2 steps, epoch 2 after 4
+    assert seen == {0: None, 1: 2, 2: 4}
+    assert sorted(p.name for p in run_dir.glob("*.ckpt")) == ["last.ckpt"]  # overwritten, not versioned
+    assert torch.load(run_dir / "last.ckpt", weights_only=True)["global_step"] == 6
+
+
+def test_pretrain_defaults_are_the_small_architecture():
+    from lagllama_gluonts.defaults import SMALL_ARCHITECTURE, SMALL_CONTEXT_LENGTH
+
+    cfg = PretrainConfig()
+    assert {k: getattr(cfg, k) for k in SMALL_ARCHITECTURE} == SMALL_ARCHITECTURE
+    assert cfg.context_length == cfg.scaling_window == SMALL_CONTEXT_LENGTH
+
+
 def test_resume_without_a_run_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="last.ckpt"):
         pretrain(PretrainConfig(out=tmp_path / "x.ckpt", resume=True, **TINY))

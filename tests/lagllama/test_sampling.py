@@ -114,11 +114,11 @@ def test_constant_series_gives_finite_forecasts(scaling):
 
 
 def test_released_architecture_cache_equals_recomputation():
-    from lagllama_gluonts.checkpoint import load_model_weights, model_state_dict, read_checkpoint
+    from lagllama_gluonts.checkpoint import read_checkpoint
 
     ckpt = read_checkpoint(LAG_LLAMA_FIXTURES / "released_arch.ckpt")
-    model = LagLlamaModel(**ckpt["hyper_parameters"]["model_kwargs"])
-    load_model_weights(model, model_state_dict(ckpt))
+    model = LagLlamaModel(**ckpt.model_kwargs)
+    ckpt.load_into(model)
     model.eval()
     e = torch.load(LAG_LLAMA_FIXTURES / "released_arch.expected.pt", weights_only=True)
     args = (e["predict_past_target"], e["predict_past_observed_values"],
@@ -161,7 +161,7 @@ def test_unobserved_as_loc_makes_padding_values_irrelevant():
 
     def params(target):
         torch.manual_seed(0)
-        return model(target, observed, past_tf)[0][0]
+        return model.distribution_args(target, observed, past_tf)[0][0]
 
     assert not torch.allclose(params(past_target), params(garbage))  # the reference's raw padding leaks
     model.unobserved_as_loc = True

@@ -110,8 +110,8 @@ def test_zero_shot_needs_exactly_one_source(tmp_path, capsys):
 
 
 def test_holdout_last_window_never_trains_on_the_validation_window():
-    from lagllama_gluonts.finetune import holdout_last_window
     from lagllama_gluonts.common.validation import DataError
+    from lagllama_gluonts.finetune import holdout_last_window
 
     start = pd.Period("2020-01-01", freq="D")
     data = [{"start": start, "target": np.arange(30.0)}, {"start": start, "target": np.arange(10.0)}]
@@ -145,13 +145,28 @@ def test_freeze_layers_keeps_the_first_blocks_exactly():
         FreezeLayers(99).setup(None, module, "fit")
 
 
-def test_finetune_keeps_the_checkpoint_when_no_epoch_beats_it():
+def count_loads(monkeypatch) -> list:
+    """The files torch.load reads from now on."""
+    loaded, real = [], torch.load
+
+    def load(f, *args, **kwargs):
+        loaded.append(str(f))
+        return real(f, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "load", load)
+    return loaded
+
+
+def test_finetune_keeps_the_checkpoint_when_no_epoch_beats_it(monkeypatch):
     from lagllama_gluonts.common.datasets import get_dataset
     from lagllama_gluonts.finetune import finetune
 
+    loaded = count_loads(monkeypatch)
     # lr 0 cannot lower the validation loss: the checkpoint's own weights must come back
     result = finetune(get_dataset("airpassengers").train, 12, lr=0.0, max_epochs=1, num_batches_per_epoch=2,
                       progress=False, num_parallel_samples=10)
+    # one read, though three modules were built from it (start, training, the one kept)
+    assert loaded == [str(BUNDLED_CHECKPOINT)]
     assert result.record["kept"].startswith("checkpoint")
     assert result.record["best_val_loss"] == pytest.approx(result.record["start_val_loss"], rel=1e-5)
     raw = torch.load(BUNDLED_CHECKPOINT, weights_only=True)["state_dict"]
@@ -159,11 +174,13 @@ def test_finetune_keeps_the_checkpoint_when_no_epoch_beats_it():
     assert all(torch.equal(state[k], v) for k, v in raw.items())
 
 
-def test_finetune_cli_runs_and_writes_all_three_models(tmp_path, capsys):
+def test_finetune_cli_runs_and_writes_all_three_models(tmp_path, capsys, monkeypatch):
     saved = tmp_path / "tuned.ckpt"
+    loaded = count_loads(monkeypatch)
     code = main(["finetune", "--dataset", "airpassengers", "--epochs", "1", "--batches-per-epoch", "2",
                  "--lr", "1e-4", "--num-samples", "10", "--out", str(tmp_path), "--save", str(saved)])
     assert code == 0
+    assert loaded == [str(BUNDLED_CHECKPOINT)]  # fine-tuning and the zero-shot row share one read
     printed = capsys.readouterr().out
     assert "validation loss" in printed and "fine-tuned" in printed
     record = json.loads((tmp_path / "metrics.json").read_text())
