@@ -105,8 +105,8 @@ class LagLlamaLightningModule(pl.LightningModule):
         )
 
     def loss_per_position(self, batch: dict):
-        """``(nll, observed)`` at every predicted position of a batch: :meth:`LagLlamaModel.loss`."""
-        return self.model.loss(
+        """``(nll, observed)`` at every predicted position of a batch: :meth:`LagLlamaModel.nll_per_position`."""
+        return self.model.nll_per_position(
             past_target=batch["past_target"],
             past_observed_values=batch["past_observed_values"],
             past_time_feat=batch.get("past_time_feat"),

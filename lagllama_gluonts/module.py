@@ -506,12 +506,29 @@ class LagLlamaModel(nn.Module):
         future_time_feat: Optional[torch.Tensor],
         future_target: torch.Tensor,
         future_observed_values: torch.Tensor,
+    ) -> torch.Tensor:
+        """Mean negative log-likelihood over each series' observed predicted positions, shape
+        (batch,): the same contract as ``InformerModel.loss`` (and GluonTS's models)."""
+        nll, observed = self.nll_per_position(
+            past_target, past_observed_values, past_time_feat, future_time_feat, future_target,
+            future_observed_values,
+        )
+        return (nll * observed).sum(dim=1) / observed.sum(dim=1).clamp_min(1.0)
+
+    def nll_per_position(
+        self,
+        past_target: torch.Tensor,
+        past_observed_values: torch.Tensor,
+        past_time_feat: Optional[torch.Tensor],
+        future_time_feat: Optional[torch.Tensor],
+        future_target: torch.Tensor,
+        future_observed_values: torch.Tensor,
     ) -> Tuple[torch.Tensor, torch.Tensor]:
         """Negative log-likelihood at every predicted position, and whether it was observed.
 
         The teacher-forced pass predicts the context but its first value, then the horizon:
         returns ``(nll, observed)``, both (batch, context_length - 1 + prediction_length).
-        Averaging ``nll`` over the observed positions is the training loss; the last
+        Averaging ``nll`` over the batch's observed positions is the training loss; the last
         ``prediction_length`` columns are the horizon alone.
         """
         distr_args, loc, scale = self.distribution_args(

@@ -4,6 +4,7 @@ GluonTS's ``start`` takes for each, and inference from timestamps."""
 
 from __future__ import annotations
 
+import warnings
 from collections import Counter
 
 import pandas as pd
@@ -46,13 +47,22 @@ def period_frequency(freq: str) -> str:
     if isinstance(offset, (off.YearBegin, off.BYearBegin)):
         return f"{prefix}Y-{_MONTHS[(offset.month - 2) % 12]}"
     try:
-        pd.Period("2000-01-03", freq=offset.freqstr)
+        make_period("2000-01-03", offset.freqstr)
     except (ValueError, TypeError):
         raise DataError(
             f"frequency {freq!r} has no period equivalent that GluonTS can use as the series' "
             "start; resample the data to a regular frequency such as 'D', 'W' or 'M'"
         ) from None
     return offset.freqstr
+
+
+def make_period(value, freq: str) -> pd.Period:
+    """``pd.Period(value, freq)``, without pandas' warning that business-day periods are
+    deprecated: GluonTS represents business-day series with them, and a warning per series
+    tells the user nothing they can act on."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*BDay freq is deprecated", category=FutureWarning)
+        return pd.Period(value, freq=freq)
 
 
 def infer_frequency(index: pd.DatetimeIndex, freq_option: str = "--freq") -> str:

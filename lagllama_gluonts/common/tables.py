@@ -31,7 +31,7 @@ from typing import Dict, List, Optional, Sequence, Union
 import numpy as np
 import pandas as pd
 
-from .frequency import future_timestamps, infer_frequency, period_frequency, to_offset
+from .frequency import future_timestamps, infer_frequency, make_period, period_frequency, to_offset
 from .validation import DataError
 
 PathLike = Union[str, Path]
@@ -126,7 +126,7 @@ class RegularTable:
 
     @property
     def start(self) -> pd.Period:
-        return pd.Period(self.frame.index[0], freq=self.period_freq)
+        return make_period(self.frame.index[0], self.period_freq)
 
     def entry(self, column: str, item_id: Optional[str] = None, end: Optional[int] = None, **fields) -> Dict:
         """One GluonTS data entry of ``column`` (its first ``end`` steps), float32."""

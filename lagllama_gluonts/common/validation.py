@@ -55,10 +55,10 @@ def _as_period(start: Any, freq: Optional[str], who: str) -> pd.Period:
                 f"{who}: 'start' {start!r} carries no frequency; give it as a pandas Period "
                 "(pd.Period('2020-01-01', freq='h')), or tell the estimator freq="
             )
-        from .frequency import period_frequency
+        from .frequency import make_period, period_frequency
 
         try:
-            return pd.Period(start, freq=period_frequency(freq))
+            return make_period(start, period_frequency(freq))
         except (ValueError, TypeError) as error:
             raise DataError(f"{who}: cannot read 'start' {start!r} as a time of frequency {freq!r}: {error}") from None
     raise DataError(

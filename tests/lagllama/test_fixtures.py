@@ -105,7 +105,7 @@ def test_training_batch_matches(case):
 def test_model_loss_is_the_reference_nll_at_every_position(case):
     _, _, e, model = case
     with torch.no_grad():
-        nll, observed = model.loss(
+        nll, observed = model.nll_per_position(
             e["train_past_target"], e["train_past_observed_values"], e["train_past_time_feat"],
             e["train_future_time_feat"], e["train_future_target"], e["train_future_observed_values"],
         )

@@ -86,15 +86,18 @@ def test_lags_property_is_the_one_based_convention_of_gluonts_and_informer():
     assert last_token.tolist() == [20.0 - lag for lag in model.lags]
 
 
-def test_loss_is_nll_and_observed_per_position_and_the_module_calls_it():
+def test_loss_is_the_per_series_mean_of_the_nll_per_position():
     model = tiny_model()
     g = torch.Generator().manual_seed(0)
     batch = dict(past_target=torch.randn(2, 13, generator=g), past_observed_values=torch.ones(2, 13),
                  past_time_feat=torch.randn(2, 13, 6, generator=g), future_time_feat=torch.randn(2, 3, 6, generator=g),
                  future_target=torch.randn(2, 3, generator=g), future_observed_values=torch.ones(2, 3))
     batch["future_observed_values"][1, 2] = 0
-    nll, observed = model.loss(**batch)
+    nll, observed = model.nll_per_position(**batch)
     assert nll.shape == observed.shape == (2, 8 - 1 + 3)
+    # loss: one mean per series over its observed positions, as InformerModel.loss
+    expected = torch.stack([nll[0].mean(), nll[1][observed[1] == 1].mean()])
+    torch.testing.assert_close(model.loss(**batch), expected)
     assert observed[1, -1] == 0 and observed.sum() == 2 * 10 - 1
     # the same numbers as the distribution of the teacher-forced pass
     args, loc, scale = model.distribution_args(batch["past_target"], batch["past_observed_values"],
