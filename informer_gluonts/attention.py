@@ -45,7 +45,8 @@ issue #20). Here
   are scattered into it in place, so no transposed copy is needed at the end.
 
 Memory is therefore ``O(L log L)`` (dominated by the ``u x L_K`` scores of the active
-queries and the ``O(L * D)`` inputs/outputs) and time ``O(L log L * D)``.
+queries and the ``O(L * D)`` inputs/outputs) and time ``O(L log L * D)``; the measured
+time and peak memory against full attention are in ``benchmarks/results/attention.md``.
 """
 
 from __future__ import annotations
@@ -164,8 +165,8 @@ def _sparsity_sddmm(queries: torch.Tensor, keys: torch.Tensor, index_sample: tor
 
     ``torch.sparse.sampled_addmm`` evaluates ``q_i . k_j`` only at the non-zeros of a
     sparse CSR pattern -- exactly the sampled (query, key) pairs -- with a vectorised
-    dot product per pair, without copying the sampled keys. On CPU this is 2-5x faster
-    than :func:`_sparsity_gather`. Same arguments and result.
+    dot product per pair, without copying the sampled keys; on CPU it beats
+    :func:`_sparsity_gather` (``benchmarks/results/attention.md``). Same arguments and result.
     """
     B, L_Q, H, D = queries.shape
     L_K = keys.shape[1]
@@ -229,7 +230,7 @@ def _causal_cumsum(values: torch.Tensor) -> torch.Tensor:
     """``values.cumsum(dim=1)``, blocked for long sequences.
 
     PyTorch's CPU cumsum along a strided dimension is slow; cumsum within blocks of
-    rows plus a carry of the block totals does the same in 1.5-2.5x less time (it only
+    rows plus a carry of the block totals does the same in less time (it only
     changes the rounding of the carries). Short sequences use plain ``cumsum``, i.e.
     exactly the official arithmetic.
     """
