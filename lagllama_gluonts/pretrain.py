@@ -30,6 +30,7 @@ from gluonts.transform import InstanceSampler
 
 from .checkpoint import save_checkpoint
 from .common.datasets import DEFAULT_MIRROR, get_dataset
+from .common.evaluation import holdout_last_window
 from .common.tables import read_corpus
 from .defaults import SMALL_ARCHITECTURE, SMALL_CONTEXT_LENGTH
 from .estimator import DEFAULT_LAG_FREQUENCIES, TRAINING_INPUT_NAMES, LagLlamaEstimator
@@ -116,20 +117,6 @@ class LastWindowSampler(InstanceSampler):
     def __call__(self, ts: np.ndarray) -> np.ndarray:
         a, b = self._get_bounds(ts)
         return np.array([b]) if a <= b else np.array([], dtype=int)
-
-
-def split_for_validation(entries: List[Dict], horizon: int, min_length: int) -> tuple:
-    """Training entries without their last ``horizon`` steps, and the full entries (their last
-    window is the validation instance) for series long enough to give up that window."""
-    train, validation = [], []
-    for entry in entries:
-        target = entry["target"]
-        if len(target) >= min_length + horizon:
-            train.append({**entry, "target": target[:-horizon]})
-            validation.append(entry)
-        else:
-            train.append(entry)
-    return train, validation
 
 
 class WeightedMixture:
@@ -266,7 +253,7 @@ def prepare_data(cfg: PretrainConfig, estimator: LagLlamaEstimator):
         entries = load_source(name, cfg.num_synthetic, cfg.seed + 10 * i, cfg.corpus_dir, cfg.corpus_files)
         for entry in entries:
             entry["source"] = name
-        train, held_out = split_for_validation(entries, cfg.prediction_length, min_length)
+        train, held_out = holdout_last_window(entries, cfg.prediction_length, min_length, keep_short=True)
         sources[name] = _transform_once(estimator, train)
         rng = np.random.default_rng(cfg.seed)
         keep = rng.permutation(len(held_out))[: cfg.max_validation_series]

@@ -248,26 +248,36 @@ def compare_metrics_table(
 # --------------------------------------------------------------------------- holding out
 
 
-def holdout_last_window(dataset: Dataset, prediction_length: int) -> Tuple[List[dict], List[dict]]:
+def holdout_last_window(
+    dataset: Dataset,
+    prediction_length: int,
+    min_train_length: Optional[int] = None,
+    keep_short: bool = False,
+) -> Tuple[List[dict], List[dict]]:
     """Split a training set in time: each series without its last ``prediction_length`` steps
     (to train on), and each full series (to validate on its last window, which GluonTS's
     ``ValidationSplitSampler`` scores and the training part never contains).
 
-    The one rule both models and both CLIs use. Series too short to give a training window
-    and a validation window (``2 * prediction_length`` steps or fewer) are left out; when
-    none is left that is a :class:`DataError`.
+    The one rule fine-tuning, both CLIs and pretraining use. A series gives up its last window
+    only when at least ``min_train_length`` steps (default: ``prediction_length + 1``) remain to
+    train on; shorter ones are left out (``keep_short=False``: fine-tuning, where every series
+    must be validated on) or trained on whole (``keep_short=True``: pretraining, where short
+    series are data too). When nothing is left to train on, that is a :class:`DataError`.
     """
+    min_train_length = prediction_length + 1 if min_train_length is None else min_train_length
     fit, validation = [], []
     for entry in dataset:
         length = np.shape(entry["target"])[-1]  # time is the last axis, also for D x T targets
-        if length <= 2 * prediction_length:
+        if length - prediction_length < min_train_length:
+            if keep_short:
+                fit.append(entry)
             continue
         fit.append({**entry, "target": np.asarray(entry["target"])[..., : length - prediction_length]})
         validation.append(entry)
     if not fit:
         raise DataError(
-            f"no series is longer than twice the prediction length ({2 * prediction_length} steps): "
-            "nothing to train on and validate with"
+            f"no series has {min_train_length + prediction_length} or more steps ({min_train_length} to train on "
+            f"and the last {prediction_length} to validate with)"
         )
     return fit, validation
 

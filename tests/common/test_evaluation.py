@@ -135,7 +135,7 @@ def test_holdout_last_window_is_the_one_rule():
     assert [e["item_id"] for e in fit] == ["long", "multivariate"] == [e["item_id"] for e in validation]
     assert fit[0]["target"].tolist() == list(range(16)) and fit[1]["target"].shape == (3, 8)
     assert validation[0]["target"] is data[0]["target"]
-    with pytest.raises(DataError, match="longer than twice the prediction length"):
+    with pytest.raises(DataError, match="no series has 9 or more steps"):
         holdout_last_window(data[1:2], prediction_length=4)
 
 

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from lagllama_gluonts import load_predictor
+from lagllama_gluonts.common.evaluation import holdout_last_window
 from lagllama_gluonts.pretrain import (
     LastWindowSampler,
     PretrainConfig,
@@ -18,7 +19,6 @@ from lagllama_gluonts.pretrain import (
     corpus_entries,
     parse_weights,
     pretrain,
-    split_for_validation,
 )
 from lagllama_gluonts.synthetic import gluonts_artificial, kernel_synth, persistent_processes
 
@@ -70,7 +70,7 @@ def test_mixture_follows_weights_and_gives_each_rank_its_own_stream():
 
 def test_validation_window_is_cut_off_from_training():
     entries = [{"target": np.arange(50, dtype=np.float32)}, {"target": np.arange(10, dtype=np.float32)}]
-    train, validation = split_for_validation(entries, horizon=8, min_length=17)
+    train, validation = holdout_last_window(entries, 8, min_train_length=17, keep_short=True)
     assert len(train[0]["target"]) == 42 and len(train[1]["target"]) == 10  # too short to give up 8
     assert len(validation) == 1
     sampler = LastWindowSampler(min_future=8)

@@ -109,20 +109,6 @@ def test_zero_shot_needs_exactly_one_source(tmp_path, capsys):
     assert "--dataset NAME or --csv FILE" in capsys.readouterr().err
 
 
-def test_holdout_last_window_never_trains_on_the_validation_window():
-    from lagllama_gluonts.common.validation import DataError
-    from lagllama_gluonts.finetune import holdout_last_window
-
-    start = pd.Period("2020-01-01", freq="D")
-    data = [{"start": start, "target": np.arange(30.0)}, {"start": start, "target": np.arange(10.0)}]
-    fit, validation = holdout_last_window(data, prediction_length=7)
-    assert len(fit) == len(validation) == 1  # the 10-step series cannot give both windows
-    np.testing.assert_array_equal(fit[0]["target"], np.arange(23.0))
-    np.testing.assert_array_equal(validation[0]["target"], np.arange(30.0))
-    with pytest.raises(DataError, match="longer than twice the prediction length"):
-        holdout_last_window(data[1:], prediction_length=7)
-
-
 def test_freeze_layers_keeps_the_first_blocks_exactly():
     from lagllama_gluonts import LagLlamaEstimator
     from lagllama_gluonts.finetune import FreezeLayers
