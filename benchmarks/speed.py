@@ -350,7 +350,7 @@ def pipeline_section(args) -> list:
         f"of 17,420 steps; `m4_hourly`: 414 series of 700 to 1,000 steps. **before**: GluonTS's lazy path "
         f"(`cache_data=False`, the old default), which re-runs the whole per-series transformation at "
         f"every pass over the data; **after**: each series transformed once (the default now, "
-        f"`lagllama_gluonts/pipeline.py`). 'later epochs' is the mean of epochs 2 onwards; the first "
+        f"`lagllama_gluonts/common/estimator.py`). 'later epochs' is the mean of epochs 2 onwards; the first "
         f"epoch includes transforming the series once. 'loading' times one epoch's training batches alone "
         f"(no network), built as `train_model` builds them.",
         "",
