@@ -11,15 +11,19 @@ from typing import TYPE_CHECKING
 
 from lagllama_gluonts.common.lazy import lazy_exports
 
-__all__ = ["InformerEstimator", "InformerLightningModule", "InformerModel"]
+__all__ = ["InformerEstimator", "InformerLightningModule", "InformerModel", "dataset_from_df", "predict_df"]
 
 _HOMES = {
     "InformerEstimator": ".estimator",
     "InformerLightningModule": ".lightning_module",
     "InformerModel": ".module",
+    "dataset_from_df": "lagllama_gluonts.common.dataframes",
+    "predict_df": "lagllama_gluonts.common.dataframes",
 }
 
 if TYPE_CHECKING:  # pragma: no cover
+    from lagllama_gluonts.common.dataframes import dataset_from_df, predict_df
+
     from .estimator import InformerEstimator
     from .lightning_module import InformerLightningModule
     from .module import InformerModel

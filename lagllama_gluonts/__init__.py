@@ -18,7 +18,9 @@ __all__ = [
     "LagLlamaEstimator",
     "LagLlamaLightningModule",
     "LagLlamaModel",
+    "dataset_from_df",
     "load_predictor",
+    "predict_df",
     "read_checkpoint",
     "save_checkpoint",
 ]
@@ -29,6 +31,8 @@ _HOMES = {
     "read_checkpoint": ".checkpoint",
     "save_checkpoint": ".checkpoint",
     "DataError": ".common.validation",
+    "dataset_from_df": ".common.dataframes",
+    "predict_df": ".common.dataframes",
     "LagLlamaEstimator": ".estimator",
     "load_predictor": ".predictor",
     "LagLlamaLightningModule": ".lightning_module",
@@ -37,6 +41,7 @@ _HOMES = {
 
 if TYPE_CHECKING:  # pragma: no cover
     from .checkpoint import Checkpoint, CheckpointError, read_checkpoint, save_checkpoint
+    from .common.dataframes import dataset_from_df, predict_df
     from .common.validation import DataError
     from .estimator import LagLlamaEstimator
     from .lightning_module import LagLlamaLightningModule

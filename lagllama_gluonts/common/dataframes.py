@@ -1,0 +1,379 @@
+"""Your own pandas data in, forecasts out: a long DataFrame (one row per item and time step)
+as GluonTS entries, and any GluonTS predictor's forecasts back as a long DataFrame.
+
+>>> from lagllama_gluonts import load_predictor, predict_df   # or: from informer_gluonts import predict_df
+>>> predictor = load_predictor(None, prediction_length=12)    # doctest: +SKIP
+>>> forecasts = predict_df(predictor, df, id_column="item_id", target="sales")  # doctest: +SKIP
+
+``forecasts`` has one row per item and future step: the id column, the timestamp column
+(each step on the item's own grid: month-end data gets month ends), ``mean``, ``median`` and
+one column per quantile level named ``q0.1``, ``q0.5``, ``q0.9`` ... (``f"q{level:g}"``, as
+in the command lines' ``forecast.csv``), all in the data's own units.
+
+What :func:`dataset_from_df` accepts: rows in any order (sorted here), each item with its own
+start and length, timestamps as datetimes or strings pandas parses (time zones dropped to
+local wall time), the frequency given (``freq=``, any pandas alias old or new: ``H``/``h``,
+``M``/``ME``, ``MS``, ``Q``/``QE``, ``B``, ``W-SUN`` ...) or inferred from the items (all of
+them must share one), missing steps on an item's grid and blank targets as NaN (unobserved).
+Items keep the order of their first row. ``id_column=None`` takes the whole frame as one series.
+
+What it refuses, with one :class:`~lagllama_gluonts.common.validation.DataError` naming the
+item, the row or the timestamp: missing columns, missing ids or timestamps, text in the
+target, duplicate (item, timestamp) rows, items that disagree on the frequency, timestamps
+off the frequency's grid, infinite or float32-overflowing values, an item without any
+observed value.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .evaluation import QUANTILES
+from .frequency import future_timestamps, infer_frequency, make_period, period_frequency, to_offset
+from .validation import FLOAT32_MAX, DataError
+
+_NO_DIFF = np.iinfo(np.int64).max
+_TRIES = 5  # items of a group whose grid pandas is asked for before the group is left to the others
+
+
+@dataclass
+class _Series:
+    """The entries of a frame and what forecasts need to land on each item's own grid."""
+
+    entries: List[Dict[str, Any]]
+    freq: str  # the grid's pandas alias (``ME``, ``MS``, ``h`` ...)
+    last: np.ndarray  # each item's last grid timestamp, int64 nanoseconds
+    ids: Any  # the item ids, in entry order (None for a single series)
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def dataset_from_df(
+    df: pd.DataFrame,
+    id_column: Optional[str] = "item_id",
+    timestamp_column: str = "timestamp",
+    target: str = "target",
+    freq: Optional[str] = None,
+) -> List[Dict[str, Any]]:
+    """GluonTS entries (``start`` a ``pd.Period``, ``target`` float32 with NaN for missing
+    steps, ``item_id``) of a long DataFrame: one row per item and time step.
+
+    Parameters
+    ----------
+    df
+        The table; other columns are ignored.
+    id_column
+        Column naming each row's item; ``None``: the whole frame is one series (no ``item_id``).
+    timestamp_column
+        Column of each row's time.
+    target
+        Numeric column to forecast.
+    freq
+        Pandas frequency alias of the grid, old or new spelling; inferred when ``None``.
+    """
+    return _read(df, id_column, timestamp_column, target, freq).entries
+
+
+def _read(df, id_column, timestamp_column, target, freq) -> _Series:
+    if not isinstance(df, pd.DataFrame):
+        raise DataError(f"expected a pandas DataFrame, got {type(df).__name__}")
+    wanted = {"id_column": id_column, "timestamp_column": timestamp_column, "target": target}
+    missing = [f"{value!r} ({name}=)" for name, value in wanted.items() if value is not None and value not in df]
+    if missing:
+        raise DataError(
+            f"the DataFrame has no column {', '.join(missing)}; its columns are: "
+            f"{', '.join(map(repr, map(str, df.columns)))}"
+        )
+    if len(df) == 0:
+        raise DataError("the DataFrame has no rows")
+
+    labels = df.index
+    if id_column is None:
+        codes, ids = np.zeros(len(df), dtype=np.int64), None
+    else:
+        codes, ids = pd.factorize(df[id_column], sort=False)
+        codes = codes.astype(np.int64)
+        if (codes < 0).any():
+            row = int(np.flatnonzero(codes < 0)[0])
+            raise DataError(f"missing item id in column {id_column!r}, row {labels[row]!r}")
+
+    def who(code: int) -> str:
+        return "the series" if ids is None else f"item {ids[code]!r}"
+
+    times = _timestamps(df[timestamp_column], timestamp_column, codes, who, labels)
+    values = _numbers(df[target], target, codes, who, labels)
+
+    # sort by (item, time) unless already so (the usual case: no copy then)
+    same = codes[1:] == codes[:-1]
+    if not (np.all(codes[1:] >= codes[:-1]) and np.all(~same | (times[1:] > times[:-1]))):
+        order = np.lexsort((times, codes))
+        codes, times, values = codes[order], times[order], values[order]
+        same = codes[1:] == codes[:-1]
+    else:
+        order = None
+    duplicate = same & (times[1:] == times[:-1])
+    if duplicate.any():
+        i = int(np.flatnonzero(duplicate)[0])
+        rows = (i, i + 1) if order is None else (order[i], order[i + 1])
+        raise DataError(
+            f"{who(int(codes[i]))}: duplicate timestamp {pd.Timestamp(times[i])} (rows {labels[rows[0]]!r} and "
+            f"{labels[rows[1]]!r}); one row per item and time step is expected"
+        )
+
+    first_row = np.flatnonzero(np.r_[True, ~same])  # item k's rows: first_row[k] .. first_row[k + 1] - 1
+    counts = np.diff(np.r_[first_row, len(times)])
+    last_row = first_row + counts - 1
+    _check_values(values, codes, times, first_row, who)
+
+    if freq is None:
+        freq = _infer(times, same, first_row, counts, who)
+    else:
+        with warnings.catch_warnings():  # old spellings ('M', 'H' ...) are accepted, not warned about
+            warnings.filterwarnings("ignore", message=".*is deprecated", category=FutureWarning)
+            freq = to_offset(freq).freqstr
+    period_freq = period_frequency(freq)  # a grid GluonTS cannot use as a start fails here
+    position = _grid_positions(times, codes, first_row, counts, freq, who)
+
+    lengths = position[last_row] + 1
+    offsets = np.r_[0, np.cumsum(lengths)[:-1]]
+    flat = np.full(int(lengths.sum()), np.nan, dtype=np.float32)
+    flat[offsets[codes] + position] = values
+    targets = np.split(flat, offsets[1:])
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*BDay freq is deprecated", category=FutureWarning)
+        starts = [make_period(t, period_freq) for t in pd.DatetimeIndex(times[first_row])]
+    if ids is None:
+        entries = [{"start": starts[0], "target": targets[0]}]
+    else:
+        names = ids.tolist() if hasattr(ids, "tolist") else list(ids)
+        entries = [{"start": s, "target": t, "item_id": n} for s, t, n in zip(starts, targets, names)]
+    return _Series(entries=entries, freq=freq, last=times[last_row], ids=ids)
+
+
+def _timestamps(column: pd.Series, name: str, codes, who, labels) -> np.ndarray:
+    """The column as int64 nanoseconds (wall time), or a DataError naming the row."""
+    if isinstance(column.dtype, pd.DatetimeTZDtype):
+        column = column.dt.tz_localize(None)
+    if not pd.api.types.is_datetime64_dtype(column.dtype):
+        try:
+            column = pd.to_datetime(column)
+        except (ValueError, TypeError):
+            try:
+                column = pd.to_datetime(column, format="mixed")
+            except (ValueError, TypeError) as error:
+                raise DataError(f"cannot parse the timestamps in column {name!r}: {error}") from None
+        except OverflowError as error:
+            raise DataError(f"cannot parse the timestamps in column {name!r}: {error}") from None
+        if isinstance(column.dtype, pd.DatetimeTZDtype):
+            column = column.dt.tz_localize(None)
+    index = pd.DatetimeIndex(column)
+    if index.hasnans:
+        row = int(np.flatnonzero(index.isna())[0])
+        raise DataError(f"{who(int(codes[row]))}: missing timestamp in column {name!r}, row {labels[row]!r}")
+    return index.as_unit("ns").asi8
+
+
+def _numbers(column: pd.Series, name: str, codes, who, labels) -> np.ndarray:
+    """The column as float64 (blanks NaN), or a DataError naming the item and the row of text."""
+    if pd.api.types.is_bool_dtype(column.dtype):
+        raise DataError(f"column {name!r} holds booleans, not numbers")
+    if pd.api.types.is_numeric_dtype(column.dtype):
+        return column.to_numpy(dtype=np.float64, na_value=np.nan)
+    values = pd.to_numeric(column, errors="coerce")
+    bad = values.isna().to_numpy() & column.notna().to_numpy()
+    if bad.any():
+        text = column.astype(str).str.strip().to_numpy()
+        bad &= text != ""  # whitespace-only cells are missing, not text
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise DataError(
+            f"{who(int(codes[row]))}: column {name!r} has a non-numeric value {column.iloc[row]!r} "
+            f"in row {labels[row]!r}"
+        )
+    return values.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _check_values(values, codes, times, first_row, who) -> None:
+    infinite = np.isinf(values)
+    if infinite.any():
+        i = int(np.flatnonzero(infinite)[0])
+        raise DataError(
+            f"{who(int(codes[i]))}: infinite target at {pd.Timestamp(times[i])} ({int(infinite.sum())} in all); "
+            "mark missing values with NaN"
+        )
+    observed = np.add.reduceat((~np.isnan(values)).astype(np.int64), first_row)
+    if (observed == 0).any():
+        empty = np.flatnonzero(observed == 0)
+        more = f" ({len(empty) - 1} other items too)" if len(empty) > 1 else ""
+        raise DataError(f"{who(int(empty[0]))} has no observed target value (all NaN){more}")
+    largest = np.nanmax(np.abs(values))
+    if largest > FLOAT32_MAX / 1e3:  # headroom for sample paths beyond the data
+        i = int(np.nanargmax(np.abs(values)))
+        raise DataError(
+            f"{who(int(codes[i]))}: target reaches {largest:.3g}, beyond what float32 models can hold "
+            f"(|value| <= {FLOAT32_MAX / 1e3:.1e}); rescale the data"
+        )
+
+
+def _some(items: Sequence[int], who, limit: int = 3) -> str:
+    named = ", ".join(who(int(k)) for k in items[:limit])
+    return named + (f" and {len(items) - limit} more" if len(items) > limit else "")
+
+
+def _look(items) -> str:
+    return "looks" if len(items) == 1 else "look"
+
+
+def _infer(times, same, first_row, counts, who) -> str:
+    """The one frequency all items share, else a DataError naming items that disagree.
+
+    Items are grouped by their smallest step; pandas infers the grid of the longest item of
+    each group (largest groups first; the next longest when it cannot tell), so the cost does
+    not grow with the number of items. A group no member of which tells is left to the grid
+    check against the frequency the others agree on.
+    """
+    steps = np.where(same, np.diff(times), _NO_DIFF)
+    smallest = np.minimum.reduceat(np.r_[steps, _NO_DIFF], first_row)
+    informative = np.flatnonzero((smallest != _NO_DIFF) & (counts >= 3))
+    if not len(informative):
+        raise DataError("too few timestamps per item (fewer than 3) to infer the frequency; pass freq=")
+    groups = pd.Series(informative).groupby(smallest[informative], sort=False)
+    found: Dict[str, np.ndarray] = {}
+    failure = None
+    for _, members in sorted(groups, key=lambda group: -len(group[1])):
+        members = members.to_numpy()
+        alias = None
+        for item in members[np.argsort(-counts[members], kind="stable")[:_TRIES]]:
+            start = first_row[item]
+            try:
+                alias = infer_frequency(pd.DatetimeIndex(times[start : start + counts[item]]), "freq=")
+                break
+            except DataError as error:
+                failure = failure or DataError(f"{who(int(item))}: {error}")
+        if alias is None:  # no member tells: they are checked against the others' grid later
+            continue
+        if found and alias not in found:
+            (majority, seen), = list(found.items())
+            raise DataError(
+                f"the items do not share one frequency: {_some(seen, who)} {_look(seen)} {majority!r} but "
+                f"{_some(members, who)} {_look(members)} {alias!r}; pass freq= (missing steps then become NaN)"
+            )
+        found[alias] = np.concatenate([found.get(alias, members[:0]), members])
+    if not found:
+        raise failure
+    return next(iter(found))
+
+
+def _off_grid(item: int, timestamp, freq: str, who) -> DataError:
+    return DataError(
+        f"{who(item)}: timestamp {pd.Timestamp(timestamp)} does not lie on the {freq!r} grid of the item "
+        "(starting at its first timestamp); pass the right freq="
+    )
+
+
+def _grid_positions(times, codes, first_row, counts, freq: str, who) -> np.ndarray:
+    """Each row's step on its item's grid (0 at the item's first timestamp)."""
+    offset = to_offset(freq)
+    if isinstance(offset, pd.offsets.Tick):  # fixed steps: arithmetic
+        step = offset.nanos
+        position, remainder = np.divmod(times - times[first_row][codes], step)
+        if (remainder != 0).any():
+            i = int(np.flatnonzero(remainder)[0])
+            raise _off_grid(int(codes[i]), times[i], freq, who)
+        return position
+    # calendar steps (month ends, business days ...): one grid of the unit offset through all
+    # items, from the earliest timestamp; items off it (another time of day) are placed alone
+    unit, n = offset.base, getattr(offset, "n", 1)
+    grid = pd.date_range(pd.Timestamp(times.min()), pd.Timestamp(times.max()), freq=unit).as_unit("ns").asi8
+    index = np.minimum(np.searchsorted(grid, times), len(grid) - 1)
+    on_grid = grid[index] == times
+    relative = index - index[first_row][codes]
+    position, remainder = np.divmod(relative, n)
+    ok = on_grid & (remainder == 0)
+    if not ok.all():
+        for item in np.unique(codes[~ok]):
+            rows = slice(first_row[item], first_row[item] + counts[item])
+            mine = pd.DatetimeIndex(times[rows])
+            own = pd.date_range(mine[0], mine[-1], freq=offset)
+            where = own.get_indexer(mine)
+            if own.empty or own[0] != mine[0] or (where < 0).any():
+                bad = mine[0] if own.empty or own[0] != mine[0] else mine[int(np.flatnonzero(where < 0)[0])]
+                raise _off_grid(int(item), bad.value, freq, who)
+            position[rows] = where
+    return position
+
+
+# --------------------------------------------------------------------------- forecasting
+
+
+def predict_df(
+    predictor,
+    df: pd.DataFrame,
+    id_column: Optional[str] = "item_id",
+    timestamp_column: str = "timestamp",
+    target: str = "target",
+    quantile_levels: Sequence[float] = QUANTILES,
+    freq: Optional[str] = None,
+    num_samples: Optional[int] = None,
+    progress: Optional[bool] = None,
+) -> pd.DataFrame:
+    """Forecasts of every item of a long DataFrame (read as :func:`dataset_from_df` reads it)
+    past its last timestamp, as a long DataFrame.
+
+    Columns: ``id_column`` (absent when ``None``), ``timestamp_column`` (the future steps on
+    each item's own grid), ``mean``, ``median`` and ``q{level:g}`` for each of
+    ``quantile_levels`` (``q0.1`` ...), in the data's units; ``prediction_length`` rows per
+    item, items in the order of their first row.
+
+    Forecasts are consumed one at a time from ``predictor.predict`` (a GluonTS predictor of
+    either model, or any other): only their means and quantiles are kept, never all sample
+    paths. ``num_samples`` is passed on to ``predict`` when given. ``progress`` None shows a
+    progress bar on a terminal only; True or False forces it on or off.
+    """
+    levels = [float(q) for q in quantile_levels]
+    for q in levels:
+        if not 0.0 < q < 1.0:
+            raise ValueError(f"quantile levels lie strictly between 0 and 1, got {q!r}")
+    if id_column is not None and id_column == timestamp_column:
+        raise ValueError(f"id_column and timestamp_column are both {id_column!r}")
+    series = _read(df, id_column, timestamp_column, target, freq)
+    kwargs = {} if num_samples is None else {"num_samples": num_samples}
+    forecasts = predictor.predict(series.entries, **kwargs)
+
+    from tqdm.auto import tqdm
+
+    ids, stamps, means, medians, quantiles = [], [], [], [], []
+    count = 0
+    with tqdm(total=len(series.entries), desc="forecasting", unit="series",
+              disable=None if progress is None else not progress) as bar:
+        for count, forecast in enumerate(forecasts, start=1):
+            if count > len(series.entries):
+                raise RuntimeError(f"the predictor returned more forecasts than the {len(series.entries)} series")
+            item = count - 1
+            horizon = int(forecast.prediction_length)
+            stamps.append(future_timestamps(pd.Timestamp(series.last[item]), horizon, series.freq).asi8)
+            means.append(np.asarray(forecast.mean, dtype=np.float64).reshape(horizon))
+            medians.append(np.asarray(forecast.quantile(0.5), dtype=np.float64).reshape(horizon))
+            quantiles.append([np.asarray(forecast.quantile(q), dtype=np.float64).reshape(horizon) for q in levels])
+            ids.append(np.full(horizon, item, dtype=np.int64))
+            del forecast  # only the small arrays above outlive this step
+            bar.update()
+    if count != len(series.entries):
+        raise RuntimeError(f"the predictor returned {count} forecasts for {len(series.entries)} series")
+
+    columns: Dict[str, Any] = {}
+    if id_column is not None:
+        columns[id_column] = series.ids.take(np.concatenate(ids))
+    columns[timestamp_column] = pd.DatetimeIndex(np.concatenate(stamps).view("datetime64[ns]"))
+    columns["mean"] = np.concatenate(means)
+    columns["median"] = np.concatenate(medians)
+    for k, q in enumerate(levels):
+        columns[f"q{q:g}"] = np.concatenate([per_item[k] for per_item in quantiles])
+    return pd.DataFrame(columns)
