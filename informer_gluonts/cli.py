@@ -226,6 +226,9 @@ def run_forecast(args) -> int:
     from lagllama_gluonts.common.evaluation import write_forecast
     from lagllama_gluonts.common.tables import load_table
 
+    if getattr(args, "item_column", None) is not None:
+        raise CLIError("--item-column is not supported by informer forecast yet; forecast one series per file "
+                       "(or long tables zero-shot with lagllama-gluonts zero-shot --item-column)")
     if args.csv is None or args.target is None:
         raise CLIError("forecast needs --csv FILE and --target COLUMN")
     H = args.prediction_length

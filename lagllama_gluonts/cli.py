@@ -103,11 +103,15 @@ def _add_zero_shot_parser(commands) -> None:
         "Lag-Llama and SeasonalNaivePredictor side by side, OUT/metrics.json and a PNG of forecasts. "
         "With --csv: forecast --prediction-length steps past the last timestamp of one column and "
         "write OUT/forecast.csv (timestamp, mean, median, q0.1 ... q0.9, in the column's units) and "
-        "OUT/forecast.png.", 92),
+        "OUT/forecast.png. With --csv and --item-column: a long table (one row per series and time "
+        "step), every series forecast; OUT/forecast.csv then has the item column first and "
+        "OUT/forecast.png shows up to 4 series.", 92),
         epilog="examples:\n"
         "  python -m lagllama_gluonts zero-shot --dataset ett_small_1h\n"
         "  python -m lagllama_gluonts zero-shot --dataset m4_weekly --checkpoint lag-llama.ckpt --context-length 256\n"
-        "  python -m lagllama_gluonts zero-shot --csv sales.csv --target y --prediction-length 12",
+        "  python -m lagllama_gluonts zero-shot --csv sales.csv --target y --prediction-length 12\n"
+        "  python -m lagllama_gluonts zero-shot --csv stores.csv --item-column store --target sales "
+        "--prediction-length 12",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     source = zs.add_argument_group("data (one of --dataset or --csv)")
@@ -328,6 +332,8 @@ def cmd_backtest(args) -> int:
 def cmd_zero_shot(args) -> int:
     if (args.dataset is None) == (args.csv is None):
         raise DataError("give one of --dataset NAME or --csv FILE")
+    if args.item_column is not None and args.csv is None:
+        raise DataError("--item-column reads a long table: it needs --csv FILE")
     if args.csv is not None:
         return _zero_shot_csv(args)
     from .common.evaluation import backtest_side_by_side, seasonal_naive_baseline, write_report
@@ -372,6 +378,8 @@ def _zero_shot_csv(args) -> int:
         raise DataError("--csv needs --target COLUMN (the column to forecast)")
     if args.prediction_length is None:
         raise DataError("--csv needs --prediction-length H (steps to forecast past the last timestamp)")
+    if args.item_column is not None:
+        return _zero_shot_long(args)
     # Check the input before loading torch: bad input fails fast.
     table = load_table(args.csv, [args.target], time_column=args.time_column, freq=args.freq, sep=args.sep,
                        roles=["target"])
@@ -389,6 +397,56 @@ def _zero_shot_csv(args) -> int:
     forecast = next(iter(predictor.predict([table.entry(args.target)], num_samples=args.num_samples)))
     write_forecast(args.out or Path("out/zero-shot") / args.csv.stem, table, args.target, forecast,
                    f"Lag-Llama zero-shot forecast of {args.target} ({horizon} x {table.freq})")
+    return 0
+
+
+def _zero_shot_long(args) -> int:
+    """``--csv`` with ``--item-column``: every series of a long table, one forecast table."""
+    import pandas as pd
+
+    from .common.dataframes import dataset_from_df
+    from .common.tables import guess_time_column, read_frame
+
+    frame = read_frame(args.csv, sep=args.sep)
+    item, target = args.item_column, args.target
+    time_column = args.time_column or guess_time_column([c for c in frame.columns if c != item] or [item])
+    for role, name in (("timestamp", time_column), ("target", target)):
+        if name == item:
+            raise DataError(f"--item-column {item!r} is also the {role} column; name another column")
+    if time_column == target:
+        raise DataError(f"the target column {target!r} is the timestamp column")
+    # Check the input before loading torch: bad input fails fast.
+    entries = dataset_from_df(frame, id_column=item, timestamp_column=time_column, target=target, freq=args.freq)
+    import lightning.pytorch as pl
+
+    from .common.dataframes import predict_df
+    from .common.plots import plot_items
+
+    pl.seed_everything(args.seed, verbose=False)
+    horizon = args.prediction_length
+    predictor = _predictor(args.checkpoint, args, horizon)
+    forecasts = predict_df(predictor, frame, id_column=item, timestamp_column=time_column, target=target,
+                           freq=args.freq, num_samples=args.num_samples)
+    out = args.out or Path("out/zero-shot") / args.csv.stem
+    out.mkdir(parents=True, exist_ok=True)
+    csv_path = out / "forecast.csv"
+    forecasts.to_csv(csv_path, index=False)
+
+    shown = list(forecasts[item].drop_duplicates().iloc[:4])
+    keep = max(4 * horizon, 64)
+    history = {}
+    for name in shown:
+        rows = frame[frame[item] == name]
+        times = pd.to_datetime(rows[time_column], format="mixed")
+        if isinstance(times.dtype, pd.DatetimeTZDtype):
+            times = times.dt.tz_localize(None)
+        values = pd.Series(pd.to_numeric(rows[target], errors="coerce").to_numpy(dtype=float),
+                           index=pd.DatetimeIndex(times)).sort_index()
+        history[name] = values.iloc[-keep:]
+    png = plot_items(history, forecasts, out / "forecast.png",
+                     f"Lag-Llama zero-shot forecast of {target} ({horizon} steps; {len(entries)} series, "
+                     f"first {len(shown)} shown)", max_items=4, id_column=item, time_column=time_column)
+    print(f"wrote {csv_path} ({len(entries)} series x {horizon} steps) and {png}")
     return 0
 
 

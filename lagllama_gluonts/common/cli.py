@@ -72,7 +72,7 @@ def add_dataset_argument(parser, required: bool = False, default: Optional[str] 
 def add_table_arguments(parser, target_help: str = "the column to forecast") -> None:
     """``--csv`` and how to read it: the shared table reader's options."""
     parser.add_argument("--csv", type=Path, default=None,
-                        help="a table (CSV; separator sniffed) with a timestamp column")
+                        help="a table (CSV, separator sniffed; or .parquet with pyarrow) with a timestamp column")
     parser.add_argument("--target", default=None, help=f"with --csv: {target_help}")
     parser.add_argument("--time-column", default=None,
                         help="with --csv: timestamp column (default: one named ds/date/datetime/timestamp/time, "
@@ -82,6 +82,9 @@ def add_table_arguments(parser, target_help: str = "the column to forecast") -> 
                         "from the timestamps; missing steps become missing values)")
     parser.add_argument("--sep", type=separator, default=None,
                         help="with --csv: column separator, e.g. ';' or tab (default: sniffed)")
+    parser.add_argument("--item-column", default=None, metavar="COL",
+                        help="long form: the column naming each series (one row per series and time step); "
+                        "forecasts every series")
 
 
 def add_prediction_length(parser, default: Optional[int] = None, what: str = "the dataset's") -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Optional, Sequence, Union
+from typing import Any, Mapping, Optional, Sequence, Union
 
 import numpy as np
 import pandas as pd
@@ -142,12 +142,10 @@ def plot_forecasts(
     return _save(fig, path)
 
 
-def plot_history_and_forecast(history: pd.Series, table: pd.DataFrame, path: Union[Path, str], title: str) -> Path:
-    """Recent history and a forecast table (``forecast_table``'s columns) with 40%/80% intervals."""
-    fig = _figure(10, 4)
-    ax = fig.subplots()
+def _plot_table(ax, history: pd.Series, table: pd.DataFrame, title: str, time_column: str = "timestamp") -> None:
+    """Draw recent history and a forecast table (median, mean, 40%/80% intervals) on ``ax``."""
     ax.plot(history.index, history.to_numpy(), color="black", lw=1, label="history")
-    t = pd.DatetimeIndex(table["timestamp"])
+    t = pd.DatetimeIndex(table[time_column])
     for low, high, alpha in (("q0.1", "q0.9", 0.2), ("q0.3", "q0.7", 0.35)):
         if low in table and high in table:
             ax.fill_between(t, table[low], table[high], color="tab:blue", alpha=alpha, lw=0,
@@ -158,5 +156,44 @@ def plot_history_and_forecast(history: pd.Series, table: pd.DataFrame, path: Uni
     ax.set_title(title)
     ax.legend(loc="upper left", fontsize=8)
     ax.tick_params(axis="x", labelrotation=30, labelsize=7)
+
+
+def plot_history_and_forecast(history: pd.Series, table: pd.DataFrame, path: Union[Path, str], title: str) -> Path:
+    """Recent history and a forecast table (``forecast_table``'s columns) with 40%/80% intervals."""
+    fig = _figure(10, 4)
+    _plot_table(fig.subplots(), history, table, title)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_items(
+    history_by_item: Mapping[Any, pd.Series],
+    table: pd.DataFrame,
+    path: Union[Path, str],
+    title: str,
+    max_items: int = 4,
+    id_column: Optional[str] = None,
+    time_column: Optional[str] = None,
+) -> Path:
+    """A grid of the first ``max_items`` items of a long forecast table (``predict_df``'s:
+    id column, timestamp column, ``mean``, ``median``, ``q0.1`` ...), each with its recent
+    history (``history_by_item[item]``, a series indexed by timestamps).
+
+    ``id_column`` and ``time_column`` default to the table's first and second columns."""
+    id_column = id_column or str(table.columns[0])
+    time_column = time_column or str(table.columns[1])
+    items = [item for item in pd.unique(table[id_column]) if item in history_by_item][:max_items]
+    if not items:
+        raise ValueError("nothing to plot: no item of the table has a history")
+    cols = min(2, len(items))
+    rows = math.ceil(len(items) / cols)
+    fig = _figure(6 * cols, 3.2 * rows)
+    axes = fig.subplots(rows, cols, squeeze=False)
+    for ax, item in zip(axes.flat, items):
+        _plot_table(ax, history_by_item[item], table[table[id_column] == item], f"{id_column} {item}", time_column)
+    for ax in list(axes.flat)[len(items):]:
+        ax.set_visible(False)
+    if title:
+        fig.suptitle(title)
     fig.tight_layout()
     return _save(fig, path)

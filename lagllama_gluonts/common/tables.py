@@ -55,12 +55,26 @@ def sniff_separator(path: PathLike) -> str:
 
 
 def read_frame(path: PathLike, sep: Optional[str] = None, **read_csv_kwargs) -> pd.DataFrame:
-    """The raw table, with clear errors for a missing, empty or unreadable file."""
+    """The raw table, with clear errors for a missing, empty or unreadable file: delimited
+    text, or Parquet (a ``.parquet`` file, read with pyarrow when it is installed)."""
     path = Path(path)
     if path.is_dir():
         raise DataError(f"{str(path)!r} is a directory, not a table file")
     if not path.is_file():
         raise DataError(f"table file not found: {str(path)!r}")
+    if path.suffix.lower() in (".parquet", ".pq"):
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            raise DataError(f"reading {str(path)!r} needs pyarrow: pip install pyarrow") from None
+        try:
+            frame = pd.read_parquet(path, engine="pyarrow")
+        except Exception as error:  # pyarrow's errors for a broken or foreign file
+            raise DataError(f"cannot read {str(path)!r} as Parquet: {error}") from None
+        if not isinstance(frame.index, pd.RangeIndex):  # e.g. timestamps saved as the index
+            frame = frame.reset_index()
+        frame.columns = [str(c).strip() for c in frame.columns]
+        return frame
     try:
         frame = pd.read_csv(path, sep=sep or sniff_separator(path), **read_csv_kwargs)
     except pd.errors.EmptyDataError:
