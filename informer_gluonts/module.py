@@ -697,30 +697,8 @@ class InformerModel(nn.Module):
         # statistic of the forecast then respects the bound.
         return torch.relu(samples) if nonnegative else samples
 
-    def forward(
-        self,
-        feat_static_cat: torch.Tensor,
-        feat_static_real: torch.Tensor,
-        past_time_feat: torch.Tensor,
-        past_target: torch.Tensor,
-        past_observed_values: torch.Tensor,
-        future_time_feat: torch.Tensor,
-        past_feat_dynamic_real: Optional[torch.Tensor] = None,
-        num_samples: Optional[int] = None,
-    ) -> torch.Tensor:
-        """
-        Sample paths, what a GluonTS predictor calls: see :meth:`sample`.
-        """
-        return self.sample(
-            feat_static_cat,
-            feat_static_real,
-            past_time_feat,
-            past_target,
-            past_observed_values,
-            future_time_feat,
-            past_feat_dynamic_real,
-            num_samples=num_samples,
-        )
+    # GluonTS's convention: ``forward`` is what the predictor calls, the samples.
+    forward = sample
 
     def loss(
         self,

@@ -297,7 +297,7 @@ def cmd_backtest(args) -> int:
     started = time.time()
     if not args.train:
         mode = f"zero-shot with {checkpoint}"
-        predictor = _predictor(checkpoint, args, horizon, rope_scaling=None)
+        predictor = _predictor(checkpoint, args, horizon)
         train_seconds = 0.0
     else:
         common.update(trainer_kwargs=_training_kwargs(args), num_batches_per_epoch=args.batches_per_epoch)
@@ -354,12 +354,12 @@ def cmd_zero_shot(args) -> int:
     return 0
 
 
-def _predictor(checkpoint, args, horizon: int, rope_scaling="from-args"):
+def _predictor(checkpoint, args, horizon: int):
     from .predictor import load_predictor
 
     return load_predictor(
         checkpoint, prediction_length=horizon, context_length=args.context_length,
-        rope_scaling=args.rope_scaling if rope_scaling == "from-args" else rope_scaling,
+        rope_scaling=getattr(args, "rope_scaling", None),  # backtest has no --rope-scaling: load_predictor's auto
         num_parallel_samples=args.num_samples, batch_size=args.batch_size, device=args.device,
         # finetune has no decoding options: its zero-shot row decodes the default way
         use_kv_cache=not getattr(args, "no_kv_cache", False),

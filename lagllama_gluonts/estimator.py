@@ -44,11 +44,11 @@ from gluonts.transform import (
 
 from .checkpoint import BUNDLED_CHECKPOINT, Checkpoint, CheckpointError, read_checkpoint
 from .common.estimator import ForecastEstimator, trainer_defaults
-from .common.scaling import SCALINGS
+from .common.scaling import make_scaler
 from .common.validation import DataError, ValidateSeries, check_positive
 from .defaults import FINETUNE_LR
 from .lightning_module import LagLlamaLightningModule
-from .module import validate_rope_scaling
+from .module import check_architecture, validate_rope_scaling
 
 logger = logging.getLogger(__name__)
 
@@ -283,14 +283,11 @@ class LagLlamaEstimator(ForecastEstimator):
                 "use_single_pass_sampling is not supported: every sample path conditions "
                 "on its own sampled history (use_kv_cache makes that fast)"
             )
-        check_positive(prediction_length=prediction_length, context_length=context_length, n_layer=n_layer,
-                       n_head=n_head, n_embd_per_head=n_embd_per_head, batch_size=batch_size,
-                       num_parallel_samples=num_parallel_samples, num_batches_per_epoch=num_batches_per_epoch)
-        if n_embd_per_head % 2:
-            raise ValueError(f"n_embd_per_head must be even (rotary embeddings rotate pairs), got {n_embd_per_head}")
+        check_architecture(prediction_length=prediction_length, context_length=context_length, n_layer=n_layer,
+                           n_head=n_head, n_embd_per_head=n_embd_per_head, batch_size=batch_size,
+                           num_parallel_samples=num_parallel_samples, num_batches_per_epoch=num_batches_per_epoch)
         validate_rope_scaling(rope_scaling)
-        if scaling not in SCALINGS and scaling is not None:
-            raise ValueError(f"scaling must be one of {list(SCALINGS)} or None, got {scaling!r}")
+        make_scaler(scaling)  # an unknown name fails here, at construction, not at the first batch
         if not lr >= 0:
             raise ValueError(f"lr must be >= 0, got {lr!r}")
         self.prediction_length = prediction_length
