@@ -35,7 +35,8 @@ import pandas as pd
 
 from .evaluation import QUANTILES
 from .frequency import future_timestamps, infer_frequency, make_period, period_frequency, to_offset
-from .validation import FLOAT32_MAX, DataError
+from .tables import to_numbers
+from .validation import MAX_MAGNITUDE, DataError
 
 _NO_DIFF = np.iinfo(np.int64).max
 _TRIES = 5  # items of a group whose grid pandas is asked for before the group is left to the others
@@ -184,20 +185,13 @@ def _numbers(column: pd.Series, name: str, codes, who, labels) -> np.ndarray:
     """The column as float64 (blanks NaN), or a DataError naming the item and the row of text."""
     if pd.api.types.is_bool_dtype(column.dtype):
         raise DataError(f"column {name!r} holds booleans, not numbers")
-    if pd.api.types.is_numeric_dtype(column.dtype):
-        return column.to_numpy(dtype=np.float64, na_value=np.nan)
-    values = pd.to_numeric(column, errors="coerce")
-    bad = values.isna().to_numpy() & column.notna().to_numpy()
-    if bad.any():
-        text = column.astype(str).str.strip().to_numpy()
-        bad &= text != ""  # whitespace-only cells are missing, not text
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
+    values, row = to_numbers(column)
+    if row is not None:
         raise DataError(
             f"{who(int(codes[row]))}: column {name!r} has a non-numeric value {column.iloc[row]!r} "
             f"in row {labels[row]!r}"
         )
-    return values.to_numpy(dtype=np.float64, na_value=np.nan)
+    return values
 
 
 def _check_values(values, codes, times, first_row, who) -> None:
@@ -214,11 +208,11 @@ def _check_values(values, codes, times, first_row, who) -> None:
         more = f" ({len(empty) - 1} other items too)" if len(empty) > 1 else ""
         raise DataError(f"{who(int(empty[0]))} has no observed target value (all NaN){more}")
     largest = np.nanmax(np.abs(values))
-    if largest > FLOAT32_MAX / 1e3:  # headroom for sample paths beyond the data
+    if largest > MAX_MAGNITUDE:
         i = int(np.nanargmax(np.abs(values)))
         raise DataError(
             f"{who(int(codes[i]))}: target reaches {largest:.3g}, beyond what float32 models can hold "
-            f"(|value| <= {FLOAT32_MAX / 1e3:.1e}); rescale the data"
+            f"(|value| <= {MAX_MAGNITUDE:.1e}); rescale the data"
         )
 
 

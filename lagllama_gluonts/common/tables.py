@@ -26,7 +26,7 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import pandas as pd
@@ -96,17 +96,26 @@ def guess_time_column(columns: Sequence[str]) -> str:
     return str(columns[0])
 
 
+def to_numbers(raw: pd.Series) -> Tuple[np.ndarray, Optional[int]]:
+    """A column's cells as float64 (blank and whitespace-only cells NaN), and the position of
+    the first cell holding text (None when there is none): the callers phrase the error."""
+    if pd.api.types.is_numeric_dtype(raw.dtype):
+        return raw.to_numpy(dtype=np.float64, na_value=np.nan), None
+    values = pd.to_numeric(raw, errors="coerce")
+    bad = values.isna().to_numpy() & raw.notna().to_numpy()
+    if bad.any():
+        bad &= raw.astype(str).str.strip().to_numpy() != ""  # whitespace-only cells are missing, not text
+    first = int(np.flatnonzero(bad)[0]) if bad.any() else None
+    return values.to_numpy(dtype=np.float64, na_value=np.nan), first
+
+
 def numeric_column(frame: pd.DataFrame, column: str) -> pd.Series:
     """The column as float64; text is an error naming a cell (blanks are NaN)."""
     raw = frame[column]
-    values = pd.to_numeric(raw, errors="coerce")
-    bad = values.isna() & raw.notna()
-    if raw.dtype == object:
-        bad &= raw.astype(str).str.strip() != ""  # whitespace-only cells are missing, not text
-    if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0])
+    values, row = to_numbers(raw)
+    if row is not None:
         raise DataError(f"column {column!r} has non-numeric values, e.g. {raw.iloc[row]!r} in data row {row + 1}")
-    return values.astype(np.float64)
+    return pd.Series(values, index=raw.index, name=column)
 
 
 def parse_timestamps(frame: pd.DataFrame, column: str) -> pd.DatetimeIndex:

@@ -24,6 +24,8 @@ from gluonts.dataset.common import DataEntry
 from gluonts.transform import MapTransformation
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)
+# the largest |value| a series may hold: headroom below float32's range for sample paths beyond the data
+MAX_MAGNITUDE = FLOAT32_MAX / 1e3
 
 
 class DataError(ValueError):
@@ -109,10 +111,10 @@ def check_entry(
     finite = target64[~np.isnan(target64)]
     if finite.size == 0:
         raise DataError(f"{who}: 'target' has no observed value (all {target64.shape[-1]} values are NaN)")
-    if np.abs(finite).max() > FLOAT32_MAX / 1e3:  # headroom for sample paths beyond the data
+    if np.abs(finite).max() > MAX_MAGNITUDE:
         raise DataError(
             f"{who}: 'target' reaches {np.abs(finite).max():.3g}, beyond what float32 models can hold "
-            f"(|value| <= {FLOAT32_MAX / 1e3:.1e}); rescale the data"
+            f"(|value| <= {MAX_MAGNITUDE:.1e}); rescale the data"
         )
     normalised = dict(entry)
     normalised["target"] = target64.astype(np.float32)
