@@ -26,15 +26,20 @@ def long_series() -> ListDataset:
     )
 
 
-def make_estimator(kind: str, tmp_path):
-    trainer = dict(max_epochs=3, enable_progress_bar=False, enable_model_summary=False,
-                   logger=False, default_root_dir=str(tmp_path))
-    common = dict(prediction_length=4, batch_size=4, num_batches_per_epoch=3, trainer_kwargs=trainer)
+def quiet_estimator(kind: str, batches: int = 2, **trainer):
+    """A tiny estimator of either model with only what a user would pass (no default_root_dir,
+    no logger): the base's defaults decide where, if anywhere, files go."""
+    settings = {"max_epochs": 2, "enable_progress_bar": False, "enable_model_summary": False, **trainer}
+    common = dict(prediction_length=4, batch_size=4, num_batches_per_epoch=batches, trainer_kwargs=settings)
     if kind == "lagllama":
         return LagLlamaEstimator(context_length=8, lags_seq=[0, 1, 23], n_layer=1, n_head=1,
                                  n_embd_per_head=4, **common)
     return InformerEstimator(freq="h", context_length=8, lags_seq=[1, 24], d_model=8, n_heads=1,
                              d_ff=8, e_layers=1, **common)
+
+
+def make_estimator(kind: str, tmp_path):
+    return quiet_estimator(kind, batches=3, max_epochs=3, logger=False, default_root_dir=str(tmp_path))
 
 
 @pytest.fixture
@@ -75,17 +80,6 @@ def test_transforming_once_trains_on_the_same_batches(kind, tmp_path):
 
 
 # --------------------------------------------------------------------------- the shared training loop
-
-
-def quiet_estimator(kind: str, **trainer):
-    """Like ``make_estimator`` but with only what the user would pass: no default_root_dir, no logger."""
-    settings = {"max_epochs": 2, "enable_progress_bar": False, "enable_model_summary": False, **trainer}
-    common = dict(prediction_length=4, batch_size=4, num_batches_per_epoch=2, trainer_kwargs=settings)
-    if kind == "lagllama":
-        return LagLlamaEstimator(context_length=8, lags_seq=[0, 1, 23], n_layer=1, n_head=1,
-                                 n_embd_per_head=4, **common)
-    return InformerEstimator(freq="h", context_length=8, lags_seq=[1, 24], d_model=8, n_heads=1,
-                             d_ff=8, e_layers=1, **common)
 
 
 @pytest.mark.parametrize("kind", ["lagllama", "informer"])
