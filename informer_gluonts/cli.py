@@ -321,7 +321,6 @@ def _fresh_dir(path: Path) -> Path:
 
 
 def run_backtest_command(args) -> int:
-    from lagllama_gluonts.common.datasets import get_dataset
     from lagllama_gluonts.common.evaluation import (
         backtest_side_by_side,
         holdout_last_window,
@@ -330,9 +329,7 @@ def run_backtest_command(args) -> int:
     )
 
     _setup(args)
-    dataset = get_dataset(args.dataset)
-    freq = dataset.metadata.freq
-    H = args.prediction_length or dataset.metadata.prediction_length
+    dataset, freq, H = common_cli.dataset_and_horizon(args)
     estimator = _make_estimator(args, freq=freq, prediction_length=H)
     train_data, validation_data = dataset.train, None
     if args.patience:

@@ -265,11 +265,8 @@ def _setup(args):
     """Seed, and the dataset with its frequency and horizon (``--dataset`` commands)."""
     import lightning.pytorch as pl
 
-    from .common.datasets import get_dataset
-
     pl.seed_everything(args.seed, verbose=False)
-    dataset = get_dataset(args.dataset)
-    return dataset, dataset.metadata.freq, args.prediction_length or dataset.metadata.prediction_length
+    return common_cli.dataset_and_horizon(args)
 
 
 def _training_kwargs(args, epochs_key: str = "epochs") -> dict:

@@ -127,6 +127,15 @@ def add_training_budget(parser, epochs: int = 10, batches_per_epoch: int = 50, l
 # --------------------------------------------------------------------------- checks and running
 
 
+def dataset_and_horizon(args: argparse.Namespace):
+    """``--dataset``'s repository dataset (offline), its frequency, and the horizon:
+    ``--prediction-length`` or the dataset's own."""
+    from .datasets import get_dataset
+
+    dataset = get_dataset(args.dataset)
+    return dataset, dataset.metadata.freq, args.prediction_length or dataset.metadata.prediction_length
+
+
 def check_out_dir(path: Optional[Path], is_file: bool = False) -> Optional[Path]:
     """``--out`` must be a folder we can create (or, ``is_file``, a file in one): not an
     existing file, not under one."""
