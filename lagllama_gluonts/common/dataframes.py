@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, Iterator, List, Optional, Sequence
 
 import numpy as np
 import pandas as pd
@@ -43,13 +43,35 @@ _TRIES = 5  # items of a group whose grid pandas is asked for before the group i
 
 
 @dataclass
-class _Series:
-    """The entries of a frame and what forecasts need to land on each item's own grid."""
+class FrameSeries:
+    """The entries of a long frame and what forecasts need to land on each item's own grid
+    (what :func:`read_df` returns; :func:`predict_series` forecasts it)."""
 
     entries: List[Dict[str, Any]]
     freq: str  # the grid's pandas alias (``ME``, ``MS``, ``h`` ...)
     last: np.ndarray  # each item's last grid timestamp, int64 nanoseconds
     ids: Any  # the item ids, in entry order (None for a single series)
+    id_column: Optional[str] = "item_id"
+    timestamp_column: str = "timestamp"
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def subset(self, keep: Sequence[int]) -> "FrameSeries":
+        """Only the items at positions ``keep`` (e.g. those long enough), in that order."""
+        keep = np.asarray(keep, dtype=np.int64)
+        ids = None if self.ids is None else self.ids.take(keep)
+        return FrameSeries([self.entries[k] for k in keep], self.freq, self.last[keep], ids,
+                           self.id_column, self.timestamp_column)
+
+    def lengths(self) -> np.ndarray:
+        return np.array([len(entry["target"]) for entry in self.entries], dtype=np.int64)
+
+    def name(self, position: int):
+        return None if self.ids is None else self.ids[position]
+
+
+_Series = FrameSeries  # the name it had
 
 
 # --------------------------------------------------------------------------- reading
@@ -78,10 +100,22 @@ def dataset_from_df(
     freq
         Pandas frequency alias of the grid, old or new spelling; inferred when ``None``.
     """
-    return _read(df, id_column, timestamp_column, target, freq).entries
+    return read_df(df, id_column, timestamp_column, target, freq).entries
 
 
-def _read(df, id_column, timestamp_column, target, freq) -> _Series:
+def read_df(
+    df: pd.DataFrame,
+    id_column: Optional[str] = "item_id",
+    timestamp_column: str = "timestamp",
+    target: str = "target",
+    freq: Optional[str] = None,
+) -> FrameSeries:
+    """:func:`dataset_from_df`'s entries with each item's grid and id: what forecasting,
+    backtesting and the command lines need (read once, used by all)."""
+    return _read(df, id_column, timestamp_column, target, freq)
+
+
+def _read(df, id_column, timestamp_column, target, freq) -> FrameSeries:
     if not isinstance(df, pd.DataFrame):
         raise DataError(f"expected a pandas DataFrame, got {type(df).__name__}")
     wanted = {"id_column": id_column, "timestamp_column": timestamp_column, "target": target}
@@ -102,7 +136,7 @@ def _read(df, id_column, timestamp_column, target, freq) -> _Series:
         codes = codes.astype(np.int64)
         if (codes < 0).any():
             row = int(np.flatnonzero(codes < 0)[0])
-            raise DataError(f"missing item id in column {id_column!r}, row {labels[row]!r}")
+            raise DataError(f"missing item id in column {id_column!r}, row {_row(labels, row)!r}")
 
     def who(code: int) -> str:
         return "the series" if ids is None else f"item {ids[code]!r}"
@@ -123,8 +157,8 @@ def _read(df, id_column, timestamp_column, target, freq) -> _Series:
         i = int(np.flatnonzero(duplicate)[0])
         rows = (i, i + 1) if order is None else (order[i], order[i + 1])
         raise DataError(
-            f"{who(int(codes[i]))}: duplicate timestamp {pd.Timestamp(times[i])} (rows {labels[rows[0]]!r} and "
-            f"{labels[rows[1]]!r}); one row per item and time step is expected"
+            f"{who(int(codes[i]))}: duplicate timestamp {pd.Timestamp(times[i])} (rows {_row(labels, rows[0])!r} and "
+            f"{_row(labels, rows[1])!r}); one row per item and time step is expected"
         )
 
     first_row = np.flatnonzero(np.r_[True, ~same])  # item k's rows: first_row[k] .. first_row[k + 1] - 1
@@ -155,7 +189,14 @@ def _read(df, id_column, timestamp_column, target, freq) -> _Series:
     else:
         names = ids.tolist() if hasattr(ids, "tolist") else list(ids)
         entries = [{"start": s, "target": t, "item_id": n} for s, t, n in zip(starts, targets, names)]
-    return _Series(entries=entries, freq=freq, last=times[last_row], ids=ids)
+    return FrameSeries(entries=entries, freq=freq, last=times[last_row], ids=ids, id_column=id_column,
+                       timestamp_column=timestamp_column)
+
+
+def _row(labels: pd.Index, position) -> Any:
+    """A row's label as errors show it (a plain ``5``, not ``np.int64(5)``)."""
+    label = labels[int(position)]
+    return label.item() if isinstance(label, np.generic) else label
 
 
 def _timestamps(column: pd.Series, name: str, codes, who, labels) -> np.ndarray:
@@ -177,7 +218,7 @@ def _timestamps(column: pd.Series, name: str, codes, who, labels) -> np.ndarray:
     index = pd.DatetimeIndex(column)
     if index.hasnans:
         row = int(np.flatnonzero(index.isna())[0])
-        raise DataError(f"{who(int(codes[row]))}: missing timestamp in column {name!r}, row {labels[row]!r}")
+        raise DataError(f"{who(int(codes[row]))}: missing timestamp in column {name!r}, row {_row(labels, row)!r}")
     return index.as_unit("ns").asi8
 
 
@@ -189,7 +230,7 @@ def _numbers(column: pd.Series, name: str, codes, who, labels) -> np.ndarray:
     if row is not None:
         raise DataError(
             f"{who(int(codes[row]))}: column {name!r} has a non-numeric value {column.iloc[row]!r} "
-            f"in row {labels[row]!r}"
+            f"in row {_row(labels, row)!r}"
         )
     return values
 
@@ -331,43 +372,92 @@ def predict_df(
     paths. ``num_samples`` is passed on to ``predict`` when given. ``progress`` None shows a
     progress bar on a terminal only; True or False forces it on or off.
     """
+    levels = check_levels(quantile_levels)
+    if id_column is not None and id_column == timestamp_column:
+        raise ValueError(f"id_column and timestamp_column are both {id_column!r}")
+    series = _read(df, id_column, timestamp_column, target, freq)
+    frames = list(predict_series(predictor, series, levels, num_samples=num_samples, progress=progress))
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+
+
+def check_levels(quantile_levels: Sequence[float]) -> List[float]:
     levels = [float(q) for q in quantile_levels]
     for q in levels:
         if not 0.0 < q < 1.0:
             raise ValueError(f"quantile levels lie strictly between 0 and 1, got {q!r}")
-    if id_column is not None and id_column == timestamp_column:
-        raise ValueError(f"id_column and timestamp_column are both {id_column!r}")
-    series = _read(df, id_column, timestamp_column, target, freq)
+    return levels
+
+
+def predict_series(
+    predictor,
+    series: FrameSeries,
+    quantile_levels: Sequence[float] = QUANTILES,
+    num_samples: Optional[int] = None,
+    progress: Optional[bool] = None,
+    chunk_items: int = 1000,
+) -> Iterator[pd.DataFrame]:
+    """:func:`predict_df`'s table in pieces of ``chunk_items`` items, each yielded as soon as
+    its forecasts are in: a writer can store one piece while the next is forecast, so memory
+    holds one piece of the table (and one batch of sample paths), whatever the number of items.
+    """
+    levels = check_levels(quantile_levels)
     kwargs = {} if num_samples is None else {"num_samples": num_samples}
-    forecasts = predictor.predict(series.entries, **kwargs)
+    total = len(series.entries)
+    forecasts = iter(predictor.predict(series.entries, **kwargs))
 
     from tqdm.auto import tqdm
 
-    ids, stamps, means, medians, quantiles = [], [], [], [], []
     count = 0
-    with tqdm(total=len(series.entries), desc="forecasting", unit="series",
+    with tqdm(total=total, desc="forecasting", unit="series",
               disable=None if progress is None else not progress) as bar:
-        for count, forecast in enumerate(forecasts, start=1):
-            if count > len(series.entries):
-                raise RuntimeError(f"the predictor returned more forecasts than the {len(series.entries)} series")
-            item = count - 1
-            horizon = int(forecast.prediction_length)
-            stamps.append(future_timestamps(pd.Timestamp(series.last[item]), horizon, series.freq).asi8)
-            means.append(np.asarray(forecast.mean, dtype=np.float64).reshape(horizon))
-            medians.append(np.asarray(forecast.quantile(0.5), dtype=np.float64).reshape(horizon))
-            quantiles.append([np.asarray(forecast.quantile(q), dtype=np.float64).reshape(horizon) for q in levels])
-            ids.append(np.full(horizon, item, dtype=np.int64))
-            del forecast  # only the small arrays above outlive this step
-            bar.update()
-    if count != len(series.entries):
-        raise RuntimeError(f"the predictor returned {count} forecasts for {len(series.entries)} series")
+        while True:
+            piece = _collect(forecasts, series, count, min(total, count + chunk_items), levels, bar)
+            count += piece.items
+            yield piece.frame(series, levels)
+            if count >= total:
+                break
+    if next(forecasts, None) is not None:
+        raise RuntimeError(f"the predictor returned more forecasts than the {total} series")
 
-    columns: Dict[str, Any] = {}
-    if id_column is not None:
-        columns[id_column] = series.ids.take(np.concatenate(ids))
-    columns[timestamp_column] = pd.DatetimeIndex(np.concatenate(stamps).view("datetime64[ns]"))
-    columns["mean"] = np.concatenate(means)
-    columns["median"] = np.concatenate(medians)
-    for k, q in enumerate(levels):
-        columns[f"q{q:g}"] = np.concatenate([per_item[k] for per_item in quantiles])
-    return pd.DataFrame(columns)
+
+@dataclass
+class _Piece:
+    items: int
+    codes: List[np.ndarray]
+    stamps: List[np.ndarray]
+    means: List[np.ndarray]
+    medians: List[np.ndarray]
+    quantiles: List[List[np.ndarray]]
+
+    def frame(self, series: FrameSeries, levels: Sequence[float]) -> pd.DataFrame:
+        def joined(parts, dtype):
+            return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
+
+        columns: Dict[str, Any] = {}
+        if series.id_column is not None:
+            columns[series.id_column] = series.ids.take(joined(self.codes, np.int64))
+        columns[series.timestamp_column] = pd.DatetimeIndex(joined(self.stamps, np.int64).view("datetime64[ns]"))
+        columns["mean"] = joined(self.means, np.float64)
+        columns["median"] = joined(self.medians, np.float64)
+        for k, q in enumerate(levels):
+            columns[f"q{q:g}"] = joined([per_item[k] for per_item in self.quantiles], np.float64)
+        return pd.DataFrame(columns)
+
+
+def _collect(forecasts, series: FrameSeries, first: int, stop: int, levels, bar) -> _Piece:
+    """Items ``first`` .. ``stop - 1``'s forecasts: their means and quantiles only."""
+    piece = _Piece(0, [], [], [], [], [])
+    for item in range(first, stop):
+        forecast = next(forecasts, None)
+        if forecast is None:
+            raise RuntimeError(f"the predictor returned {item} forecasts for {len(series.entries)} series")
+        horizon = int(forecast.prediction_length)
+        piece.stamps.append(future_timestamps(pd.Timestamp(series.last[item]), horizon, series.freq).asi8)
+        piece.means.append(np.asarray(forecast.mean, dtype=np.float64).reshape(horizon))
+        piece.medians.append(np.asarray(forecast.quantile(0.5), dtype=np.float64).reshape(horizon))
+        piece.quantiles.append([np.asarray(forecast.quantile(q), dtype=np.float64).reshape(horizon) for q in levels])
+        piece.codes.append(np.full(horizon, item, dtype=np.int64))
+        piece.items += 1
+        del forecast  # only the small arrays above outlive this step
+        bar.update()
+    return piece

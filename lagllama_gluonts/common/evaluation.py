@@ -13,6 +13,7 @@ import itertools
 import json
 import math
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
@@ -349,3 +350,229 @@ def write_forecast(out: Union[Path, str], table, column: str, forecast: Forecast
     png = plot_history_and_forecast(recent, frame, out / "forecast.png", title)
     print(f"wrote {csv_path} and {png} (forecast {frame['timestamp'].iloc[0]} .. {frame['timestamp'].iloc[-1]})")
     return csv_path, png
+
+
+# --------------------------------------------------------------------------- rolling-origin backtests
+
+ITEM_METRICS_FILE = "item_metrics.csv"
+BACKTEST_PNG = "backtest.png"
+
+
+@dataclass
+class RollingBacktest:
+    """What :func:`rolling_backtest` measured.
+
+    ``metrics``: model name -> GluonTS's aggregate metrics over every item and window (the
+    Evaluator's own aggregation). ``item_metrics``: one row per model and item, its windows
+    aggregated the same way. ``window_metrics``: one row per model, item and window (window 0
+    is the earliest). ``skipped``: ids of the items too short for the windows. ``examples``:
+    for the first items, their series and each model's forecasts, for plots.
+    """
+
+    metrics: Dict[str, Dict[str, float]]
+    item_metrics: pd.DataFrame
+    window_metrics: pd.DataFrame
+    skipped: List
+    examples: List[Tuple[object, pd.Series, Dict[str, List[Forecast]]]]
+    prediction_length: int
+    windows: int
+    distance: int
+    freq: str
+    items: int
+
+    def record(self) -> dict:
+        """The JSON-able summary ``metrics.json`` holds."""
+        return {"prediction_length": self.prediction_length, "windows": self.windows, "distance": self.distance,
+                "freq": self.freq, "items": self.items, "skipped": len(self.skipped),
+                "skipped_items": [str(s) for s in self.skipped[:20]], "metrics": self.metrics}
+
+
+def _item_name(entry: dict, position: int):
+    return entry.get("item_id", position)
+
+
+def backtest_span(prediction_length: int, windows: int, distance: Optional[int] = None) -> int:
+    """Steps at the end of each series that ``windows`` rolling windows cover."""
+    distance = prediction_length if distance is None else distance
+    return (windows - 1) * distance + prediction_length
+
+
+def rolling_backtest(
+    dataset: Dataset,
+    predictor_or_estimator,
+    prediction_length: int,
+    windows: int = 1,
+    distance: Optional[int] = None,
+    num_samples: int = 100,
+    baseline: bool = True,
+    season_length: Optional[int] = None,
+    min_history: Optional[int] = None,
+    name: str = "model",
+    plot_items: int = 4,
+    progress: bool = True,
+) -> RollingBacktest:
+    """
+    Rolling-origin evaluation of any GluonTS model on every series of ``dataset``, beside
+    GluonTS's SeasonalNaive on the very same windows; model-agnostic (both models' CLIs).
+
+    The windows come from GluonTS's own splitter: ``split(dataset, offset=-span)`` and
+    ``generate_instances(prediction_length, windows, distance)``, where ``span`` is what the
+    windows cover at the end of each series; window ``k`` forecasts ``prediction_length``
+    steps from the origin ``k * distance`` steps after the split (``distance`` defaults to the
+    horizon: windows side by side). Each window sees all the history before its origin.
+
+    ``predictor_or_estimator``: a GluonTS predictor (used as it is: zero-shot), or an
+    estimator, trained first on each series' part before the split (never on a window).
+
+    Series shorter than ``min_history`` (default: ``prediction_length``) plus ``span`` steps,
+    or without any observed value before the first window, are skipped and listed in
+    ``skipped``; none left is a :class:`DataError`.
+    """
+    for label, value in (("prediction_length", prediction_length), ("windows", windows)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{label} must be a positive integer, got {value!r}")
+    distance = prediction_length if distance is None else distance
+    if distance < 1:
+        raise ValueError(f"distance must be a positive integer, got {distance!r}")
+    span = backtest_span(prediction_length, windows, distance)
+    min_history = prediction_length if min_history is None else min_history
+    kept, skipped = [], []
+    for position, entry in enumerate(dataset):
+        target = np.asarray(entry["target"])
+        if target.shape[-1] >= span + min_history and not np.isnan(target[..., :-span]).all():
+            kept.append(entry)
+        else:
+            skipped.append(_item_name(entry, position))
+    if not kept:
+        raise DataError(
+            f"no series has the {span + min_history} steps {windows} window(s) of {prediction_length} need "
+            f"({min_history} of history before the first); the longest of the {len(skipped)} has "
+            f"{max((np.shape(e['target'])[-1] for e in dataset), default=0)}: use fewer --windows or a shorter "
+            "--prediction-length"
+        )
+    freq = kept[0]["start"].freqstr
+
+    from gluonts.dataset.split import split
+
+    training, template = split(kept, offset=-span)
+    test_data = template.generate_instances(prediction_length, windows=windows, distance=distance)
+    predictor = predictor_or_estimator
+    if not hasattr(predictor, "predict") and hasattr(predictor, "train"):
+        predictor = predictor.train(list(training))
+    models = {name: predictor}
+    if baseline:
+        models["SeasonalNaive"] = seasonal_naive_baseline(freq, prediction_length, season_length)
+
+    names = [_item_name(entry, position) for position, entry in enumerate(kept)]
+    shown = min(plot_items, len(kept)) * windows
+    metrics, per_item, per_window = {}, [], []
+    examples: Dict[str, List[Forecast]] = {}
+    for i, (model, model_predictor) in enumerate(models.items()):
+        evaluator = Evaluator(quantiles=QUANTILES, num_workers=0)
+        agg, rows, first = _score_windows(evaluator, model_predictor, test_data, num_samples, shown,
+                                          progress=progress and i == 0, desc=f"backtesting {model}")
+        rows.insert(0, "model", model)
+        rows["item_id"] = np.repeat(np.asarray(names, dtype=object), windows)
+        rows.insert(2, "window", np.tile(np.arange(windows), len(kept)))
+        metrics[model] = agg
+        per_window.append(rows)
+        per_item.append(_per_item(evaluator, rows, model))
+        examples[model] = first
+    series = [_as_series(entry, freq) for entry in kept[: min(plot_items, len(kept))]]
+    shown_examples = [
+        (names[k], series[k], {model: examples[model][k * windows : (k + 1) * windows] for model in models})
+        for k in range(len(series))
+    ]
+    return RollingBacktest(metrics=metrics, item_metrics=pd.concat(per_item, ignore_index=True),
+                           window_metrics=pd.concat(per_window, ignore_index=True), skipped=skipped,
+                           examples=shown_examples, prediction_length=prediction_length, windows=windows,
+                           distance=distance, freq=freq, items=len(kept))
+
+
+def _as_series(entry: dict, freq: str) -> pd.Series:
+    target = np.asarray(entry["target"], dtype=np.float64)
+    return pd.Series(target, index=pd.period_range(entry["start"], periods=len(target), freq=freq))
+
+
+def _score_windows(evaluator: Evaluator, predictor, test_data, num_samples: int, keep: int, progress: bool, desc: str):
+    """GluonTS's Evaluator over the windows, forecasts streamed (only the first ``keep`` kept)."""
+    kept: List[Forecast] = []
+
+    def forecasts():
+        stream = predictor.predict(test_data.input, num_samples=num_samples)
+        for k, forecast in enumerate(tqdm(stream, total=len(test_data), desc=desc, unit="window",
+                                          disable=not progress)):
+            if k < keep:
+                kept.append(forecast)
+            yield forecast
+
+    def truths():
+        for past, label in test_data:
+            target = np.concatenate([np.asarray(past["target"]), np.asarray(label["target"])]).astype(np.float64)
+            yield pd.Series(target, index=pd.period_range(past["start"], periods=len(target),
+                                                           freq=past["start"].freq))
+
+    with gluonts_env._let(use_tqdm=False):
+        agg, rows = evaluator(truths(), forecasts(), num_series=len(test_data))
+    rows = rows.drop(columns=["item_id"], errors="ignore").reset_index(drop=True)
+    rows.insert(0, "item_id", None)
+    return dict(agg), rows, kept
+
+
+def _per_item(evaluator: Evaluator, rows: pd.DataFrame, model: str) -> pd.DataFrame:
+    """Each item's windows aggregated by the Evaluator's own rules (sums, means, ratios)."""
+    records = []
+    for item, group in rows.groupby("item_id", sort=False):
+        agg, _ = evaluator.get_aggregate_metrics(group.drop(columns=["model", "window"]))
+        records.append({"model": model, "item_id": item, "windows": len(group),
+                        **{m: agg[m] for m in TABLE_METRICS if m in agg}})
+    return pd.DataFrame.from_records(records)
+
+
+def write_backtest_report(out: Union[Path, str], result: RollingBacktest, title: str,
+                          extra: Optional[dict] = None) -> Tuple[Path, Path, Path]:
+    """``OUT/metrics.json`` (aggregates per model and what was skipped), ``OUT/item_metrics.csv``
+    (one row per model and item) and ``OUT/backtest.png`` (the first items' windows)."""
+    from .plots import plot_backtest
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    metrics_path = out / METRICS_FILE
+    metrics_path.write_text(json.dumps({**(extra or {}), **result.record()}, indent=2, default=float))
+    items_path = out / ITEM_METRICS_FILE
+    result.item_metrics.to_csv(items_path, index=False)
+    png = plot_backtest(result.examples, out / BACKTEST_PNG, title=title)
+    print(f"wrote {metrics_path}, {items_path} and {png}")
+    return metrics_path, items_path, png
+
+
+# --------------------------------------------------------------------------- forecasts of a table
+
+
+def forecast_table_file(predictor, table, path: Union[Path, str], title: str, num_samples: Optional[int] = None,
+                        quantiles: Sequence[float] = QUANTILES, plot_items: int = 4,
+                        progress: Optional[bool] = None) -> Tuple[Path, int, Path]:
+    """Forecast every item of a :class:`~lagllama_gluonts.common.tables.SeriesTable` past its
+    end and write the long table (item, timestamp, mean, median, ``q0.1`` ...) to ``path``
+    (.csv or .parquet) piece by piece as the forecasts stream; ``forecast.png`` beside it
+    shows the first ``plot_items`` items. Returns the file, its rows and the PNG."""
+    from .dataframes import predict_series
+    from .plots import plot_items as plot_table_items
+    from .tables import write_forecast_frames
+
+    path = Path(path)
+    first: List[pd.DataFrame] = []
+
+    def pieces():
+        for piece in predict_series(predictor, table.series, quantiles, num_samples=num_samples, progress=progress):
+            if not first:
+                first.append(piece[piece[table.id_column].isin(pd.unique(piece[table.id_column])[:plot_items])])
+            yield piece
+
+    path, rows = write_forecast_frames(path, pieces())
+    shown = first[0]
+    horizon = len(shown) // max(1, shown[table.id_column].nunique())
+    history = table.history(list(pd.unique(shown[table.id_column])), max(4 * horizon, 64))
+    png = plot_table_items(history, shown, path.parent / "forecast.png", title, max_items=plot_items,
+                           id_column=table.id_column, time_column=table.time_column)
+    return path, rows, png

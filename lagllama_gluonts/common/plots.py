@@ -197,3 +197,46 @@ def plot_items(
         fig.suptitle(title)
     fig.tight_layout()
     return _save(fig, path)
+
+
+def plot_backtest(
+    examples: Sequence,
+    path: Union[Path, str],
+    title: Optional[str] = None,
+    history: Optional[int] = None,
+) -> Path:
+    """A rolling backtest's first items (``RollingBacktest.examples``: item, its series, each
+    model's window forecasts): the observed series over the windows and some history before,
+    each window's median with the first model's 10-90% interval, the other models' medians dashed."""
+    if not examples:
+        raise ValueError("nothing to plot: no backtest windows given")
+    cols = min(2, len(examples))
+    rows = math.ceil(len(examples) / cols)
+    fig = _figure(6 * cols, 3.2 * rows)
+    axes = fig.subplots(rows, cols, squeeze=False)
+    colours = ("tab:blue", "tab:orange", "tab:green", "tab:red")
+    for ax, (item, series, by_model) in zip(axes.flat, examples):
+        windows = next(iter(by_model.values()))
+        first_start = windows[0].index[0]
+        before = history if history is not None else 2 * windows[0].prediction_length
+        shown = series[series.index >= first_start - before]
+        ax.plot(_to_timestamps(shown.index), _first_dim(shown.to_numpy()), color="black", lw=1, label="observed")
+        for m, (model, forecasts) in enumerate(by_model.items()):
+            colour = colours[m % len(colours)]
+            for w, forecast in enumerate(forecasts):
+                index = _to_timestamps(forecast.index)
+                if m == 0:
+                    ax.fill_between(index, _first_dim(forecast.quantile(0.1)), _first_dim(forecast.quantile(0.9)),
+                                    color=colour, alpha=0.2, lw=0, label="10-90% interval" if w == 0 else None)
+                ax.plot(index, _first_dim(forecast.quantile(0.5)), color=colour, lw=1.3 if m == 0 else 1,
+                        ls="-" if m == 0 else "--", label=f"{model} median" if w == 0 else None)
+                ax.axvline(index[0], color="grey", ls=":", lw=0.8)
+        ax.set_title(f"item {item}")
+        ax.tick_params(axis="x", labelrotation=30, labelsize=7)
+    for ax in list(axes.flat)[len(examples):]:
+        ax.set_visible(False)
+    axes.flat[0].legend(loc="upper left", fontsize=7)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return _save(fig, path)

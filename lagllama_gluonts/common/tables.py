@@ -54,19 +54,34 @@ def sniff_separator(path: PathLike) -> str:
         return ","  # one column, or nothing to tell: pandas' default
 
 
-def read_frame(path: PathLike, sep: Optional[str] = None, **read_csv_kwargs) -> pd.DataFrame:
+def _has_pyarrow() -> bool:
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def read_frame(path: PathLike, sep: Optional[str] = None, engine: Optional[str] = None,
+               **read_csv_kwargs) -> pd.DataFrame:
     """The raw table, with clear errors for a missing, empty or unreadable file: delimited
-    text, or Parquet (a ``.parquet`` file, read with pyarrow when it is installed)."""
+    text, or Parquet (a ``.parquet`` file, read with pyarrow when it is installed).
+
+    Delimited text is read with pandas' pyarrow engine when pyarrow is installed (several
+    times faster on large files, timestamps parsed natively), else with its C engine.
+    ``engine`` forces one. The C engine decides where the two would differ: a file pyarrow
+    refuses (e.g. rows with fewer cells than the header, which the C engine fills with NaN),
+    and timestamps with UTC offsets (pyarrow converts them to UTC; the tables here keep each
+    timestamp's local wall time).
+    """
     path = Path(path)
     if path.is_dir():
         raise DataError(f"{str(path)!r} is a directory, not a table file")
     if not path.is_file():
         raise DataError(f"table file not found: {str(path)!r}")
     if path.suffix.lower() in (".parquet", ".pq"):
-        try:
-            import pyarrow  # noqa: F401
-        except ImportError:
-            raise DataError(f"reading {str(path)!r} needs pyarrow: pip install pyarrow") from None
+        if not _has_pyarrow():
+            raise DataError(f"reading {str(path)!r} needs pyarrow: pip install pyarrow")
         try:
             frame = pd.read_parquet(path, engine="pyarrow")
         except Exception as error:  # pyarrow's errors for a broken or foreign file
@@ -75,13 +90,33 @@ def read_frame(path: PathLike, sep: Optional[str] = None, **read_csv_kwargs) -> 
             frame = frame.reset_index()
         frame.columns = [str(c).strip() for c in frame.columns]
         return frame
-    try:
-        frame = pd.read_csv(path, sep=sep or sniff_separator(path), **read_csv_kwargs)
-    except pd.errors.EmptyDataError:
-        raise DataError(f"{str(path)!r} is empty") from None
-    except Exception as error:  # pandas has many parser error types
-        raise DataError(f"cannot read {str(path)!r} as CSV: {error}") from None
+    sep = sep or sniff_separator(path)
+    frame = None
+    if engine == "pyarrow" or (engine is None and not read_csv_kwargs and _has_pyarrow()):
+        frame = _read_with_pyarrow(path, sep)
+    if frame is None:
+        try:
+            frame = pd.read_csv(path, sep=sep, **read_csv_kwargs)
+        except pd.errors.EmptyDataError:
+            raise DataError(f"{str(path)!r} is empty") from None
+        except Exception as error:  # pandas has many parser error types
+            raise DataError(f"cannot read {str(path)!r} as CSV: {error}") from None
     frame.columns = [str(c).strip() for c in frame.columns]
+    return frame
+
+
+def _read_with_pyarrow(path: Path, sep: str) -> Optional[pd.DataFrame]:
+    """The file through pandas' pyarrow engine, or None where the C engine must decide."""
+    try:
+        frame = pd.read_csv(path, sep=sep, engine="pyarrow")
+    except Exception:  # empty, ragged or otherwise odd files: the C engine's answer and errors
+        return None
+    if any(isinstance(dtype, pd.DatetimeTZDtype) for dtype in frame.dtypes):
+        return None  # offsets were converted to UTC: re-read for the local wall time
+    for column in frame.columns:
+        dtype = frame[column].dtype
+        if isinstance(dtype, pd.ArrowDtype) or str(dtype).startswith(("date32", "time")):
+            return None  # types pandas' own engine never produces
     return frame
 
 
@@ -267,3 +302,193 @@ def forecast_table(forecast, quantiles: Sequence[float], timestamps: Optional[pd
     for q in quantiles:
         table[f"q{q:g}"] = forecast.quantile(q)
     return table
+
+
+# --------------------------------------------------------------------------- tables of many series
+
+# the item column a wide table's columns become (another name when a column already has it)
+WIDE_ID_COLUMNS = ("item_id", "series", "column")
+
+
+@dataclass
+class SeriesTable:
+    """A table of one or more series in long form (one row per item and time step), whichever
+    form the file had: what :func:`read_series_table` returns. ``series`` is the validated
+    :class:`~lagllama_gluonts.common.dataframes.FrameSeries` (entries, grid, ids)."""
+
+    frame: pd.DataFrame
+    id_column: str
+    time_column: str
+    target: str
+    series: "object"
+    source: str = ""
+    wide: bool = False
+
+    @property
+    def entries(self) -> List[Dict]:
+        return self.series.entries
+
+    @property
+    def freq(self) -> str:
+        return self.series.freq
+
+    def drop_short(self, min_observed: int) -> List:
+        """Leave out the items with fewer than ``min_observed`` observed values; their ids are
+        returned (a :class:`DataError` when no item is left)."""
+        observed = np.array([np.count_nonzero(~np.isnan(e["target"])) for e in self.series.entries])
+        keep = np.flatnonzero(observed >= min_observed)
+        short = [self.series.name(k) for k in np.flatnonzero(observed < min_observed)]
+        if not len(keep):
+            raise DataError(f"{Path(self.source).name}: every item has fewer than {min_observed} observed values "
+                            f"(the most: {observed.max()}); use a shorter horizon")
+        if short:
+            self.series = self.series.subset(keep)
+        return short
+
+    def history(self, items: Sequence, steps: int) -> Dict[object, pd.Series]:
+        """The last ``steps`` grid steps of each of ``items`` as a series indexed by timestamps
+        (NaN on missing steps), for plots."""
+        wanted = set(items)
+        out: Dict[object, pd.Series] = {}
+        for position, entry in enumerate(self.series.entries):
+            name = self.series.name(position)
+            if name in wanted:
+                values = entry["target"][-steps:].astype(np.float64)
+                stamps = pd.date_range(end=pd.Timestamp(self.series.last[position]), periods=len(values),
+                                       freq=to_offset(self.freq))
+                out[name] = pd.Series(values, index=stamps)
+        return out
+
+
+def read_series_table(
+    path: PathLike,
+    targets: Sequence[str],
+    item_column: Optional[str] = None,
+    time_column: Optional[str] = None,
+    freq: Optional[str] = None,
+    sep: Optional[str] = None,
+    item_option: str = "--item-column",
+    target_option: str = "--target",
+    time_option: str = "--time-column",
+    freq_option: str = "--freq",
+) -> SeriesTable:
+    """
+    Read a file of many series (CSV or Parquet) into GluonTS entries, checked before any work.
+
+    Two layouts:
+
+    * long (``item_column`` given, one target): one row per item and time step, e.g.
+      ``store, date, sales``; each item its own start and length;
+    * wide (no ``item_column``, one or more targets): one timestamp column and one column per
+      series; each target column is an independent series named after its column.
+
+    Rows may come in any order (they are sorted); missing steps on an item's grid and blank
+    cells are NaN. Refused with a :class:`DataError` naming the file, the columns the file has,
+    the item or the data row (counted from 1 after the header): a missing item, time or target
+    column; text in a target (the first bad row); duplicate (item, timestamp) rows; items whose
+    timestamps disagree on the frequency (two items named); an item without any value.
+    """
+    targets = list(dict.fromkeys(targets or []))
+    name = Path(path).name
+    if not targets:
+        raise DataError(f"name the column(s) to forecast with {target_option}")
+    if item_column is not None and len(targets) > 1:
+        raise DataError(f"{item_option} reads a long table with one {target_option} column; several "
+                        f"{target_option} columns ({', '.join(targets)}) are a wide table (leave out {item_option})")
+    frame = read_frame(path, sep=sep)
+    if frame.empty:
+        raise DataError(f"{name} has no data rows")
+    names = [str(c) for c in frame.columns]
+    if item_column is not None and item_column not in frame.columns:
+        raise DataError(f"{name}: no item column {item_column!r} ({item_option}); the table has: {', '.join(names)}")
+    time_column = time_column or guess_time_column([c for c in names if c != item_column] or names)
+    if time_column not in frame.columns:
+        raise DataError(f"{name}: no timestamp column {time_column!r} ({time_option}); the table has: "
+                        f"{', '.join(names)}")
+    if item_column is not None and item_column == time_column:
+        raise DataError(f"{item_option} {item_column!r} is also the timestamp column; name another column")
+    missing = [t for t in targets if t not in frame.columns]
+    if missing:
+        raise DataError(f"{name}: no target column {', '.join(map(repr, missing))} ({target_option}); the table "
+                        f"has: {', '.join(names)}")
+    for target in targets:
+        if target in (time_column, item_column):
+            role = "timestamp" if target == time_column else "item"
+            raise DataError(f"the target column {target!r} is the {role} column")
+
+    frame.index = pd.RangeIndex(1, len(frame) + 1)  # errors name data rows counted from 1
+    values = {}
+    for target in targets:
+        raw = frame[target]
+        numbers, row = to_numbers(raw)
+        if row is not None:
+            who = "" if item_column is None else f"item {frame[item_column].iloc[row]!r}: "
+            raise DataError(f"{name}: {who}column {target!r} has a non-numeric value {raw.iloc[row]!r} in data row "
+                            f"{row + 1}")
+        values[target] = numbers
+
+    from .dataframes import read_df
+
+    if item_column is not None:
+        long = pd.DataFrame({item_column: frame[item_column], time_column: frame[time_column],
+                             targets[0]: values[targets[0]]}, index=frame.index)
+        id_column, target, wide = item_column, targets[0], False
+    else:
+        for column, numbers in values.items():
+            if np.isnan(numbers).all():
+                raise DataError(f"{name}: target column {column!r} has no values")
+        id_column = next(c for c in WIDE_ID_COLUMNS if c not in (time_column, *targets))
+        target = "target" if "target" not in (id_column, time_column) else "value"
+        count = len(frame)
+        long = pd.DataFrame({
+            id_column: pd.Categorical(np.repeat(np.arange(len(targets)), count)).rename_categories(targets),
+            time_column: np.tile(frame[time_column].to_numpy(), len(targets)),
+            target: np.concatenate([values[t] for t in targets]),
+        }, index=np.tile(frame.index.to_numpy(), len(targets)))  # each cell's data row in the file
+        # blank cells are left out: each column's series runs from its first to its last value
+        # (a column that starts later has its own start); gaps inside come back as NaN on the grid
+        long = long[~np.isnan(long[target].to_numpy())]
+        wide = True
+    del frame, values
+    try:
+        series = read_df(long, id_column=id_column, timestamp_column=time_column, target=target, freq=freq)
+    except DataError as error:
+        message = str(error).replace("freq=", freq_option).replace("(rows ", "(data rows ")
+        message = message.replace(", row ", ", data row ").replace(" in row ", " in data row ")
+        raise DataError(f"{name}: {message}") from None
+    if wide:  # the ids were categories: plain column names from here on
+        series.ids = pd.Index(list(series.ids.astype(str)) if hasattr(series.ids, "astype") else series.ids)
+        for entry, item in zip(series.entries, series.ids):
+            entry["item_id"] = item
+    return SeriesTable(frame=long, id_column=id_column, time_column=time_column, target=target, series=series,
+                       source=str(path), wide=wide)
+
+
+def write_forecast_frames(path: PathLike, frames) -> Tuple[Path, int]:
+    """Write the pieces of a long forecast table (e.g. from
+    :func:`~lagllama_gluonts.common.dataframes.predict_series`) to one file as they come:
+    CSV, or Parquet for a ``.parquet`` name (pyarrow). Only one piece is in memory at a time.
+    Returns the path and the number of rows written."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    parquet = path.suffix.lower() in (".parquet", ".pq")
+    if parquet and not _has_pyarrow():
+        raise DataError(f"writing {str(path)!r} needs pyarrow: pip install pyarrow")
+    rows, writer = 0, None
+    try:
+        for k, piece in enumerate(frames):
+            if parquet:
+                import pyarrow as pa
+                import pyarrow.parquet as pq
+
+                table = pa.Table.from_pandas(piece, preserve_index=False)
+                if writer is None:
+                    writer = pq.ParquetWriter(path, table.schema)
+                writer.write_table(table.cast(writer.schema))
+            else:
+                piece.to_csv(path, mode="w" if k == 0 else "a", header=k == 0, index=False)
+            rows += len(piece)
+    finally:
+        if writer is not None:
+            writer.close()
+    return path, rows

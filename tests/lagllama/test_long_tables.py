@@ -82,9 +82,9 @@ LONG_OK = "store,ds,sales\n" + "".join(f"{s},2020-01-{d:02d},{d}\n" for s in "ab
 @pytest.mark.parametrize(
     "text, options, message",
     [
-        (LONG_OK, ["--item-column", "shop"], "no column 'shop'"),
+        (LONG_OK, ["--item-column", "shop"], "no item column 'shop' (--item-column); the table has: store, ds, sales"),
         (LONG_OK + "a,2020-01-05,7\n", ["--item-column", "store"], "duplicate timestamp"),
-        (LONG_OK, ["--item-column", "store", "--target", "amount"], "no column 'amount'"),
+        (LONG_OK, ["--item-column", "store", "--target", "amount"], "no target column 'amount'"),
         (LONG_OK, ["--item-column", "ds", "--time-column", "ds"], "also the timestamp column"),
         ("store,ds,sales\na,2020-01-01,1\na,2020-01-02,x\n", ["--item-column", "store", "--freq", "D"],
          "non-numeric value 'x'"),
