@@ -67,9 +67,21 @@ class Checkpoint:
         """The context the checkpoint was trained with (the reference's 32 when unrecorded)."""
         return int(self.model_kwargs.get("context_length", 32))
 
+    @property
+    def covariates(self) -> Dict[str, Any]:
+        """The covariate configuration the checkpoint was trained with ({} for none, as every released one)."""
+        return covariate_config(self.model_kwargs)
+
     def load_into(self, model: torch.nn.Module) -> None:
-        """Load the weights into ``model`` strictly (see :func:`load_model_weights`)."""
-        load_model_weights(model, self.state_dict, source=str(self.path))
+        """Load the weights into ``model`` strictly (see :func:`load_model_weights`).
+
+        One exception: a checkpoint trained without covariates loads into a model built with
+        them (fine-tuning the released model with covariates); the covariate weights, which
+        the file cannot have, keep their initial value, zero for the projection, so the
+        model forecasts as the checkpoint does until it is trained.
+        """
+        fresh = (COVARIATE_PREFIX,) if not self.covariates else ()
+        load_model_weights(model, self.state_dict, source=str(self.path), fresh=fresh)
 
     def to_dict(self) -> Dict[str, Any]:
         """The checkpoint in the released layout, plain data only (what :func:`save_checkpoint` writes)."""
@@ -211,7 +223,7 @@ def read_checkpoint(path: Union[PathLike, Checkpoint]) -> Checkpoint:
         ) from None
     model_kwargs["distr_output"] = decode_distr_output(model_kwargs.get("distr_output"))
     _check_architecture(path, model_kwargs)
-    hyper_parameters.pop("loss", None)  # NLL is the only loss; nothing to keep
+    hyper_parameters.pop("loss", None)  # a pickled record, or a custom loss's name: code is not kept
     return Checkpoint(path=path, model_kwargs=model_kwargs, state_dict=model_state_dict(ckpt),
                       extra=hyper_parameters)
 
@@ -258,12 +270,32 @@ def model_state_dict(ckpt: Union[Dict[str, Any], Checkpoint]) -> Dict[str, torch
     return {k[len("model."):]: v for k, v in state.items() if k.startswith("model.")}
 
 
-def load_model_weights(model: torch.nn.Module, state: Dict[str, torch.Tensor], source: str = "checkpoint") -> None:
+# the parameters of LagLlamaModel's covariate path (``LagLlamaModel.covariates``)
+COVARIATE_PREFIX = "covariates."
+COVARIATE_KWARGS = ("num_feat_dynamic_real", "num_past_feat_dynamic_real", "num_feat_static_real",
+                    "num_feat_static_cat", "cardinality", "embedding_dimension", "covariate_scaling")
+
+
+def covariate_config(model_kwargs: Dict[str, Any]) -> Dict[str, Any]:
+    """The covariate entries of ``model_kwargs`` when it has covariates, else {}."""
+    counts = [model_kwargs.get(name) or 0 for name in COVARIATE_KWARGS[:4]]
+    if not any(counts):
+        return {}
+    return {name: model_kwargs[name] for name in COVARIATE_KWARGS if model_kwargs.get(name) is not None}
+
+
+def load_model_weights(model: torch.nn.Module, state: Dict[str, torch.Tensor], source: str = "checkpoint",
+                       fresh: tuple = ()) -> None:
     """Load ``state`` into ``model`` strictly; an architecture mismatch names what differs.
 
     (The reference loads with ``strict=False`` and silently drops what does not fit.)
+    Parameters whose names start with one of ``fresh`` may be absent from ``state`` (all of
+    them, then): they keep the model's values.
     """
     expected = model.state_dict()
+    new = {k for k in expected if k.startswith(fresh)} if fresh else set()
+    if new and not new & set(state):
+        state = {**state, **{k: expected[k] for k in new}}
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
     shapes = [

@@ -25,6 +25,7 @@ from gluonts.time_feature import (
 )
 from gluonts.torch.distributions import (
     DistributionOutput,
+    ImplicitQuantileNetworkOutput,
     NegativeBinomialOutput,
     StudentTOutput,
 )
@@ -42,13 +43,15 @@ from gluonts.transform import (
     ValidationSplitSampler,
 )
 
-from .checkpoint import BUNDLED_CHECKPOINT, Checkpoint, CheckpointError, read_checkpoint
+from .augmentations import Augmentations
+from .checkpoint import BUNDLED_CHECKPOINT, COVARIATE_KWARGS, Checkpoint, CheckpointError, read_checkpoint
 from .common.estimator import ForecastEstimator, trainer_defaults
 from .common.scaling import make_scaler
 from .common.validation import DataError, ValidateSeries, check_positive
+from .covariates import KNOWN, PAST_ONLY, JoinCovariates, ValidateCovariates, covariates_of
 from .defaults import FINETUNE_LR
 from .lightning_module import LagLlamaLightningModule
-from .module import check_architecture, validate_rope_scaling
+from .module import check_architecture, check_covariates, validate_rope_scaling
 
 logger = logging.getLogger(__name__)
 
@@ -63,11 +66,8 @@ DEFAULT_LAG_FREQUENCIES = ("Q", "M", "W", "D", "H", "T", "S")
 # benchmarks/results/finetune_settings.md; see defaults.py)
 FINE_TUNING_LR = FINETUNE_LR
 
-# Augmentations of the reference we do not implement: accepted only when disabled.
-_UNSUPPORTED_AUGMENTATIONS = (
-    "jitter_prob", "scaling_prob", "rotation_prob", "permutation_prob",
-    "magnitude_warp_prob", "time_warp_prob", "window_slice_prob", "window_warp_prob",
-)
+# the covariate inputs of the network and the estimator arguments that configure them
+COVARIATE_NAMES = ["feat_dynamic_real", "past_feat_dynamic_real", "feat_static_real", "feat_static_cat"]
 
 
 def _gluonts_lags(freq: str, num_default_lags: int) -> List[int]:
@@ -114,7 +114,7 @@ def frequency_lags(freq: str) -> List[int]:
 def make_distr_output(distr_output: Union[str, DistributionOutput]) -> DistributionOutput:
     if isinstance(distr_output, DistributionOutput):
         return distr_output
-    names = {"studentT": StudentTOutput, "neg_bin": NegativeBinomialOutput}
+    names = {"studentT": StudentTOutput, "neg_bin": NegativeBinomialOutput, "iqn": ImplicitQuantileNetworkOutput}
     if distr_output not in names:
         raise ValueError(f"distr_output must be a DistributionOutput or one of {sorted(names)}, got {distr_output!r}")
     return names[distr_output]()
@@ -164,8 +164,19 @@ class LagLlamaEstimator(ForecastEstimator):
         AdamW settings.
     aug_prob, freq_mask_rate, freq_mixing_rate
         Frequency-masking and frequency-mixing augmentation.
+    jitter_prob, jitter_sigma, scaling_prob, scaling_sigma, rotation_prob, permutation_prob,
+    permutation_max_segments, permutation_seg_mode, magnitude_warp_prob, magnitude_warp_sigma,
+    magnitude_warp_knot, time_warp_prob, time_warp_sigma, time_warp_knot, window_slice_prob,
+    window_slice_reduce_ratio, window_warp_prob, window_warp_window_ratio, window_warp_scales
+        The reference's eight time-domain augmentations, with its names and defaults (all
+        off): see :class:`~lagllama_gluonts.augmentations.Augmentations`.
     distr_output
-        "studentT" (default), "neg_bin" or any GluonTS ``DistributionOutput``.
+        "studentT" (default), "neg_bin", "iqn" (GluonTS's implicit quantile network: trained
+        on the quantile loss at random levels, each sample path drawing its own levels) or
+        any GluonTS ``DistributionOutput``.
+    loss
+        None (the distribution's own: NLL, or the quantile loss for "iqn") or a callable
+        ``loss(distribution, target)`` per position (the reference's ``loss=``).
     num_parallel_samples
         Sample paths per series at prediction time.
     batch_size, num_batches_per_epoch
@@ -210,9 +221,35 @@ class LagLlamaEstimator(ForecastEstimator):
         The reference's decoding, which re-runs the scaler over each path's growing
         history at every step (slower, no cache). Off by default: loc and scale are fixed
         from the observed history, which makes the cache exact.
+    use_single_pass_sampling
+        The reference's fast decoding: one pass per series fed its forecast mean, and
+        ``num_parallel_samples`` independent draws per step. Its paths are **not coherent
+        sample paths**: every step is conditioned on the mean path, so the spread does not
+        compound over the horizon and path-level statistics (sums, maxima) are wrong; the
+        per-step quantiles are only approximately right. Off by default.
     device
         Device of the predictor and trainer: "auto" or None (CUDA when available), "cpu",
         "cuda", "cuda:N" or a ``torch.device``.
+    num_feat_dynamic_real, num_past_feat_dynamic_real, num_feat_static_real, num_feat_static_cat, cardinality
+        Covariates in GluonTS's fields, with ``DeepAREstimator``'s names: ``feat_dynamic_real``
+        (known over the horizon: at prediction it must reach ``prediction_length`` steps past
+        the target), ``past_feat_dynamic_real`` (known only up to the forecast start: never
+        read beyond it), ``feat_static_real``, ``feat_static_cat`` (integer codes below
+        ``cardinality``). ``from_inputs(dataset, ...)`` reads them from the data. They enter
+        through a separate zero-initialised projection added to each token
+        (``LagLlamaModel``'s ``CovariateEncoder``): with its initial weights the model
+        forecasts exactly as without covariates, so a checkpoint trained without them
+        fine-tunes with them. A checkpoint trained with covariates records them and refuses
+        data without them.
+    embedding_dimension, covariate_scaling
+        Embedding size per static categorical feature (default ``min(50, (cardinality+1)//2)``);
+        "std" (default: each dynamic covariate standardised by its own context window) or "none".
+    target_dim
+        None: univariate targets ``(time,)``. An integer ``D``: multivariate targets
+        ``(D, time)``, forecast channel by channel with the univariate model (each variable
+        scaled on its own; covariates shared); forecasts have samples
+        ``(num_samples, prediction_length, D)``, what ``MultivariateEvaluator`` scores.
+        ``from_inputs`` reads it from the data.
     """
 
     @validated()
@@ -235,13 +272,24 @@ class LagLlamaEstimator(ForecastEstimator):
         freq_mask_rate: float = 0.1,
         freq_mixing_rate: float = 0.1,
         jitter_prob: float = 0.0,
+        jitter_sigma: float = 0.03,
         scaling_prob: float = 0.0,
+        scaling_sigma: float = 0.1,
         rotation_prob: float = 0.0,
         permutation_prob: float = 0.0,
+        permutation_max_segments: int = 5,
+        permutation_seg_mode: str = "equal",
         magnitude_warp_prob: float = 0.0,
+        magnitude_warp_sigma: float = 0.2,
+        magnitude_warp_knot: int = 4,
         time_warp_prob: float = 0.0,
+        time_warp_sigma: float = 0.2,
+        time_warp_knot: int = 4,
         window_slice_prob: float = 0.0,
+        window_slice_reduce_ratio: float = 0.9,
         window_warp_prob: float = 0.0,
+        window_warp_window_ratio: float = 0.1,
+        window_warp_scales: Optional[List[float]] = None,
         distr_output: Union[str, DistributionOutput] = "studentT",
         num_parallel_samples: int = 100,
         batch_size: int = 32,
@@ -264,25 +312,42 @@ class LagLlamaEstimator(ForecastEstimator):
         data_id_to_name_map: Optional[dict] = None,
         track_loss_per_series: bool = False,
         use_single_pass_sampling: bool = False,
+        loss: Any = None,
+        num_feat_dynamic_real: int = 0,
+        num_past_feat_dynamic_real: int = 0,
+        num_feat_static_real: int = 0,
+        num_feat_static_cat: int = 0,
+        cardinality: Optional[List[int]] = None,
+        embedding_dimension: Optional[List[int]] = None,
+        covariate_scaling: str = "std",
+        target_dim: Optional[int] = None,
     ) -> None:
         super().__init__(trainer_kwargs=trainer_defaults(trainer_kwargs, device, max_epochs=100))
-        given = dict(
-            jitter_prob=jitter_prob, scaling_prob=scaling_prob, rotation_prob=rotation_prob,
-            permutation_prob=permutation_prob, magnitude_warp_prob=magnitude_warp_prob,
-            time_warp_prob=time_warp_prob, window_slice_prob=window_slice_prob,
-            window_warp_prob=window_warp_prob,
+        # one record of the reference's augmentation settings, checked here (a bad probability
+        # fails at construction, not at the first augmented batch)
+        self.augmentations = Augmentations(
+            jitter_prob=jitter_prob, jitter_sigma=jitter_sigma, scaling_prob=scaling_prob,
+            scaling_sigma=scaling_sigma, rotation_prob=rotation_prob, permutation_prob=permutation_prob,
+            permutation_max_segments=permutation_max_segments, permutation_seg_mode=permutation_seg_mode,
+            magnitude_warp_prob=magnitude_warp_prob, magnitude_warp_sigma=magnitude_warp_sigma,
+            magnitude_warp_knot=magnitude_warp_knot, time_warp_prob=time_warp_prob,
+            time_warp_sigma=time_warp_sigma, time_warp_knot=time_warp_knot, window_slice_prob=window_slice_prob,
+            window_slice_reduce_ratio=window_slice_reduce_ratio, window_warp_prob=window_warp_prob,
+            window_warp_window_ratio=window_warp_window_ratio,
+            window_warp_scales=[0.5, 2.0] if window_warp_scales is None else list(window_warp_scales),
         )
-        enabled = [name for name in _UNSUPPORTED_AUGMENTATIONS if given[name] > 0]
-        if enabled:
-            raise ValueError(
-                f"augmentations {enabled} are not implemented; Lag-Llama's paper uses "
-                "freq_mask_rate and freq_mixing_rate (with aug_prob)"
-            )
-        if use_single_pass_sampling:
-            raise ValueError(
-                "use_single_pass_sampling is not supported: every sample path conditions "
-                "on its own sampled history (use_kv_cache makes that fast)"
-            )
+        if use_single_pass_sampling and rescale_every_step:
+            raise ValueError("use_single_pass_sampling and rescale_every_step are separate decodings: choose one")
+        if loss is not None and not callable(loss):
+            raise ValueError(f"loss must be None or a callable loss(distribution, target), got {loss!r}")
+        if num_feat_static_cat == 0:
+            cardinality = None  # DeepAREstimator's callers pass [1] for "none"
+        check_covariates(num_feat_dynamic_real=num_feat_dynamic_real,
+                         num_past_feat_dynamic_real=num_past_feat_dynamic_real,
+                         num_feat_static_real=num_feat_static_real, num_feat_static_cat=num_feat_static_cat,
+                         cardinality=cardinality, embedding_dimension=embedding_dimension,
+                         covariate_scaling=covariate_scaling)
+        check_positive(target_dim=target_dim)
         check_architecture(prediction_length=prediction_length, context_length=context_length, n_layer=n_layer,
                            n_head=n_head, n_embd_per_head=n_embd_per_head, batch_size=batch_size,
                            num_parallel_samples=num_parallel_samples, num_batches_per_epoch=num_batches_per_epoch)
@@ -335,7 +400,17 @@ class LagLlamaEstimator(ForecastEstimator):
         self.nonnegative_pred_samples = nonnegative_pred_samples
         self.use_kv_cache = use_kv_cache
         self.rescale_every_step = rescale_every_step
+        self.use_single_pass_sampling = use_single_pass_sampling
+        self.loss = loss
         self.device = device
+        self.num_feat_dynamic_real = num_feat_dynamic_real
+        self.num_past_feat_dynamic_real = num_past_feat_dynamic_real
+        self.num_feat_static_real = num_feat_static_real
+        self.num_feat_static_cat = num_feat_static_cat
+        self.cardinality = list(cardinality) if cardinality else None
+        self.embedding_dimension = embedding_dimension
+        self.covariate_scaling = covariate_scaling
+        self.target_dim = target_dim
         self.train_sampler = train_sampler or ExpectedNumInstanceSampler(
             num_instances=1.0, min_future=prediction_length, min_instances=1
         )
@@ -385,6 +460,18 @@ class LagLlamaEstimator(ForecastEstimator):
         if clash:
             raise ValueError(f"{clash} are read from the checkpoint and cannot be overridden")
         kwargs.setdefault("rope_scaling", model_kwargs.get("rope_scaling"))
+        # A checkpoint trained with covariates has them in its architecture: the same ones or an
+        # error. One trained without takes any (their projection starts at zero).
+        stored = ckpt.covariates
+        if stored:
+            asked = {k: kwargs[k] for k in COVARIATE_KWARGS if k in kwargs}
+            differ = {k: v for k, v in asked.items() if v != stored.get(k, 0 if k.startswith("num_") else None)}
+            if differ:
+                raise CheckpointError(
+                    f"{ckpt.path} was trained with covariates ({_describe(stored)}); the estimator asks for "
+                    f"{_describe(differ)}: a covariate model needs the covariates it was trained with"
+                )
+            kwargs.update(stored)
         estimator = cls(
             prediction_length=prediction_length,
             context_length=context_length or ckpt.context_length,
@@ -394,10 +481,44 @@ class LagLlamaEstimator(ForecastEstimator):
         estimator._checkpoint = ckpt  # the weights, so that building the module reads nothing
         return estimator
 
+    @classmethod
+    def derive_auto_fields(cls, train_iter) -> Dict[str, Any]:
+        """What ``from_inputs(dataset, ...)`` reads from the data: its covariates (``num_feat_dynamic_real``,
+        ``num_past_feat_dynamic_real``, ``num_feat_static_real``, ``num_feat_static_cat``,
+        ``cardinality``) and, for a multivariate target, ``target_dim``."""
+        return covariates_of(train_iter)
+
+    @property
+    def covariate_config(self) -> Dict[str, Any]:
+        """The covariate entries of :meth:`model_kwargs` ({} without covariates)."""
+        counts = dict(num_feat_dynamic_real=self.num_feat_dynamic_real,
+                      num_past_feat_dynamic_real=self.num_past_feat_dynamic_real,
+                      num_feat_static_real=self.num_feat_static_real, num_feat_static_cat=self.num_feat_static_cat)
+        if not any(counts.values()):
+            return {}
+        return {**counts, "cardinality": self.cardinality, "embedding_dimension": self.embedding_dimension,
+                "covariate_scaling": self.covariate_scaling}
+
+    def _validate_covariates(self) -> ValidateCovariates:
+        return ValidateCovariates(
+            prediction_length=self.prediction_length, num_feat_dynamic_real=self.num_feat_dynamic_real,
+            num_past_feat_dynamic_real=self.num_past_feat_dynamic_real,
+            num_feat_static_real=self.num_feat_static_real, num_feat_static_cat=self.num_feat_static_cat,
+            cardinality=self.cardinality,
+        )
+
+    def check_training_data(self, training_data: Dataset, validation_data: Optional[Dataset]) -> None:
+        super().check_training_data(training_data, validation_data)
+        checks = self._validate_covariates()
+        checks.check_dataset(training_data)
+        if validation_data is not None:
+            checks.check_dataset(validation_data)
+
     # -- GluonTS hooks ------------------------------------------------------------------------
 
     def create_transformation(self) -> Transformation:
-        steps: List[Transformation] = [ValidateSeries(freq=self.freq)]
+        steps: List[Transformation] = [ValidateSeries(target_dim=self.target_dim, freq=self.freq),
+                                       self._validate_covariates()]
         if self.time_feat:
             steps.append(
                 AddTimeFeatures(
@@ -434,6 +555,8 @@ class LagLlamaEstimator(ForecastEstimator):
             "rope_scaling": self.rope_scaling,
             "time_feat": self.time_feat,
             "dropout": self.dropout,
+            # only when there are covariates: a model without them records what it always did
+            **self.covariate_config,
         }
 
     def create_lightning_module(self, use_kv_cache: Optional[bool] = None) -> LagLlamaLightningModule:
@@ -453,6 +576,9 @@ class LagLlamaEstimator(ForecastEstimator):
             nonnegative_pred_samples=self.nonnegative_pred_samples,
             use_kv_cache=self.use_kv_cache if use_kv_cache is None else use_kv_cache,
             rescale_every_step=self.rescale_every_step,
+            use_single_pass_sampling=self.use_single_pass_sampling,
+            loss=self.loss,
+            **vars(self.augmentations),
         )
         if self.ckpt_path is not None:
             self._load_checkpoint_into(module)
@@ -477,20 +603,28 @@ class LagLlamaEstimator(ForecastEstimator):
                 f"(max {max(stored['lags_seq'])}); the estimator asks for {len(self.lags_seq)} "
                 f"(max {max(self.lags_seq)})"
             )
+        trained, asked = ckpt.covariates, self.covariate_config
+        if trained and trained != {k: v for k, v in asked.items() if k in trained}:
+            raise CheckpointError(
+                f"{self.ckpt_path} was trained with covariates ({_describe(trained)}); the estimator has "
+                f"{_describe(asked) if asked else 'none'}: give it the covariates the checkpoint was trained with"
+            )
         if stored.get("scaling") != self.scaling:
             logger.warning(
                 "checkpoint was trained with scaling=%r; using scaling=%r", stored.get("scaling"), self.scaling
             )
         ckpt.load_into(module.model)
 
-    def _create_instance_splitter(self, module, mode: str) -> InstanceSplitter:
+    def _create_instance_splitter(self, module, mode: str) -> Transformation:
         sampler = {
             "training": self.train_sampler,
             "validation": self.validation_sampler,
             "test": TestSplitSampler(),
         }[mode]
         fields = [FieldName.OBSERVED_VALUES] + ([FieldName.FEAT_TIME] if self.time_feat else [])
-        return InstanceSplitter(
+        known, past_only = self.num_feat_dynamic_real > 0, self.num_past_feat_dynamic_real > 0
+        fields += ([KNOWN] if known else []) + ([PAST_ONLY] if past_only else [])
+        splitter = InstanceSplitter(
             target_field=FieldName.TARGET,
             is_pad_field=FieldName.IS_PAD,
             start_field=FieldName.START,
@@ -501,9 +635,13 @@ class LagLlamaEstimator(ForecastEstimator):
             time_series_fields=fields,
             dummy_value=self.distr_output.value_in_support,
         )
+        return splitter + JoinCovariates(known=known, past_only=past_only) if known or past_only else splitter
 
     def _field_names(self, names: List[str]) -> List[str]:
-        return names + (TIME_FEAT_NAMES if self.time_feat else [])
+        counts = (self.num_feat_dynamic_real, self.num_past_feat_dynamic_real, self.num_feat_static_real,
+                  self.num_feat_static_cat)
+        covariates = [name for name, count in zip(COVARIATE_NAMES, counts) if count > 0]
+        return names + (TIME_FEAT_NAMES if self.time_feat else []) + covariates
 
     def create_training_data_loader(self, data: Dataset, module, shuffle_buffer_length: Optional[int] = None,
                                     **kwargs) -> Iterable:
@@ -576,3 +714,7 @@ class LagLlamaEstimator(ForecastEstimator):
         lags = frequency_lags(freq)
         logger.info("Lag-Llama lags for frequency %s: %d lags up to %d", freq, len(lags), max(lags) + 1)
         return lags
+
+
+def _describe(config: Dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in config.items() if v not in (None, 0))

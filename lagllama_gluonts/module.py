@@ -19,7 +19,7 @@ from typing import List, Optional, Tuple
 import torch
 import torch.nn.functional as F
 from gluonts.model import Input, InputSpec
-from gluonts.torch.distributions import DistributionOutput, StudentTOutput
+from gluonts.torch.distributions import DistributionOutput, ImplicitQuantileNetworkOutput, StudentTOutput
 from torch import nn
 
 from .common.scaling import make_scaler
@@ -262,6 +262,143 @@ def lag_features(series: torch.Tensor, lag_index: torch.Tensor, num_tokens: int)
 # GluonTS's time features of frequency "S" (second, minute, hour, day of week/month/year)
 NUM_TIME_FEATURES = 6
 
+# The model's covariate inputs, in GluonTS's field names (as its TFT model takes them):
+# ``feat_dynamic_real`` (batch, past + horizon, K) known over the horizon, ``past_feat_dynamic_real``
+# (batch, past, K) known only before the forecast start, ``feat_static_real`` (batch, K) and
+# ``feat_static_cat`` (batch, K) integer codes.
+COVARIATE_INPUTS = ("feat_dynamic_real", "past_feat_dynamic_real", "feat_static_real", "feat_static_cat")
+COVARIATE_SCALINGS = ("std", "none")
+# scaled covariates are clipped to this many window standard deviations: a covariate that was
+# constant over the context (a promotion flag that was off) would otherwise read as 1e6 sigmas
+COVARIATE_CLIP = 10.0
+
+
+def default_embedding_dimension(cardinality: List[int]) -> List[int]:
+    """GluonTS's ``DeepAREstimator`` rule: ``min(50, (cardinality + 1) // 2)`` per feature."""
+    return [min(50, (cat + 1) // 2) for cat in cardinality]
+
+
+class CovariateEncoder(nn.Module):
+    """The covariates of each token, projected to the transformer's width and added to its embedding.
+
+    The projection starts at exactly zero (weight and bias), so a model with covariate support
+    and its weights at their initial value computes what the same model without it computes,
+    bit for bit: the released checkpoint's forecasts are unchanged until fine-tuning moves
+    the projection. A separate projection, rather than more columns of ``transformer.wte``,
+    keeps ``wte``'s shape (and every released checkpoint) as it is.
+
+    Token ``j`` sits at position ``q = first + j`` of the window (``first = max_lag``) and
+    predicts ``q + 1``; it gets
+
+    * the known-future covariates of the predicted position, ``feat_dynamic_real[q + 1]``: the
+      covariate at the time the value is forecast (the temperature of the hour whose price is
+      predicted). During decoding each step reads its own row of the horizon;
+    * the past-only covariates of ``q`` while ``q`` is before the forecast start, and zeros with
+      an availability flag of 0 after it: like GluonTS's models, nothing of
+      ``past_feat_dynamic_real`` beyond the forecast start is ever read;
+    * ``feat_static_real`` as given, and one embedding per ``feat_static_cat``;
+    * with ``scaling="std"``, per dynamic covariate its window's ``asinh(mean)`` and ``log(std)``.
+
+    Dynamic covariates are standardised by their own window, the context positions
+    ``[first, past)`` (the target's unobserved positions, padding included, left out and fed
+    as 0), as the target is scaled by its own window; a standard deviation below ``1e-3`` of
+    the window's mean magnitude is raised to it (to 1 when the window is all zeros).
+    """
+
+    def __init__(
+        self,
+        width: int,
+        num_feat_dynamic_real: int = 0,
+        num_past_feat_dynamic_real: int = 0,
+        num_feat_static_real: int = 0,
+        cardinality: Optional[List[int]] = None,
+        embedding_dimension: Optional[List[int]] = None,
+        scaling: str = "std",
+    ) -> None:
+        super().__init__()
+        cardinality = list(cardinality or [])
+        embedding_dimension = list(embedding_dimension or default_embedding_dimension(cardinality))
+        self.num_known = num_feat_dynamic_real
+        self.num_past = num_past_feat_dynamic_real
+        self.num_static_real = num_feat_static_real
+        self.scaling = scaling
+        self.embed = nn.ModuleList(nn.Embedding(c, d) for c, d in zip(cardinality, embedding_dimension))
+        dynamic = self.num_known + self.num_past
+        self.size = (dynamic + (1 if self.num_past else 0) + self.num_static_real + sum(embedding_dimension)
+                     + (2 * dynamic if scaling == "std" else 0))
+        self.proj = nn.Linear(self.size, width)
+        nn.init.zeros_(self.proj.weight)
+        nn.init.zeros_(self.proj.bias)
+
+    def _standardise(self, values: torch.Tensor, window: torch.Tensor, observed: torch.Tensor):
+        """``values`` scaled by the statistics of ``window`` (B, C, K) over its ``observed`` (B, C, 1)."""
+        if self.scaling == "none":
+            return values, []
+        w = observed.double()
+        x = window.double()
+        count = w.sum(1, keepdim=True)
+        loc = (x * w).sum(1, keepdim=True) / count.clamp_min(1)
+        std = ((((x - loc) * w) ** 2).sum(1, keepdim=True) / count.clamp_min(1)).sqrt()
+        level = (x.abs() * w).sum(1, keepdim=True) / count.clamp_min(1)
+        floor = torch.where(level > 0, 1e-3 * level, torch.ones_like(level))
+        scale = torch.maximum(std, floor)
+        loc, scale = loc.to(values.dtype), scale.to(values.dtype)
+        scaled = ((values - loc) / scale).clamp(-COVARIATE_CLIP, COVARIATE_CLIP)
+        return scaled, [torch.asinh(loc), torch.log(scale)]
+
+    def features(
+        self,
+        past_observed_values: torch.Tensor,
+        first: int,
+        num_tokens: int,
+        feat_dynamic_real: Optional[torch.Tensor] = None,
+        past_feat_dynamic_real: Optional[torch.Tensor] = None,
+        feat_static_real: Optional[torch.Tensor] = None,
+        feat_static_cat: Optional[torch.Tensor] = None,
+    ) -> torch.Tensor:
+        """Covariate features of tokens ``0 .. num_tokens - 1`` (positions ``first + j``): (B, num_tokens, size)."""
+        B, P = past_observed_values.shape
+        observed = past_observed_values[:, first:P].unsqueeze(-1)  # the context positions
+        parts, stats = [], []
+        if self.num_known:
+            end = first + 1 + num_tokens
+            if feat_dynamic_real.shape[1] < end:
+                raise ValueError(
+                    f"feat_dynamic_real covers {feat_dynamic_real.shape[1]} steps of the window; these tokens "
+                    f"need {end} (the past and the horizon but its last step)"
+                )
+            rows = feat_dynamic_real[:, first + 1 : end]
+            scaled, s = self._standardise(rows, feat_dynamic_real[:, first:P], observed)
+            # a row inside the past counts where the target is observed; the horizon's rows always do
+            in_past = max(0, min(num_tokens, P - first - 1))
+            row_observed = torch.cat((past_observed_values[:, first + 1 : first + 1 + in_past],
+                                      past_observed_values.new_ones(B, num_tokens - in_past)), dim=1)
+            parts.append(scaled * row_observed.unsqueeze(-1))
+            stats += s
+        if self.num_past:
+            available = min(num_tokens, P - first)
+            scaled, s = self._standardise(past_feat_dynamic_real[:, first : first + available],
+                                          past_feat_dynamic_real[:, first:P], observed)
+            scaled = scaled * observed[:, :available]
+            flag = scaled.new_ones(B, available, 1)
+            known = torch.cat((scaled, flag), dim=-1)
+            missing = known.new_zeros(B, num_tokens - available, known.shape[-1])
+            parts.append(torch.cat((known, missing), dim=1))
+            stats += s
+        static = []
+        if self.num_static_real:
+            static.append(feat_static_real.to(past_observed_values.dtype))
+        if len(self.embed):
+            codes = feat_static_cat.long()
+            static += [embed(codes[:, i]) for i, embed in enumerate(self.embed)]
+        static += [s.squeeze(1) for s in stats]
+        if static:
+            parts.append(torch.cat(static, dim=-1).unsqueeze(1).expand(-1, num_tokens, -1))
+        return torch.cat(parts, dim=-1)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.proj(features)
+
 
 class LagLlamaModel(nn.Module):
     """Lag-Llama: a decoder-only transformer over lag features of a univariate series.
@@ -320,6 +457,17 @@ class LagLlamaModel(nn.Module):
     prediction_length
         Default horizon of :meth:`sample` and of :meth:`describe_inputs` (the Lightning module
         sets it; checkpoints do not store it: the horizon is not part of the architecture).
+    num_feat_dynamic_real, num_past_feat_dynamic_real, num_feat_static_real, num_feat_static_cat
+        Covariates in GluonTS's fields (the names of ``DeepAREstimator``): known over the
+        horizon, known only in the past, static real, static categorical (see
+        :class:`CovariateEncoder`). All 0 (the default, and every released checkpoint): no
+        covariate weights at all, the state dict of the reference.
+    cardinality, embedding_dimension
+        Per static categorical feature: its number of values, and its embedding size
+        (default ``min(50, (cardinality + 1) // 2)``, as ``DeepAREstimator``).
+    covariate_scaling
+        "std" (each dynamic covariate standardised by its own context window, its window's
+        mean and spread fed alongside) or "none" (fed as given, e.g. calendar features).
     """
 
     def __init__(
@@ -340,6 +488,13 @@ class LagLlamaModel(nn.Module):
         scaling_window: Optional[int] = None,
         unobserved_as_loc: bool = False,
         prediction_length: Optional[int] = None,
+        num_feat_dynamic_real: int = 0,
+        num_past_feat_dynamic_real: int = 0,
+        num_feat_static_real: int = 0,
+        num_feat_static_cat: int = 0,
+        cardinality: Optional[List[int]] = None,
+        embedding_dimension: Optional[List[int]] = None,
+        covariate_scaling: str = "std",
     ) -> None:
         super().__init__()
         check_architecture(context_length=context_length, max_context_length=max_context_length,
@@ -383,6 +538,23 @@ class LagLlamaModel(nn.Module):
                 ln_f=RMSNorm(self.config.n_embd),
             )
         )
+        self.num_feat_dynamic_real = num_feat_dynamic_real
+        self.num_past_feat_dynamic_real = num_past_feat_dynamic_real
+        self.num_feat_static_real = num_feat_static_real
+        self.num_feat_static_cat = num_feat_static_cat
+        self.cardinality = list(cardinality or [])
+        check_covariates(num_feat_dynamic_real=num_feat_dynamic_real,
+                         num_past_feat_dynamic_real=num_past_feat_dynamic_real,
+                         num_feat_static_real=num_feat_static_real, num_feat_static_cat=num_feat_static_cat,
+                         cardinality=self.cardinality, embedding_dimension=embedding_dimension,
+                         covariate_scaling=covariate_scaling)
+        # None without covariates: no parameter the released state dict lacks
+        self.covariates = None
+        if self.covariate_inputs:
+            self.covariates = CovariateEncoder(
+                self.config.n_embd, num_feat_dynamic_real, num_past_feat_dynamic_real, num_feat_static_real,
+                self.cardinality, embedding_dimension, covariate_scaling,
+            )
 
     @property
     def past_length(self) -> int:
@@ -394,16 +566,38 @@ class LagLlamaModel(nn.Module):
         """The lags in the 1-based convention shared with Informer (``lags_seq`` + 1)."""
         return [index + 1 for index in self.lags_seq]
 
+    @property
+    def covariate_inputs(self) -> List[str]:
+        """The covariate inputs (of :data:`COVARIATE_INPUTS`) the model was built with."""
+        counts = (self.num_feat_dynamic_real, self.num_past_feat_dynamic_real, self.num_feat_static_real,
+                  self.num_feat_static_cat)
+        return [name for name, count in zip(COVARIATE_INPUTS, counts) if count > 0]
+
+    def _covariate_config(self) -> str:
+        return (f"num_feat_dynamic_real={self.num_feat_dynamic_real}, "
+                f"num_past_feat_dynamic_real={self.num_past_feat_dynamic_real}, "
+                f"num_feat_static_real={self.num_feat_static_real}, num_feat_static_cat={self.num_feat_static_cat}")
+
     def describe_inputs(self, batch_size: int = 1) -> InputSpec:
         """The prediction inputs (what ``forward`` takes), as GluonTS's ``InputSpec``."""
         horizon = self._horizon(None)
+        P = self.past_length
         inputs = {
-            "past_target": Input(shape=(batch_size, self.past_length), dtype=torch.float),
-            "past_observed_values": Input(shape=(batch_size, self.past_length), dtype=torch.float),
+            "past_target": Input(shape=(batch_size, P), dtype=torch.float),
+            "past_observed_values": Input(shape=(batch_size, P), dtype=torch.float),
         }
         if self.time_feat:
-            inputs["past_time_feat"] = Input(shape=(batch_size, self.past_length, NUM_TIME_FEATURES), dtype=torch.float)
+            inputs["past_time_feat"] = Input(shape=(batch_size, P, NUM_TIME_FEATURES), dtype=torch.float)
             inputs["future_time_feat"] = Input(shape=(batch_size, horizon, NUM_TIME_FEATURES), dtype=torch.float)
+        shapes = {
+            "feat_dynamic_real": ((batch_size, P + horizon, self.num_feat_dynamic_real), torch.float),
+            "past_feat_dynamic_real": ((batch_size, P, self.num_past_feat_dynamic_real), torch.float),
+            "feat_static_real": ((batch_size, self.num_feat_static_real), torch.float),
+            "feat_static_cat": ((batch_size, self.num_feat_static_cat), torch.long),
+        }
+        for name in self.covariate_inputs:
+            shape, dtype = shapes[name]
+            inputs[name] = Input(shape=shape, dtype=dtype)
         return InputSpec(inputs, zeros_fn=torch.zeros)
 
     def _horizon(self, prediction_length: Optional[int]) -> int:
@@ -449,7 +643,43 @@ class LagLlamaModel(nn.Module):
             parts.append(time_feat)
         return torch.cat(parts, dim=-1)
 
+    def covariate_features(self, past_observed_values: torch.Tensor, num_tokens: int,
+                           covariates: dict) -> Optional[torch.Tensor]:
+        """The covariate features of the first ``num_tokens`` tokens (see :class:`CovariateEncoder`),
+        or None for a model without covariates (whatever ``covariates`` holds)."""
+        if self.covariates is None:
+            return None
+        unknown = sorted(set(covariates) - set(COVARIATE_INPUTS))
+        if unknown:
+            raise TypeError(f"unknown covariate inputs {unknown}; the model takes {list(COVARIATE_INPUTS)}")
+        for name in self.covariate_inputs:
+            if covariates.get(name) is None:
+                raise ValueError(f"this model was built with {name} covariates ({self._covariate_config()}): "
+                                 f"{name} is required")
+        return self.covariates.features(past_observed_values, self.max_lag, num_tokens, **covariates)
+
     # -- the transformer ----------------------------------------------------------------------
+
+    def hidden_states(
+        self,
+        tokens: torch.Tensor,
+        start: int = 0,
+        scaling_length: Optional[int] = None,
+        cache: Optional[KVCache] = None,
+        covariate_features: Optional[torch.Tensor] = None,
+    ) -> torch.Tensor:
+        """The final (normalised) hidden state of tokens at positions ``start, start+1, ...``."""
+        T = tokens.shape[1]
+        positions = torch.arange(start, start + T, device=tokens.device)
+        scaling_length = scaling_length or start + T
+        x = self.transformer.wte(tokens)
+        if covariate_features is not None:
+            x = x + self.covariates(covariate_features)
+        for i, block in enumerate(self.transformer.h):
+            x = block(x, positions, scaling_length, cache, i)
+        if cache is not None:
+            cache.advance(T)
+        return self.transformer.ln_f(x)
 
     def transformer_forward(
         self,
@@ -457,17 +687,10 @@ class LagLlamaModel(nn.Module):
         start: int = 0,
         scaling_length: Optional[int] = None,
         cache: Optional[KVCache] = None,
+        covariate_features: Optional[torch.Tensor] = None,
     ) -> Tuple[torch.Tensor, ...]:
         """Distribution arguments for tokens at positions ``start, start+1, ...``."""
-        T = tokens.shape[1]
-        positions = torch.arange(start, start + T, device=tokens.device)
-        scaling_length = scaling_length or start + T
-        x = self.transformer.wte(tokens)
-        for i, block in enumerate(self.transformer.h):
-            x = block(x, positions, scaling_length, cache, i)
-        if cache is not None:
-            cache.advance(T)
-        return self.param_proj(self.transformer.ln_f(x))
+        return self.param_proj(self.hidden_states(tokens, start, scaling_length, cache, covariate_features))
 
     # -- one teacher-forced pass: training, validation, the reference's outputs ---------------
 
@@ -478,6 +701,7 @@ class LagLlamaModel(nn.Module):
         past_time_feat: Optional[torch.Tensor] = None,
         future_time_feat: Optional[torch.Tensor] = None,
         future_target: Optional[torch.Tensor] = None,
+        **covariates: torch.Tensor,
     ) -> Tuple[Tuple[torch.Tensor, ...], torch.Tensor, torch.Tensor]:
         """Teacher-forced distribution arguments, with the reference's semantics.
 
@@ -485,6 +709,7 @@ class LagLlamaModel(nn.Module):
         is the next-step forecast); with it, the horizon's values but its last are appended
         as inputs, giving ``context_length + prediction_length - 1`` outputs.
         Returns ``(distr_args, loc, scale)``; the arguments are in scaled space.
+        ``covariates``: the inputs of :data:`COVARIATE_INPUTS` the model was built with.
         """
         loc, scale = self.scale(past_target, past_observed_values)
         past_target = self.fill_unobserved(past_target, past_observed_values, loc)
@@ -496,7 +721,8 @@ class LagLlamaModel(nn.Module):
                 time_feat = torch.cat((time_feat, future_time_feat[:, :-1]), dim=1)
         num_tokens = series.shape[1] - self.max_lag
         tokens = self.tokens(series, loc, scale, time_feat, num_tokens)
-        return self.transformer_forward(tokens), loc, scale
+        features = self.covariate_features(past_observed_values, num_tokens, covariates)
+        return self.transformer_forward(tokens, covariate_features=features), loc, scale
 
     def loss(
         self,
@@ -506,12 +732,13 @@ class LagLlamaModel(nn.Module):
         future_time_feat: Optional[torch.Tensor],
         future_target: torch.Tensor,
         future_observed_values: torch.Tensor,
+        **covariates: torch.Tensor,
     ) -> torch.Tensor:
         """Mean negative log-likelihood over each series' observed predicted positions, shape
         (batch,): the same contract as ``InformerModel.loss`` (and GluonTS's models)."""
         nll, observed = self.nll_per_position(
             past_target, past_observed_values, past_time_feat, future_time_feat, future_target,
-            future_observed_values,
+            future_observed_values, **covariates,
         )
         return (nll * observed).sum(dim=1) / observed.sum(dim=1).clamp_min(1.0)
 
@@ -523,6 +750,8 @@ class LagLlamaModel(nn.Module):
         future_time_feat: Optional[torch.Tensor],
         future_target: torch.Tensor,
         future_observed_values: torch.Tensor,
+        loss=None,
+        **covariates: torch.Tensor,
     ) -> Tuple[torch.Tensor, torch.Tensor]:
         """Negative log-likelihood at every predicted position, and whether it was observed.
 
@@ -530,15 +759,23 @@ class LagLlamaModel(nn.Module):
         returns ``(nll, observed)``, both (batch, context_length - 1 + prediction_length).
         Averaging ``nll`` over the batch's observed positions is the training loss; the last
         ``prediction_length`` columns are the horizon alone.
+
+        The value is the distribution output's own ``loss`` (the NLL; for ``"iqn"`` its
+        quantile loss at the sampled levels), or ``loss(distribution, target)`` when a loss
+        is given (the reference's ``DistributionLoss`` protocol).
         """
         distr_args, loc, scale = self.distribution_args(
-            past_target, past_observed_values, past_time_feat, future_time_feat, future_target
+            past_target, past_observed_values, past_time_feat, future_time_feat, future_target, **covariates
         )
         # the context positions that have a prediction: all but the first. Sliced from the
         # end by length, not with [-keep:], which for keep = 0 (context_length 1) is everything.
         P, keep = past_target.shape[1], self.context_length - 1
         target = torch.cat((past_target[:, P - keep :], future_target), dim=1)
         observed = torch.cat((past_observed_values[:, P - keep :], future_observed_values), dim=1)
+        if loss is not None:
+            return loss(self.distr_output.distribution(distr_args, loc=loc, scale=scale), target), observed
+        if isinstance(self.distr_output, ImplicitQuantileNetworkOutput):
+            return self.distr_output.loss(target, distr_args, loc, scale), observed
         distr = self.distr_output.distribution(distr_args, loc=loc, scale=scale)
         return -distr.log_prob(target), observed
 
@@ -567,6 +804,8 @@ class LagLlamaModel(nn.Module):
         use_kv_cache: bool = True,
         rescale_every_step: bool = False,
         nonnegative: bool = False,
+        single_pass: bool = False,
+        **covariates: torch.Tensor,
     ) -> torch.Tensor:
         """Autoregressive sample paths, shape (batch, num_samples, prediction_length).
 
@@ -577,19 +816,39 @@ class LagLlamaModel(nn.Module):
         ``rescale_every_step=True`` reproduces the reference (:meth:`_sample_rescaled`),
         which re-runs its scaler over the growing history at every step; the tokens of the
         whole window then change each step, so it recomputes everything (no cache).
+
+        ``single_pass=True`` is the reference's ``use_single_pass_sampling``
+        (:meth:`_sample_single_pass`): one path per series, fed its own forecast mean, and at
+        each step ``num_samples`` independent draws from that step's distribution. Each
+        step's marginal is then conditioned on the mean path, not on a sampled history: the
+        "paths" are not coherent sample paths (no dependence between steps, and too narrow
+        at long horizons where the uncertainty of earlier steps should compound). It is
+        ``num_samples`` times cheaper.
+
+        ``covariates``: the inputs of :data:`COVARIATE_INPUTS` the model was built with; they
+        do not depend on the paths, so their features are computed once per call.
         """
         S = num_samples or self.num_parallel_samples
         H = self._horizon(prediction_length)
+        if single_pass and rescale_every_step:
+            raise ValueError("single_pass and rescale_every_step are separate decodings: choose one")
         loc, scale = self.scale(past_target, past_observed_values)
         past_target = self.fill_unobserved(past_target, past_observed_values, loc)
         past_tf = past_time_feat[:, self.max_lag :] if past_time_feat is not None else None
-        if rescale_every_step:
-            paths = self._sample_rescaled(past_target, past_observed_values, past_tf, future_time_feat, H, S,
-                                          nonnegative)
+        # every token a run can meet: the context's and the horizon's but the last
+        features = self.covariate_features(past_observed_values, self.context_length + H - 1, covariates)
+        if single_pass:
+            paths = self._sample_single_pass(past_target, loc, scale, past_tf, future_time_feat, features, H, S,
+                                             nonnegative, use_kv_cache)
+        elif rescale_every_step:
+            paths = self._sample_rescaled(past_target, past_observed_values, past_tf, future_time_feat, features,
+                                          H, S, nonnegative)
         elif use_kv_cache:
-            paths = self._sample_cached(past_target, loc, scale, past_tf, future_time_feat, H, S, nonnegative)
+            paths = self._sample_cached(past_target, loc, scale, past_tf, future_time_feat, features, H, S,
+                                        nonnegative)
         else:
-            paths = self._sample_recomputed(past_target, loc, scale, past_tf, future_time_feat, H, S, nonnegative)
+            paths = self._sample_recomputed(past_target, loc, scale, past_tf, future_time_feat, features, H, S,
+                                            nonnegative)
         return paths.reshape(past_target.shape[0], S, H)
 
     def _draw(self, params, loc, scale, nonnegative: bool) -> torch.Tensor:
@@ -597,7 +856,20 @@ class LagLlamaModel(nn.Module):
         y = self.distr_output.distribution(tuple(p[:, -1:] for p in params), loc, scale).sample()
         return F.relu(y) if nonnegative else y
 
-    def _sample_cached(self, past_target, loc, scale, past_tf, future_tf, H, S, nonnegative) -> torch.Tensor:
+    def _first_step_params(self, hidden: torch.Tensor, S: int) -> Tuple[torch.Tensor, ...]:
+        """The next-step arguments of each of the ``S`` paths of a series from its context's last state.
+
+        A distribution head is deterministic, so its arguments are computed once per series and
+        repeated; the implicit quantile network draws its quantile level inside the head, so it
+        runs once per path (else the paths of a series would share their first value).
+        """
+        if isinstance(self.distr_output, ImplicitQuantileNetworkOutput):
+            return self.param_proj(hidden[:, -1:].repeat_interleave(S, dim=0))
+        # the head over every position, then the last: the same matrix product as before the
+        # split into hidden_states and head, so released checkpoints forecast bit for bit as they did
+        return tuple(p[:, -1:].repeat_interleave(S, dim=0) for p in self.param_proj(hidden))
+
+    def _sample_cached(self, past_target, loc, scale, past_tf, future_tf, features, H, S, nonnegative):
         """Fixed loc and scale, kv-cache: the context once per series, then one token per step."""
         B, P = past_target.shape
         C = self.context_length
@@ -606,30 +878,31 @@ class LagLlamaModel(nn.Module):
         # the context is the same for all paths of a series: prefill it once per series
         cache = KVCache(samples=S, max_generated=H)
         tokens = self.tokens(scaled_past, loc, scale, past_tf, C)
-        params = self.transformer_forward(tokens, 0, scaling_length, cache)
-        params = tuple(p[:, -1:].repeat_interleave(S, dim=0) for p in params)
-        future_tf = _repeat(future_tf, S)
+        hidden = self.hidden_states(tokens, 0, scaling_length, cache, _slice(features, 0, C))
+        params = self._first_step_params(hidden, S)
+        future_tf, features = _repeat(future_tf, S), _repeat(features, S)
         loc, scale = _repeat(loc, S), _repeat(scale, S)
         # each path's scaled history; its first P + t columns are valid at step t
         series = past_target.new_zeros(B * S, P + H)
         series[:, :P] = _repeat(scaled_past, S)
         paths = past_target.new_zeros(B * S, H)
         for t in range(H):
-            if t > 0:  # the token of the value sampled last, at position C + t - 1
+            if t > 0:  # the token of the value sampled last, at position C + t - 1, with its own covariate row
                 tf = future_tf[:, t - 1 : t] if future_tf is not None else None
                 token = self.tokens(series[:, : P + t], loc, scale, tf, 1)
-                params = self.transformer_forward(token, C + t - 1, scaling_length, cache)
+                params = self.transformer_forward(token, C + t - 1, scaling_length, cache,
+                                                  _slice(features, C + t - 1, C + t))
             y = self._draw(params, loc, scale, nonnegative)
             paths[:, t : t + 1] = y
             series[:, P + t : P + t + 1] = (y - loc) / scale
         return paths
 
-    def _sample_recomputed(self, past_target, loc, scale, past_tf, future_tf, H, S, nonnegative) -> torch.Tensor:
+    def _sample_recomputed(self, past_target, loc, scale, past_tf, future_tf, features, H, S, nonnegative):
         """Fixed loc and scale, no cache: the whole window again at every step (the check of the cache)."""
         B, P = past_target.shape
         C = self.context_length
         scaling_length = C + H - 1
-        past_tf, future_tf = _repeat(past_tf, S), _repeat(future_tf, S)
+        past_tf, future_tf, features = _repeat(past_tf, S), _repeat(future_tf, S), _repeat(features, S)
         loc, scale = _repeat(loc, S), _repeat(scale, S)
         series = past_target.new_zeros(B * S, P + H)
         series[:, :P] = (_repeat(past_target, S) - loc) / scale
@@ -637,18 +910,20 @@ class LagLlamaModel(nn.Module):
         for t in range(H):
             tf = past_tf if future_tf is None or t == 0 else torch.cat((past_tf, future_tf[:, :t]), dim=1)
             tokens = self.tokens(series[:, : P + t], loc, scale, tf, C + t)
-            params = self.transformer_forward(tokens, 0, scaling_length)
+            params = self.transformer_forward(tokens, 0, scaling_length, None, _slice(features, 0, C + t))
             y = self._draw(params, loc, scale, nonnegative)
             paths[:, t : t + 1] = y
             series[:, P + t : P + t + 1] = (y - loc) / scale
         return paths
 
-    def _sample_rescaled(self, past_target, observed_past, past_tf, future_tf, H, S, nonnegative) -> torch.Tensor:
-        """The reference's decoding: loc and scale re-computed over each path's growing history."""
+    def _sample_rescaled(self, past_target, observed_past, past_tf, future_tf, features, H, S, nonnegative):
+        """The reference's decoding: loc and scale re-computed over each path's growing history.
+
+        (The covariates keep the scaling of their context window.)"""
         B, P = past_target.shape
         C = self.context_length
         scaling_length = C + H - 1
-        past_tf, future_tf = _repeat(past_tf, S), _repeat(future_tf, S)
+        past_tf, future_tf, features = _repeat(past_tf, S), _repeat(future_tf, S), _repeat(features, S)
         # raw history; the sampled values count as observed when re-scaling
         target = past_target.new_zeros(B * S, P + H)
         target[:, :P] = _repeat(past_target, S)
@@ -659,9 +934,47 @@ class LagLlamaModel(nn.Module):
             loc, scale = self.scale(target[:, :n], observed[:, :n])
             tf = past_tf if future_tf is None or t == 0 else torch.cat((past_tf, future_tf[:, :t]), dim=1)
             tokens = self.tokens((target[:, :n] - loc) / scale, loc, scale, tf, C + t)
-            params = self.transformer_forward(tokens, 0, scaling_length)
+            params = self.transformer_forward(tokens, 0, scaling_length, None, _slice(features, 0, C + t))
             target[:, n : n + 1] = self._draw(params, loc, scale, nonnegative)
         return target[:, P:]
+
+    def _sample_single_pass(self, past_target, loc, scale, past_tf, future_tf, features, H, S, nonnegative,
+                            use_kv_cache):
+        """The reference's single-pass mode: one path per series fed its mean, ``S`` draws per step."""
+        B, P = past_target.shape
+        C = self.context_length
+        scaling_length = C + H - 1
+        cache = KVCache(samples=1, max_generated=H) if use_kv_cache else None
+        series = past_target.new_zeros(B, P + H)
+        series[:, :P] = (past_target - loc) / scale
+        paths = past_target.new_zeros(B * S, H)
+        loc_s, scale_s = _repeat(loc, S), _repeat(scale, S)
+        for t in range(H):
+            if cache is None or t == 0:  # the whole window (the prefill, or every step without a cache)
+                tf = past_tf if future_tf is None or t == 0 else torch.cat((past_tf, future_tf[:, :t]), dim=1)
+                tokens = self.tokens(series[:, : P + t], loc, scale, tf, C + t)
+                hidden = self.hidden_states(tokens, 0, scaling_length, cache, _slice(features, 0, C + t))
+            else:
+                tf = future_tf[:, t - 1 : t] if future_tf is not None else None
+                token = self.tokens(series[:, : P + t], loc, scale, tf, 1)
+                hidden = self.hidden_states(token, C + t - 1, scaling_length, cache,
+                                            _slice(features, C + t - 1, C + t))
+            y = self._draw(self._first_step_params(hidden, S), loc_s, scale_s, nonnegative)
+            paths[:, t : t + 1] = y
+            params = tuple(p[:, -1:] for p in self.param_proj(hidden[:, -1:]))
+            try:
+                mean = self.distr_output.distribution(params, loc, scale).mean
+            except NotImplementedError:  # (the implicit quantile network has no closed-form mean)
+                mean = y.view(B, S).mean(dim=1, keepdim=True)
+            if nonnegative:
+                mean = F.relu(mean)
+            series[:, P + t : P + t + 1] = (mean - loc) / scale
+        return paths
+
+
+def _slice(features: Optional[torch.Tensor], start: int, stop: int) -> Optional[torch.Tensor]:
+    """Tokens ``start .. stop - 1`` of the covariate features (None without covariates)."""
+    return None if features is None else features[:, start:stop]
 
 
 def _repeat(t: Optional[torch.Tensor], samples: int) -> Optional[torch.Tensor]:
@@ -675,6 +988,30 @@ def check_architecture(**sizes) -> None:
     head = sizes.get("n_embd_per_head")
     if head is not None and head % 2:
         raise ValueError(f"n_embd_per_head must be even (rotary embeddings rotate pairs of channels), got {head}")
+
+
+def check_covariates(num_feat_dynamic_real: int = 0, num_past_feat_dynamic_real: int = 0,
+                     num_feat_static_real: int = 0, num_feat_static_cat: int = 0,
+                     cardinality: Optional[List[int]] = None, embedding_dimension: Optional[List[int]] = None,
+                     covariate_scaling: str = "std") -> None:
+    """The covariate configuration can build a model, else a ValueError naming the argument."""
+    counts = dict(num_feat_dynamic_real=num_feat_dynamic_real, num_past_feat_dynamic_real=num_past_feat_dynamic_real,
+                  num_feat_static_real=num_feat_static_real, num_feat_static_cat=num_feat_static_cat)
+    for name, value in counts.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
+    cardinality = list(cardinality or [])
+    if len(cardinality) != num_feat_static_cat or not all(isinstance(c, int) and c >= 1 for c in cardinality):
+        raise ValueError(f"cardinality must list one positive integer per static categorical feature "
+                         f"(num_feat_static_cat={num_feat_static_cat}), got {cardinality!r}")
+    if embedding_dimension is not None and (
+        len(embedding_dimension) != num_feat_static_cat or not all(isinstance(d, int) and d >= 1
+                                                                   for d in embedding_dimension)
+    ):
+        raise ValueError(f"embedding_dimension must list one positive integer per static categorical feature, "
+                         f"got {embedding_dimension!r}")
+    if covariate_scaling not in COVARIATE_SCALINGS:
+        raise ValueError(f"covariate_scaling must be one of {list(COVARIATE_SCALINGS)}, got {covariate_scaling!r}")
 
 
 ROPE_SCALING_FORMS = (
