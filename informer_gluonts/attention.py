@@ -294,6 +294,9 @@ class ProbSparseAttention(nn.Module):
         self.masked = masked
         self.scale = scale
         self.dropout = nn.Dropout(dropout)
+        # Set by InformerModel.encoder_attention: keep the next pass's weights (off: no cost).
+        self.record_attention = False
+        self.attention_map: torch.Tensor | None = None
 
     def extra_repr(self) -> str:
         return f"factor={self.factor}, masked={self.masked}, scale={self.scale}"
@@ -366,6 +369,8 @@ class ProbSparseAttention(nn.Module):
             scores.masked_fill_(future, float("-inf"))
         attn = self.dropout(torch.softmax(scores, dim=-1))
         active = torch.matmul(attn, v_bh)  # (B, H, u, D_V)
+        if self.record_attention:
+            self.attention_map = self._full_map(attn.detach(), top, L_Q)
 
         # 3) Lazy queries: mean of the values, or their running sum under the causal mask.
         #    Built directly in the output layout (B, L_Q, H, D_V).
@@ -379,6 +384,19 @@ class ProbSparseAttention(nn.Module):
             2, top.unsqueeze(-1).expand(B, H, u, values.shape[3]), active.to(context.dtype)
         )
         return context
+
+    def _full_map(self, attn: torch.Tensor, top: torch.Tensor, L_Q: int) -> torch.Tensor:
+        """The (B, H, L_Q, L_K) weights: the active rows' softmax, uniform rows for the lazy
+        queries (their output is the mean of the values, or the running sum of the visible
+        ones under the causal mask: uniform over the keys they see), as the official
+        ``_update_context`` with ``output_attention``."""
+        B, H, u, L_K = attn.shape
+        visible = torch.ones(L_Q, L_K, device=attn.device, dtype=attn.dtype)
+        if self.masked:
+            visible = visible.tril()
+        weights = (visible / visible.sum(-1, keepdim=True)).expand(B, H, L_Q, L_K).clone()
+        weights.scatter_(2, top.unsqueeze(-1).expand(B, H, u, L_K), attn)
+        return weights
 
 
 class FullAttention(nn.Module):
@@ -414,6 +432,9 @@ class FullAttention(nn.Module):
         self.masked = masked
         self.scale = scale
         self.dropout_p = float(dropout)
+        # Set by InformerModel.encoder_attention: keep the next pass's weights (off: no cost).
+        self.record_attention = False
+        self.attention_map: torch.Tensor | None = None
 
     def extra_repr(self) -> str:
         return f"masked={self.masked}, scale={self.scale}, dropout={self.dropout_p}"
@@ -444,6 +465,14 @@ class FullAttention(nn.Module):
             ``(B, L_Q, H, D_V)``.
         """
         D = queries.shape[-1]
+        if self.record_attention:
+            # SDPA's fused kernels never form the weights: computed explicitly, only when asked.
+            scores = queries.transpose(1, 2) @ keys.permute(0, 2, 3, 1) * (self.scale or 1.0 / math.sqrt(D))
+            if self.masked:
+                L_Q, L_K = scores.shape[-2:]
+                hidden = torch.ones(L_Q, L_K, dtype=torch.bool, device=scores.device).triu(1)
+                scores = scores.masked_fill(hidden, float("-inf"))
+            self.attention_map = torch.softmax(scores, dim=-1).detach()
         out = F.scaled_dot_product_attention(
             queries.transpose(1, 2),
             keys.transpose(1, 2),

@@ -3,6 +3,8 @@
 from typing import Any, Dict, Iterable, List, Optional, Union
 
 import lightning.pytorch as pl
+import numpy as np
+import pandas as pd
 import torch
 from gluonts.core.component import validated
 from gluonts.dataset.common import Dataset
@@ -38,11 +40,39 @@ from gluonts.transform.sampler import InstanceSampler
 
 from lagllama_gluonts.common.estimator import ForecastEstimator, trainer_defaults
 from lagllama_gluonts.common.scaling import SCALINGS
-from lagllama_gluonts.common.validation import ValidateSeries, check_positive
+from lagllama_gluonts.common.validation import DataError, ValidateSeries, check_positive, describe
 
 from .lightning_module import InformerLightningModule
+from .module import EMBEDS
 
 TRAINING_TARGET_NAMES = ["future_target", "future_observed_values"]
+TIME_MARKS = "time_marks"
+
+
+# The official integer calendar marks (``timeenc=0``) for embed="fixed"/"learned", as GluonTS
+# time features: plain module-level functions, which serde stores by name, so they travel
+# with a serialized predictor's transformation.
+def month_mark(index: pd.PeriodIndex) -> np.ndarray:
+    return np.asarray(index.month, dtype=np.float32)  # 1 .. 12
+
+
+def day_mark(index: pd.PeriodIndex) -> np.ndarray:
+    return np.asarray(index.day, dtype=np.float32)  # 1 .. 31
+
+
+def weekday_mark(index: pd.PeriodIndex) -> np.ndarray:
+    return np.asarray(index.dayofweek, dtype=np.float32)  # Monday 0 .. Sunday 6
+
+
+def hour_mark(index: pd.PeriodIndex) -> np.ndarray:
+    return np.asarray(index.hour, dtype=np.float32)
+
+
+def minute_mark(index: pd.PeriodIndex) -> np.ndarray:
+    return np.asarray(index.minute // 15, dtype=np.float32)  # quarter of the hour
+
+
+CALENDAR_MARK_FEATURES = (month_mark, day_mark, weekday_mark, hour_mark, minute_mark)
 
 
 def _frequency_features(freq: str, time_features, lags_seq):
@@ -94,7 +124,9 @@ class InformerEstimator(ForecastEstimator):
     n_heads
         Number of attention heads (default: 4; paper: 8).
     e_layers
-        Number of encoder layers (default: 2).
+        Number of encoder layers (default: 2), or a list of depths such as
+        ``[3, 2, 1]``: the official ``InformerStack``, one encoder per entry
+        on the last ``1 / 2**i`` of the context, outputs concatenated.
     d_layers
         Number of decoder layers (default: 1).
     d_ff
@@ -110,6 +142,29 @@ class InformerEstimator(ForecastEstimator):
         Dropout rate (default: 0.05).
     activation
         ``"gelu"`` (default) or ``"relu"``.
+    embed
+        Calendar information, the official ``--embed``: ``"timeF"``
+        (default: GluonTS's time features of ``freq`` as token inputs),
+        ``"fixed"`` (frozen sinusoidal tables) or ``"learned"`` (trained
+        tables) of the integer month, day, weekday, hour and minute // 15,
+        added to the token embedding (the calendar time features are then
+        left out unless ``time_features`` names some).
+    mix
+        The official ``--mix`` (default True): decoder self-attention
+        outputs mixed across heads and positions.
+    padding
+        The official ``--padding``: value of the decoder's horizon
+        placeholders, 0 (default) or 1.
+    target_dim
+        ``None`` (default): univariate series, targets of shape ``(T,)``.
+        An integer ``D``: the official "M" setting, targets of shape
+        ``(D, T)`` (GluonTS's multivariate form, e.g. from
+        ``MultivariateGrouper``) forecast jointly; forecasts are
+        ``SampleForecast`` with samples ``(num_samples, prediction_length,
+        D)``, scored with GluonTS's ``MultivariateEvaluator``. Lags and
+        scaling are per variable; NaN marks a missing value of one variable
+        (observed mask per variable, left out of the loss); a variable
+        without any observed value in a training series is an error.
     num_feat_dynamic_real
         Number of covariates known in the future (``feat_dynamic_real``,
         which must then extend ``prediction_length`` steps past the target
@@ -129,7 +184,10 @@ class InformerEstimator(ForecastEstimator):
         ``[min(50, (cat+1)//2) for cat in cardinality]``).
     distr_output
         Distribution to use to evaluate observations and sample predictions
-        (default: StudentTOutput()).
+        (default: StudentTOutput()). With ``target_dim``, a univariate output
+        is applied independently per variable; a multivariate one (event
+        shape ``(D,)``, e.g. ``informer_gluonts.distributions.
+        LowRankMultivariateNormalOutput(dim=D)``) models their correlations.
     scaling
         ``"std"`` (default), ``"mean"``, ``"robust"`` or ``"none"``: scaler
         fitted on the observed context of each window; ``log(scale)`` is fed
@@ -186,7 +244,7 @@ class InformerEstimator(ForecastEstimator):
         label_len: Optional[int] = None,
         d_model: int = 64,
         n_heads: int = 4,
-        e_layers: int = 2,
+        e_layers: Union[int, List[int]] = 2,
         d_layers: int = 1,
         d_ff: int = 128,
         attention: str = "prob",
@@ -194,6 +252,10 @@ class InformerEstimator(ForecastEstimator):
         distil: bool = True,
         dropout: float = 0.05,
         activation: str = "gelu",
+        embed: str = "timeF",
+        mix: bool = True,
+        padding: float = 0.0,
+        target_dim: Optional[int] = None,
         num_feat_dynamic_real: int = 0,
         num_past_feat_dynamic_real: int = 0,
         num_feat_static_cat: int = 0,
@@ -227,14 +289,34 @@ class InformerEstimator(ForecastEstimator):
             context_length=context_length,
             d_model=d_model,
             n_heads=n_heads,
-            e_layers=e_layers,
             d_layers=d_layers,
+            target_dim=target_dim,
             d_ff=d_ff,
             factor=factor,
             num_parallel_samples=num_parallel_samples,
             batch_size=batch_size,
             num_batches_per_epoch=num_batches_per_epoch,
         )
+        depths = e_layers if isinstance(e_layers, (list, tuple)) else [e_layers]
+        if not depths:
+            raise ValueError("e_layers must be a positive integer or a non-empty list of them, got []")
+        for depth in depths:
+            check_positive(e_layers=depth)
+        if embed not in EMBEDS:
+            raise ValueError(f"embed must be one of {EMBEDS}, got {embed!r}")
+        if padding not in (0, 1):
+            raise ValueError(f"padding must be 0 or 1 (the decoder placeholders' value), got {padding!r}")
+        expected_event = () if target_dim is None else ((), (target_dim,))
+        if target_dim is None and distr_output.event_shape != ():
+            raise ValueError(
+                f"distr_output has event shape {distr_output.event_shape}: a multivariate output needs "
+                "target_dim (the number of variables)"
+            )
+        if target_dim is not None and distr_output.event_shape not in expected_event:
+            raise ValueError(
+                f"distr_output has event shape {distr_output.event_shape}, but target_dim={target_dim}: "
+                f"use a univariate output (one per variable) or one of event shape ({target_dim},)"
+            )
         if d_model % n_heads:
             raise ValueError(
                 f"d_model={d_model} is not divisible by n_heads={n_heads}"
@@ -289,13 +371,16 @@ class InformerEstimator(ForecastEstimator):
         self.time_features, lags = _frequency_features(
             freq, time_features, lags_seq
         )
+        if embed != "timeF" and time_features is None:
+            # the temporal embedding carries the calendar; no second copy as token inputs
+            self.time_features = []
         self.lags_seq = list(lags)
         if any(lag < 1 for lag in self.lags_seq):
             raise ValueError(f"lags_seq must be >= 1, got {self.lags_seq}")
 
         self.d_model = d_model
         self.n_heads = n_heads
-        self.e_layers = e_layers
+        self.e_layers = list(e_layers) if isinstance(e_layers, (list, tuple)) else e_layers
         self.d_layers = d_layers
         self.d_ff = d_ff
         self.attention = attention
@@ -303,6 +388,10 @@ class InformerEstimator(ForecastEstimator):
         self.distil = distil
         self.dropout = dropout
         self.activation = activation
+        self.embed = embed
+        self.mix = mix
+        self.padding = padding
+        self.target_dim = target_dim
         self.num_feat_dynamic_real = num_feat_dynamic_real
         self.num_past_feat_dynamic_real = num_past_feat_dynamic_real
         self.num_feat_static_cat = num_feat_static_cat
@@ -339,6 +428,22 @@ class InformerEstimator(ForecastEstimator):
             "cardinality": [len(cats) for cats in stats.feat_static_cat],
         }
 
+    def check_training_data(self, training_data: Dataset, validation_data: Optional[Dataset]) -> None:
+        super().check_training_data(training_data, validation_data)
+        if self.target_dim is None:
+            return
+        # NaNs in some variables are missing values (masked per variable); a variable that is
+        # never observed in a series has nothing to scale it by or learn from: almost always a
+        # wrong column or an upstream bug, so it is named rather than silently trained on.
+        for index, entry in enumerate(training_data):
+            target = np.asarray(entry["target"], dtype=np.float64)
+            empty = np.flatnonzero(np.isnan(target).all(axis=1))
+            if empty.size:
+                raise DataError(
+                    f"{describe(entry, index)}: variable {int(empty[0])} of 'target' has no observed value "
+                    f"(all {target.shape[1]} values are NaN); drop it or give it data"
+                )
+
     # ----------------------------------------------------------------------
     # Data pipeline
     # ----------------------------------------------------------------------
@@ -354,7 +459,7 @@ class InformerEstimator(ForecastEstimator):
 
         return Chain(
             [
-                ValidateSeries(freq=self.freq),
+                ValidateSeries(target_dim=self.target_dim, freq=self.freq),
                 RemoveFields(field_names=remove_field_names),
             ]
             + (
@@ -372,7 +477,10 @@ class InformerEstimator(ForecastEstimator):
                     field=FieldName.FEAT_STATIC_CAT, expected_ndim=1, dtype=int
                 ),
                 AsNumpyArray(field=FieldName.FEAT_STATIC_REAL, expected_ndim=1),
-                AsNumpyArray(field=FieldName.TARGET, expected_ndim=1),
+                AsNumpyArray(
+                    field=FieldName.TARGET,
+                    expected_ndim=1 if self.target_dim is None else 2,
+                ),
                 AddObservedValuesIndicator(
                     target_field=FieldName.TARGET,
                     output_field=FieldName.OBSERVED_VALUES,
@@ -419,6 +527,19 @@ class InformerEstimator(ForecastEstimator):
             ]
             + (
                 [
+                    AddTimeFeatures(
+                        start_field=FieldName.START,
+                        target_field=FieldName.TARGET,
+                        output_field=TIME_MARKS,
+                        time_features=list(CALENDAR_MARK_FEATURES),
+                        pred_length=self.prediction_length,
+                    )
+                ]
+                if self.embed != "timeF"
+                else []
+            )
+            + (
+                [
                     AsNumpyArray(
                         field=FieldName.PAST_FEAT_DYNAMIC_REAL, expected_ndim=2
                     )
@@ -449,7 +570,8 @@ class InformerEstimator(ForecastEstimator):
             past_length=module.model._past_length,
             future_length=self.prediction_length,
             time_series_fields=[FieldName.FEAT_TIME, FieldName.OBSERVED_VALUES]
-            + ([FieldName.PAST_FEAT_DYNAMIC_REAL] if past_covariates else []),
+            + ([FieldName.PAST_FEAT_DYNAMIC_REAL] if past_covariates else [])
+            + ([TIME_MARKS] if self.embed != "timeF" else []),
             dummy_value=self.distr_output.value_in_support,
         )
         if not past_covariates:
@@ -541,6 +663,10 @@ class InformerEstimator(ForecastEstimator):
                 "distil": self.distil,
                 "dropout": self.dropout,
                 "activation": self.activation,
+                "embed": self.embed,
+                "mix": self.mix,
+                "padding": self.padding,
+                "target_dim": self.target_dim,
                 "distr_output": self.distr_output,
                 "scaling": self.scaling,
                 "num_parallel_samples": self.num_parallel_samples,

@@ -33,7 +33,7 @@ horizon (``L <= h`` for horizon step ``h = 1 .. prediction_length``).
 """
 
 import math
-from typing import List, Optional, Tuple
+from typing import List, Optional, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -46,6 +46,7 @@ from gluonts.torch.modules.feature import FeatureEmbedder
 from lagllama_gluonts.common.scaling import make_scaler
 
 from .attention import AttentionLayer, make_attention
+from .distributions import PerVariableArgsProj
 
 # --------------------------------------------------------------------------
 # Embeddings
@@ -100,18 +101,69 @@ class SinusoidalPositionalEncoding(nn.Module):
         return pe.unsqueeze(0)  # (1, L, d_model)
 
 
-class DataEmbedding(nn.Module):
-    """Token embedding + positional encoding, then dropout."""
+# The official code's calendar marks (``utils/timefeatures.py`` with ``timeenc=0``) and the
+# size of each one's table: month 1..12, day 1..31, weekday 0..6, hour 0..23, minute // 15.
+CALENDAR_MARKS = (("month", 13), ("day", 32), ("weekday", 7), ("hour", 24), ("minute", 4))
+EMBEDS = ("timeF", "fixed", "learned")
 
-    def __init__(self, c_in: int, d_model: int, dropout: float) -> None:
+
+def sinusoid_table(rows: int, d_model: int) -> torch.Tensor:
+    """The official ``FixedEmbedding`` table: sin/cos codes of 0 .. rows - 1."""
+    position = torch.arange(rows).float().unsqueeze(1)
+    div_term = torch.exp(torch.arange(0, d_model, 2).float() * -(math.log(10000.0) / d_model))
+    table = torch.zeros(rows, d_model)
+    table[:, 0::2] = torch.sin(position * div_term)
+    table[:, 1::2] = torch.cos(position * div_term)[:, : d_model // 2]
+    return table
+
+
+class FixedEmbedding(nn.Module):
+    """A lookup in a frozen sinusoidal table (official ``FixedEmbedding``): never trained, so
+    it is a buffer, recomputed on construction rather than stored in checkpoints."""
+
+    def __init__(self, rows: int, d_model: int) -> None:
+        super().__init__()
+        self.register_buffer("table", sinusoid_table(rows, d_model), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.embedding(x, self.table)
+
+
+class TemporalEmbedding(nn.Module):
+    """
+    The official ``TemporalEmbedding``: one embedding per calendar mark (month, day, weekday,
+    hour, minute // 15), summed. ``fixed`` uses frozen sinusoidal tables, ``learned`` trained
+    ``nn.Embedding`` tables. Takes the integer marks (B, L, 5).
+    """
+
+    def __init__(self, d_model: int, kind: str) -> None:
+        super().__init__()
+        assert kind in ("fixed", "learned"), kind
+        make = FixedEmbedding if kind == "fixed" else nn.Embedding
+        self.tables = nn.ModuleList([make(rows, d_model) for _, rows in CALENDAR_MARKS])
+
+    def forward(self, marks: torch.Tensor) -> torch.Tensor:
+        marks = marks.long()
+        return sum(table(marks[..., i]) for i, table in enumerate(self.tables))
+
+
+class DataEmbedding(nn.Module):
+    """Token embedding + positional encoding (+ the temporal embedding of the calendar marks
+    when ``embed`` is ``fixed`` or ``learned``), then dropout."""
+
+    def __init__(self, c_in: int, d_model: int, dropout: float, embed: str = "timeF") -> None:
         super().__init__()
         self.token = TokenEmbedding(c_in, d_model)
         self.position = SinusoidalPositionalEncoding(d_model)
+        # timeF: the calendar features are part of the token's inputs (no extra module)
+        self.temporal = TemporalEmbedding(d_model, embed) if embed != "timeF" else None
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        tokens = self.token(x)
-        return self.dropout(tokens + self.position(x.shape[1], x.device))
+    def forward(self, x: torch.Tensor, marks: Optional[torch.Tensor] = None) -> torch.Tensor:
+        tokens = self.token(x) + self.position(x.shape[1], x.device)
+        if self.temporal is not None:
+            tokens = tokens + self.temporal(marks)
+        return self.dropout(tokens)
 
 
 # --------------------------------------------------------------------------
@@ -217,6 +269,28 @@ class InformerEncoder(nn.Module):
         return self.norm(x)
 
 
+class InformerEncoderStack(nn.Module):
+    """
+    The official ``EncoderStack`` (model ``informerstack``): encoder ``i`` reads the last
+    ``L // 2**i`` tokens (the whole input, its second half, its last quarter ...), and their
+    outputs are concatenated along time, so the decoder attends over all of them.
+    """
+
+    def __init__(self, encoders: List[InformerEncoder]) -> None:
+        super().__init__()
+        self.encoders = nn.ModuleList(encoders)
+
+    @property
+    def layers(self) -> List[EncoderLayer]:
+        return [layer for encoder in self.encoders for layer in encoder.layers]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        length = x.shape[1]
+        return torch.cat(
+            [encoder(x[:, -max(1, length // 2**i) :]) for i, encoder in enumerate(self.encoders)], dim=1
+        )
+
+
 # --------------------------------------------------------------------------
 # Decoder
 # --------------------------------------------------------------------------
@@ -286,9 +360,22 @@ class InformerModel(nn.Module):
     ``log(scale)``). The encoder reads the ``context_length`` context
     tokens; the decoder reads the last ``label_len`` context tokens followed
     by ``prediction_length`` placeholder tokens whose target values are
-    zero (their time features and known covariates are real), and its
+    ``padding`` (their time features and known covariates are real), and its
     outputs at the placeholders are projected to the arguments of
     ``distr_output``.
+
+    **Multivariate ("M", ``target_dim=D``).** The target is ``(B, T, D)``
+    (GluonTS's ``D x T`` entries, time-major after the instance splitter):
+    each token carries every variable's lags and flags (the official code's
+    ``enc_in = dec_in = D``), each variable is scaled by its own context
+    statistics (and its ``log(scale)`` is a static feature), and the head
+    emits ``D`` values per step (``c_out = D``): a univariate
+    ``distr_output`` (Student-t by default) independently per variable, or a
+    multivariate one (event shape ``(D,)``, e.g.
+    :class:`~informer_gluonts.distributions.LowRankMultivariateNormalOutput`).
+    Missing values are per variable: an unobserved value is 0 with a 0 flag
+    in the inputs and is left out of the loss (a multivariate head scores a
+    step only when all its variables are observed).
 
     Parameters
     ----------
@@ -322,9 +409,14 @@ class InformerModel(nn.Module):
     label_len
         Length of the decoder's start token (default: ``context_length //
         2``, as in the paper).
-    d_model, n_heads, e_layers, d_layers, d_ff
-        Transformer sizes: model width, attention heads, encoder layers,
-        decoder layers, feed-forward width.
+    d_model, n_heads, d_layers, d_ff
+        Transformer sizes: model width, attention heads, decoder layers,
+        feed-forward width.
+    e_layers
+        Encoder layers: an integer (Informer), or a list of depths such as
+        ``[3, 2, 1]`` for the official ``InformerStack``: one encoder per
+        entry, encoder ``i`` on the last ``1 / 2**i`` of the context, their
+        outputs concatenated (:class:`InformerEncoderStack`).
     attention
         ``"prob"`` for ProbSparse self-attention, ``"full"`` for canonical
         attention. Cross-attention is always full, as in the paper.
@@ -336,11 +428,29 @@ class InformerModel(nn.Module):
         Dropout rate.
     activation
         ``"gelu"`` or ``"relu"`` in the feed-forward blocks.
+    embed
+        Calendar information: ``"timeF"`` (the time features are token
+        inputs), or ``"fixed"`` / ``"learned"``: the official
+        ``TemporalEmbedding`` of the integer marks ``past_time_marks`` /
+        ``future_time_marks`` (month, day, weekday, hour, minute // 15),
+        frozen sinusoidal or trained tables, added to the token embedding.
+    mix
+        The official decoder self-attention output mixing (heads and
+        positions interleaved by a transpose + view; default True, as the
+        official ``--mix``).
+    padding
+        Value of the decoder's horizon placeholders (the official
+        ``--padding``, 0 or 1), in the scaled units; their observed flags
+        are 0 either way.
+    target_dim
+        ``None``: univariate targets ``(B, T)``; ``D``: ``D`` variables
+        forecast jointly, targets ``(B, T, D)``.
     distr_output
-        Distribution to emit at every horizon step.
+        Distribution to emit at every horizon step (per variable when it is
+        univariate and ``target_dim`` is set).
     scaling
         ``"std"``, ``"mean"``, ``"robust"`` or ``"none"``: scaler fitted on
-        the observed context of each window
+        the observed context of each window (per variable)
         (``lagllama_gluonts.common.scaling``).
     num_parallel_samples
         Number of sample paths :meth:`sample` draws by default.
@@ -366,7 +476,7 @@ class InformerModel(nn.Module):
         label_len: Optional[int] = None,
         d_model: int = 64,
         n_heads: int = 4,
-        e_layers: int = 2,
+        e_layers: Union[int, List[int]] = 2,
         d_layers: int = 1,
         d_ff: int = 128,
         attention: str = "prob",
@@ -374,16 +484,27 @@ class InformerModel(nn.Module):
         distil: bool = True,
         dropout: float = 0.05,
         activation: str = "gelu",
+        embed: str = "timeF",
+        mix: bool = True,
+        padding: float = 0.0,
+        target_dim: Optional[int] = None,
         distr_output: DistributionOutput = StudentTOutput(),
         scaling: str = "std",
         num_parallel_samples: int = 100,
         nonnegative_pred_samples: bool = False,
     ) -> None:
         super().__init__()
-        assert distr_output.event_shape == (), "only univariate outputs"
         assert len(cardinality) == num_feat_static_cat
         assert attention in ("prob", "full"), attention
         assert activation in ("gelu", "relu"), activation
+        assert embed in EMBEDS, embed
+        assert target_dim is None or target_dim >= 1, target_dim
+        if target_dim is None:
+            assert distr_output.event_shape == (), "a univariate model takes a univariate output"
+        else:
+            assert distr_output.event_shape in ((), (target_dim,)), (
+                f"output event shape {distr_output.event_shape} for {target_dim} variables"
+            )
 
         self.context_length = context_length
         self.prediction_length = prediction_length
@@ -398,10 +519,14 @@ class InformerModel(nn.Module):
         self.num_feat_static_cat = num_feat_static_cat
         self.lags_seq = [0] + sorted({int(lag) for lag in (lags_seq or [])} - {0})
         assert min(self.lags_seq) >= 0
+        self.embed = embed
+        self.padding = float(padding)
+        self.target_dim = target_dim
         self.distr_output = distr_output
         self.num_parallel_samples = num_parallel_samples
         self.nonnegative_pred_samples = nonnegative_pred_samples
-        self.scaler = make_scaler(scaling, dim=-1)
+        # Scaled over time: the last axis of (B, T), the middle one of (B, T, D).
+        self.scaler = make_scaler(scaling, dim=-1 if target_dim is None else 1)
 
         self.embedding_dimension = (
             embedding_dimension
@@ -414,10 +539,10 @@ class InformerModel(nn.Module):
         )
 
         self.enc_embedding = DataEmbedding(
-            self._num_token_features, d_model, dropout
+            self._num_token_features, d_model, dropout, embed
         )
         self.dec_embedding = DataEmbedding(
-            self._num_token_features, d_model, dropout
+            self._num_token_features, d_model, dropout, embed
         )
 
         def attention_layer(kind: str, masked: bool, mix: bool):
@@ -428,30 +553,37 @@ class InformerModel(nn.Module):
                 mix=mix,
             )
 
-        self.encoder = InformerEncoder(
-            [
-                EncoderLayer(
-                    attention_layer(attention, masked=False, mix=False),
-                    d_model,
-                    d_ff,
-                    dropout,
-                    activation,
-                )
-                for _ in range(e_layers)
-            ],
-            (
-                [DistillingLayer(d_model) for _ in range(e_layers - 1)]
-                if distil
-                else None
-            ),
-            d_model,
+        def encoder(depth: int) -> InformerEncoder:
+            return InformerEncoder(
+                [
+                    EncoderLayer(
+                        attention_layer(attention, masked=False, mix=False),
+                        d_model,
+                        d_ff,
+                        dropout,
+                        activation,
+                    )
+                    for _ in range(depth)
+                ],
+                (
+                    [DistillingLayer(d_model) for _ in range(depth - 1)]
+                    if distil
+                    else None
+                ),
+                d_model,
+            )
+
+        self.encoder = (
+            InformerEncoderStack([encoder(depth) for depth in e_layers])
+            if isinstance(e_layers, (list, tuple))
+            else encoder(e_layers)
         )
         # Decoder self-attention is causal (masked) and "mixes" heads as in
-        # the official code; cross-attention is always canonical attention.
+        # the official code (mix=True); cross-attention is always canonical attention.
         self.decoder = InformerDecoder(
             [
                 DecoderLayer(
-                    attention_layer(attention, masked=True, mix=True),
+                    attention_layer(attention, masked=True, mix=mix),
                     attention_layer("full", masked=False, mix=False),
                     d_model,
                     d_ff,
@@ -462,7 +594,10 @@ class InformerModel(nn.Module):
             ],
             d_model,
         )
-        self.args_proj = distr_output.get_args_proj(d_model)
+        if target_dim is not None and distr_output.event_shape == ():
+            self.args_proj = PerVariableArgsProj(d_model, target_dim, distr_output)
+        else:
+            self.args_proj = distr_output.get_args_proj(d_model)
 
     # ----------------------------------------------------------------------
     # Shapes
@@ -473,19 +608,28 @@ class InformerModel(nn.Module):
         return self.context_length + max(self.lags_seq)
 
     @property
+    def _num_variables(self) -> int:
+        return 1 if self.target_dim is None else self.target_dim
+
+    @property
     def _num_token_features(self) -> int:
         return (
-            2 * len(self.lags_seq)  # scaled lag values + observed flags
+            2 * len(self.lags_seq) * self._num_variables  # scaled lag values + observed flags
             + self.num_time_features
             + self.num_feat_dynamic_real
             + self.num_past_feat_dynamic_real
             + sum(self.embedding_dimension)
             + self.num_feat_static_real
-            + 1  # log(scale)
+            + self._num_variables  # log(scale) of each variable
         )
 
     def describe_inputs(self, batch_size=1) -> InputSpec:
         num_dynamic = self.num_time_features + self.num_feat_dynamic_real
+        target = (
+            (batch_size, self._past_length)
+            if self.target_dim is None
+            else (batch_size, self._past_length, self.target_dim)
+        )
         inputs = {
             "feat_static_cat": Input(
                 shape=(batch_size, self.num_feat_static_cat), dtype=torch.long
@@ -498,12 +642,8 @@ class InformerModel(nn.Module):
                 shape=(batch_size, self._past_length, num_dynamic),
                 dtype=torch.float,
             ),
-            "past_target": Input(
-                shape=(batch_size, self._past_length), dtype=torch.float
-            ),
-            "past_observed_values": Input(
-                shape=(batch_size, self._past_length), dtype=torch.float
-            ),
+            "past_target": Input(shape=target, dtype=torch.float),
+            "past_observed_values": Input(shape=target, dtype=torch.float),
             "future_time_feat": Input(
                 shape=(batch_size, self.prediction_length, num_dynamic),
                 dtype=torch.float,
@@ -517,6 +657,12 @@ class InformerModel(nn.Module):
                     self.num_past_feat_dynamic_real,
                 ),
                 dtype=torch.float,
+            )
+        if self.embed != "timeF":
+            marks = len(CALENDAR_MARKS)
+            inputs["past_time_marks"] = Input(shape=(batch_size, self._past_length, marks), dtype=torch.float)
+            inputs["future_time_marks"] = Input(
+                shape=(batch_size, self.prediction_length, marks), dtype=torch.float
             )
         return InputSpec(inputs, zeros_fn=torch.zeros)
 
@@ -550,7 +696,8 @@ class InformerModel(nn.Module):
         Build one feature vector per step for the context and the horizon.
 
         Returns the tokens (B, context_length + prediction_length, C) and
-        the scaler's ``loc`` and ``scale`` (B, 1).
+        the scaler's ``loc`` and ``scale``: (B, 1), or (B, 1, D) for a
+        multivariate model.
         """
         H = self.prediction_length
         past_length = self._past_length
@@ -561,13 +708,13 @@ class InformerModel(nn.Module):
             past_observed_values[:, -self.context_length :],
         )
         # Unobserved (missing or padded) steps become 0 with a 0 flag, as do
-        # the horizon placeholders, so the network can tell them apart from
-        # a genuinely observed 0.
-        zeros = past_target.new_zeros(batch_size, H)
+        # the horizon placeholders (``padding``, 0 by default), so the network
+        # can tell them apart from a genuinely observed value.
+        placeholders = past_target.new_full((batch_size, H, *past_target.shape[2:]), self.padding)
         values = torch.cat(
-            ((past_target - loc) / scale * past_observed_values, zeros), dim=1
+            ((past_target - loc) / scale * past_observed_values, placeholders), dim=1
         )
-        observed = torch.cat((past_observed_values, zeros), dim=1)
+        observed = torch.cat((past_observed_values, torch.zeros_like(placeholders)), dim=1)
 
         # Lag L of the token at absolute index i is values[i - L] (L steps
         # before the position it stands for); tokens run over the context
@@ -581,6 +728,9 @@ class InformerModel(nn.Module):
         lag_observed = torch.stack(
             [observed[:, start - lag : end - lag] for lag in self.lags_seq], dim=-1
         )
+        if self.target_dim is not None:
+            # (B, L, D, lags) -> (B, L, D * lags): every variable's lags in one token
+            lag_values, lag_observed = lag_values.flatten(2), lag_observed.flatten(2)
 
         time_feat = torch.cat((past_time_feat, future_time_feat), dim=1)
         time_feat = time_feat[:, start:end]
@@ -598,16 +748,16 @@ class InformerModel(nn.Module):
             past_covariates = self._standardise_over_context(
                 past_feat_dynamic_real[:, start:]
             )
-            # Unknown in the horizon: zero placeholders, like the target.
+            # Unknown in the horizon: placeholders, like the target.
             features.append(
-                F.pad(past_covariates, (0, 0, 0, H), value=0.0)
+                F.pad(past_covariates, (0, 0, 0, H), value=self.padding)
             )
 
         static = torch.cat(
             (
                 self.embedder(feat_static_cat),
                 feat_static_real,
-                scale.log(),
+                scale.log().flatten(1),  # (B, 1) or (B, D)
             ),
             dim=-1,
         )
@@ -618,7 +768,7 @@ class InformerModel(nn.Module):
     # One pass: encoder, decoder, distribution arguments
     # ----------------------------------------------------------------------
 
-    def distribution_args(
+    def _decode(
         self,
         feat_static_cat: torch.Tensor,
         feat_static_real: torch.Tensor,
@@ -627,12 +777,11 @@ class InformerModel(nn.Module):
         past_observed_values: torch.Tensor,
         future_time_feat: torch.Tensor,
         past_feat_dynamic_real: Optional[torch.Tensor] = None,
-    ) -> Tuple[Tuple[torch.Tensor, ...], torch.Tensor, torch.Tensor]:
-        """
-        Run encoder and decoder once and return the distribution arguments
-        for every horizon step (each (B, prediction_length)), plus the
-        scaler's ``loc`` and ``scale`` (B, 1).
-        """
+        past_time_marks: Optional[torch.Tensor] = None,
+        future_time_marks: Optional[torch.Tensor] = None,
+    ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Encoder and decoder once: the decoder's outputs at the horizon
+        (B, prediction_length, d_model), and the scaler's loc and scale."""
         tokens, loc, scale = self._tokens(
             feat_static_cat,
             feat_static_real,
@@ -645,21 +794,46 @@ class InformerModel(nn.Module):
         encoder_tokens = tokens[:, : self.context_length]
         # Start token (last label_len context steps) + horizon placeholders.
         decoder_tokens = tokens[:, self.context_length - self.label_len :]
+        encoder_marks = decoder_marks = None
+        if self.embed != "timeF":
+            assert past_time_marks is not None and future_time_marks is not None, "embed needs the time marks"
+            marks = torch.cat((past_time_marks, future_time_marks), dim=1)[:, -tokens.shape[1] :]
+            encoder_marks = marks[:, : self.context_length]
+            decoder_marks = marks[:, self.context_length - self.label_len :]
 
-        memory = self.encoder(self.enc_embedding(encoder_tokens))
-        decoded = self.decoder(self.dec_embedding(decoder_tokens), memory)
-        distr_args = self.args_proj(decoded[:, -self.prediction_length :])
-        return distr_args, loc, scale
+        memory = self.encoder(self.enc_embedding(encoder_tokens, encoder_marks))
+        decoded = self.decoder(self.dec_embedding(decoder_tokens, decoder_marks), memory)
+        return decoded[:, -self.prediction_length :], loc, scale
+
+    def distribution_args(
+        self, *args, **kwargs
+    ) -> Tuple[Tuple[torch.Tensor, ...], torch.Tensor, torch.Tensor]:
+        """
+        Run encoder and decoder once and return the distribution arguments
+        for every horizon step (each (B, prediction_length), or (B,
+        prediction_length, D, ...) for a multivariate model), plus the
+        scaler's ``loc`` and ``scale`` ((B, 1) or (B, 1, D)); takes
+        ``forward``'s inputs.
+        """
+        decoded, loc, scale = self._decode(*args, **kwargs)
+        return self.args_proj(decoded), loc, scale
+
+    def _distribution(self, distr_args, loc, scale) -> torch.distributions.Distribution:
+        distr = self.distr_output.distribution(distr_args, loc=loc, scale=scale)
+        if self.target_dim is not None and self.distr_output.event_shape == ():
+            # Independent per variable: the D values of a step form one event.
+            distr = torch.distributions.Independent(distr, 1)
+        return distr
 
     def output_distribution(
         self, *args, **kwargs
     ) -> torch.distributions.Distribution:
         """
         The forecast distribution over the horizon in the data's units,
-        batch shape (B, prediction_length); takes ``forward``'s inputs.
+        batch shape (B, prediction_length) (and event shape (D,) for a
+        multivariate model); takes ``forward``'s inputs.
         """
-        distr_args, loc, scale = self.distribution_args(*args, **kwargs)
-        return self.distr_output.distribution(distr_args, loc=loc, scale=scale)
+        return self._distribution(*self.distribution_args(*args, **kwargs))
 
     def sample(
         self,
@@ -670,12 +844,15 @@ class InformerModel(nn.Module):
         past_observed_values: torch.Tensor,
         future_time_feat: torch.Tensor,
         past_feat_dynamic_real: Optional[torch.Tensor] = None,
+        past_time_marks: Optional[torch.Tensor] = None,
+        future_time_marks: Optional[torch.Tensor] = None,
         num_samples: Optional[int] = None,
         nonnegative: Optional[bool] = None,
     ) -> torch.Tensor:
         """
-        Sample paths (B, num_samples, prediction_length) from the
-        distribution of a single encoder/decoder pass (default
+        Sample paths (B, num_samples, prediction_length), or (B,
+        num_samples, prediction_length, D) for a multivariate model, from
+        the distribution of a single encoder/decoder pass (default
         ``num_samples``: ``num_parallel_samples``), clipped at 0 when
         ``nonnegative`` (default: ``nonnegative_pred_samples``).
         """
@@ -691,8 +868,10 @@ class InformerModel(nn.Module):
             past_observed_values,
             future_time_feat,
             past_feat_dynamic_real,
+            past_time_marks,
+            future_time_marks,
         )
-        samples = distr.sample((num_samples,)).transpose(0, 1)  # (B, S, H)
+        samples = distr.sample((num_samples,)).transpose(0, 1)  # (B, S, H[, D])
         # Clipping the paths (not the distribution) is GluonTS's rule: every
         # statistic of the forecast then respects the bound.
         return torch.relu(samples) if nonnegative else samples
@@ -711,10 +890,14 @@ class InformerModel(nn.Module):
         future_target: torch.Tensor,
         future_observed_values: torch.Tensor,
         past_feat_dynamic_real: Optional[torch.Tensor] = None,
+        past_time_marks: Optional[torch.Tensor] = None,
+        future_time_marks: Optional[torch.Tensor] = None,
     ) -> torch.Tensor:
         """
         Negative log-likelihood of ``future_target`` averaged over the
-        observed horizon steps; one value per series, shape (B,).
+        observed horizon values (per variable for a multivariate model;
+        a multivariate head's per-step NLL is divided by D and counts only
+        steps with every variable observed); one value per series, (B,).
         """
         distr_args, loc, scale = self.distribution_args(
             feat_static_cat,
@@ -724,9 +907,46 @@ class InformerModel(nn.Module):
             past_observed_values,
             future_time_feat,
             past_feat_dynamic_real,
+            past_time_marks,
+            future_time_marks,
         )
         nll = self.distr_output.loss(
             target=future_target, distr_args=distr_args, loc=loc, scale=scale
         )
         weights = future_observed_values
-        return (nll * weights).sum(dim=1) / weights.sum(dim=1).clamp_min(1.0)
+        if self.target_dim is not None and self.distr_output.event_shape != ():
+            # one NLL per step (B, H): a step counts when all its variables are observed
+            weights = weights.amin(dim=-1)
+            nll = nll / self.target_dim
+        dims = tuple(range(1, nll.dim()))
+        return (nll * weights).sum(dim=dims) / weights.sum(dim=dims).clamp_min(1.0)
+
+    # ----------------------------------------------------------------------
+    # Attention maps (the official ``output_attention``)
+    # ----------------------------------------------------------------------
+
+    @property
+    def encoder_layers(self) -> List[EncoderLayer]:
+        """Every encoder layer, in order (over all encoders of an ``InformerStack``)."""
+        return list(self.encoder.layers)
+
+    @torch.no_grad()
+    def encoder_attention(self, *args, **kwargs) -> List[torch.Tensor]:
+        """
+        The self-attention weights of every encoder layer for the given
+        inputs (``forward``'s), each ``(B, n_heads, L_Q, L_K)``: what the
+        official code returns with ``output_attention``. ProbSparse rows of
+        lazy queries are uniform (they output ``mean(V)``), those of the
+        active queries their softmax weights, as the official
+        ``_update_context``. One forward pass, without gradients.
+        """
+        inner = [layer.self_attention.inner_attention for layer in self.encoder_layers]
+        for attention in inner:
+            attention.record_attention = True
+        try:
+            self._decode(*args, **kwargs)
+            return [attention.attention_map for attention in inner]
+        finally:
+            for attention in inner:
+                attention.record_attention = False
+                attention.attention_map = None
