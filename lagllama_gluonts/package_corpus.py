@@ -55,7 +55,7 @@ class PackageSeries:
     index: Optional[str] = None
     keys: Tuple[str, ...] = ()
     values: Tuple[str, ...] = ()
-    license: str = "GPL-2 | GPL-3 (R package data)"
+    license: str = "GPL-2 or GPL-3 (R package data)"
 
     @property
     def name(self) -> str:
