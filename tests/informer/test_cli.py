@@ -279,15 +279,3 @@ def test_backtest_patience_validates_on_a_held_out_window(tmp_path, monkeypatch,
     assert no_validation is None and validation is not None
     assert [len(e["target"]) for e in fit] == [len(e["target"]) - 6 for e in full]
     assert (out / "metrics.json").is_file()
-
-
-def test_forecast_refuses_item_column_for_now(tmp_path, capsys):
-    csv = tmp_path / "long.csv"
-    csv.write_text("store,date,OT\n" + "".join(f"{s},2020-01-{d:02d},{d}\n" for s in "ab" for d in range(1, 21)))
-    code = main(["forecast", "--csv", str(csv), "--target", "OT", "--item-column", "store",
-                 "--out", str(tmp_path / "out"), "--quiet"])
-    err = capsys.readouterr().err
-    assert code == 2
-    assert "--item-column is not supported by informer forecast yet" in err
-    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
-    assert not (tmp_path / "out").exists()
