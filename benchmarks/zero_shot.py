@@ -233,6 +233,13 @@ def main_table(args, names):
             args.notes.append(f"{label_name}: validation NLL {record['start_val_loss']:.3f} -> "
                               f"{record['best_val_loss']:.3f} in {record['epochs_run']} epochs, kept {record['kept']}")
 
+        if args.no_deepar:
+            for label, (m, train_s, s, n) in results.items():
+                rows.append(main_cells(label_name, label, m, train_s, s, n))
+                progress(rows[-1])
+            summary[label_name] = {label: {"CRPS": r[0]["mean_wQuantileLoss"], "MASE": r[0]["MASE"]}
+                                   for label, r in results.items()}
+            continue
         pl.seed_everything(0, verbose=False)
         deepar = DeepAREstimator(
             freq=freq, prediction_length=h, batch_size=32, num_batches_per_epoch=args.deepar_batches,
@@ -333,6 +340,7 @@ def main(argv=None):
     parser.add_argument("--cache", type=Path, default=RESULTS / "zero_shot_statistical.json",
                         help="statistical models' scores, reused across runs (default: %(default)s)")
     parser.add_argument("--no-finetune", action="store_true", help="zero-shot and baselines only")
+    parser.add_argument("--no-deepar", action="store_true", help="without the DeepAR rows")
     parser.add_argument("--no-context-study", action="store_true", help="skip the context-length study")
     parser.add_argument("--only-statistical", action="store_true",
                         help="only fill --cache with the statistical models' scores (no checkpoint needed)")

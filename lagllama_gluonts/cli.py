@@ -114,7 +114,9 @@ def _add_zero_shot_parser(commands) -> None:
         "  python -m lagllama_gluonts zero-shot --csv sales.csv --target y --prediction-length 12\n"
         "  python -m lagllama_gluonts zero-shot --csv stores.csv --item-column store --target sales "
         "--prediction-length 12 --output forecast.parquet\n"
-        "  python -m lagllama_gluonts zero-shot --csv meters.csv --target m1 m2 m3 --prediction-length 24",
+        "  python -m lagllama_gluonts zero-shot --csv meters.csv --target m1 m2 m3 --prediction-length 24\n"
+        "  python -m lagllama_gluonts zero-shot --csv prices.csv --target y --known-covariates temp "
+        "--prediction-length 24 --checkpoint tuned.ckpt\n\n" + COVARIATES_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     source = zs.add_argument_group("data (one of --dataset or --csv)")
@@ -122,9 +124,34 @@ def _add_zero_shot_parser(commands) -> None:
     common_cli.add_table_arguments(source, several=True)
     common_cli.add_prediction_length(source, what="the dataset's; required with --csv")
     common_cli.add_forecast_output(source)
+    _add_covariate_arguments(source)
     _add_checkpoint_arguments(zs)
     _add_decoding_arguments(zs)
     common_cli.add_run_arguments(zs, "output folder (default: out/zero-shot/DATASET or out/zero-shot/CSV-NAME)")
+
+
+COVARIATES_HELP = """\
+covariates (with --csv): --covariates COL ... are past-only covariates (GluonTS's
+past_feat_dynamic_real), as informer_gluonts forecast --covariates: only their history is
+read. --known-covariates COL ... are known over the horizon (feat_dynamic_real: calendars,
+weather forecasts, planned prices): forecasting needs --prediction-length rows after each
+series' last target value, the covariates filled in and the target left empty. Gaps in a
+covariate's history are filled forward, then backward. Fine-tuning learns the covariate
+weights (a projection added to each token that starts at zero) and --save records them and
+the column names; a checkpoint trained with covariates needs the same number of each kind.
+zero-shot and backtest without --train refuse covariates on a checkpoint trained without
+them: its covariate projection is zero, they would change nothing."""
+
+
+def _add_covariate_arguments(p) -> None:
+    """``--covariates`` (past-only, spelled and meant as in informer's forecast) and
+    ``--known-covariates`` (known over the horizon)."""
+    p.add_argument("--covariates", "--past-covariates", dest="covariates", nargs="+", default=None, metavar="COL",
+                   help="with --csv: columns fed as past-only covariates (past_feat_dynamic_real; their future "
+                   "is unknown, only their history is used)")
+    p.add_argument("--known-covariates", nargs="+", default=None, metavar="COL",
+                   help="with --csv: columns known over the horizon too (feat_dynamic_real); forecasting reads "
+                   "their values from the rows after the last target value (target left empty)")
 
 
 def _add_decoding_arguments(p: argparse.ArgumentParser) -> None:
@@ -138,7 +165,7 @@ def _add_finetune_parser(commands) -> None:
     ft = commands.add_parser(
         "finetune",
         help="fine-tune a checkpoint on a dataset's train split and compare with zero-shot",
-        description="Fine-tune a Lag-Llama checkpoint on a repository dataset's train split. The last "
+        description=textwrap.fill("Fine-tune a Lag-Llama checkpoint on a repository dataset's train split. The last "
         "prediction-length steps of every training series are held out as validation (never the test "
         "windows): training stops early when their loss stops improving and the best epoch is kept, "
         "or the checkpoint itself when no epoch beats it. Then fine-tuned, zero-shot and SeasonalNaive "
@@ -146,12 +173,18 @@ def _add_finetune_parser(commands) -> None:
         "--save the fine-tuned checkpoint. With --csv (long with --item-column, or wide with several "
         "--target columns): the same on your table, validated on each item's last --prediction-length "
         "steps (items too short to give up that window are skipped, counted); OUT/metrics.json holds "
-        "the record. Defaults measured in benchmarks/results/finetune_settings.md.",
+        "the record. Defaults measured in benchmarks/results/finetune_settings.md.", 92),
+        epilog="examples:\n"
+        "  python -m lagllama_gluonts finetune --dataset m4_hourly --save tuned.ckpt\n"
+        "  python -m lagllama_gluonts finetune --csv prices.csv --target y --known-covariates temp "
+        "--prediction-length 24 --save tuned.ckpt\n\n" + COVARIATES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     source = ft.add_argument_group("data (one of --dataset or --csv)")
     common_cli.add_dataset_argument(source)
     common_cli.add_table_arguments(source, several=True)
     common_cli.add_prediction_length(source, what="the dataset's; required with --csv")
+    _add_covariate_arguments(source)
     _add_checkpoint_arguments(ft)
     common_cli.add_training_budget(ft, epochs=FINETUNE_MAX_EPOCHS, batches_per_epoch=FINETUNE_BATCHES_PER_EPOCH,
                                    lr=FINETUNE_LR, lr_help="AdamW learning rate (default: %(default)s)")
@@ -176,19 +209,25 @@ def build_parser() -> argparse.ArgumentParser:
     bt = commands.add_parser(
         "backtest",
         help="zero-shot or trained backtest on a repository dataset",
-        description="Backtest Lag-Llama with GluonTS's backtest machinery on a repository dataset. "
+        description=textwrap.fill("Backtest Lag-Llama with GluonTS's backtest machinery on a repository dataset. "
         "Without --train, the checkpoint forecasts zero-shot; with --train, a model is trained "
         "on the dataset's train split (starting from --checkpoint when given, i.e. fine-tuning). "
         "With --csv: a rolling-origin backtest on your table (GluonTS split/generate_instances): "
         "--windows windows of --prediction-length per item, beside SeasonalNaive; with --train the "
         "model trains on each item's part before the first window. Writes OUT/metrics.json "
         "(aggregates), OUT/item_metrics.csv (per model and item) and OUT/backtest.png; items too short "
-        "for the windows are skipped (counted).",
+        "for the windows are skipped (counted).", 92),
+        epilog="examples:\n"
+        "  python -m lagllama_gluonts backtest --dataset ett_small_1h --baseline\n"
+        "  python -m lagllama_gluonts backtest --csv prices.csv --target y --known-covariates temp "
+        "--prediction-length 24 --windows 5 --checkpoint tuned.ckpt\n\n" + COVARIATES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     source = bt.add_argument_group("data (--dataset, default ett_small_1h, or --csv)")
     common_cli.add_dataset_argument(source)
     common_cli.add_table_arguments(source, several=True)
     common_cli.add_window_arguments(source)
+    _add_covariate_arguments(source)
     bt.add_argument("--checkpoint", type=checkpoint_path, default=None,
                     help=f"Lag-Llama checkpoint (default: the bundled {BUNDLED_CHECKPOINT.name}; "
                     "the released lag-llama.ckpt works too)")
@@ -308,7 +347,7 @@ def _one_source(args) -> None:
     if args.dataset is not None and args.csv is not None:
         raise DataError("give one of --dataset NAME or --csv FILE, not both")
     if args.csv is None:
-        for option in ("item_column", "target", "windows", "distance", "output"):
+        for option in ("item_column", "target", "windows", "distance", "output", "covariates", "known_covariates"):
             if getattr(args, option, None) is not None:
                 raise DataError(f"--{option.replace('_', '-')} works on a table: it needs --csv FILE")
         return
@@ -323,45 +362,140 @@ def _estimator_kwargs(args) -> dict:
                 use_kv_cache=not args.no_kv_cache, rescale_every_step=args.rescale_every_step, device=args.device)
 
 
-def _backtest_model(args, horizon: int, checkpoint):
-    """Backtest's model: the checkpoint's predictor (zero-shot), or an estimator for --train."""
+def _backtest_model(args, horizon: int, checkpoint, covariates: Optional[dict] = None):
+    """Backtest's model: the checkpoint's predictor (zero-shot), or an estimator for --train.
+    ``checkpoint``: a path or a read :class:`~lagllama_gluonts.checkpoint.Checkpoint`;
+    ``covariates``: the estimator's covariate arguments (``_covariate_kwargs``)."""
+    from .checkpoint import Checkpoint
     from .estimator import LagLlamaEstimator
 
-    common = _estimator_kwargs(args)
+    common = {**_estimator_kwargs(args), **(covariates or {})}
+    shown = checkpoint.path if isinstance(checkpoint, Checkpoint) else checkpoint
     if not args.train:
-        return f"zero-shot with {checkpoint}", _predictor(checkpoint, args, horizon)
+        return f"zero-shot with {shown}", _predictor(checkpoint, args, horizon, **(covariates or {}))
     common.update(trainer_kwargs=_training_kwargs(args), num_batches_per_epoch=args.batches_per_epoch)
     if args.lr is not None:
         common["lr"] = args.lr
     if checkpoint is not None:
-        return f"fine-tuned from {checkpoint}", LagLlamaEstimator.from_checkpoint(
+        return f"fine-tuned from {shown}", LagLlamaEstimator.from_checkpoint(
             checkpoint, prediction_length=horizon, context_length=args.context_length, **common)
     return "trained from scratch", LagLlamaEstimator(
         prediction_length=horizon, context_length=args.context_length or SMALL_CONTEXT_LENGTH,
         n_layer=args.n_layer, n_head=args.n_head, n_embd_per_head=args.n_embd_per_head, **common)
 
 
+# --------------------------------------------------------------------------- covariates of a --csv table
+
+
+def _covariate_columns(args):
+    """``(known, past)``: the --known-covariates and --covariates columns, each once."""
+    known = list(dict.fromkeys(getattr(args, "known_covariates", None) or []))
+    past = list(dict.fromkeys(getattr(args, "covariates", None) or []))
+    both = [c for c in known if c in past]
+    if both:
+        raise DataError(f"column {both[0]!r} is given as both --known-covariates and --covariates; it is one or "
+                        "the other (known over the horizon, or only in the past)")
+    return known, past
+
+
+def _read_table(args):
+    """The --csv table (``common_cli.read_table_args``), with its covariate columns when named."""
+    known, past = _covariate_columns(args)
+    if not known and not past:
+        return common_cli.read_table_args(args)
+    from .common.tables import read_series_table
+
+    return read_series_table(args.csv, args.target, item_column=args.item_column, time_column=args.time_column,
+                             freq=args.freq, sep=args.sep, covariates=known + past)
+
+
+def _covariate_flags(known, past) -> str:
+    flags = [f"--known-covariates {' '.join(known)}" if known else "", f"--covariates {' '.join(past)}" if past else ""]
+    return " ".join(f for f in flags if f) or "no covariates"
+
+
+def _covariate_kwargs(ckpt, args, trains: bool) -> dict:
+    """The covariate arguments of the estimator built on ``ckpt`` (a read checkpoint) for the
+    command's covariates, checked against what the checkpoint was trained with.
+
+    A checkpoint trained with covariates needs as many of each kind (its configuration is then
+    read from it: nothing to pass). One trained without takes new ones only when the command
+    trains (``trains``): their projection starts at zero, so a zero-shot forecast with them
+    would be the forecast without them, and is refused rather than silently ignored."""
+    known, past = _covariate_columns(args)
+    stored = ckpt.covariates
+    name = ckpt.path.name
+    if not stored:
+        if (known or past) and not trains:
+            raise DataError(
+                f"{name} was trained without covariates: its covariate projection starts at zero, so "
+                f"{_covariate_flags(known, past)} would change nothing until fine-tuned; fine-tune first "
+                f"(finetune --csv ... {_covariate_flags(known, past)} --save tuned.ckpt, or backtest --train), "
+                "then pass --checkpoint tuned.ckpt")
+        counts = dict(num_feat_dynamic_real=len(known), num_past_feat_dynamic_real=len(past))
+        return {k: v for k, v in counts.items() if v}
+    if stored.get("num_feat_static_real") or stored.get("num_feat_static_cat"):
+        raise DataError(f"{name} was trained with static features (feat_static_real / feat_static_cat), which a "
+                        "--csv table cannot give: use the Python API (LagLlamaEstimator.from_checkpoint)")
+    want = (stored.get("num_feat_dynamic_real", 0), stored.get("num_past_feat_dynamic_real", 0))
+    if want != (len(known), len(past)):
+        record = ckpt.training
+        columns = (record.get("known_covariates") or [], record.get("past_covariates") or [])
+        trained = (_covariate_flags(*columns) if sum(map(len, columns)) == sum(want) else
+                   f"{want[0]} known-future and {want[1]} past-only covariate(s)")
+        raise DataError(f"{name} was trained with covariates ({trained}) and this command gives "
+                        f"{_covariate_flags(known, past)}: name as many columns of each kind "
+                        f"({want[0]} with --known-covariates, {want[1]} with --covariates)")
+    return {}
+
+
+def _table_entries(table, args, horizon: int = 0):
+    """The table's entries, with their covariate fields when the command names covariates
+    (``horizon``: the future rows the known ones need; 0 when training or backtesting)."""
+    known, past = _covariate_columns(args)
+    if not known and not past:
+        return table.entries
+    return table.add_covariate_fields(known, past, horizon)
+
+
+def _covariate_record(args) -> dict:
+    """What a saved checkpoint's training record says of the columns (shown by ``info``)."""
+    known, past = _covariate_columns(args)
+    return {"known_covariates": known, "past_covariates": past} if known or past else {}
+
+
 def _backtest_csv(args) -> int:
     """``backtest --csv``: rolling-origin windows on every item of the table."""
     import lightning.pytorch as pl
 
+    from .checkpoint import read_checkpoint
     from .common.evaluation import compare_metrics_table, rolling_backtest, write_backtest_report
 
-    table = common_cli.read_table_args(args)  # bad input fails here, before torch and the model
+    table = _read_table(args)  # bad input fails here, before torch and the model
+    entries = _table_entries(table, args)
+    if args.max_series:  # as on a --dataset, and as Informer's backtest --csv does
+        entries = entries[: args.max_series]
     horizon, windows = args.prediction_length, args.windows or 1
     pl.seed_everything(args.seed, verbose=False)
-    checkpoint = None if args.from_scratch else (args.checkpoint or BUNDLED_CHECKPOINT)
-    mode, model = _backtest_model(args, horizon, checkpoint)
-    print(f"Lag-Llama {mode} on {args.csv.name}: {len(table.entries)} series (freq {table.freq}), "
+    checkpoint = None if args.from_scratch and args.train else (args.checkpoint or BUNDLED_CHECKPOINT)
+    if checkpoint is None:
+        known, past = _covariate_columns(args)
+        covariates = {k: v for k, v in (("num_feat_dynamic_real", len(known)),
+                                        ("num_past_feat_dynamic_real", len(past))) if v}
+    else:
+        ckpt = read_checkpoint(checkpoint)  # once: the check and the model share it
+        covariates = _covariate_kwargs(ckpt, args, trains=args.train)
+    mode, model = _backtest_model(args, horizon, checkpoint if checkpoint is None else ckpt, covariates)
+    print(f"Lag-Llama {mode} on {args.csv.name}: {len(entries)} series (freq {table.freq}), "
           f"{windows} window(s) of {horizon}", flush=True)
     started = time.time()
-    result = rolling_backtest(table.entries, model, horizon, windows=windows, distance=args.distance,
+    result = rolling_backtest(entries, model, horizon, windows=windows, distance=args.distance,
                               num_samples=args.num_samples, name="Lag-Llama")
     if result.skipped:
         print(f"skipped {len(result.skipped)} series too short for {windows} window(s) of {horizon} "
               f"(e.g. {', '.join(map(repr, result.skipped[:3]))})")
     print(compare_metrics_table(result.metrics), flush=True)
-    extra = {"csv": str(args.csv), "mode": mode, "seconds": time.time() - started}
+    extra = {"csv": str(args.csv), "mode": mode, "seconds": time.time() - started, **_covariate_record(args)}
     write_backtest_report(args.out or Path("out/backtest") / args.csv.stem, result,
                           f"Lag-Llama {mode.split(' with ')[0]} — {args.csv.name}, {windows} window(s)", extra)
     return 0
@@ -422,7 +556,7 @@ def cmd_zero_shot(args) -> int:
     return 0
 
 
-def _predictor(checkpoint, args, horizon: int):
+def _predictor(checkpoint, args, horizon: int, **covariates):
     from .predictor import load_predictor
 
     return load_predictor(
@@ -432,6 +566,7 @@ def _predictor(checkpoint, args, horizon: int):
         # finetune has no decoding options: its zero-shot row decodes the default way
         use_kv_cache=not getattr(args, "no_kv_cache", False),
         rescale_every_step=getattr(args, "rescale_every_step", False),
+        **covariates,
     )
 
 
@@ -444,6 +579,8 @@ def _zero_shot_csv(args) -> int:
 
     if args.item_column is not None or len(args.target) > 1 or args.output is not None:
         return _zero_shot_table(args)
+    if any(_covariate_columns(args)):
+        return _zero_shot_one_with_covariates(args)
     target = args.target[0]
     # Check the input before loading torch: bad input fails fast.
     table = load_table(args.csv, [target], time_column=args.time_column, freq=args.freq, sep=args.sep,
@@ -465,6 +602,43 @@ def _zero_shot_csv(args) -> int:
     return 0
 
 
+def _zero_shot_one_with_covariates(args) -> int:
+    """``--csv`` with one ``--target`` and covariates: the forecast of that column, written as
+    without covariates (OUT/forecast.csv with timestamp, mean, median, quantiles)."""
+    from .common.tables import RegularTable
+
+    table = _read_table(args)  # bad input fails here, before torch and the model
+    target, horizon = args.target[0], args.prediction_length
+    (entry,) = _table_entries(table, args, horizon)
+    observed = int((entry["target"] == entry["target"]).sum())  # not NaN
+    if observed < MIN_CSV_OBSERVATIONS:
+        raise DataError(f"column {target!r} has {observed} values; "
+                        f"at least {MIN_CSV_OBSERVATIONS} are needed to forecast")
+    predictor = _covariate_predictor(args, horizon)
+    import lightning.pytorch as pl
+
+    from .common.evaluation import write_forecast
+
+    pl.seed_everything(args.seed, verbose=False)
+    forecast = next(iter(predictor.predict([entry], num_samples=args.num_samples)))
+    item = table.series.name(0)
+    history = table.history([item], len(entry["target"]))[item]  # the target up to its last value
+    write_forecast(args.out or Path("out/zero-shot") / args.csv.stem,
+                   RegularTable(frame=history.to_frame(target), freq=table.freq, source=str(args.csv)), target,
+                   forecast, f"Lag-Llama zero-shot forecast of {target} ({horizon} x {table.freq}; "
+                   f"{_covariate_flags(*_covariate_columns(args))})")
+    return 0
+
+
+def _covariate_predictor(args, horizon: int):
+    """The zero-shot predictor of --checkpoint (default: the bundled one), checked against
+    the command's covariates first (``_covariate_kwargs``)."""
+    from .checkpoint import read_checkpoint
+
+    ckpt = read_checkpoint(args.checkpoint or BUNDLED_CHECKPOINT)
+    return _predictor(ckpt, args, horizon, **_covariate_kwargs(ckpt, args, trains=False))
+
+
 def _zero_shot_table(args) -> int:
     """``--csv`` with ``--item-column`` (long) or several ``--target`` columns (wide): every
     series, one long forecast table written as it streams."""
@@ -472,16 +646,17 @@ def _zero_shot_table(args) -> int:
 
     out = args.out or Path("out/zero-shot") / args.csv.stem
     path = common_cli.forecast_output(args, out)
-    table = common_cli.read_table_args(args)  # bad input fails here, before torch and the model
+    table = _read_table(args)  # bad input fails here, before torch and the model
     horizon = args.prediction_length
     skipped = table.drop_short(horizon)
     if skipped:
         print(f"skipped {len(skipped)} series with fewer observed values than the horizon ({horizon}): "
               f"{', '.join(map(repr, skipped[:3]))}{' ...' if len(skipped) > 3 else ''}")
+    _table_entries(table, args, horizon)  # the covariate fields, in place: forecast_table_file reads table.series
+    predictor = _covariate_predictor(args, horizon)
     import lightning.pytorch as pl
 
     pl.seed_everything(args.seed, verbose=False)
-    predictor = _predictor(args.checkpoint, args, horizon)
     count = len(table.entries)
     title = f"Lag-Llama zero-shot forecast of {args.csv.name} ({horizon} x {table.freq}; {count} series)"
     path, rows, png = forecast_table_file(predictor, table, path, title, num_samples=args.num_samples)
@@ -546,27 +721,33 @@ def _finetune_csv(args) -> int:
     from .checkpoint import read_checkpoint, save_checkpoint
     from .finetune import check_freeze_layers, finetune
 
-    table = common_cli.read_table_args(args)  # bad input fails here, before torch and the model
+    table = _read_table(args)  # bad input fails here, before torch and the model
+    entries = _table_entries(table, args)
     checkpoint = args.checkpoint or BUNDLED_CHECKPOINT
     ckpt = read_checkpoint(checkpoint)
     check_freeze_layers(ckpt, args.freeze_layers)
+    covariates = _covariate_kwargs(ckpt, args, trains=True)
     horizon = args.prediction_length
     pl.seed_everything(args.seed, verbose=False)
-    print(f"fine-tuning {checkpoint} on {args.csv.name}: {len(table.entries)} series (freq {table.freq}), "
-          f"validation on each one's last {horizon} steps", flush=True)
-    result = finetune(table.entries, horizon, checkpoint=ckpt, **_finetune_kwargs(args))
+    with_covariates = any(_covariate_columns(args))
+    print(f"fine-tuning {checkpoint} on {args.csv.name}: {len(entries)} series (freq {table.freq}), "
+          f"validation on each one's last {horizon} steps"
+          + (f"; covariates {_covariate_flags(*_covariate_columns(args))}" if with_covariates else ""), flush=True)
+    result = finetune(entries, horizon, checkpoint=ckpt, **_finetune_kwargs(args), **covariates)
     rec = result.record
-    skipped = len(table.entries) - rec["train_series"]
+    skipped = len(entries) - rec["train_series"]
     if skipped:
         print(f"skipped {skipped} series shorter than {2 * horizon + 1} steps (a training part and the "
               f"{horizon}-step validation window)")
     print(f"validation loss {rec['start_val_loss']:.4f} -> {rec['best_val_loss']:.4f} after "
           f"{rec['epochs_run']} epochs ({rec['train_seconds']:.0f}s); kept: {rec['kept']}")
     record = {"csv": str(args.csv), "checkpoint": str(checkpoint), "prediction_length": horizon,
-              "series": len(table.entries), "skipped": skipped, "finetune": rec}
+              "series": len(table.entries), "skipped": skipped, "finetune": rec, **_covariate_record(args)}
     if args.save:
+        # model_kwargs() holds the covariate configuration; the record adds the columns' names
         path = save_checkpoint(args.save, result.module.model, result.estimator.model_kwargs(),
-                               extra={"training": {"fine_tuned_from": str(checkpoint), "csv": str(args.csv), **rec}})
+                               extra={"training": {"fine_tuned_from": str(checkpoint), "csv": str(args.csv), **rec,
+                                                   **_covariate_record(args)}})
         record["saved"] = str(path)
         print(f"wrote {path}")
     out = args.out or Path("out/finetune") / args.csv.stem

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 # The checkpoint shipped with the package (see the README); ``None`` in place of a path means it.
-BUNDLED_CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "lag-llama-small.ckpt"
+BUNDLED_CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "lag-llama-medium.ckpt"
 
 # Fine-tuning defaults, chosen on the held-out datasets: `benchmarks/zero_shot.py --finetune-study`
 # writes the measurement to benchmarks/results/finetune_settings.md.

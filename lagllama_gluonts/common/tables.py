@@ -24,7 +24,7 @@ any value.
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
@@ -323,6 +323,11 @@ class SeriesTable:
     series: "object"
     source: str = ""
     wide: bool = False
+    # with ``read_series_table(..., covariates=...)``: the columns, and per entry their values
+    # (K, S) on the entry's grid from its start, NaN where missing; S >= len(target), the rows
+    # beyond the target being the covariates' future rows (see :meth:`add_covariate_fields`)
+    covariates: List[str] = field(default_factory=list)
+    covariate_values: List[np.ndarray] = field(default_factory=list)
 
     @property
     def entries(self) -> List[Dict]:
@@ -343,7 +348,58 @@ class SeriesTable:
                             f"(the most: {observed.max()}); use a shorter horizon")
         if short:
             self.series = self.series.subset(keep)
+            if self.covariate_values:
+                self.covariate_values = [self.covariate_values[k] for k in keep]
         return short
+
+    def add_covariate_fields(self, known: Sequence[str] = (), past: Sequence[str] = (), horizon: int = 0,
+                             known_option: str = "--known-covariates") -> List[Dict]:
+        """Put the covariate columns into the entries under GluonTS's field names and return
+        the entries: ``known`` (known over the horizon) as ``feat_dynamic_real`` over the
+        target and ``horizon`` steps more, ``past`` (known only in the past) as
+        ``past_feat_dynamic_real`` over the target alone (anything later is never handed on).
+
+        The history's gaps are filled forward, then backward (as Informer's command line fills
+        its covariates); the ``horizon`` future rows of the known ones must be complete. Refused
+        with a :class:`DataError` naming the item: a covariate without any value in an item's
+        history, known-future covariates without ``horizon`` rows after the last target value
+        (``known_option`` is quoted), or a blank among them. The entries are changed in place,
+        so :func:`~lagllama_gluonts.common.dataframes.predict_series` forecasts them as they are.
+        """
+        columns = list(self.covariates)
+        unread = [c for c in (*known, *past) if c not in columns]
+        if unread:
+            raise ValueError(f"columns {unread} were not read as covariates (read_series_table(covariates=...))")
+        known_rows = [columns.index(c) for c in known]
+        past_rows = [columns.index(c) for c in past]
+        name = Path(self.source).name
+        for position, (entry, values) in enumerate(zip(self.series.entries, self.covariate_values)):
+            who = f"{name}: item {self.series.name(position)!r}"
+            length = len(entry["target"])
+            history = pd.DataFrame(values[:, :length].T).ffill().bfill().to_numpy(dtype=np.float32).T
+            for row in (*known_rows, *past_rows):
+                if np.isnan(history[row]).all():
+                    raise DataError(f"{who}: covariate column {columns[row]!r} has no value in the item's history")
+            entry.pop("feat_dynamic_real", None)
+            entry.pop("past_feat_dynamic_real", None)
+            if known_rows:
+                future = values[known_rows, length : length + horizon]
+                last = pd.Timestamp(self.series.last[position])
+                if future.shape[1] < horizon:
+                    raise DataError(
+                        f"{who}: known-future covariates ({known_option}) need the {horizon} rows after the last "
+                        f"target value ({last}), with the covariates filled in and the target left empty; the table "
+                        f"has {future.shape[1]}")
+                blank = np.isnan(future)
+                if blank.any():
+                    row, step = (int(i) for i in np.argwhere(blank)[0])
+                    when = last + (step + 1) * to_offset(self.freq)
+                    raise DataError(f"{who}: known-future covariate column {columns[known_rows[row]]!r} is blank at "
+                                    f"{when}, in the forecast horizon; fill in the values the horizon will have")
+                entry["feat_dynamic_real"] = np.concatenate((history[known_rows], future.astype(np.float32)), axis=1)
+            if past_rows:
+                entry["past_feat_dynamic_real"] = history[past_rows]
+        return self.series.entries
 
     def history(self, items: Sequence, steps: int) -> Dict[object, pd.Series]:
         """The last ``steps`` grid steps of each of ``items`` as a series indexed by timestamps
@@ -371,6 +427,7 @@ def read_series_table(
     target_option: str = "--target",
     time_option: str = "--time-column",
     freq_option: str = "--freq",
+    covariates: Sequence[str] = (),
 ) -> SeriesTable:
     """
     Read a file of many series (CSV or Parquet) into GluonTS entries, checked before any work.
@@ -387,6 +444,14 @@ def read_series_table(
     the item or the data row (counted from 1 after the header): a missing item, time or target
     column; text in a target (the first bad row); duplicate (item, timestamp) rows; items whose
     timestamps disagree on the frequency (two items named); an item without any value.
+
+    ``covariates``: numeric columns read beside the target(s), onto each item's grid
+    (``SeriesTable.covariate_values``; in a wide table every series shares them). Each item's
+    target then ends at its last value: the rows after it, with the target left empty, are the
+    covariates' future rows, up to the item's last row (wide: the table's). Refused like the
+    targets (a missing column, text naming the data row), and an infinite value or a covariate
+    that is also the target, timestamp or item column. :meth:`SeriesTable.add_covariate_fields`
+    puts them into the entries.
     """
     targets = list(dict.fromkeys(targets or []))
     name = Path(path).name
@@ -426,6 +491,8 @@ def read_series_table(
             raise DataError(f"{name}: {who}column {target!r} has a non-numeric value {raw.iloc[row]!r} in data row "
                             f"{row + 1}")
         values[target] = numbers
+    covariates = list(dict.fromkeys(covariates or []))
+    covariate_values = _covariate_columns(frame, name, names, covariates, targets, time_column, item_column)
 
     from .dataframes import read_df
 
@@ -449,7 +516,7 @@ def read_series_table(
         # (a column that starts later has its own start); gaps inside come back as NaN on the grid
         long = long[~np.isnan(long[target].to_numpy())]
         wide = True
-    del frame, values
+    del values
     try:
         series = read_df(long, id_column=id_column, timestamp_column=time_column, target=target, freq=freq)
     except DataError as error:
@@ -460,8 +527,75 @@ def read_series_table(
         series.ids = pd.Index(list(series.ids.astype(str)) if hasattr(series.ids, "astype") else series.ids)
         for entry, item in zip(series.entries, series.ids):
             entry["item_id"] = item
-    return SeriesTable(frame=long, id_column=id_column, time_column=time_column, target=target, series=series,
-                       source=str(path), wide=wide)
+    table = SeriesTable(frame=long, id_column=id_column, time_column=time_column, target=target, series=series,
+                        source=str(path), wide=wide)
+    if covariates:
+        times = _wall_times(frame[time_column])
+        table.covariates = covariates
+        table.covariate_values = _on_item_grids(series, covariate_values, times,
+                                                None if wide else frame[item_column].to_numpy())
+    return table
+
+
+def _wall_times(column: pd.Series) -> pd.DatetimeIndex:
+    """The timestamps as ``read_df`` parsed them (already checked there): local wall time."""
+    try:
+        times = pd.to_datetime(column)
+    except (ValueError, TypeError):
+        times = pd.to_datetime(column, format="mixed")
+    times = pd.DatetimeIndex(times)
+    return times.tz_localize(None) if times.tz is not None else times
+
+
+def _covariate_columns(frame: pd.DataFrame, name: str, names: List[str], covariates: List[str], targets: List[str],
+                       time_column: str, item_column: Optional[str]) -> np.ndarray:
+    """The covariate columns of the raw frame as float64 (len(frame), K), checked."""
+    for column in covariates:
+        if column not in frame.columns:
+            raise DataError(f"{name}: no covariate column {column!r}; the table has: {', '.join(names)}")
+        if column in targets:
+            raise DataError(f"the target {column!r} cannot also be a covariate")
+        if column in (time_column, item_column):
+            role = "timestamp" if column == time_column else "item"
+            raise DataError(f"the covariate column {column!r} is the {role} column")
+    columns = []
+    for column in covariates:
+        raw = frame[column]
+        numbers, row = to_numbers(raw)
+        if row is None and np.isinf(numbers).any():
+            row = int(np.flatnonzero(np.isinf(numbers))[0])
+        if row is not None:
+            who = "" if item_column is None else f"item {frame[item_column].iloc[row]!r}: "
+            raise DataError(f"{name}: {who}covariate column {column!r} has a non-numeric or infinite value "
+                            f"{raw.iloc[row]!r} in data row {row + 1}")
+        columns.append(numbers)
+    return np.stack(columns, axis=1) if columns else np.zeros((len(frame), 0))
+
+
+def _on_item_grids(series, values: np.ndarray, times: pd.DatetimeIndex,
+                   items: Optional[np.ndarray]) -> List[np.ndarray]:
+    """Each entry's covariates (K, S) on its grid, from its start to its last row (``items``
+    None, a wide table: the table's last row); the entry's target is cut after its last value
+    (its rows beyond are the covariates' future rows) and ``series.last`` follows."""
+    offset = to_offset(series.freq)
+    shared = None if items is not None else pd.DataFrame(values, index=times)
+    groups = None if items is None else pd.DataFrame(values, index=times).groupby(items, sort=False)
+    out = []
+    for position, entry in enumerate(series.entries):
+        length = len(entry["target"])
+        grid = pd.date_range(end=pd.Timestamp(series.last[position]), periods=length, freq=offset)
+        if shared is not None:
+            grid = pd.date_range(grid[0], times.max(), freq=offset)
+            source = shared
+        else:
+            source = groups.get_group(series.ids[position])
+        out.append(source.reindex(grid).to_numpy(dtype=np.float32).T)
+        observed = np.flatnonzero(~np.isnan(entry["target"]))
+        end = int(observed[-1]) + 1  # read_df refused items without any value
+        if end < length:
+            entry["target"] = entry["target"][:end]
+            series.last[position] = grid[end - 1].as_unit("ns").value
+    return out
 
 
 def write_forecast_frames(path: PathLike, frames) -> Tuple[Path, int]:

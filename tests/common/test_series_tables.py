@@ -223,3 +223,88 @@ def test_rolling_backtest_trains_an_estimator_on_the_part_before_the_windows():
     result = rolling_backtest(entries, spy, 5, windows=2, distance=3, baseline=False, progress=False)
     assert spy.seen == [40 - 8, 33 - 8]  # span: (2 - 1) x 3 + 5 steps, never trained on
     assert list(result.metrics) == ["model"] and result.distance == 3
+
+
+# -- covariate columns carried into the entries (read_series_table(covariates=...)) ------------
+
+
+def ercot_tail(steps: int = 120, future: int = 0) -> pd.DataFrame:
+    """ERCOT's price with Houston's temperature; the last ``future`` prices left empty (the
+    temperature's future rows)."""
+    frame = pd.read_csv(CORPUS / "price_ercot_dam.csv").iloc[-steps:].reset_index(drop=True)
+    if future:
+        frame.loc[len(frame) - future:, "y"] = np.nan
+    return frame
+
+
+def test_covariates_of_a_wide_table_end_where_the_table_does_and_the_target_at_its_last_value(tmp_path):
+    frame = ercot_tail(future=6)
+    frame["hour"] = pd.to_datetime(frame["ds"]).dt.hour.astype(float)
+    path = tmp_path / "ercot.csv"
+    frame.to_csv(path, index=False)
+    table = read_series_table(path, ["y"], covariates=["temp_celsius_houston", "hour"])
+    (entry,) = table.entries
+    assert len(entry["target"]) == 114 and not np.isnan(entry["target"]).any()
+    assert pd.Timestamp(table.series.last[0]) == pd.Timestamp(frame["ds"].iloc[113])  # forecasts start after it
+    (values,) = table.covariate_values
+    assert values.shape == (2, 120)
+    np.testing.assert_allclose(values[0], frame["temp_celsius_houston"].to_numpy(), rtol=1e-6)
+    (entry,) = table.add_covariate_fields(known=["temp_celsius_houston"], past=["hour"], horizon=6)
+    assert entry["feat_dynamic_real"].shape == (1, 120) and entry["past_feat_dynamic_real"].shape == (1, 114)
+    np.testing.assert_array_equal(entry["past_feat_dynamic_real"][0], values[1, :114])
+    (entry,) = table.add_covariate_fields(known=["temp_celsius_houston"], horizon=0)  # training: the target's span
+    assert entry["feat_dynamic_real"].shape == (1, 114) and "past_feat_dynamic_real" not in entry
+
+
+def test_covariates_of_a_long_table_follow_each_item_and_fill_gaps_forward(tmp_path):
+    a, b = ercot_tail(future=4), ercot_tail(80, future=2)
+    b["temp_celsius_houston"] = b["temp_celsius_houston"] + 100.0
+    b.loc[10, "temp_celsius_houston"] = np.nan  # a gap in b's history: the value before it
+    frame = pd.concat([a.assign(zone="a"), b.assign(zone="b")]).sample(frac=1, random_state=0)
+    path = tmp_path / "zones.csv"
+    frame.to_csv(path, index=False)
+    table = read_series_table(path, ["y"], item_column="zone", covariates=["temp_celsius_houston"])
+    first, second = table.add_covariate_fields(known=["temp_celsius_houston"], horizon=2)
+    assert (len(first["target"]), len(second["target"])) == (116, 78)
+    assert first["feat_dynamic_real"].shape == (1, 118) and second["feat_dynamic_real"].shape == (1, 80)
+    assert second["feat_dynamic_real"][0, 10] == second["feat_dynamic_real"][0, 9] > 100.0
+    assert first["feat_dynamic_real"].max() < 100.0  # each item its own rows
+    with pytest.raises(DataError, match=r"item 'b': known-future covariates \(--known-covariates\) need the 3 rows "
+                                        r"after the last target value .* the table has 2"):
+        table.add_covariate_fields(known=["temp_celsius_houston"], horizon=3)
+
+
+def test_without_covariates_the_reader_is_unchanged(tmp_path):
+    path = tmp_path / "ercot.csv"
+    ercot_tail(future=6).to_csv(path, index=False)
+    table = read_series_table(path, ["y"])
+    assert len(table.entries[0]["target"]) == 114 and table.covariates == [] and table.covariate_values == []
+
+
+@pytest.mark.parametrize("change, covariates, message", [
+    (lambda f: f, ["wind"], "no covariate column 'wind'; the table has: ds, y, temp_celsius_houston"),
+    (lambda f: f, ["y"], "the target 'y' cannot also be a covariate"),
+    (lambda f: f, ["ds"], "the covariate column 'ds' is the timestamp column"),
+    (lambda f: f.assign(temp_celsius_houston=f["temp_celsius_houston"].astype(str).where(f.index != 7, "hot")),
+     ["temp_celsius_houston"], "covariate column 'temp_celsius_houston' has a non-numeric or infinite value 'hot' "
+                               "in data row 8"),
+])
+def test_bad_covariate_columns_are_refused_naming_them(tmp_path, change, covariates, message):
+    path = tmp_path / "ercot.csv"
+    change(ercot_tail()).to_csv(path, index=False)
+    with pytest.raises(DataError, match=message):
+        read_series_table(path, ["y"], covariates=covariates)
+
+
+def test_blank_future_covariates_and_covariates_without_history_are_refused(tmp_path):
+    frame = ercot_tail(future=3)
+    frame.loc[len(frame) - 2, "temp_celsius_houston"] = np.nan
+    frame["empty"] = np.nan
+    path = tmp_path / "ercot.csv"
+    frame.to_csv(path, index=False)
+    table = read_series_table(path, ["y"], covariates=["temp_celsius_houston", "empty"])
+    with pytest.raises(DataError, match=r"known-future covariate column 'temp_celsius_houston' is blank at "
+                                        r".*, in the forecast horizon"):
+        table.add_covariate_fields(known=["temp_celsius_houston"], horizon=3)
+    with pytest.raises(DataError, match="covariate column 'empty' has no value in the item's history"):
+        table.add_covariate_fields(past=["empty"])
