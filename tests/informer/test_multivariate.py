@@ -159,7 +159,12 @@ def test_missing_values_in_one_variable_are_masked_not_refused():
 
 
 def test_low_rank_estimator_trains_and_forecasts():
+    # numpy too: GluonTS's instance sampler draws the training windows from numpy's global state,
+    # and under pytest-xdist that state depends on the tests run before. Some windows make this
+    # 4-step run diverge to NaN weights (a known defect of the low-rank head, see the closing note
+    # of issue 11); seeded, the test checks the shapes and finiteness it is about.
     torch.manual_seed(0)
+    np.random.seed(0)
     data = dataset(multivariate())
     predictor = estimator(distr_output=LowRankMultivariateNormalOutput(dim=3), steps=4).train(data)
     samples = next(iter(predictor.predict(data, num_samples=8))).samples
