@@ -89,7 +89,12 @@ class LowRankMultivariateNormalOutput(DistributionOutput):
     ) -> Distribution:
         """The normal of ``scale * X + loc`` for X of the arguments: an affine map of a
         low-rank normal is one again, so the result keeps ``mean``, ``covariance_matrix``..."""
-        mean, cov_factor, cov_diag = distr_args
+        # In float64: in float32, the Cholesky of the capacitance matrix I + V^T D^-1 V (inside
+        # torch's LowRankMultivariateNormal) gave NaN gradients on some training batches (1 of 10
+        # seeds of a 4-step run), which then made every weight NaN; its cost is a D x D matrix.
+        mean, cov_factor, cov_diag = (a.double() for a in distr_args)
+        loc = None if loc is None else loc.double()
+        scale = None if scale is None else scale.double()
         if scale is not None:
             mean = mean * scale
             cov_factor = cov_factor * scale.unsqueeze(-1)

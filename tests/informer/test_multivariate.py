@@ -158,13 +158,13 @@ def test_missing_values_in_one_variable_are_masked_not_refused():
     assert samples.shape == (8, 6, 3) and np.isfinite(samples).all()
 
 
-def test_low_rank_estimator_trains_and_forecasts():
-    # numpy too: GluonTS's instance sampler draws the training windows from numpy's global state,
-    # and under pytest-xdist that state depends on the tests run before. Some windows make this
-    # 4-step run diverge to NaN weights (a known defect of the low-rank head, see the closing note
-    # of issue 11); seeded, the test checks the shapes and finiteness it is about.
-    torch.manual_seed(0)
-    np.random.seed(0)
+@pytest.mark.parametrize("seed", [0, 1])
+def test_low_rank_estimator_trains_and_forecasts(seed):
+    # numpy too: GluonTS's instance sampler draws the training windows from numpy's global state.
+    # Seed 1's windows once gave NaN gradients in float32 (the low-rank normal's capacitance
+    # Cholesky) and then NaN weights; the head now computes in float64.
+    torch.manual_seed(seed)
+    np.random.seed(seed)
     data = dataset(multivariate())
     predictor = estimator(distr_output=LowRankMultivariateNormalOutput(dim=3), steps=4).train(data)
     samples = next(iter(predictor.predict(data, num_samples=8))).samples
