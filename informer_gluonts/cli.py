@@ -564,19 +564,11 @@ TABLE_ONLY = ("item_column", "target", "windows", "distance")
 
 
 def _check_source(args) -> None:
-    """backtest reads one of --dataset and --csv; the table options only with --csv (the
-    messages of Lag-Llama's CLI)."""
-    if args.dataset is not None and args.csv is not None:
-        raise CLIError("give one of --dataset NAME or --csv FILE, not both")
+    """backtest reads one of --dataset and --csv (the check both CLIs share); a table only in
+    setting S."""
+    common_cli.check_table_source(args, TABLE_ONLY)
     if args.csv is None:
-        for option in TABLE_ONLY:
-            if getattr(args, option, None) is not None:
-                raise CLIError(f"--{option.replace('_', '-')} works on a table: it needs --csv FILE")
         return
-    if args.target is None:
-        raise CLIError("--csv needs --target COLUMN (the column, or columns, to forecast)")
-    if args.prediction_length is None:
-        raise CLIError("--csv needs --prediction-length H (steps to forecast)")
     if (args.features or "S") != "S":
         raise CLIError(f"backtest --csv scores every series on its own (--features S); --features "
                        f"{args.features} backtests run on --dataset")

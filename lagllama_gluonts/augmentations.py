@@ -9,9 +9,9 @@ augmentations (:class:`Augmentations`) follow.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import partial
-from typing import Callable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, List, Mapping, Optional, Sequence, Tuple
 
 import torch
 
@@ -252,6 +252,17 @@ class Augmentations:
             raise ValueError(f'permutation_seg_mode must be "equal" or "random", got {self.permutation_seg_mode!r}')
         if not self.window_warp_scales or min(self.window_warp_scales) <= 0:
             raise ValueError(f"window_warp_scales must be positive factors, got {self.window_warp_scales!r}")
+
+    @classmethod
+    def from_arguments(cls, arguments: Mapping[str, Any]) -> "Augmentations":
+        """The settings among a constructor's ``arguments`` (its ``locals()``, which carry the
+        reference's names); ``window_warp_scales=None`` means the default scales."""
+        settings = {f.name: arguments[f.name] for f in fields(cls)}
+        if settings["window_warp_scales"] is None:
+            del settings["window_warp_scales"]
+        else:
+            settings["window_warp_scales"] = list(settings["window_warp_scales"])
+        return cls(**settings)
 
     def steps(self) -> List[Tuple[float, Callable]]:
         """(probability, augmentation) of each enabled augmentation, in the reference's order."""

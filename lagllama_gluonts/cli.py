@@ -342,19 +342,12 @@ def _training_kwargs(args, epochs_key: str = "epochs") -> dict:
     return trainer_kwargs
 
 
+TABLE_ONLY = ("item_column", "target", "windows", "distance", "output", "covariates", "known_covariates")
+
+
 def _one_source(args) -> None:
     """One of --dataset and --csv; the table options only with --csv."""
-    if args.dataset is not None and args.csv is not None:
-        raise DataError("give one of --dataset NAME or --csv FILE, not both")
-    if args.csv is None:
-        for option in ("item_column", "target", "windows", "distance", "output", "covariates", "known_covariates"):
-            if getattr(args, option, None) is not None:
-                raise DataError(f"--{option.replace('_', '-')} works on a table: it needs --csv FILE")
-        return
-    if args.target is None:
-        raise DataError("--csv needs --target COLUMN (the column, or columns, to forecast)")
-    if args.prediction_length is None:
-        raise DataError("--csv needs --prediction-length H (steps to forecast)")
+    common_cli.check_table_source(args, TABLE_ONLY)
 
 
 def _estimator_kwargs(args) -> dict:

@@ -325,17 +325,7 @@ class LagLlamaEstimator(ForecastEstimator):
         super().__init__(trainer_kwargs=trainer_defaults(trainer_kwargs, device, max_epochs=100))
         # one record of the reference's augmentation settings, checked here (a bad probability
         # fails at construction, not at the first augmented batch)
-        self.augmentations = Augmentations(
-            jitter_prob=jitter_prob, jitter_sigma=jitter_sigma, scaling_prob=scaling_prob,
-            scaling_sigma=scaling_sigma, rotation_prob=rotation_prob, permutation_prob=permutation_prob,
-            permutation_max_segments=permutation_max_segments, permutation_seg_mode=permutation_seg_mode,
-            magnitude_warp_prob=magnitude_warp_prob, magnitude_warp_sigma=magnitude_warp_sigma,
-            magnitude_warp_knot=magnitude_warp_knot, time_warp_prob=time_warp_prob,
-            time_warp_sigma=time_warp_sigma, time_warp_knot=time_warp_knot, window_slice_prob=window_slice_prob,
-            window_slice_reduce_ratio=window_slice_reduce_ratio, window_warp_prob=window_warp_prob,
-            window_warp_window_ratio=window_warp_window_ratio,
-            window_warp_scales=[0.5, 2.0] if window_warp_scales is None else list(window_warp_scales),
-        )
+        self.augmentations = Augmentations.from_arguments(locals())
         if use_single_pass_sampling and rescale_every_step:
             raise ValueError("use_single_pass_sampling and rescale_every_step are separate decodings: choose one")
         if loss is not None and not callable(loss):

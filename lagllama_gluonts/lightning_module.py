@@ -158,17 +158,7 @@ class LagLlamaLightningModule(pl.LightningModule):
             raise ValueError(f"loss must be None (the distribution's own) or a callable loss(distribution, target), "
                              f"got {loss!r}")
         self.loss = loss
-        self.augmentations = Augmentations(
-            jitter_prob=jitter_prob, jitter_sigma=jitter_sigma, scaling_prob=scaling_prob,
-            scaling_sigma=scaling_sigma, rotation_prob=rotation_prob, permutation_prob=permutation_prob,
-            permutation_max_segments=permutation_max_segments, permutation_seg_mode=permutation_seg_mode,
-            magnitude_warp_prob=magnitude_warp_prob, magnitude_warp_sigma=magnitude_warp_sigma,
-            magnitude_warp_knot=magnitude_warp_knot, time_warp_prob=time_warp_prob,
-            time_warp_sigma=time_warp_sigma, time_warp_knot=time_warp_knot, window_slice_prob=window_slice_prob,
-            window_slice_reduce_ratio=window_slice_reduce_ratio, window_warp_prob=window_warp_prob,
-            window_warp_window_ratio=window_warp_window_ratio,
-            window_warp_scales=[0.5, 2.0] if window_warp_scales is None else list(window_warp_scales),
-        )
+        self.augmentations = Augmentations.from_arguments(locals())
 
     # -- configuration as plain data ----------------------------------------------------------
 

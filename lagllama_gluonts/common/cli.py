@@ -118,6 +118,22 @@ def read_table_args(args: argparse.Namespace):
                              freq=args.freq, sep=args.sep)
 
 
+def check_table_source(args: argparse.Namespace, table_only: Sequence[str]) -> None:
+    """One of ``--dataset`` and ``--csv``; the ``table_only`` options (argparse dests) only with
+    ``--csv``, and a table needs ``--target`` and ``--prediction-length``. Both CLIs' message."""
+    if args.dataset is not None and args.csv is not None:
+        raise DataError("give one of --dataset NAME or --csv FILE, not both")
+    if args.csv is None:
+        for option in table_only:
+            if getattr(args, option, None) is not None:
+                raise DataError(f"--{option.replace('_', '-')} works on a table: it needs --csv FILE")
+        return
+    if args.target is None:
+        raise DataError("--csv needs --target COLUMN (the column, or columns, to forecast)")
+    if args.prediction_length is None:
+        raise DataError("--csv needs --prediction-length H (steps to forecast)")
+
+
 def forecast_output(args: argparse.Namespace, out: Path) -> Path:
     """``--output`` (checked: .csv or .parquet), else ``OUT/forecast.csv``."""
     path = getattr(args, "output", None) or out / "forecast.csv"
