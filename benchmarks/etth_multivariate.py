@@ -48,17 +48,15 @@ import numpy as np
 import pandas as pd
 import torch
 from bench_common import Timer, markdown_table
+from etth1_informer import TEST_END, TRAIN_END, VAL_END, dataset_path  # the paper's protocol, written once
 from gluonts.dataset.common import ListDataset
 from gluonts.dataset.field_names import FieldName
 from gluonts.transform import ExpectedNumInstanceSampler
 
 from informer_gluonts import InformerEstimator
-from lagllama_gluonts.common.datasets import DEFAULT_MIRROR, mirror_path
 from lagllama_gluonts.common.tables import load_table
 
-URL = "https://raw.githubusercontent.com/zhouhaoyi/ETDataset/main/ETT-small/{}.csv"
 COLUMNS = ("HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL", "OT")
-TRAIN_END, VAL_END, TEST_END = 8640, 11520, 14400
 HORIZONS = (24, 48, 168, 336, 720)
 DATASETS = ("ETTh1", "ETTh2")
 MODELS = ("Informer", "DLinear", "PatchTST", "Persistence")
@@ -77,7 +75,7 @@ PAPER = {
 
 def load_standardised(name: str, path: Path = None) -> Tuple[pd.DatetimeIndex, np.ndarray]:
     """The hourly timestamps and the 7 columns (7, T), each standardised on its train rows."""
-    path = path or mirror_path(URL.format(name), DEFAULT_MIRROR)
+    path = path or dataset_path(name)
     table = load_table(path, list(COLUMNS), time_column="date", freq=FREQ, roles=["target"] * len(COLUMNS))
     values = table.frame[list(COLUMNS)].to_numpy(dtype=np.float64).T
     mean = values[:, :TRAIN_END].mean(axis=1, keepdims=True)

@@ -115,7 +115,7 @@ def corpus_dataset(filename: str, prediction_length: int = 24, windows: int = 7)
 def package_dataset(name: str) -> RollingWindows:
     from lagllama_gluonts import package_corpus
 
-    (entry,) = [e for e in package_corpus.package_series() if e["item_id"] == name]
+    entry = package_corpus.read_series(name)  # its own table only, not the whole catalogue
     freq = entry["start"].freqstr
     h = PACKAGE_HORIZONS.get(freq[0], 12)
     return RollingWindows([{k: entry[k] for k in ("start", "target", "item_id")}], h, PACKAGE_WINDOWS, freq)

