@@ -272,6 +272,10 @@ environment (MASTER_ADDR, MASTER_PORT, NODE_RANK; SLURM's srun sets them for you
     pt.add_argument("--run-dir", type=Path, default=None, help="Lightning checkpoints, logs and loss.png")
     pt.add_argument("--resume", action="store_true",
                     help="continue from RUN_DIR/last.ckpt (same step counter and optimizer)")
+    pt.add_argument("--init-from", type=Path, default=None, metavar="CHECKPOINT",
+                    help="continued pretraining: start from this checkpoint's weights (same architecture) "
+                    "with a fresh optimizer, learning-rate schedule and step counter; use another --seed "
+                    "than its run so the mixture draws new windows")
     pt.add_argument("--max-steps", type=positive_int, default=4000,
                     help="optimizer steps in total (default: %(default)s)")
     pt.add_argument("--steps-per-epoch", type=positive_int, default=100,
@@ -763,6 +767,7 @@ def cmd_pretrain(args) -> int:
             corpus_files=args.corpus_files, num_synthetic=args.synthetic, accelerator=args.accelerator,
             devices=args.devices, strategy=args.strategy, num_nodes=args.num_nodes,
             progress_bar=not args.no_progress_bar, seed=args.seed, precision=args.precision,
+            init_from=args.init_from,
         )
         cfg.check()
     except (ValueError, FileNotFoundError) as err:

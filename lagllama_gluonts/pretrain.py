@@ -211,6 +211,9 @@ class PretrainConfig:
     strategy: str = "auto"
     num_nodes: int = 1
     resume: bool = False
+    # continued pretraining: start from this exported checkpoint's weights (same architecture),
+    # with a fresh optimizer, schedule and step counter (unlike ``resume``)
+    init_from: Optional[Path] = None
     progress_bar: bool = True
     callbacks: Sequence[Any] = field(default_factory=tuple)  # extra Lightning callbacks for the run
 
@@ -222,8 +225,13 @@ class PretrainConfig:
         """Fail before any data is read: a held-out corpus file, or nothing to resume."""
         if self.corpus_files:
             check_corpus_files(self.corpus_files)
+        if self.resume and self.init_from:
+            raise ValueError("--resume and --init-from exclude each other: --resume continues RUN_DIR's run "
+                             "(its weights, optimizer and step), --init-from starts a new run from a checkpoint's weights")
         if self.resume and not (self.run_path / "last.ckpt").exists():
             raise FileNotFoundError(f"--resume: no {self.run_path / 'last.ckpt'} to resume from")
+        if self.init_from and not Path(self.init_from).is_file():
+            raise FileNotFoundError(f"--init-from: checkpoint not found: {self.init_from}")
 
 
 def build_estimator(cfg: PretrainConfig) -> LagLlamaEstimator:
@@ -245,6 +253,17 @@ def build_estimator(cfg: PretrainConfig) -> LagLlamaEstimator:
         use_cosine_annealing_lr=True,
         cosine_annealing_lr_args={"T_max": max(1, cfg.max_steps // cfg.steps_per_epoch), "eta_min": cfg.lr / 10},
     )
+
+
+def warm_start(model: torch.nn.Module, path: Path) -> Dict[str, Any]:
+    """Load an exported checkpoint's weights into ``model`` (continued pretraining) and return
+    what the new run's record keeps of it: its file name and training record. The
+    architecture and lags must be the run's own; a mismatch names the differing tensors."""
+    from .checkpoint import read_checkpoint
+
+    ckpt = read_checkpoint(path)
+    ckpt.load_into(model)
+    return {"checkpoint": Path(path).name, "training": ckpt.training}
 
 
 def _transform_once(estimator: LagLlamaEstimator, entries: List[Dict]) -> List[Dict]:
@@ -335,6 +354,7 @@ def pretrain(cfg: PretrainConfig) -> Optional[Path]:
 
     estimator = build_estimator(cfg)
     module = estimator.create_lightning_module()
+    start = warm_start(module.model, cfg.init_from) if cfg.init_from else None
     mixture, validation, counts, weights = prepare_data(cfg, estimator)
     splitter = estimator._create_instance_splitter(module, "training")
     train_loader = as_stacked_batches(
@@ -389,6 +409,9 @@ def pretrain(cfg: PretrainConfig) -> Optional[Path]:
         "best_val_loss": _best(history, "val_loss"),
         "torch_threads": torch.get_num_threads(),
     }
+    if start is not None:
+        info["init_from"] = start
+        info["total_steps"] = trainer.global_step + int(start["training"].get("total_steps", start["training"].get("steps", 0)))
     out = save_checkpoint(Path(cfg.out), module.model, estimator.model_kwargs(), extra={"training": info})
     Path(cfg.out).with_suffix(".json").write_text(json.dumps(info, indent=2))
     plot_loss_curve(history, run_path / "loss.png")

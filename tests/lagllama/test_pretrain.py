@@ -166,3 +166,41 @@ def test_pretrain_runs_on_two_ddp_cpu_processes(tmp_path):
     info = json.loads(out.with_suffix(".json").read_text())
     assert info["devices"] == 2 and info["steps"] == 4
     assert np.isfinite(info["final_val_loss"])
+
+
+def test_resume_and_init_from_exclude_each_other(tmp_path):
+    with pytest.raises(ValueError, match="exclude each other"):
+        PretrainConfig(out=tmp_path / "x.ckpt", resume=True, init_from=tmp_path / "a.ckpt").check()
+    with pytest.raises(FileNotFoundError, match="--init-from"):
+        PretrainConfig(out=tmp_path / "x.ckpt", init_from=tmp_path / "missing.ckpt").check()
+
+
+@pytest.mark.slow
+def test_init_from_continues_from_the_weights_with_a_fresh_optimizer(tmp_path):
+    from lagllama_gluonts.checkpoint import CheckpointError, read_checkpoint
+    from lagllama_gluonts.pretrain import build_estimator, warm_start
+
+    first = tmp_path / "first.ckpt"
+    pretrain(PretrainConfig(out=first, max_steps=4, **TINY))
+
+    # the warm-started network is the checkpoint's, tensor for tensor
+    cfg = PretrainConfig(out=tmp_path / "second.ckpt", max_steps=2, init_from=first, seed=1, **TINY)
+    model = build_estimator(cfg).create_lightning_module().model
+    record = warm_start(model, first)
+    saved = read_checkpoint(first).state_dict
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in saved.items())
+    assert record["checkpoint"] == "first.ckpt" and record["training"]["steps"] == 4
+
+    second = pretrain(cfg)
+    state = torch.load(tmp_path / "second-run" / "last.ckpt", weights_only=True)
+    assert state["global_step"] == 2  # a new run: its own counter and optimizer
+    assert all(float(s["step"]) == 2 for s in state["optimizer_states"][0]["state"].values())
+    info = json.loads(second.with_suffix(".json").read_text())
+    assert info["steps"] == 2 and info["total_steps"] == 6 and info["init_from"]["training"]["steps"] == 4
+    after = read_checkpoint(second).state_dict
+    assert any(not torch.equal(after[k], v) for k, v in saved.items())  # and it trained
+
+    # another architecture is named, not loaded loosely
+    wider = PretrainConfig(out=tmp_path / "w.ckpt", init_from=first, **{**TINY, "n_embd_per_head": 4})
+    with pytest.raises(CheckpointError, match="does not match"):
+        warm_start(build_estimator(wider).create_lightning_module().model, first)
