@@ -259,7 +259,7 @@ statsmodels' datasets; leak-checked against every held-out set and deduplicated)
 series (KernelSynth-style Gaussian processes, persistent processes, GluonTS's artificial
 generator). Validation uses the last prediction-length steps of every training series, cut
 off from training. RUN_DIR (default: OUT without suffix + "-run") keeps Lightning's full
-checkpoint last.ckpt (written every epoch and on Ctrl-C), CSV logs and loss.png; --resume
+checkpoint last.ckpt (written every epoch and on Ctrl-C or SIGTERM), CSV logs and loss.png; --resume
 continues from it. OUT is a plain-data checkpoint loadable with weights_only=True.
 
 Multi-process / multi-node: runs on Lightning, e.g. --devices 2 --strategy ddp (CPU processes

@@ -11,8 +11,8 @@ the last ``prediction_length`` steps of every series (of the training sources on
 cut off from the series the model trains on.
 
 The run directory holds Lightning's full checkpoint (``last.ckpt``: weights, optimizer, step
-counters, written every epoch and when the run is interrupted), its CSV log and the loss curve
-(``loss.png``); ``--resume`` continues from ``last.ckpt`` with the same step counter and
+counters, written every epoch and when the run is interrupted by Ctrl-C or SIGTERM), its CSV
+log and the loss curve (``loss.png``); ``--resume`` continues from ``last.ckpt`` with the same step counter and
 optimizer state. The exported checkpoint (``out``) holds only tensors and plain data.
 """
 
@@ -227,7 +227,8 @@ class PretrainConfig:
             check_corpus_files(self.corpus_files)
         if self.resume and self.init_from:
             raise ValueError("--resume and --init-from exclude each other: --resume continues RUN_DIR's run "
-                             "(its weights, optimizer and step), --init-from starts a new run from a checkpoint's weights")
+                             "(its weights, optimizer and step), --init-from starts a new run from a "
+                             "checkpoint's weights")
         if self.resume and not (self.run_path / "last.ckpt").exists():
             raise FileNotFoundError(f"--resume: no {self.run_path / 'last.ckpt'} to resume from")
         if self.init_from and not Path(self.init_from).is_file():
@@ -275,6 +276,7 @@ def _mixture_callbacks(mixture: WeightedMixture, run_path: Path) -> list:
     """Lightning callbacks: reseed the stream per rank and epoch, save every epoch and on interruption."""
     import lightning.pytorch as pl
     from lightning.pytorch.callbacks import ModelCheckpoint
+    from lightning.pytorch.utilities.exceptions import SIGTERMException
 
     # RUN_DIR/last.ckpt after every epoch. Not ModelCheckpoint(save_last=True, save_top_k=0):
     # Lightning writes "last" only when it has just written a top-k checkpoint, so that wrote
@@ -291,7 +293,8 @@ def _mixture_callbacks(mixture: WeightedMixture, run_path: Path) -> list:
 
     class SaveOnInterrupt(pl.Callback):
         def on_exception(self, trainer, pl_module, exception):
-            if isinstance(exception, KeyboardInterrupt):
+            # Ctrl-C, or SIGTERM (what kill, SLURM and most schedulers send before they stop a job)
+            if isinstance(exception, (KeyboardInterrupt, SIGTERMException)):
                 trainer.save_checkpoint(run_path / "last.ckpt", weights_only=False)
                 logger.warning("interrupted at step %d; resume with --resume", trainer.global_step)
 
@@ -354,7 +357,15 @@ def pretrain(cfg: PretrainConfig) -> Optional[Path]:
 
     estimator = build_estimator(cfg)
     module = estimator.create_lightning_module()
-    start = warm_start(module.model, cfg.init_from) if cfg.init_from else None
+    # the run's parent checkpoint, kept in RUN_DIR so that a resumed run still records it
+    lineage = run_path / "init_from.json"
+    start = None
+    if cfg.init_from:
+        start = warm_start(module.model, cfg.init_from)
+        run_path.mkdir(parents=True, exist_ok=True)
+        lineage.write_text(json.dumps(start, indent=2))
+    elif cfg.resume and lineage.exists():
+        start = json.loads(lineage.read_text())
     mixture, validation, counts, weights = prepare_data(cfg, estimator)
     splitter = estimator._create_instance_splitter(module, "training")
     train_loader = as_stacked_batches(
@@ -411,7 +422,8 @@ def pretrain(cfg: PretrainConfig) -> Optional[Path]:
     }
     if start is not None:
         info["init_from"] = start
-        info["total_steps"] = trainer.global_step + int(start["training"].get("total_steps", start["training"].get("steps", 0)))
+        parent = start["training"]
+        info["total_steps"] = trainer.global_step + int(parent.get("total_steps", parent.get("steps", 0)))
     out = save_checkpoint(Path(cfg.out), module.model, estimator.model_kwargs(), extra={"training": info})
     Path(cfg.out).with_suffix(".json").write_text(json.dumps(info, indent=2))
     plot_loss_curve(history, run_path / "loss.png")

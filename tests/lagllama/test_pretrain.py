@@ -200,7 +200,32 @@ def test_init_from_continues_from_the_weights_with_a_fresh_optimizer(tmp_path):
     after = read_checkpoint(second).state_dict
     assert any(not torch.equal(after[k], v) for k, v in saved.items())  # and it trained
 
+    # resumed, the run still records its parent
+    pretrain(PretrainConfig(out=second, max_steps=4, resume=True, seed=1, **TINY))
+    info = json.loads(second.with_suffix(".json").read_text())
+    assert info["steps"] == 4 and info["total_steps"] == 8 and info["init_from"]["checkpoint"] == "first.ckpt"
+
     # another architecture is named, not loaded loosely
     wider = PretrainConfig(out=tmp_path / "w.ckpt", init_from=first, **{**TINY, "n_embd_per_head": 4})
     with pytest.raises(CheckpointError, match="does not match"):
         warm_start(build_estimator(wider).create_lightning_module().model, first)
+
+
+def test_an_interrupted_or_terminated_run_saves_its_full_state(tmp_path):
+    """Ctrl-C and SIGTERM (a scheduler's stop) write RUN_DIR/last.ckpt; other errors do not."""
+    from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+    from lagllama_gluonts.pretrain import _mixture_callbacks
+
+    save_on_interrupt = _mixture_callbacks(WeightedMixture({"a": [{}]}, {"a": 1.0}), tmp_path)[-1]
+
+    class Trainer:
+        global_step, saved = 7, []
+
+        def save_checkpoint(self, path, weights_only):
+            self.saved.append((path, weights_only))
+
+    trainer = Trainer()
+    for exception in (KeyboardInterrupt(), SIGTERMException(), ValueError("a bug")):
+        save_on_interrupt.on_exception(trainer, None, exception)
+    assert trainer.saved == [(tmp_path / "last.ckpt", False)] * 2
