@@ -34,6 +34,7 @@ def steps_per_second(size, batch_size: int, precision: str, steps: int, warmup: 
     from lagllama_gluonts.pretrain import PretrainConfig, _transform_once, build_estimator
     from lagllama_gluonts.synthetic import persistent_processes
 
+    previous_threads = torch.get_num_threads()
     torch.set_num_threads(threads)
     n_layer, n_head, n_embd_per_head = size
     cfg = PretrainConfig(n_layer=n_layer, n_head=n_head, n_embd_per_head=n_embd_per_head, batch_size=batch_size)
@@ -55,17 +56,21 @@ def steps_per_second(size, batch_size: int, precision: str, steps: int, warmup: 
                              gradient_clip_val=1.0)
         trainer.fit(module, train_dataloaders=loader(n))
 
-    fit(warmup)
-    started = time.perf_counter()
-    fit(steps)
-    return steps / (time.perf_counter() - started)
+    try:
+        fit(warmup)
+        started = time.perf_counter()
+        fit(steps)
+        return steps / (time.perf_counter() - started)
+    finally:
+        torch.set_num_threads(previous_threads)
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--warmup", type=int, default=5)
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--threads", type=int, nargs="+", default=[1],
+                        help="torch CPU thread counts, a row each (default: 1)")
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[64])
     parser.add_argument("--sizes", nargs="+", default=list(SIZES), choices=list(SIZES))
     parser.add_argument("--precisions", nargs="+", default=["32-true", "bf16-mixed"])
@@ -75,21 +80,22 @@ def main(argv=None) -> int:
     rows = []
     for name in args.sizes:
         for batch_size in args.batch_sizes:
-            rates = {p: steps_per_second(SIZES[name], batch_size, p, args.steps, args.warmup, args.threads)
-                     for p in args.precisions}
-            base = rates[args.precisions[0]]
-            cells = [name, batch_size] + [f"{rates[p]:.2f}" for p in args.precisions]
-            cells += [f"{rates[p] / base:.2f}x" for p in args.precisions[1:]]
-            cells.append(f"{base * batch_size:.0f}")
-            rows.append(cells)
-            print(*cells, flush=True)
-    header = ["size", "batch"] + [f"steps/s {p}" for p in args.precisions]
+            for threads in args.threads:
+                rates = {p: steps_per_second(SIZES[name], batch_size, p, args.steps, args.warmup, threads)
+                         for p in args.precisions}
+                base = rates[args.precisions[0]]
+                cells = [name, batch_size, threads] + [f"{rates[p]:.2f}" for p in args.precisions]
+                cells += [f"{rates[p] / base:.2f}x" for p in args.precisions[1:]]
+                cells.append(f"{base * batch_size:.0f}")
+                rows.append(cells)
+                print(*cells, flush=True)
+    header = ["size", "batch", "threads"] + [f"steps/s {p}" for p in args.precisions]
     header += [f"{p} / {args.precisions[0]}" for p in args.precisions[1:]] + [f"windows/s {args.precisions[0]}"]
     lines = [
         "# Lag-Llama pretraining throughput",
         "",
         f"Command: `{bc.command('benchmarks/pretrain_speed.py', argv)}`",
-        f"Machine: {bc.machine(('torch', 'lightning', 'gluonts'))}; {args.threads} torch thread(s).",
+        f"Machine: {bc.machine(('torch', 'lightning', 'gluonts'))}; torch threads per row.",
         f"Run: {bc.utc_stamp()}. {args.steps} optimizer steps timed after {args.warmup} warm-up steps, the",
         "pretraining pipeline end to end (context 64 + the reference's lags of every frequency, horizon 16).",
         "",
