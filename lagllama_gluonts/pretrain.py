@@ -16,12 +16,13 @@ log and the loss curve (``loss.png``); ``--resume`` continues from ``last.ckpt``
 optimizer state. The exported checkpoint (``out``) holds only tensors and plain data.
 """
 
+import functools
 import json
 import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -34,7 +35,7 @@ from .common.evaluation import holdout_last_window
 from .common.tables import read_corpus
 from .defaults import SMALL_ARCHITECTURE, SMALL_CONTEXT_LENGTH
 from .estimator import DEFAULT_LAG_FREQUENCIES, TRAINING_INPUT_NAMES, LagLlamaEstimator
-from .synthetic import gluonts_artificial, kernel_synth, persistent_processes
+from .synthetic import gluonts_artificial, kernel_synth, persistent_processes, ts_mixup
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +52,9 @@ DEFAULT_WEIGHTS: Dict[str, float] = {
     "persistent": 0.1,
     "gluonts_artificial": 0.05,
 }
-SOURCES = tuple(DEFAULT_WEIGHTS)
+# sources the default mixture leaves out; "packages_mixup": TSMixup of the package series
+# (synthetic.ts_mixup), as many as --synthetic
+SOURCES = tuple(DEFAULT_WEIGHTS) + ("packages_mixup",)
 
 
 def default_corpus_dir() -> Path:
@@ -102,13 +105,21 @@ def package_entries(corpus_dir: Optional[Path] = None, report: Optional[dict] = 
     return [{"start": e["start"], "target": e["target"], "item_id": e["item_id"]} for e in train]
 
 
+@functools.lru_cache(maxsize=4)
+def _checked_package_entries(corpus_dir: Optional[Path]) -> Tuple[Dict, ...]:
+    # the leak check and deduplication once per process, for "packages" and "packages_mixup" both
+    return tuple(package_entries(corpus_dir))
+
+
 def load_source(name: str, num_synthetic: int, seed: int, corpus_dir=None, corpus_files=None) -> List[Dict]:
     if name == "m4_hourly":
         return [{**entry, "item_id": f"m4_hourly/{entry.get('item_id')}"} for entry in get_dataset("m4_hourly").train]
     if name == "corpus":
         return corpus_entries(corpus_dir, corpus_files)
     if name == "packages":
-        return package_entries(corpus_dir)
+        return [dict(entry) for entry in _checked_package_entries(corpus_dir)]
+    if name == "packages_mixup":
+        return ts_mixup(_checked_package_entries(corpus_dir), num_synthetic, seed=seed)
     if name == "kernel_synth":
         return kernel_synth(num_synthetic, seed=seed)
     if name == "persistent":

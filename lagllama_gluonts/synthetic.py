@@ -9,7 +9,11 @@ to pull every forecast back towards the window's typical level. Three generators
   Chronos's KernelSynth (Ansari et al., 2024);
 - :func:`persistent_processes`: random walks with and without drift, persistent AR(1),
   random walks with seasonality;
-- :func:`gluonts_artificial`: GluonTS's own ``ComplexSeasonalTimeSeries`` generator.
+- :func:`gluonts_artificial`: GluonTS's own ``ComplexSeasonalTimeSeries`` generator;
+
+and one augmentation of real series, :func:`ts_mixup`: convex combinations of a few real
+series of one frequency (Chronos's TSMixup), new series with the seasonal shapes and trends of
+real data where real data is scarce (the monthly and quarterly package series).
 
 Every generator is deterministic given its seed and returns GluonTS entries (``start``,
 ``target``, ``item_id``) at a spread of frequencies.
@@ -159,3 +163,39 @@ def gluonts_artificial(
         return entries[:num_series]
     finally:
         np.random.set_state(state)
+
+
+# --------------------------------------------------------------------------- TSMixup
+
+
+def ts_mixup(entries: Sequence[Dict], num_series: int, seed: int = 0, max_mixed: int = 3, alpha: float = 1.5,
+             min_length: int = 24) -> List[Dict]:
+    """TSMixup (Ansari et al., 2024, "Chronos", section 4.1): each new series is a convex
+    combination, with Dirichlet(``alpha``) weights, of 1 to ``max_mixed`` series of one
+    frequency, each divided by its mean absolute value first so that no series dominates by its
+    units; their last common stretch is mixed (end-aligned) and the mix takes the first
+    series' level back. The frequency is drawn by how many series have it; series shorter than
+    ``min_length`` or without a finite non-zero level are not used."""
+    rng = np.random.default_rng(seed)
+    groups: Dict[str, List[Tuple[Dict, np.ndarray, float]]] = {}
+    for entry in entries:
+        values = np.asarray(entry["target"], dtype=np.float64)
+        level = float(np.nanmean(np.abs(values))) if np.isfinite(values).any() else 0.0
+        if len(values) >= min_length and np.isfinite(level) and level > 0:
+            groups.setdefault(entry["start"].freqstr, []).append((entry, values, level))
+    if not groups:
+        return []
+    freqs = sorted(groups)
+    p = np.array([len(groups[f]) for f in freqs], dtype=float)
+    mixed = []
+    for i in range(num_series):
+        group = groups[freqs[rng.choice(len(freqs), p=p / p.sum())]]
+        k = int(rng.integers(1, min(max_mixed, len(group)) + 1))
+        picks = [group[j] for j in rng.choice(len(group), size=k, replace=False)]
+        weights = rng.dirichlet(np.full(k, alpha))
+        length = min(len(values) for _, values, _ in picks)
+        mix = sum(w * values[-length:] / level for w, (_, values, level) in zip(weights, picks))
+        first, first_values, first_level = picks[0]
+        start = first["start"] + (len(first_values) - length)
+        mixed.append({"start": start, "target": (mix * first_level).astype(np.float32), "item_id": f"ts_mixup/{i}"})
+    return mixed

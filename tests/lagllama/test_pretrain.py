@@ -229,3 +229,46 @@ def test_an_interrupted_or_terminated_run_saves_its_full_state(tmp_path):
     for exception in (KeyboardInterrupt(), SIGTERMException(), ValueError("a bug")):
         save_on_interrupt.on_exception(trainer, None, exception)
     assert trainer.saved == [(tmp_path / "last.ckpt", False)] * 2
+
+
+def test_ts_mixup_makes_convex_combinations_of_series_of_one_frequency():
+    import pandas as pd
+
+    from lagllama_gluonts.synthetic import ts_mixup
+
+    t = np.arange(120)
+    shapes = [2 + np.sin(2 * np.pi * t / 12 + k) + 0.01 * k * t for k in range(3)]
+    # three monthly series of one level (mean |x| = 50), so that every mix's level is 50 too
+    monthly = [{"start": pd.Period("1990-01", freq="M"), "target": 50 * x / np.mean(np.abs(x))} for x in shapes]
+    quarterly = [{"start": pd.Period("1980Q1", freq="Q"), "target": np.full(40, 5.0)}]
+    short = [{"start": pd.Period("1990-01", freq="M"), "target": np.ones(10)}]  # below min_length: never used
+    zero = [{"start": pd.Period("1990-01", freq="M"), "target": np.zeros(50)}]  # no level to divide by
+    entries = monthly + quarterly + short + zero
+    mixed = ts_mixup(entries, 200, seed=0)
+    assert len(mixed) == 200
+    again = ts_mixup(entries, 200, seed=0)
+    assert all(np.array_equal(a["target"], b["target"]) for a, b in zip(mixed, again))  # deterministic
+    freqs = Counter(e["start"].freqstr for e in mixed)
+    assert set(freqs) == {"M", "Q-DEC"} and freqs["M"] > freqs["Q-DEC"]  # drawn by how many series a frequency has
+
+    inputs = np.stack([m["target"] for m in monthly])
+    lo, hi = inputs.min(0) - 1e-3, inputs.max(0) + 1e-3
+    blends = 0
+    for entry in mixed:
+        assert np.isfinite(entry["target"]).all()
+        if entry["start"].freqstr == "Q-DEC":
+            assert len(entry["target"]) == 40
+            np.testing.assert_allclose(entry["target"], 5.0, rtol=1e-6)  # the only series: itself
+            continue
+        assert len(entry["target"]) == 120 and entry["start"] == pd.Period("1990-01", freq="M")
+        assert np.all((lo <= entry["target"]) & (entry["target"] <= hi))  # pointwise within the inputs
+        blends += not any(np.allclose(entry["target"], x, atol=1e-3) for x in inputs)
+    assert blends > 50  # most are mixes of two or three, not copies
+    assert ts_mixup(short + zero, 5, seed=0) == []
+
+
+def test_packages_mixup_is_a_pretraining_source_outside_the_default_mixture():
+    from lagllama_gluonts.pretrain import DEFAULT_WEIGHTS, SOURCES
+
+    assert "packages_mixup" in SOURCES and "packages_mixup" not in DEFAULT_WEIGHTS
+    assert parse_weights(["packages=1", "packages_mixup=1"]) == {"packages": 0.5, "packages_mixup": 0.5}
