@@ -218,6 +218,55 @@ def geometric_mean_table(summary):
     return markdown_table(["model", "geometric mean of CRPS / SeasonalNaive CRPS", "held-out sets"], rows)
 
 
+def win_lines(summary, models):
+    """For each model: on how many held-out sets its CRPS is below each statistical model's."""
+    lines = []
+    for model in models:
+        if not all(model in s for s in summary.values()):
+            continue
+        for rival in ("AutoETS (statsforecast)", "AutoTheta (statsforecast)", "AutoARIMA (statsforecast)"):
+            compared = {n: s for n, s in summary.items() if rival in s}
+            wins = [n for n, s in compared.items() if s[model]["CRPS"] < s[rival]["CRPS"]]
+            lost = [n for n in compared if n not in wins]
+            lines.append(f"- {model} CRPS below {rival.split()[0]}'s on {len(wins)} of {len(compared)} sets"
+                         + (f" (not on: {', '.join(lost)})" if lost else "") + ".")
+    return lines
+
+
+def compare_checkpoints(args, names):
+    """Zero-shot CRPS of several checkpoints (``--compare-checkpoints LABEL=PATH``) on every
+    held-out set beside the cached statistical models: how pretraining runs are compared."""
+    checkpoints = dict(item.split("=", 1) for item in args.compare_checkpoints)
+    baselines = ["SeasonalNaive"] + [f"{m} (statsforecast)" for m in STATISTICAL]
+    rows, summary = [], {}
+    for name in names:
+        dataset = limited(load(name), args.max_series)
+        h, freq = dataset.metadata.prediction_length, dataset.metadata.freq
+        results = {"SeasonalNaive": score(seasonal_naive_baseline(freq, h), dataset, args.num_samples)[0]}
+        results.update({label: r[0] for label, r in statistical_scores(args, name, dataset).items()})
+        for label, path in checkpoints.items():
+            predictor = load_predictor(Path(path), prediction_length=h, num_parallel_samples=args.num_samples)
+            results[label] = score(predictor, dataset, args.num_samples)[0]
+        summary[short_name(name)] = {k: {"CRPS": m["mean_wQuantileLoss"], "MASE": m["MASE"]}
+                                     for k, m in results.items()}
+        rows.append([short_name(name)] + [f"{results[k]['mean_wQuantileLoss']:.4f}" if k in results else "—"
+                                          for k in baselines + list(checkpoints)])
+        progress(rows[-1])
+    records = []
+    for label, path in checkpoints.items():
+        t = read_checkpoint(Path(path)).training
+        parent = (t.get("init_from") or {}).get("checkpoint")
+        weights = ", ".join(f"{k} {v['weight']:g}" for k, v in (t.get("sources") or {}).items())
+        records.append(f"- **{label}** (`{Path(path).name}`): {t.get('total_steps', t.get('steps'))} steps in all"
+                       + (f" ({t.get('steps')} of them continuing `{parent}`)" if parent else "")
+                       + f"; final validation NLL {t.get('final_val_loss')}; mixture of its last run: {weights}.")
+    short_baselines = [b.split()[0] for b in baselines]
+    return (["Zero-shot CRPS (mean_wQuantileLoss) on each held-out set:", ""]
+            + markdown_table(["dataset"] + short_baselines + list(checkpoints), rows)
+            + ["", "## Relative to SeasonalNaive", ""] + geometric_mean_table(summary) + [""]
+            + win_lines(summary, list(checkpoints)) + ["", "## The checkpoints", ""] + records)
+
+
 def main_table(args, names):
     rows, summary = [], {}
     for name in names:
@@ -318,7 +367,11 @@ def finetune_study(args, names):
 
 
 def preamble(args, title, argv):
-    training = read_checkpoint(args.checkpoint).training
+    if args.compare_checkpoints:
+        checkpoint = "Checkpoints: those named in the command (their records below)."
+    else:
+        training = read_checkpoint(args.checkpoint).training
+        checkpoint = f"Checkpoint: `{args.checkpoint.name}`; pretraining record: `{json.dumps(training)}`."
     return [
         f"# {title}",
         "",
@@ -326,7 +379,7 @@ def preamble(args, title, argv):
         "",
         f"Machine: {bench_common.machine()}; {args.threads} CPU thread(s); date {bench_common.utc_stamp()}.",
         "",
-        f"Checkpoint: `{args.checkpoint.name}`; pretraining record: `{json.dumps(training)}`. None of these "
+        f"{checkpoint} None of these "
         f"datasets was seen in pretraining. {args.num_samples} sample paths; GluonTS `Evaluator` on each "
         "held-out set's windows (below)"
         + (f", first {args.max_series} series only" if args.max_series else "") + ".",
@@ -350,6 +403,8 @@ def main(argv=None):
     parser.add_argument("--no-finetune", action="store_true", help="zero-shot and baselines only")
     parser.add_argument("--no-deepar", action="store_true", help="without the DeepAR rows")
     parser.add_argument("--no-context-study", action="store_true", help="skip the context-length study")
+    parser.add_argument("--compare-checkpoints", nargs="+", metavar="LABEL=PATH", default=None,
+                        help="zero-shot only, these checkpoints side by side (writes pretraining_runs.md)")
     parser.add_argument("--only-statistical", action="store_true",
                         help="only fill --cache with the statistical models' scores (no checkpoint needed)")
     args = parser.parse_args(argv)
@@ -371,7 +426,11 @@ def main(argv=None):
                 progress([short_name(name), model, f"{m['mean_wQuantileLoss']:.4f}", f"{m['MASE']:.3f}",
                           f"{seconds:.0f} s", f"{n} windows"])
         return
-    if args.finetune_study:
+    if args.compare_checkpoints:
+        out = args.out or RESULTS / "pretraining_runs.md"
+        lines = preamble(args, "Pretraining runs compared: zero-shot on every held-out set", argv) \
+            + compare_checkpoints(args, args.datasets)
+    elif args.finetune_study:
         out = args.out or RESULTS / "finetune_settings.md"
         lines = preamble(args, "Lag-Llama fine-tuning settings vs zero-shot", argv) + [
             f"Each setting fine-tunes the checkpoint on the dataset's train split with up to {args.epochs} epochs "
@@ -402,15 +461,7 @@ def main(argv=None):
             "own test split.",
             "",
         ] + table + ["", "## Relative to SeasonalNaive", ""] + geometric_mean_table(summary) + [""]
-        for model in ("Lag-Llama zero-shot", "Lag-Llama fine-tuned"):
-            if not all(model in s for s in summary.values()):
-                continue
-            for rival in ("AutoETS (statsforecast)", "AutoTheta (statsforecast)", "AutoARIMA (statsforecast)"):
-                compared = {n: s for n, s in summary.items() if rival in s}
-                wins = [n for n, s in compared.items() if s[model]["CRPS"] < s[rival]["CRPS"]]
-                lost = [n for n in compared if n not in wins]
-                lines.append(f"- {model} CRPS below {rival.split()[0]}'s on {len(wins)} of {len(compared)} sets"
-                             + (f" (not on: {', '.join(lost)})" if lost else "") + ".")
+        lines += win_lines(summary, ("Lag-Llama zero-shot", "Lag-Llama fine-tuned"))
         lines += ["", "Notes:", ""] + [f"- {note}" for note in args.notes]
         if not args.no_context_study:
             lines += [

@@ -65,3 +65,18 @@ def test_a_failed_fit_falls_back_to_seasonal_naive_and_is_counted(monkeypatch):
 def test_unknown_model_is_refused():
     with pytest.raises(ValueError, match="AutoETS"):
         statistical.StatsForecastPredictor("Prophet", "M", 12)
+
+
+def test_pretraining_runs_are_compared_zero_shot_beside_the_statistical_models(tmp_path):
+    from lagllama_gluonts.defaults import BUNDLED_CHECKPOINT
+
+    out, cache = tmp_path / "runs.md", tmp_path / "cache.json"
+    zero_shot.main(["--compare-checkpoints", f"a={BUNDLED_CHECKPOINT}", f"b={BUNDLED_CHECKPOINT}",
+                    "--datasets", "airpassengers", "--num-samples", "20", "--cache", str(cache), "--out", str(out)])
+    text = out.read_text()
+    row = next(line for line in text.splitlines() if line.startswith("| airpassengers"))
+    cells = [c.strip() for c in row.split("|")[1:-1]]
+    assert len(cells) == 7 and cells[5] == cells[6]  # one checkpoint twice, one seed: the same score
+    assert all(float(c) > 0 for c in cells[1:4])  # SeasonalNaive, AutoETS, AutoTheta (AutoARIMA too: season 12)
+    assert "| a " in text and "geometric mean" in text and f"- **b** (`{BUNDLED_CHECKPOINT.name}`)" in text
+    assert "a CRPS below AutoETS's on" in text and cache.exists()  # the statistical scores were cached
