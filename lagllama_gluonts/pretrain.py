@@ -465,6 +465,21 @@ def read_loss_history(log_root: Path) -> Dict[str, List[tuple]]:
     return history
 
 
+def chained_history(run_dirs: Sequence[Path]) -> Dict[str, List[tuple]]:
+    """The loss history of runs that continue one another (``--init-from``), in order, each
+    one's steps offset by where the one before it ended: one curve over all the steps."""
+    chained: Dict[str, List[tuple]] = {}
+    offset = 0
+    for run_dir in run_dirs:
+        history = read_loss_history(Path(run_dir) / "logs")
+        if not history:
+            raise FileNotFoundError(f"no loss history (logs/version_*/metrics.csv) in {run_dir}")
+        for name, points in history.items():
+            chained.setdefault(name, []).extend((offset + step, value) for step, value in points)
+        offset += max(step for points in history.values() for step, _ in points) + 1
+    return chained
+
+
 def _last(history, name):
     return round(history[name][-1][1], 4) if history.get(name) else None
 
@@ -473,7 +488,9 @@ def _best(history, name):
     return round(min(v for _, v in history[name]), 4) if history.get(name) else None
 
 
-def plot_loss_curve(history: Dict[str, List[tuple]], path: Path) -> Optional[Path]:
+def plot_loss_curve(history: Dict[str, List[tuple]], path: Path, boundaries: Sequence[int] = ()) -> Optional[Path]:
+    """Train and validation NLL over optimizer steps; ``boundaries``: steps where a continued
+    run (``--init-from``) began, drawn as dashed lines."""
     if not history:
         return None
     import matplotlib
@@ -485,6 +502,12 @@ def plot_loss_curve(history: Dict[str, List[tuple]], path: Path) -> Optional[Pat
     for name, points in history.items():
         steps, values = zip(*points)
         ax.plot(steps, values, marker="o" if name == "val_loss" else None, ms=3, label=name.replace("_", " "))
+    for step in boundaries:
+        # a continued run draws its own synthetic series and validation windows (its seed):
+        # its validation loss is on another set than the run before it
+        ax.axvline(step, color="grey", linestyle="--", linewidth=1)
+        ax.annotate("continued (--init-from):\nits own validation set", (step, 1), xycoords=("data", "axes fraction"),
+                    xytext=(4, -4), textcoords="offset points", va="top", fontsize=8, color="grey")
     ax.set_xlabel("optimizer step")
     ax.set_ylabel("negative log-likelihood (scaled)")
     ax.set_title("Lag-Llama pretraining")

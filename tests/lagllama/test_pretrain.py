@@ -272,3 +272,21 @@ def test_packages_mixup_is_a_pretraining_source_outside_the_default_mixture():
 
     assert "packages_mixup" in SOURCES and "packages_mixup" not in DEFAULT_WEIGHTS
     assert parse_weights(["packages=1", "packages_mixup=1"]) == {"packages": 0.5, "packages_mixup": 0.5}
+
+
+def test_continued_runs_chain_into_one_loss_curve(tmp_path):
+    import pandas as pd
+
+    from lagllama_gluonts.pretrain import chained_history, plot_loss_curve
+
+    for run, rows in (("first", [(99, 3.0, None), (99, None, 2.5), (199, 2.8, None), (199, None, 2.4)]),
+                      ("second", [(99, 2.7, None), (99, None, 2.3)])):
+        logs = tmp_path / run / "logs" / "version_0"
+        logs.mkdir(parents=True)
+        pd.DataFrame(rows, columns=["step", "train_loss", "val_loss"]).assign(epoch=0).to_csv(logs / "metrics.csv")
+    history = chained_history([tmp_path / "first", tmp_path / "second"])
+    assert history["val_loss"] == [(99, 2.5), (199, 2.4), (299, 2.3)]  # the second run starts after step 199
+    assert [s for s, _ in history["train_loss"]] == [99, 199, 299]
+    assert plot_loss_curve(history, tmp_path / "loss.png", boundaries=[200]).stat().st_size > 1000
+    with pytest.raises(FileNotFoundError, match="no loss history"):
+        chained_history([tmp_path / "first", tmp_path / "missing"])
