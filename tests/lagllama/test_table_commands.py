@@ -105,7 +105,10 @@ def test_finetune_on_a_table_saves_a_weights_only_checkpoint(wide_csv, tmp_path,
     assert code == 0, capsys.readouterr().err
     record = json.loads((tmp_path / "ft" / "metrics.json").read_text())
     assert record["series"] == 2 and record["skipped"] == 0 and record["finetune"]["train_series"] == 2
-    assert record["finetune"]["best_val_loss"] <= record["finetune"]["start_val_loss"]  # keep-if-better
+    tuned = record["finetune"]
+    # keep-if-better: the tuned weights only when they beat the checkpoint on validation
+    assert tuned["kept"] == ("fine-tuned" if tuned["best_val_loss"] < tuned["start_val_loss"]
+                             else "checkpoint (no epoch beat it on validation)")
     assert torch.load(saved, weights_only=True)["hyper_parameters"]["training"]["csv"] == str(wide_csv)
 
 
