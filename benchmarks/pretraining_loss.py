@@ -20,14 +20,9 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, default=bc.RESULTS / "pretraining_loss.png")
     args = parser.parse_args(argv)
 
-    from lagllama_gluonts.pretrain import chained_history, plot_loss_curve, read_loss_history
+    from lagllama_gluonts.pretrain import chained_history, plot_loss_curve
 
-    history = chained_history(args.run_dirs)
-    boundaries, offset = [], 0
-    for run_dir in args.run_dirs[:-1]:
-        points = [step for series in read_loss_history(run_dir / "logs").values() for step, _ in series]
-        offset += max(points) + 1
-        boundaries.append(offset)
+    history, boundaries = chained_history(args.run_dirs)
     plot_loss_curve(history, args.out, boundaries=boundaries)
     for name, points in history.items():
         print(f"{name}: {len(points)} points, steps {points[0][0]}..{points[-1][0]}, last {points[-1][1]:.4f}")

@@ -259,8 +259,8 @@ statsmodels' datasets; leak-checked against every held-out set and deduplicated)
 series (KernelSynth-style Gaussian processes, persistent processes, GluonTS's artificial
 generator). Validation uses the last prediction-length steps of every training series, cut
 off from training. RUN_DIR (default: OUT without suffix + "-run") keeps Lightning's full
-checkpoint last.ckpt (written every epoch and on Ctrl-C or SIGTERM), CSV logs and loss.png; --resume
-continues from it. OUT is a plain-data checkpoint loadable with weights_only=True.
+checkpoint last.ckpt (written every epoch and on Ctrl-C or SIGTERM), CSV logs and loss.png;
+--resume continues from it. OUT is a plain-data checkpoint loadable with weights_only=True.
 
 Multi-process / multi-node: runs on Lightning, e.g. --devices 2 --strategy ddp (CPU processes
 here). On a cluster, start the same command on every node with --num-nodes N and Lightning's

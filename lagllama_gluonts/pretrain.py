@@ -12,8 +12,9 @@ cut off from the series the model trains on.
 
 The run directory holds Lightning's full checkpoint (``last.ckpt``: weights, optimizer, step
 counters, written every epoch and when the run is interrupted by Ctrl-C or SIGTERM), its CSV
-log and the loss curve (``loss.png``); ``--resume`` continues from ``last.ckpt`` with the same step counter and
-optimizer state. The exported checkpoint (``out``) holds only tensors and plain data.
+log and the loss curve (``loss.png``); ``--resume`` continues from ``last.ckpt`` with the same
+step counter and optimizer state. The exported checkpoint (``out``) holds only tensors and
+plain data.
 """
 
 import functools
@@ -29,7 +30,7 @@ import torch
 from gluonts.dataset.loader import as_stacked_batches
 from gluonts.transform import InstanceSampler
 
-from .checkpoint import save_checkpoint
+from .checkpoint import read_checkpoint, save_checkpoint
 from .common.datasets import DEFAULT_MIRROR, get_dataset
 from .common.evaluation import holdout_last_window
 from .common.tables import read_corpus
@@ -273,8 +274,6 @@ def warm_start(model: torch.nn.Module, path: Path) -> Dict[str, Any]:
     """Load an exported checkpoint's weights into ``model`` (continued pretraining) and return
     what the new run's record keeps of it: its file name and training record. The
     architecture and lags must be the run's own; a mismatch names the differing tensors."""
-    from .checkpoint import read_checkpoint
-
     ckpt = read_checkpoint(path)
     ckpt.load_into(model)
     return {"checkpoint": Path(path).name, "training": ckpt.training}
@@ -467,19 +466,20 @@ def read_loss_history(log_root: Path) -> Dict[str, List[tuple]]:
     return history
 
 
-def chained_history(run_dirs: Sequence[Path]) -> Dict[str, List[tuple]]:
+def chained_history(run_dirs: Sequence[Path]) -> Tuple[Dict[str, List[tuple]], List[int]]:
     """The loss history of runs that continue one another (``--init-from``), in order, each
-    one's steps offset by where the one before it ended: one curve over all the steps."""
+    one's steps offset by where the one before it ended: one curve over all the steps; and the
+    steps where each later run began (``plot_loss_curve``'s ``boundaries``)."""
     chained: Dict[str, List[tuple]] = {}
-    offset = 0
+    offsets = [0]
     for run_dir in run_dirs:
         history = read_loss_history(Path(run_dir) / "logs")
         if not history:
             raise FileNotFoundError(f"no loss history (logs/version_*/metrics.csv) in {run_dir}")
         for name, points in history.items():
-            chained.setdefault(name, []).extend((offset + step, value) for step, value in points)
-        offset += max(step for points in history.values() for step, _ in points) + 1
-    return chained
+            chained.setdefault(name, []).extend((offsets[-1] + step, value) for step, value in points)
+        offsets.append(offsets[-1] + max(step for points in history.values() for step, _ in points) + 1)
+    return chained, offsets[1:-1]
 
 
 def _last(history, name):

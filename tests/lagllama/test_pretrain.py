@@ -284,9 +284,9 @@ def test_continued_runs_chain_into_one_loss_curve(tmp_path):
         logs = tmp_path / run / "logs" / "version_0"
         logs.mkdir(parents=True)
         pd.DataFrame(rows, columns=["step", "train_loss", "val_loss"]).assign(epoch=0).to_csv(logs / "metrics.csv")
-    history = chained_history([tmp_path / "first", tmp_path / "second"])
+    history, boundaries = chained_history([tmp_path / "first", tmp_path / "second"])
     assert history["val_loss"] == [(99, 2.5), (199, 2.4), (299, 2.3)]  # the second run starts after step 199
-    assert [s for s, _ in history["train_loss"]] == [99, 199, 299]
+    assert [s for s, _ in history["train_loss"]] == [99, 199, 299] and boundaries == [200]
     assert plot_loss_curve(history, tmp_path / "loss.png", boundaries=[200]).stat().st_size > 1000
     with pytest.raises(FileNotFoundError, match="no loss history"):
         chained_history([tmp_path / "first", tmp_path / "missing"])
