@@ -3,6 +3,7 @@
 import os
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import torch
 
@@ -25,3 +26,40 @@ def shared_dir() -> Path:
     if not SHARED.is_dir():
         pytest.fail(f"shared data not found at {SHARED}; set LAGLLAMA_GLUONTS_SHARED")
     return SHARED
+
+
+# --------------------------------------------------------------------------- one's own tables
+# The table commands of both CLIs read the same tables, built from real hourly corpus files.
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+QUANTILE_COLUMNS = [f"q{q / 10:g}" for q in range(1, 10)]
+HOURLY_ITEMS = ("SF_hospital_load", "SF_PV", "load_rte")  # BeijingPM25_0 stays held out
+# command-line options that keep each CLI's table commands fast in tests
+INFORMER_FAST_OPTIONS = ["--max-steps", "4", "--batches-per-epoch", "2", "--d-model", "16", "--n-heads", "2",
+                         "--d-ff", "32", "--num-samples", "20", "--quiet", "--threads", "1", "--context-length", "48",
+                         "--lags", "1,24", "--device", "cpu"]
+LAGLLAMA_FAST_OPTIONS = ["--num-samples", "8", "--context-length", "32", "--device", "cpu"]
+
+
+def corpus_tail(name: str, steps: int = 200) -> pd.DataFrame:
+    """The last ``steps`` rows (``ds``, ``y``) of a corpus file."""
+    return pd.read_csv(CORPUS / f"{name}.csv", usecols=["ds", "y"]).iloc[-steps:]
+
+
+@pytest.fixture
+def meters_csv(tmp_path):
+    """A long table: the hourly items in column ``meter``, rows in any order."""
+    frame = pd.concat([corpus_tail(name).assign(meter=name) for name in HOURLY_ITEMS], ignore_index=True)
+    path = tmp_path / "meters.csv"
+    frame[["meter", "ds", "y"]].sample(frac=1, random_state=1).to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture
+def hospital_pv_csv(tmp_path):
+    """A wide table: columns ``hospital`` and ``pv``, pv starting later."""
+    frame = corpus_tail("SF_hospital_load").rename(columns={"y": "hospital"})
+    frame = frame.merge(corpus_tail("SF_PV", 150).rename(columns={"y": "pv"}), on="ds", how="left")
+    path = tmp_path / "wide.csv"
+    frame.to_csv(path, index=False)
+    return path

@@ -13,7 +13,7 @@ from lagllama_gluonts.common.evaluation import (
 )
 from lagllama_gluonts.common.plots import plot_forecasts
 
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+from conftest import PNG_MAGIC
 
 
 @pytest.fixture(scope="module")

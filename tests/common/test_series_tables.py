@@ -11,11 +11,10 @@ from lagllama_gluonts.common.evaluation import rolling_backtest, seasonal_naive_
 from lagllama_gluonts.common.tables import read_frame, read_series_table, write_forecast_frames
 from lagllama_gluonts.common.validation import DataError
 
-from conftest import CORPUS
+from conftest import CORPUS, PNG_MAGIC
 
 HOURLY = ("SF_hospital_load", "SF_PV", "load_rte")  # BeijingPM25_0 stays held out
 STEPS = 300
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 def corpus_tail(name: str, steps: int = STEPS) -> pd.DataFrame:

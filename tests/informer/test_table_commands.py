@@ -1,8 +1,9 @@
 """``python -m informer_gluonts`` on one's own table (long and wide, CSV and Parquet), built
 from real hourly corpus files: forecast trains one model on every item's history and writes
-the long forecast table and a PNG; backtest scores rolling windows beside SeasonalNaive
-through the shared ``rolling_backtest``; bad input is one line and exit status 2, with the
-same messages as Lag-Llama's table commands."""
+the long forecast table and a PNG; backtest trains before its first window; bad input is one
+line and exit status 2, with the same messages as Lag-Llama's table commands. What both CLIs'
+table commands share (skipping short items, backtest beside SeasonalNaive) is tested in
+``tests/common/test_table_commands.py``."""
 
 import json
 
@@ -12,35 +13,8 @@ import pytest
 
 from informer_gluonts.cli import build_parser, main
 
-from conftest import CORPUS
-
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-QUANTILES = [f"q{q / 10:g}" for q in range(1, 10)]
-ITEMS = ("SF_hospital_load", "SF_PV", "load_rte")  # BeijingPM25_0 stays held out
-TINY = ["--max-steps", "4", "--batches-per-epoch", "2", "--d-model", "16", "--n-heads", "2", "--d-ff", "32",
-        "--num-samples", "20", "--quiet", "--threads", "1", "--context-length", "48", "--lags", "1,24",
-        "--device", "cpu"]
-
-
-def tail(name: str, steps: int = 200) -> pd.DataFrame:
-    return pd.read_csv(CORPUS / f"{name}.csv", usecols=["ds", "y"]).iloc[-steps:]
-
-
-@pytest.fixture
-def long_csv(tmp_path):
-    frame = pd.concat([tail(name).assign(meter=name) for name in ITEMS], ignore_index=True)
-    path = tmp_path / "meters.csv"
-    frame[["meter", "ds", "y"]].sample(frac=1, random_state=1).to_csv(path, index=False)  # rows in any order
-    return path
-
-
-@pytest.fixture
-def wide_csv(tmp_path):
-    frame = tail("SF_hospital_load").rename(columns={"y": "hospital"})
-    frame = frame.merge(tail("SF_PV", 150).rename(columns={"y": "pv"}), on="ds", how="left")  # pv starts later
-    path = tmp_path / "wide.csv"
-    frame.to_csv(path, index=False)
-    return path
+from conftest import HOURLY_ITEMS, PNG_MAGIC, QUANTILE_COLUMNS, corpus_tail
+from conftest import INFORMER_FAST_OPTIONS as TINY
 
 
 def in_units(values: pd.Series, history: pd.Series) -> bool:
@@ -50,31 +24,31 @@ def in_units(values: pd.Series, history: pd.Series) -> bool:
 
 
 @pytest.mark.parametrize("output", ["forecast.csv", "forecast.parquet"])
-def test_forecast_long_table_trains_on_every_item_and_forecasts_each(long_csv, tmp_path, capsys, output):
+def test_forecast_long_table_trains_on_every_item_and_forecasts_each(meters_csv, tmp_path, capsys, output):
     if output.endswith(".parquet"):
         pytest.importorskip("pyarrow")
     out = tmp_path / "out"
-    code = main(["forecast", "--csv", str(long_csv), "--item-column", "meter", "--target", "y",
+    code = main(["forecast", "--csv", str(meters_csv), "--item-column", "meter", "--target", "y",
                  "--prediction-length", "12", "--out", str(out), "--output", str(out / output), *TINY])
     assert code == 0, capsys.readouterr().err
     table = pd.read_parquet(out / output) if output.endswith(".parquet") else pd.read_csv(out / output,
                                                                                          parse_dates=["ds"])
-    assert list(table.columns) == ["meter", "ds", "mean", "median", *QUANTILES] and len(table) == 36
-    for name in ITEMS:
+    assert list(table.columns) == ["meter", "ds", "mean", "median", *QUANTILE_COLUMNS] and len(table) == 36
+    for name in HOURLY_ITEMS:
         rows = table[table["meter"] == name]
-        last = pd.Timestamp(tail(name)["ds"].iloc[-1])
+        last = pd.Timestamp(corpus_tail(name)["ds"].iloc[-1])
         assert list(rows["ds"]) == list(pd.date_range(last, periods=13, freq="h")[1:])
-        assert in_units(rows["median"], tail(name)["y"]), name
-    assert (np.diff(table[QUANTILES].to_numpy(), axis=1) >= 0).all()
+        assert in_units(rows["median"], corpus_tail(name)["y"]), name
+    assert (np.diff(table[QUANTILE_COLUMNS].to_numpy(), axis=1) >= 0).all()
     assert (out / "forecast.png").read_bytes()[:8] == PNG_MAGIC
     assert (out / "predictor").is_dir()
     assert "trained on 3 series" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("features", [[], ["--features", "S"]])
-def test_forecast_wide_table_several_targets_are_independent_series(wide_csv, tmp_path, capsys, features):
+def test_forecast_wide_table_several_targets_are_independent_series(hospital_pv_csv, tmp_path, capsys, features):
     out = tmp_path / "out"
-    code = main(["forecast", "--csv", str(wide_csv), "--target", "hospital", "pv", *features,
+    code = main(["forecast", "--csv", str(hospital_pv_csv), "--target", "hospital", "pv", *features,
                  "--prediction-length", "6", "--out", str(out), "--quantiles", "0.1", "0.9", *TINY])
     assert code == 0, capsys.readouterr().err
     table = pd.read_csv(out / "forecast.csv", parse_dates=["ds"])
@@ -84,10 +58,10 @@ def test_forecast_wide_table_several_targets_are_independent_series(wide_csv, tm
     assert hospital.between(300, 3000).all()  # the column's own units (a hospital's load, not scaled)
 
 
-def test_features_m_keeps_its_joint_meaning_on_a_wide_table(wide_csv, tmp_path, capsys):
+def test_features_m_keeps_its_joint_meaning_on_a_wide_table(hospital_pv_csv, tmp_path, capsys):
     pytest.importorskip("pyarrow")
     out = tmp_path / "out"
-    code = main(["forecast", "--csv", str(wide_csv), "--target", "hospital", "pv", "--features", "M",
+    code = main(["forecast", "--csv", str(hospital_pv_csv), "--target", "hospital", "pv", "--features", "M",
                  "--prediction-length", "6", "--out", str(out), "--output", str(out / "joint.parquet"), *TINY])
     assert code == 0, capsys.readouterr().err
     table = pd.read_parquet(out / "joint.parquet")
@@ -96,34 +70,7 @@ def test_features_m_keeps_its_joint_meaning_on_a_wide_table(wide_csv, tmp_path, 
     assert (out / "forecast.png").read_bytes()[:8] == PNG_MAGIC
 
 
-def test_forecast_skips_items_shorter_than_the_horizon_with_a_count(long_csv, tmp_path, capsys):
-    frame = pd.read_csv(long_csv)
-    short = pd.DataFrame({"meter": "new", "ds": tail("SF_PV", 5)["ds"], "y": 1.0})
-    path = tmp_path / "with_new.csv"
-    pd.concat([frame, short]).to_csv(path, index=False)
-    code = main(["forecast", "--csv", str(path), "--item-column", "meter", "--target", "y",
-                 "--prediction-length", "12", "--out", str(tmp_path / "o"), *TINY])
-    printed = capsys.readouterr().out
-    assert code == 0 and "skipped 1 series with fewer observed values than the horizon (12): 'new'" in printed
-    assert set(pd.read_csv(tmp_path / "o" / "forecast.csv")["meter"]) == set(ITEMS)
-
-
-def test_backtest_rolling_windows_beside_seasonal_naive(long_csv, tmp_path, capsys):
-    out = tmp_path / "bt"
-    code = main(["backtest", "--csv", str(long_csv), "--item-column", "meter", "--target", "y",
-                 "--prediction-length", "24", "--windows", "2", "--out", str(out), *TINY])
-    assert code == 0, capsys.readouterr().err
-    record = json.loads((out / "metrics.json").read_text())
-    assert record["windows"] == 2 and record["distance"] == 24 and record["items"] == 3 and record["skipped"] == 0
-    assert set(record["metrics"]) == {"Informer", "SeasonalNaive"} and record["model"] == "Informer"
-    assert all(np.isfinite(m["mean_wQuantileLoss"]) for m in record["metrics"].values())
-    items = pd.read_csv(out / "item_metrics.csv")
-    assert len(items) == 6 and set(items["item_id"]) == set(ITEMS) and (items["windows"] == 2).all()
-    assert (out / "backtest.png").read_bytes()[:8] == PNG_MAGIC
-    assert "SeasonalNaive" in capsys.readouterr().out
-
-
-def test_backtest_trains_before_the_first_window_and_validates_with_patience(long_csv, tmp_path, monkeypatch,
+def test_backtest_trains_before_the_first_window_and_validates_with_patience(meters_csv, tmp_path, monkeypatch,
                                                                                capsys):
     """Informer trains on each item's part before the first window only; --patience holds out
     the last horizon of that part to validate on (the shared rule); --distance and --max-series
@@ -138,7 +85,7 @@ def test_backtest_trains_before_the_first_window_and_validates_with_patience(lon
 
     monkeypatch.setattr(InformerEstimator, "train", train)
     out = tmp_path / "bt"
-    code = main(["backtest", "--csv", str(long_csv), "--item-column", "meter", "--target", "y", "--patience", "1",
+    code = main(["backtest", "--csv", str(meters_csv), "--item-column", "meter", "--target", "y", "--patience", "1",
                  "--prediction-length", "24", "--windows", "2", "--distance", "12", "--max-series", "2",
                  "--out", str(out), *TINY])
     assert code == 0, capsys.readouterr().err
@@ -175,8 +122,8 @@ def test_forecast_target_is_the_shared_option():
     ("backtest", ["--item-column", "meter"], "needs --target"),
     ("backtest", ["--item-column", "meter", "--target", "y", "--features", "M"], "backtest --csv scores every series"),
 ])
-def test_bad_table_commands_are_one_line_and_exit_2(long_csv, tmp_path, capsys, command, options, message):
-    code = main([command, "--csv", str(long_csv), "--prediction-length", "24", "--out", str(tmp_path / "o"),
+def test_bad_table_commands_are_one_line_and_exit_2(meters_csv, tmp_path, capsys, command, options, message):
+    code = main([command, "--csv", str(meters_csv), "--prediction-length", "24", "--out", str(tmp_path / "o"),
                  "--quiet", *options])
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("informer-gluonts: error:") and message in err, err
@@ -193,7 +140,7 @@ def test_table_options_need_a_table(tmp_path, capsys):
 
 def test_output_with_covariates_is_refused(tmp_path, capsys):
     path = tmp_path / "one.csv"
-    tail("SF_hospital_load").assign(x=1.0).to_csv(path, index=False)
+    corpus_tail("SF_hospital_load").assign(x=1.0).to_csv(path, index=False)
     assert main(["forecast", "--csv", str(path), "--target", "y", "--covariates", "x", "--output",
                  str(tmp_path / "f.csv"), "--quiet"]) == 2
     assert "--output writes the long table of many series" in capsys.readouterr().err

@@ -16,10 +16,10 @@ from lagllama_gluonts import LagLlamaEstimator, load_predictor, save_checkpoint
 from lagllama_gluonts.cli import _read_table, _table_entries, build_parser, main
 
 from conftest import CORPUS
+from conftest import LAGLLAMA_FAST_OPTIONS as FAST
 
 H = 12
 TEMP = "temp_celsius_houston"
-FAST = ["--num-samples", "8", "--context-length", "32", "--device", "cpu"]
 
 
 def ercot(steps: int = 400, future: int = 0) -> pd.DataFrame:

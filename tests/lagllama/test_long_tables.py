@@ -8,8 +8,8 @@ import pytest
 from lagllama_gluonts.cli import main
 from lagllama_gluonts.common.validation import DataError
 
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-QUANTILES = [f"q{q / 10:g}" for q in range(1, 10)]
+from conftest import PNG_MAGIC, QUANTILE_COLUMNS
+
 # item: (first timestamp, length) -- different starts and lengths
 ITEMS = {"north": ("2015-01-31", 40), "south": ("2016-06-30", 25), "east": ("2014-03-31", 33)}
 
@@ -50,7 +50,7 @@ def test_long_csv_forecasts_every_item_on_its_own_grid(tmp_path, capsys, freq, t
                  "--out", str(out)])
     assert code == 0, capsys.readouterr().err
     table = pd.read_csv(out / "forecast.csv", parse_dates=[time_column])
-    assert list(table.columns) == ["store", time_column, "mean", "median", *QUANTILES]
+    assert list(table.columns) == ["store", time_column, "mean", "median", *QUANTILE_COLUMNS]
     assert len(table) == len(ITEMS) * horizon
     # items in the order of their first row in the file
     assert list(table["store"].drop_duplicates()) == list(frame["store"].drop_duplicates())
@@ -58,7 +58,7 @@ def test_long_csv_forecasts_every_item_on_its_own_grid(tmp_path, capsys, freq, t
         mine = table[table["store"] == item]
         expected = pd.date_range(last, periods=horizon + 1, freq=freq)[1:]
         assert list(mine[time_column]) == list(expected)
-    values = table[QUANTILES].to_numpy()
+    values = table[QUANTILE_COLUMNS].to_numpy()
     assert np.isfinite(values).all() and (np.diff(values, axis=1) >= 0).all()
     np.testing.assert_allclose(table["median"], table["q0.5"])
     assert (out / "forecast.png").read_bytes()[:8] == PNG_MAGIC

@@ -12,10 +12,9 @@ import torch
 from lagllama_gluonts.cli import main, rope_scaling_arg
 from lagllama_gluonts.defaults import BUNDLED_CHECKPOINT
 
-from conftest import LAG_LLAMA_FIXTURES, SHARED
+from conftest import LAG_LLAMA_FIXTURES, PNG_MAGIC, SHARED
 
 RETAIL = SHARED / "datasets" / "corpus" / "retail_sales.csv"
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 def test_load_predictor_none_is_the_bundled_checkpoint_weights_only():
