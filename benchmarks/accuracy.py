@@ -56,20 +56,35 @@ FULL = dict(steps=300, batch_size=32, seeds=(0, 1, 2))
 QUICK = dict(steps=10, batch_size=8, seeds=(0,))
 
 
-def build_estimator(model: str, freq: str, prediction_length: int, context_length: int,
-                    steps: int, batch_size: int, num_samples: int, root_dir: str):
+def build_estimator(
+    model: str,
+    freq: str,
+    prediction_length: int,
+    context_length: int,
+    steps: int,
+    batch_size: int,
+    num_samples: int,
+    root_dir: str,
+):
     """One neural model with the shared budget; everything else is the model's default."""
     batches_per_epoch = min(50, steps)
     trainer = dict(
         # max_steps makes the budget exact when it is not a whole number of epochs
-        max_epochs=math.ceil(steps / batches_per_epoch), max_steps=steps, logger=False,
-        enable_progress_bar=False, enable_model_summary=False, default_root_dir=root_dir,
+        max_epochs=math.ceil(steps / batches_per_epoch),
+        max_steps=steps,
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=root_dir,
     )
-    common = dict(prediction_length=prediction_length, context_length=context_length,
-                  batch_size=batch_size, num_batches_per_epoch=batches_per_epoch)
+    common = dict(
+        prediction_length=prediction_length,
+        context_length=context_length,
+        batch_size=batch_size,
+        num_batches_per_epoch=batches_per_epoch,
+    )
     if model == "DeepAR":
-        return DeepAREstimator(freq=freq, num_parallel_samples=num_samples,
-                               trainer_kwargs=trainer, **common)
+        return DeepAREstimator(freq=freq, num_parallel_samples=num_samples, trainer_kwargs=trainer, **common)
     if model == "PatchTST":
         # PatchTST forecasts a distribution per step in one pass (no num_parallel_samples
         # argument); the predictor draws num_samples paths from it like the others.
@@ -77,8 +92,7 @@ def build_estimator(model: str, freq: str, prediction_length: int, context_lengt
     if model == "Lag-Llama":
         return LagLlamaEstimator(num_parallel_samples=num_samples, trainer_kwargs=trainer, **common)
     if model == "Informer":
-        return InformerEstimator(freq=freq, num_parallel_samples=num_samples,
-                                 trainer_kwargs=trainer, **common)
+        return InformerEstimator(freq=freq, num_parallel_samples=num_samples, trainer_kwargs=trainer, **common)
     raise ValueError(f"unknown model {model!r}; choose from {list(MODELS)}")
 
 
@@ -95,8 +109,9 @@ def run_one(model: str, dataset, seed: int, config: dict, num_samples: int) -> D
         return dict(metrics, train_s=0.0, predict_s=predict_s)
     with tempfile.TemporaryDirectory(prefix="accuracy_bench_") as root:
         pl.seed_everything(seed, verbose=False)
-        estimator = build_estimator(model, freq, h, CONTEXT_HORIZONS * h, config["steps"],
-                                    config["batch_size"], num_samples, root)
+        estimator = build_estimator(
+            model, freq, h, CONTEXT_HORIZONS * h, config["steps"], config["batch_size"], num_samples, root
+        )
         with Timer() as training:
             predictor = estimator.train(dataset.train, cache_data=True)
         torch.manual_seed(seed)
@@ -129,14 +144,22 @@ def group(runs: List[Dict]) -> Dict:
 
 
 def wins(groups: Dict, datasets: List[str], model: str, reference: str) -> str:
-    """"k/n": on k of the n datasets where both ran, ``model``'s mean CRPS is below ``reference``'s."""
+    """ "k/n": on k of the n datasets where both ran, ``model``'s mean CRPS is below ``reference``'s."""
     crps = lambda key: np.mean([r["mean_wQuantileLoss"] for r in groups[key]])  # noqa: E731
     both = [d for d in datasets if (d, model) in groups and (d, reference) in groups]
     return f"{sum(crps((d, model)) < crps((d, reference)) for d in both)}/{len(both)}"
 
 
-def markdown(runs: List[Dict], datasets: List[str], settings: Dict, config: dict, argv: List[str],
-             num_samples: int, started: datetime, minutes: float) -> str:
+def markdown(
+    runs: List[Dict],
+    datasets: List[str],
+    settings: Dict,
+    config: dict,
+    argv: List[str],
+    num_samples: int,
+    started: datetime,
+    minutes: float,
+) -> str:
     groups = group(runs)
     n_seeds = len(config["seeds"])
     lines = [
@@ -144,14 +167,21 @@ def markdown(runs: List[Dict], datasets: List[str], settings: Dict, config: dict
         "",
         f"Command: `{bench_common.command(__file__, argv)}`",
         "",
-        f"Date: {bench_common.utc_stamp(started)}" + (f", {minutes:.0f} minutes" if math.isfinite(minutes) else "")
+        f"Date: {bench_common.utc_stamp(started)}"
+        + (f", {minutes:.0f} minutes" if math.isfinite(minutes) else "")
         + f". Machine: {bench_common.machine()}.",
         "",
-        *([f"Runs of {', '.join(config['kept']['models'])} are kept from the saved run of "
-           f"{config['kept']['started'][:16].replace('T', ' ')} "
-           f"(`{bench_common.command(__file__, config['kept']['argv'])}`): their code did not change; "
-           "the others ran now.", ""]
-          if config.get("kept") else []),
+        *(
+            [
+                f"Runs of {', '.join(config['kept']['models'])} are kept from the saved run of "
+                f"{config['kept']['started'][:16].replace('T', ' ')} "
+                f"(`{bench_common.command(__file__, config['kept']['argv'])}`): their code did not change; "
+                "the others ran now.",
+                "",
+            ]
+            if config.get("kept")
+            else []
+        ),
         f"Every neural model: {config['steps']} gradient steps of batch {config['batch_size']}, "
         f"context length {CONTEXT_HORIZONS} x the horizon, `cache_data=True`, 1 CPU thread, "
         f"{num_samples} sample paths, seeds {list(config['seeds'])}; otherwise each model's defaults "
@@ -163,8 +193,11 @@ def markdown(runs: List[Dict], datasets: List[str], settings: Dict, config: dict
     ]
     lines += markdown_table(
         ["dataset", "freq", "horizon", "context", "series (train/test)"],
-        [[name, s["freq"], s["h"], s["context"], f"{s['train']}/{s['test']}"]
-         for name, s in ((name, settings[name]) for name in datasets)])
+        [
+            [name, s["freq"], s["h"], s["context"], f"{s['train']}/{s['test']}"]
+            for name, s in ((name, settings[name]) for name in datasets)
+        ],
+    )
     rows = []
     for name in datasets:
         for model in MODELS:
@@ -178,8 +211,11 @@ def markdown(runs: List[Dict], datasets: List[str], settings: Dict, config: dict
     lines += ["", "Datasets on which the mean CRPS is lower than the reference's (k/n):", ""]
     lines += markdown_table(
         ["model", "vs SeasonalNaive", "vs DeepAR"],
-        [[model, wins(groups, datasets, model, "SeasonalNaive"), wins(groups, datasets, model, "DeepAR")]
-         for model in MODELS[2:]])
+        [
+            [model, wins(groups, datasets, model, "SeasonalNaive"), wins(groups, datasets, model, "DeepAR")]
+            for model in MODELS[2:]
+        ],
+    )
     lines += ["", "![CRPS relative to SeasonalNaive](accuracy.png)", ""]
     if n_seeds == 1:
         lines.insert(2, "*Smoke run (one seed); not a result.*\n")
@@ -204,8 +240,14 @@ def plot(runs: List[Dict], datasets: List[str], path: Path) -> None:
             vals = np.array([r["mean_wQuantileLoss"] for r in groups.get((d, model), [])]) / base
             means.append(vals.mean() if len(vals) else np.nan)
             errs.append(vals.std(ddof=1) if len(vals) > 1 else 0.0)
-        ax.bar(np.arange(len(datasets)) + (i - (len(models) - 1) / 2) * width, means, width,
-               yerr=errs, capsize=2, label=model)
+        ax.bar(
+            np.arange(len(datasets)) + (i - (len(models) - 1) / 2) * width,
+            means,
+            width,
+            yerr=errs,
+            capsize=2,
+            label=model,
+        )
     ax.axhline(1.0, color="grey", linestyle=":", linewidth=1)
     ax.set_xticks(np.arange(len(datasets)), datasets)
     ax.set_ylabel("CRPS / SeasonalNaive CRPS (lower is better)")
@@ -220,18 +262,29 @@ def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", nargs="+", default=list(MIRRORED_DATASETS), choices=MIRRORED_DATASETS)
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
-    parser.add_argument("--quick", action="store_true",
-                        help=f"smoke run: {QUICK['steps']} steps of batch {QUICK['batch_size']}, one seed")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"smoke run: {QUICK['steps']} steps of batch {QUICK['batch_size']}, one seed",
+    )
     parser.add_argument("--steps", type=int, help="gradient steps per neural model (overrides the mode's)")
     parser.add_argument("--seeds", type=int, nargs="+", help="seeds (overrides the mode's)")
     parser.add_argument("--num-samples", type=int, default=100)
     parser.add_argument("--out-dir", type=Path, default=RESULTS)
-    parser.add_argument("--keep-from", type=Path, metavar="ACCURACY_JSON",
-                        help="take the runs of the models not in --models from this saved accuracy.json "
-                             "(same settings) instead of rerunning them; the table says so")
-    parser.add_argument("--from-json", type=Path, metavar="ACCURACY_JSON",
-                        help="train nothing: rebuild accuracy.md and accuracy.png in --out-dir from the "
-                             "runs an earlier (possibly interrupted) run saved")
+    parser.add_argument(
+        "--keep-from",
+        type=Path,
+        metavar="ACCURACY_JSON",
+        help="take the runs of the models not in --models from this saved accuracy.json "
+        "(same settings) instead of rerunning them; the table says so",
+    )
+    parser.add_argument(
+        "--from-json",
+        type=Path,
+        metavar="ACCURACY_JSON",
+        help="train nothing: rebuild accuracy.md and accuracy.png in --out-dir from the "
+        "runs an earlier (possibly interrupted) run saved",
+    )
     args = parser.parse_args(argv)
     for name in ("steps", "num_samples"):
         if getattr(args, name) is not None and getattr(args, name) < 1:
@@ -247,8 +300,16 @@ def rebuild(args, argv) -> str:
     started = datetime.fromtimestamp(args.from_json.stat().st_mtime, timezone.utc)
     if "started" in saved:
         started = datetime.fromisoformat(saved["started"])
-    text = markdown(saved["runs"], list(saved["settings"]), saved["settings"], saved["config"],
-                    saved["argv"], saved.get("num_samples", 100), started, saved.get("minutes", float("nan")))
+    text = markdown(
+        saved["runs"],
+        list(saved["settings"]),
+        saved["settings"],
+        saved["config"],
+        saved["argv"],
+        saved.get("num_samples", 100),
+        started,
+        saved.get("minutes", float("nan")),
+    )
     note = f"Rebuilt from the saved runs with `{bench_common.command(__file__, argv)}` ({len(saved['runs'])} runs)."
     text = text.replace("\n\nDate: ", f"\n\n{note}\n\nDate: ", 1)
     args.out_dir.mkdir(parents=True, exist_ok=True)
@@ -286,26 +347,45 @@ def main(argv=None):
         if saved["config"]["steps"] != config["steps"] or saved["config"]["batch_size"] != config["batch_size"]:
             raise SystemExit(f"--keep-from {args.keep_from}: its budget {saved['config']} differs from {config}")
         kept = [r for r in saved["runs"] if r["model"] not in models and r["dataset"] in args.datasets]
-        config["kept"] = dict(models=sorted({r["model"] for r in kept}), argv=saved["argv"],
-                              started=saved.get("started") or saved.get("date") or f"{args.keep_from}")
-    jobs = [(d, m, s) for d in args.datasets for m in models
-            for s in (config["seeds"][:1] if m == "SeasonalNaive" else config["seeds"])]
+        config["kept"] = dict(
+            models=sorted({r["model"] for r in kept}),
+            argv=saved["argv"],
+            started=saved.get("started") or saved.get("date") or f"{args.keep_from}",
+        )
+    jobs = [
+        (d, m, s)
+        for d in args.datasets
+        for m in models
+        for s in (config["seeds"][:1] if m == "SeasonalNaive" else config["seeds"])
+    ]
     datasets = {}
     for name, model, seed in tqdm(jobs, desc="accuracy benchmark", unit="run"):
         if name not in datasets:
             datasets[name] = ds = get_dataset(name)
             h = ds.metadata.prediction_length
-            settings[name] = dict(freq=ds.metadata.freq, h=h, context=CONTEXT_HORIZONS * h,
-                                  train=len(ds.train), test=len(ds.test))
+            settings[name] = dict(
+                freq=ds.metadata.freq, h=h, context=CONTEXT_HORIZONS * h, train=len(ds.train), test=len(ds.test)
+            )
         result = run_one(model, datasets[name], seed, config, args.num_samples)
         runs.append(dict(dataset=name, model=model, seed=seed, **result))
         tqdm.write(json.dumps(runs[-1]))
         runs = ordered(runs + [k for k in kept if k not in runs and k["dataset"] == name], args.datasets)
         # Rewritten after every run so an interrupted run still leaves its numbers.
         minutes = clock.minutes
-        (args.out_dir / "accuracy.json").write_text(json.dumps(
-            dict(argv=argv, config=config, settings=settings, num_samples=args.num_samples,
-                 started=started.isoformat(), minutes=minutes, runs=runs), indent=1))
+        (args.out_dir / "accuracy.json").write_text(
+            json.dumps(
+                dict(
+                    argv=argv,
+                    config=config,
+                    settings=settings,
+                    num_samples=args.num_samples,
+                    started=started.isoformat(),
+                    minutes=minutes,
+                    runs=runs,
+                ),
+                indent=1,
+            )
+        )
 
     names = list(settings)
     text = markdown(runs, names, settings, config, argv, args.num_samples, started, minutes)

@@ -158,8 +158,14 @@ def _wins_from(rows: list[tuple[int, dict, dict]]) -> int | None:
 
 
 TABLE_HEADER = [
-    "L", "time full (ms)", "time prob (ms)", "speed-up full/prob", "peak mem full (MiB)", "peak mem prob (MiB)",
-    "mem ratio full/prob", "one dense L×L fp32 score map, all heads (MiB)",
+    "L",
+    "time full (ms)",
+    "time prob (ms)",
+    "speed-up full/prob",
+    "peak mem full (MiB)",
+    "peak mem prob (MiB)",
+    "mem ratio full/prob",
+    "one dense L×L fp32 score map, all heads (MiB)",
 ]
 
 
@@ -168,10 +174,18 @@ def _table(rows: list[tuple[int, dict, dict]], batch: int, heads: int) -> list[s
     for L, full, prob in rows:
         dense = batch * heads * L * L * 4 / 2**20
         mem_ratio = full["peak_mib"] / prob["peak_mib"] if prob["peak_mib"] > 0 else float("nan")
-        cells.append([
-            L, f"{full['time_s'] * 1e3:.2f}", f"{prob['time_s'] * 1e3:.2f}", f"{full['time_s'] / prob['time_s']:.2f}×",
-            f"{full['peak_mib']:.2f}", f"{prob['peak_mib']:.2f}", f"{mem_ratio:.2f}×", f"{dense:.1f}",
-        ])
+        cells.append(
+            [
+                L,
+                f"{full['time_s'] * 1e3:.2f}",
+                f"{prob['time_s'] * 1e3:.2f}",
+                f"{full['time_s'] / prob['time_s']:.2f}×",
+                f"{full['peak_mib']:.2f}",
+                f"{prob['peak_mib']:.2f}",
+                f"{mem_ratio:.2f}×",
+                f"{dense:.1f}",
+            ]
+        )
     return markdown_table(TABLE_HEADER, cells, align="r" * len(TABLE_HEADER))
 
 
@@ -188,9 +202,7 @@ def _plot(results: dict, path: Path, args: argparse.Namespace) -> None:
             Ls = [L for L, _ in pts]
             label = f"{'ProbSparse' if kind == 'prob' else 'full (SDPA)'}{' causal' if masked else ''}"
             axes[0].plot(Ls, [r["time_s"] * 1e3 for _, r in pts], style, marker="o", color=color, label=label)
-            axes[1].plot(
-                Ls, [max(r["peak_mib"], 1e-2) for _, r in pts], style, marker="o", color=color, label=label
-            )
+            axes[1].plot(Ls, [max(r["peak_mib"], 1e-2) for _, r in pts], style, marker="o", color=color, label=label)
     axes[0].set_ylabel("forward time (ms, median)")
     axes[1].set_ylabel("peak extra RSS (MiB)")
     for ax in axes:

@@ -218,8 +218,9 @@ class _ClockedPredictor:
             yield forecast
 
 
-def backtest(predictor, test_data, num_samples: int, metrics: Optional[Sequence[str]] = None,
-             seed: Optional[int] = None) -> Backtest:
+def backtest(
+    predictor, test_data, num_samples: int, metrics: Optional[Sequence[str]] = None, seed: Optional[int] = None
+) -> Backtest:
     """:func:`lagllama_gluonts.common.evaluation.run_backtest` (the last ``prediction_length``
     steps of each test series, GluonTS ``Evaluator`` with the shared quantiles), timed, quiet.
 

@@ -33,8 +33,17 @@ import bench_common
 from bench_common import RESULTS, Timer, machine, markdown_table
 
 SHARED = bench_common.REPO_ROOT.parent / "shared"
-ETTH1 = (SHARED / "datasets" / "mirror" / "raw.githubusercontent.com" / "zhouhaoyi" / "ETDataset" / "main"
-         / "ETT-small" / "ETTh1.csv")
+ETTH1 = (
+    SHARED
+    / "datasets"
+    / "mirror"
+    / "raw.githubusercontent.com"
+    / "zhouhaoyi"
+    / "ETDataset"
+    / "main"
+    / "ETT-small"
+    / "ETTh1.csv"
+)
 ERCOT = SHARED / "datasets" / "corpus" / "price_ercot_dam.csv"
 LOADS = ["HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL"]
 QUIET = dict(enable_progress_bar=False, enable_model_summary=False, logger=False)
@@ -107,9 +116,17 @@ def lagllama_scratch(args, mode: str, k: int):
     from lagllama_gluonts import LagLlamaEstimator
 
     return LagLlamaEstimator(
-        prediction_length=args.prediction_length, context_length=64, freq="h", n_layer=2, n_head=4,
-        n_embd_per_head=16, batch_size=args.batch_size, num_batches_per_epoch=args.batches_per_epoch,
-        num_parallel_samples=args.num_samples, trainer_kwargs=dict(max_epochs=args.epochs, **QUIET), **counts(mode, k),
+        prediction_length=args.prediction_length,
+        context_length=64,
+        freq="h",
+        n_layer=2,
+        n_head=4,
+        n_embd_per_head=16,
+        batch_size=args.batch_size,
+        num_batches_per_epoch=args.batches_per_epoch,
+        num_parallel_samples=args.num_samples,
+        trainer_kwargs=dict(max_epochs=args.epochs, **QUIET),
+        **counts(mode, k),
     )
 
 
@@ -119,9 +136,14 @@ def lagllama_finetuned(args, mode: str, k: int):
     # 1e-4, not the fine-tuning default of 1e-5: the covariate projection starts at zero and has
     # to be learnt within the same small budget; the same rate with and without covariates
     return LagLlamaEstimator.from_checkpoint(
-        None, prediction_length=args.prediction_length, lr=1e-4, batch_size=args.batch_size,
-        num_batches_per_epoch=args.batches_per_epoch, num_parallel_samples=args.num_samples,
-        trainer_kwargs=dict(max_epochs=args.epochs, **QUIET), **counts(mode, k),
+        None,
+        prediction_length=args.prediction_length,
+        lr=1e-4,
+        batch_size=args.batch_size,
+        num_batches_per_epoch=args.batches_per_epoch,
+        num_parallel_samples=args.num_samples,
+        trainer_kwargs=dict(max_epochs=args.epochs, **QUIET),
+        **counts(mode, k),
     )
 
 
@@ -129,10 +151,20 @@ def informer(args, mode: str, k: int):
     from informer_gluonts import InformerEstimator
 
     return InformerEstimator(
-        prediction_length=args.prediction_length, context_length=96, freq="h", d_model=32, n_heads=4, e_layers=2,
-        d_layers=1, d_ff=64, batch_size=args.batch_size, num_batches_per_epoch=args.batches_per_epoch,
-        num_parallel_samples=args.num_samples, trainer_kwargs=dict(max_epochs=args.epochs, **QUIET),
-        device="cpu", **counts(mode, k),
+        prediction_length=args.prediction_length,
+        context_length=96,
+        freq="h",
+        d_model=32,
+        n_heads=4,
+        e_layers=2,
+        d_layers=1,
+        d_ff=64,
+        batch_size=args.batch_size,
+        num_batches_per_epoch=args.batches_per_epoch,
+        num_parallel_samples=args.num_samples,
+        trainer_kwargs=dict(max_epochs=args.epochs, **QUIET),
+        device="cpu",
+        **counts(mode, k),
     )
 
 
@@ -145,8 +177,9 @@ def run(build, args, frame, target, covariates, mode, seed, bounds) -> float:
     pl.seed_everything(seed, verbose=False)
     train = [entry(frame, target, covariates, mode, train_end, seed=seed)]
     predictor = build(args, mode, len(covariates)).train(train)
-    windows = test_windows(frame, target, covariates, mode, test_start, len(frame), args.windows,
-                           args.prediction_length, seed)
+    windows = test_windows(
+        frame, target, covariates, mode, test_start, len(frame), args.windows, args.prediction_length, seed
+    )
     import torch
 
     torch.manual_seed(seed)
@@ -169,8 +202,11 @@ def summarise(rows: Dict[str, List[float]], baseline: str) -> List[List[str]]:
             deltas = [v - b for v, b in zip(values, rows[baseline])]
             d_mean = statistics.mean(deltas)
             d_sd = statistics.stdev(deltas) if len(deltas) > 1 else 0.0
-            verdict = "better" if d_mean + 2 * d_sd / max(1, len(deltas)) ** 0.5 < 0 else (
-                "worse" if d_mean - 2 * d_sd / max(1, len(deltas)) ** 0.5 > 0 else "within noise")
+            verdict = (
+                "better"
+                if d_mean + 2 * d_sd / max(1, len(deltas)) ** 0.5 < 0
+                else ("worse" if d_mean - 2 * d_sd / max(1, len(deltas)) ** 0.5 > 0 else "within noise")
+            )
             diff = f"{d_mean:+.4f} ± {d_sd:.4f} ({verdict})"
         out.append([name, f"{mean:.4f} ± {spread:.4f}", " ".join(f"{v:.4f}" for v in values), diff])
     return out
@@ -185,8 +221,9 @@ def study(title, specs, args, frame, target, covariates, bounds, baseline, log) 
                 rows[name].append(run(build, args, frame, target, covariates, mode, seed, bounds))
                 log(f"{title} | {name} | seed {seed}: {rows[name][-1]:.4f}")
     lines = [f"### {title}", ""]
-    lines += markdown_table(["model", "CRPS mean ± std", "per seed", f"paired Δ vs {baseline}"],
-                            summarise(rows, baseline))
+    lines += markdown_table(
+        ["model", "CRPS mean ± std", "per seed", f"paired Δ vs {baseline}"], summarise(rows, baseline)
+    )
     lines += ["", f"({clock.minutes:.1f} min)", ""]
     return lines
 
@@ -200,41 +237,72 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     def log(message):
         print(message, flush=True)
 
-    lines = ["# Covariates: the same budget with and without them (CRPS, lower is better)", "",
-             f"Command: `{bench_common.command(__file__, argv)}`", "", f"Machine: {machine()}", "",
-             f"Budget of every model: {args.epochs} epochs x {args.batches_per_epoch} batches x {args.batch_size} "
-             f"windows; horizon {args.prediction_length} h; CRPS (mean_wQuantileLoss) over {args.windows} rolling "
-             f"test windows with {args.num_samples} samples; {args.seeds} seeds (0..{args.seeds - 1}: training "
-             "and sampling). Paired Δ: the per-seed difference to the model without covariates, mean ± std; "
-             "\"better\"/\"worse\" when its mean is more than two standard errors from 0.", ""]
+    lines = [
+        "# Covariates: the same budget with and without them (CRPS, lower is better)",
+        "",
+        f"Command: `{bench_common.command(__file__, argv)}`",
+        "",
+        f"Machine: {machine()}",
+        "",
+        f"Budget of every model: {args.epochs} epochs x {args.batches_per_epoch} batches x {args.batch_size} "
+        f"windows; horizon {args.prediction_length} h; CRPS (mean_wQuantileLoss) over {args.windows} rolling "
+        f"test windows with {args.num_samples} samples; {args.seeds} seeds (0..{args.seeds - 1}: training "
+        "and sampling). Paired Δ: the per-seed difference to the model without covariates, mean ± std; "
+        '"better"/"worse" when its mean is more than two standard errors from 0.',
+        "",
+    ]
     if "etth1" in args.studies:
         frame = read_frame(ETTH1, ["OT", *LOADS])
         # the Informer paper's split: 12 months train, 4 validation (unused here), 4 test
         bounds = (12 * 30 * 24, 16 * 30 * 24)
         frame = frame.iloc[: 20 * 30 * 24]
-        specs = [("Lag-Llama, no covariates", lagllama_scratch, "none"),
-                 ("Lag-Llama, loads past-only", lagllama_scratch, "past"),
-                 ("Lag-Llama, loads known-future", lagllama_scratch, "known"),
-                 ("Informer, no covariates", informer, "none"),
-                 ("Informer MS, loads past-only", informer, "past"),
-                 ("Informer MS, loads known-future", informer, "known")]
-        lines += study("(a) ETTh1 OT with the six load columns (trained from scratch)", specs, args, frame, "OT",
-                       LOADS, bounds, "Lag-Llama, no covariates", log)
+        specs = [
+            ("Lag-Llama, no covariates", lagllama_scratch, "none"),
+            ("Lag-Llama, loads past-only", lagllama_scratch, "past"),
+            ("Lag-Llama, loads known-future", lagllama_scratch, "known"),
+            ("Informer, no covariates", informer, "none"),
+            ("Informer MS, loads past-only", informer, "past"),
+            ("Informer MS, loads known-future", informer, "known"),
+        ]
+        lines += study(
+            "(a) ETTh1 OT with the six load columns (trained from scratch)",
+            specs,
+            args,
+            frame,
+            "OT",
+            LOADS,
+            bounds,
+            "Lag-Llama, no covariates",
+            log,
+        )
     if "ercot" in args.studies or "finetune" in args.studies:
         frame = read_frame(ERCOT, ["y", "temp_celsius_houston"])
         bounds = split_points(len(frame), train=0.7, test=0.15)
         specs = []
         if "ercot" in args.studies:
-            specs += [("Lag-Llama scratch, no covariate", lagllama_scratch, "none"),
-                      ("Lag-Llama scratch, temperature", lagllama_scratch, "known"),
-                      ("Lag-Llama scratch, temperature shuffled", lagllama_scratch, "shuffled")]
+            specs += [
+                ("Lag-Llama scratch, no covariate", lagllama_scratch, "none"),
+                ("Lag-Llama scratch, temperature", lagllama_scratch, "known"),
+                ("Lag-Llama scratch, temperature shuffled", lagllama_scratch, "shuffled"),
+            ]
         if "finetune" in args.studies:
-            specs += [("bundled checkpoint fine-tuned, no covariate", lagllama_finetuned, "none"),
-                      ("bundled checkpoint fine-tuned, temperature", lagllama_finetuned, "known"),
-                      ("bundled checkpoint fine-tuned, temperature shuffled", lagllama_finetuned, "shuffled")]
+            specs += [
+                ("bundled checkpoint fine-tuned, no covariate", lagllama_finetuned, "none"),
+                ("bundled checkpoint fine-tuned, temperature", lagllama_finetuned, "known"),
+                ("bundled checkpoint fine-tuned, temperature shuffled", lagllama_finetuned, "shuffled"),
+            ]
         baseline = specs[0][0]
-        lines += study("(b, c) ERCOT day-ahead price with Houston temperature", specs, args, frame, "y",
-                       ["temp_celsius_houston"], bounds, baseline, log)
+        lines += study(
+            "(b, c) ERCOT day-ahead price with Houston temperature",
+            specs,
+            args,
+            frame,
+            "y",
+            ["temp_celsius_houston"],
+            bounds,
+            baseline,
+            log,
+        )
     lines += [
         "Design: the covariates enter through a separate linear projection added to each token's embedding,",
         "initialised at zero (weights and bias), each dynamic covariate standardised by its own context",

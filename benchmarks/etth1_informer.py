@@ -147,26 +147,14 @@ class WindowBatcher:
         self.model = module.model.eval()
         self.H = estimator.prediction_length
         self.past = self.model._past_length
-        transformed = next(
-            iter(
-                estimator.create_transformation().apply(
-                    [entry(z, len(z), start)], is_train=False
-                )
-            )
-        )
+        transformed = next(iter(estimator.create_transformation().apply([entry(z, len(z), start)], is_train=False)))
         self.target = torch.as_tensor(transformed[FieldName.TARGET])
-        self.observed = torch.as_tensor(
-            transformed[FieldName.OBSERVED_VALUES]
-        )
-        self.time_feat = torch.as_tensor(
-            transformed[FieldName.FEAT_TIME]
-        ).T.contiguous()  # (T + H, features)
+        self.observed = torch.as_tensor(transformed[FieldName.OBSERVED_VALUES])
+        self.time_feat = torch.as_tensor(transformed[FieldName.FEAT_TIME]).T.contiguous()  # (T + H, features)
 
     def batch(self, starts: np.ndarray) -> Dict[str, torch.Tensor]:
         B = len(starts)
-        past = torch.stack(
-            [torch.arange(s - self.past, s) for s in starts]
-        )
+        past = torch.stack([torch.arange(s - self.past, s) for s in starts])
         future = torch.stack([torch.arange(s, s + self.H) for s in starts])
         return {
             "feat_static_cat": torch.zeros(B, 1, dtype=torch.long),
@@ -182,9 +170,7 @@ class WindowBatcher:
         """Distribution mean and median (B, H) for every start."""
         means, medians = [], []
         for i in range(0, len(starts), batch_size):
-            distr = self.model.output_distribution(
-                **self.batch(starts[i : i + batch_size])
-            )
+            distr = self.model.output_distribution(**self.batch(starts[i : i + batch_size]))
             mean = distr.mean
             means.append(mean)
             try:
@@ -198,9 +184,7 @@ class WindowBatcher:
     def samples(self, starts, num_samples=100, batch_size=64):
         out = []
         for i in range(0, len(starts), batch_size):
-            distr = self.model.output_distribution(
-                **self.batch(starts[i : i + batch_size])
-            )
+            distr = self.model.output_distribution(**self.batch(starts[i : i + batch_size]))
             out.append(distr.sample((num_samples,)).transpose(0, 1))
         return torch.cat(out).numpy()  # (B, S, H)
 
@@ -216,15 +200,11 @@ def crps(batcher, z, dates, starts, mean, std, H, num_samples=100):
     index = pd.PeriodIndex(dates, freq=FREQ)
     forecasts, tss = [], []
     for s, paths in zip(starts, samples):
-        forecasts.append(
-            SampleForecast(samples=paths, start_date=index[s])
-        )
+        forecasts.append(SampleForecast(samples=paths, start_date=index[s]))
         lo = max(0, s - 4 * H)
         tss.append(pd.DataFrame(ot[lo : s + H], index=index[lo : s + H]))
     warnings.filterwarnings("ignore")
-    agg, _ = Evaluator(quantiles=QUANTILES, num_workers=0)(
-        iter(tss), iter(forecasts), num_series=len(tss)
-    )
+    agg, _ = Evaluator(quantiles=QUANTILES, num_workers=0)(iter(tss), iter(forecasts), num_series=len(tss))
     return float(agg["mean_wQuantileLoss"])
 
 
@@ -280,8 +260,7 @@ def run_horizon(H: int, args, z, dates, mean, std) -> dict:
 
     pl.seed_everything(args.seed, verbose=False)
     with Timer() as training:
-        output = estimator.train_model(train, validation_data=val,
-                                       cache_data=True)
+        output = estimator.train_model(train, validation_data=val, cache_data=True)
     train_seconds = training.seconds
     trainer = output.trainer
     module = output.trained_net
@@ -322,12 +301,8 @@ def run_horizon(H: int, args, z, dates, mean, std) -> dict:
         # the shared training loop keeps the best epoch's weights in memory (BestWeights, on
         # val_loss) and restores them; Lightning's own checkpoint callback monitors nothing
         "best_val_nll": next(cb.best_score for cb in trainer.callbacks if isinstance(cb, BestWeights)),
-        "persistence_mse": float(
-            ((z[test_starts - 1][:, None] - y_test) ** 2).mean()
-        ),
-        "persistence_mae": float(
-            np.abs(z[test_starts - 1][:, None] - y_test).mean()
-        ),
+        "persistence_mse": float(((z[test_starts - 1][:, None] - y_test) ** 2).mean()),
+        "persistence_mae": float(np.abs(z[test_starts - 1][:, None] - y_test).mean()),
     }
     return result
 
@@ -358,23 +333,40 @@ def markdown(results: List[dict], args, command: str, wall: float, load: str = "
         "",
     ]
     lines += markdown_table(
-        ["horizon", "MSE ours", "MSE paper", "MAE ours", "MAE paper", "CRPS ours", "point", "context",
-         "train time", "epochs (steps)", "test windows"],
-        [[r["H"], *_pair(r["mse"], paper.numbers[r["H"]][0]), *_pair(r["mae"], paper.numbers[r["H"]][1]),
-          f"{r['crps']:.4f}", r["point"], r["context_length"],
-          f"{r['train_seconds'] / 60:.1f} min", f"{r['epochs']} ({r['steps']})", r["windows"]]
-         for r in results],
+        [
+            "horizon",
+            "MSE ours",
+            "MSE paper",
+            "MAE ours",
+            "MAE paper",
+            "CRPS ours",
+            "point",
+            "context",
+            "train time",
+            "epochs (steps)",
+            "test windows",
+        ],
+        [
+            [
+                r["H"],
+                *_pair(r["mse"], paper.numbers[r["H"]][0]),
+                *_pair(r["mae"], paper.numbers[r["H"]][1]),
+                f"{r['crps']:.4f}",
+                r["point"],
+                r["context_length"],
+                f"{r['train_seconds'] / 60:.1f} min",
+                f"{r['epochs']} ({r['steps']})",
+                r["windows"],
+            ]
+            for r in results
+        ],
         align="rrrrrrlrrrr",
     )
     lines += [
         "",
         "For scale, the last-value (persistence) forecast on the same "
         "windows: "
-        + ", ".join(
-            f"H={r['H']}: MSE {r['persistence_mse']:.3f} / MAE "
-            f"{r['persistence_mae']:.3f}"
-            for r in results
-        )
+        + ", ".join(f"H={r['H']}: MSE {r['persistence_mse']:.3f} / MAE {r['persistence_mae']:.3f}" for r in results)
         + ".",
         "",
         "## Settings",
@@ -426,13 +418,12 @@ def markdown(results: List[dict], args, command: str, wall: float, load: str = "
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--dataset", choices=DATASETS, default="ETTh1",
-                   help="which ETT-small hourly file (same borders, target OT)")
+    p.add_argument(
+        "--dataset", choices=DATASETS, default="ETTh1", help="which ETT-small hourly file (same borders, target OT)"
+    )
     p.add_argument("--horizons", type=int, nargs="+", default=list(HORIZONS))
-    p.add_argument("--context-length", type=int, default=96,
-                   help="encoder length (official default seq_len 96)")
-    p.add_argument("--lags", default="24,168",
-                   help="comma-separated target lags ('' for none)")
+    p.add_argument("--context-length", type=int, default=96, help="encoder length (official default seq_len 96)")
+    p.add_argument("--lags", default="24,168", help="comma-separated target lags ('' for none)")
     p.add_argument("--d-model", type=int, default=64)
     p.add_argument("--n-heads", type=int, default=4)
     p.add_argument("--e-layers", type=int, default=2)
@@ -445,19 +436,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batches-per-epoch", type=int, default=50)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--lr-patience", type=int, default=2)
-    p.add_argument("--patience", type=int, default=4,
-                   help="early stopping patience (epochs)")
+    p.add_argument("--patience", type=int, default=4, help="early stopping patience (epochs)")
     p.add_argument("--max-epochs", type=int, default=60)
-    p.add_argument("--minutes", type=float, default=5.0,
-                   help="training time limit per horizon")
+    p.add_argument("--minutes", type=float, default=5.0, help="training time limit per horizon")
     p.add_argument("--val-stride", type=int, default=24)
     p.add_argument("--crps-stride", type=int, default=8)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--work-dir", default="/tmp/etth_informer")
     p.add_argument("--progress", action="store_true")
-    p.add_argument("--out", type=Path,
-                   help="markdown report, e.g. benchmarks/results/etth1.md or etth2.md")
+    p.add_argument("--out", type=Path, help="markdown report, e.g. benchmarks/results/etth1.md or etth2.md")
     return p
 
 

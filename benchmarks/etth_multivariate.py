@@ -63,10 +63,8 @@ MODELS = ("Informer", "DLinear", "PatchTST", "Persistence")
 FREQ = "h"
 # Zhou et al. (AAAI 2021), Table 3 (multivariate, Informer with ProbSparse attention): (MSE, MAE).
 PAPER = {
-    "ETTh1": {24: (0.577, 0.549), 48: (0.685, 0.625), 168: (0.931, 0.752), 336: (1.128, 0.873),
-              720: (1.215, 0.896)},
-    "ETTh2": {24: (0.720, 0.665), 48: (1.457, 1.001), 168: (3.489, 1.515), 336: (2.723, 1.340),
-              720: (3.467, 1.473)},
+    "ETTh1": {24: (0.577, 0.549), 48: (0.685, 0.625), 168: (0.931, 0.752), 336: (1.128, 0.873), 720: (1.215, 0.896)},
+    "ETTh2": {24: (0.720, 0.665), 48: (1.457, 1.001), 168: (3.489, 1.515), 336: (2.723, 1.340), 720: (3.467, 1.473)},
 }
 
 
@@ -116,9 +114,22 @@ def informer(z: np.ndarray, start: pd.Period, H: int, args) -> dict:
     context = args.context_length
     D = z.shape[0]
     estimator = InformerEstimator(
-        freq=FREQ, prediction_length=H, context_length=context, label_len=context // 2, target_dim=D,
-        d_model=args.d_model, n_heads=4, e_layers=2, d_layers=1, d_ff=args.d_model * 2, dropout=0.05,
-        lags_seq=lags, batch_size=32, num_batches_per_epoch=args.batches_per_epoch, lr=1e-3, patience=2,
+        freq=FREQ,
+        prediction_length=H,
+        context_length=context,
+        label_len=context // 2,
+        target_dim=D,
+        d_model=args.d_model,
+        n_heads=4,
+        e_layers=2,
+        d_layers=1,
+        d_ff=args.d_model * 2,
+        dropout=0.05,
+        lags_seq=lags,
+        batch_size=32,
+        num_batches_per_epoch=args.batches_per_epoch,
+        lr=1e-3,
+        patience=2,
         train_sampler=ExpectedNumInstanceSampler(num_instances=1.0, min_past=context + max(lags), min_future=H),
         trainer_kwargs={**trainer_kwargs(args, Path(args.work_dir) / f"informer{H}"), "callbacks": []},
         early_stopping_patience=args.patience,
@@ -126,13 +137,13 @@ def informer(z: np.ndarray, start: pd.Period, H: int, args) -> dict:
     train = ListDataset([{"start": start, "target": z[:, :TRAIN_END]}], freq=FREQ, one_dim_target=False)
     validation = ListDataset(
         [{"start": start, "target": z[:, :end]} for end in range(TRAIN_END + H, VAL_END + 1, args.val_stride)],
-        freq=FREQ, one_dim_target=False,
+        freq=FREQ,
+        one_dim_target=False,
     )
     with Timer() as clock:
         output = estimator.train_model(train, validation_data=validation)
     model = output.trained_net.model.eval()
-    transformed = next(iter(estimator.create_transformation().apply(
-        [{"start": start, "target": z}], is_train=False)))
+    transformed = next(iter(estimator.create_transformation().apply([{"start": start, "target": z}], is_train=False)))
     target = torch.as_tensor(transformed[FieldName.TARGET])  # (D, T)
     observed = torch.as_tensor(transformed[FieldName.OBSERVED_VALUES])
     time_feat = torch.as_tensor(transformed[FieldName.FEAT_TIME]).T.contiguous()  # (T + H, F)
@@ -154,8 +165,12 @@ def informer(z: np.ndarray, start: pd.Period, H: int, args) -> dict:
             }
             means.append(model.output_distribution(**batch).mean)
     point = torch.cat(means).numpy()
-    return {**scores(point, truth(z, starts, H)), "train_seconds": clock.seconds,
-            "epochs": output.trainer.current_epoch, "steps": output.trainer.global_step}
+    return {
+        **scores(point, truth(z, starts, H)),
+        "train_seconds": clock.seconds,
+        "epochs": output.trainer.current_epoch,
+        "steps": output.trainer.global_step,
+    }
 
 
 # --------------------------------------------------------------------------- DLinear / PatchTST
@@ -167,21 +182,36 @@ def channel_independent(kind: str, z: np.ndarray, start: pd.Period, H: int, args
 
     context = args.baseline_context
     common = dict(
-        prediction_length=H, context_length=context, scaling="std", batch_size=32,
-        num_batches_per_epoch=args.batches_per_epoch, lr=1e-3,
+        prediction_length=H,
+        context_length=context,
+        scaling="std",
+        batch_size=32,
+        num_batches_per_epoch=args.batches_per_epoch,
+        lr=1e-3,
         train_sampler=ExpectedNumInstanceSampler(num_instances=1.0, min_past=context, min_future=H),
         trainer_kwargs=trainer_kwargs(args, Path(args.work_dir) / f"{kind}{H}"),
     )
     if kind == "DLinear":
         estimator = DLinearEstimator(hidden_dimension=20, **common)
     else:
-        estimator = PatchTSTEstimator(patch_len=16, stride=8, d_model=32, nhead=4, dim_feedforward=128,
-                                      num_encoder_layers=2, dropout=0.1, **common)
+        estimator = PatchTSTEstimator(
+            patch_len=16,
+            stride=8,
+            d_model=32,
+            nhead=4,
+            dim_feedforward=128,
+            num_encoder_layers=2,
+            dropout=0.1,
+            **common,
+        )
     D = z.shape[0]
     train = ListDataset([{"start": start, "target": z[d, :TRAIN_END]} for d in range(D)], freq=FREQ)
     validation = ListDataset(
-        [{"start": start, "target": z[d, :end]}
-         for end in range(TRAIN_END + H, VAL_END + 1, args.val_stride) for d in range(D)],
+        [
+            {"start": start, "target": z[d, :end]}
+            for end in range(TRAIN_END + H, VAL_END + 1, args.val_stride)
+            for d in range(D)
+        ],
         freq=FREQ,
     )
     with Timer() as clock:
@@ -199,8 +229,12 @@ def channel_independent(kind: str, z: np.ndarray, start: pd.Period, H: int, args
             mean = model.distr_output.distribution(distr_args, loc=loc, scale=scale).mean  # (B * D, H)
             means.append(mean.reshape(len(chunk), D, H).transpose(1, 2))
     point = torch.cat(means).numpy()
-    return {**scores(point, truth(z, starts, H)), "train_seconds": clock.seconds,
-            "epochs": output.trainer.current_epoch, "steps": output.trainer.global_step}
+    return {
+        **scores(point, truth(z, starts, H)),
+        "train_seconds": clock.seconds,
+        "epochs": output.trainer.current_epoch,
+        "steps": output.trainer.global_step,
+    }
 
 
 def persistence(z: np.ndarray, H: int) -> dict:
@@ -220,17 +254,34 @@ def verdict(by_key: dict) -> List[str]:
         horizons = sorted(H for (d, H, m) in by_key if d == dataset and m == informer)
         if not horizons:
             continue
-        below = [H for H in horizons if by_key[(dataset, H, informer)]["mse"] < PAPER[dataset][H][0]
-                 and by_key[(dataset, H, informer)]["mae"] < PAPER[dataset][H][1]]
-        lines.append(f"- {dataset}: Informer below the paper's MSE and MAE at {len(below)} of {len(horizons)} "
-                     f"horizons" + ("" if len(below) == len(horizons) else
-                                    f" (not at {', '.join(str(H) for H in horizons if H not in below)})") + ".")
+        below = [
+            H
+            for H in horizons
+            if by_key[(dataset, H, informer)]["mse"] < PAPER[dataset][H][0]
+            and by_key[(dataset, H, informer)]["mae"] < PAPER[dataset][H][1]
+        ]
+        lines.append(
+            f"- {dataset}: Informer below the paper's MSE and MAE at {len(below)} of {len(horizons)} "
+            f"horizons"
+            + (
+                ""
+                if len(below) == len(horizons)
+                else f" (not at {', '.join(str(H) for H in horizons if H not in below)})"
+            )
+            + "."
+        )
         for rival in MODELS[1:3]:
-            better = [H for H in horizons if (dataset, H, rival) in by_key
-                      and by_key[(dataset, H, rival)]["mse"] < by_key[(dataset, H, informer)]["mse"]]
+            better = [
+                H
+                for H in horizons
+                if (dataset, H, rival) in by_key
+                and by_key[(dataset, H, rival)]["mse"] < by_key[(dataset, H, informer)]["mse"]
+            ]
             if better:
-                lines.append(f"  - {rival} has the lower MSE at {len(better)} of {len(horizons)} horizons "
-                             f"({', '.join(map(str, better))}).")
+                lines.append(
+                    f"  - {rival} has the lower MSE at {len(better)} of {len(horizons)} horizons "
+                    f"({', '.join(map(str, better))})."
+                )
     return lines + [""]
 
 
@@ -241,8 +292,8 @@ def markdown(rows: List[dict], args, command: str) -> str:
         "Paper protocol: all 7 columns forecast jointly, train/val/test borders at rows "
         "8640/11520/14400 (12/4/4 months), each column standardised on its train rows, MSE/MAE "
         "of the point forecast on the standardised scale over every test window (stride 1), "
-        "every variable and step. Paper: Zhou et al., \"Informer: Beyond Efficient Transformer "
-        "for Long Sequence Time-Series Forecasting\", AAAI 2021, Table 3 (multivariate, Informer).",
+        'every variable and step. Paper: Zhou et al., "Informer: Beyond Efficient Transformer '
+        'for Long Sequence Time-Series Forecasting", AAAI 2021, Table 3 (multivariate, Informer).',
         "",
         "Bold: the best of our rows (Informer, DLinear, PatchTST, persistence) at that horizon.",
         "",
@@ -270,11 +321,11 @@ def markdown(rows: List[dict], args, command: str) -> str:
             table.append(
                 [H, f"{paper[0]:.3f}", f"{paper[1]:.3f}"]
                 + [cell(m, "mse", best_mse) + " / " + cell(m, "mae", best_mae) for m in MODELS]
-                + [" / ".join(f"{found[m]['train_seconds'] / 60:.1f}" if found[m] else "—"
-                              for m in MODELS[:3])]
+                + [" / ".join(f"{found[m]['train_seconds'] / 60:.1f}" if found[m] else "—" for m in MODELS[:3])]
             )
         lines += markdown_table(
-            ["horizon", "paper MSE", "paper MAE"] + [f"{m} MSE / MAE" for m in MODELS]
+            ["horizon", "paper MSE", "paper MAE"]
+            + [f"{m} MSE / MAE" for m in MODELS]
             + ["train min (Inf / DLin / PTST)"],
             table,
             align="rrrrrrrr",
@@ -357,8 +408,11 @@ def main(argv=None) -> None:
                     result = channel_independent(model, z, start, H, args)
                 row = {"dataset": name, "H": H, "model": model, "windows": len(test_starts(H)), **result}
                 rows.append(row)
-                print(f"{name} H={H} {model}: MSE {row['mse']:.3f} MAE {row['mae']:.3f} "
-                      f"(paper {PAPER[name][H]}) train {row['train_seconds']:.0f}s", flush=True)
+                print(
+                    f"{name} H={H} {model}: MSE {row['mse']:.3f} MAE {row['mae']:.3f} "
+                    f"(paper {PAPER[name][H]}) train {row['train_seconds']:.0f}s",
+                    flush=True,
+                )
                 args.json.write_text(json.dumps(rows, indent=1))
                 if args.out:
                     args.out.write_text(markdown(rows, args, command))

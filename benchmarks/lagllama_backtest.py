@@ -44,8 +44,12 @@ def timed_backtest(predictor, dataset, num_samples):
 
 def trainer_budget(args, name: str) -> dict:
     """The Lightning trainer settings every trained model gets."""
-    return dict(max_epochs=args.epochs, enable_progress_bar=False, enable_model_summary=False,
-                default_root_dir=f"/tmp/lagllama_bench/{name}")
+    return dict(
+        max_epochs=args.epochs,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=f"/tmp/lagllama_bench/{name}",
+    )
 
 
 def batch_budget(args) -> dict:
@@ -60,9 +64,13 @@ def build_trained(model: str, args, name: str, freq: str, h: int):
         return DeepAREstimator(freq=freq, prediction_length=h, trainer_kwargs=budget, **batch_budget(args))
     if model == "Lag-Llama (trained here)":
         return LagLlamaEstimator(
-            prediction_length=h, context_length=SMALL_CONTEXT_LENGTH, **SMALL_ARCHITECTURE, scaling="robust",
+            prediction_length=h,
+            context_length=SMALL_CONTEXT_LENGTH,
+            **SMALL_ARCHITECTURE,
+            scaling="robust",
             lags_seq=list(DEFAULT_LAG_FREQUENCIES),  # the bundled checkpoint's lags
-            num_parallel_samples=args.num_samples, trainer_kwargs=dict(budget, gradient_clip_val=1.0),
+            num_parallel_samples=args.num_samples,
+            trainer_kwargs=dict(budget, gradient_clip_val=1.0),
             **batch_budget(args),
         )
     raise ValueError(f"unknown model {model!r}; choose from {list(TRAINED)}")
@@ -91,8 +99,9 @@ def parse_args(argv=None):
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--finetune-lr", type=float, default=3e-5)
-    parser.add_argument("--decoding-dataset", default="exchange_rate",
-                        help="dataset on which both decoding choices are compared")
+    parser.add_argument(
+        "--decoding-dataset", default="exchange_rate", help="dataset on which both decoding choices are compared"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS / "lagllama_backtest.md")
     return parser.parse_args(argv)
 
@@ -119,16 +128,19 @@ def main(argv=None):
 
         row, _ = train_and_score("DeepAR (GluonTS)", args, name, dataset)
         rows.append(row)
-        row, ll_predictor = train_and_score("Lag-Llama (trained here)", args, name, dataset,
-                                           predict_seed=args.seed)
+        row, ll_predictor = train_and_score("Lag-Llama (trained here)", args, name, dataset, predict_seed=args.seed)
         rows.append(row)
 
         if BUNDLED_CHECKPOINT.exists():
             pl.seed_everything(args.seed, verbose=False)
             finetune = LagLlamaEstimator.from_checkpoint(
-                BUNDLED_CHECKPOINT, prediction_length=h, batch_size=args.batch_size,
-                num_batches_per_epoch=args.batches_per_epoch, num_parallel_samples=args.num_samples,
-                lr=args.finetune_lr, trainer_kwargs=dict(budget, gradient_clip_val=1.0),
+                BUNDLED_CHECKPOINT,
+                prediction_length=h,
+                batch_size=args.batch_size,
+                num_batches_per_epoch=args.batches_per_epoch,
+                num_parallel_samples=args.num_samples,
+                lr=args.finetune_lr,
+                trainer_kwargs=dict(budget, gradient_clip_val=1.0),
             )
             with Timer() as training:
                 ft_predictor = finetune.train(dataset.train, cache_data=True)
@@ -166,11 +178,31 @@ def main(argv=None):
         "",
     ]
     lines += markdown_table(
-        ["dataset", "model", "mean_wQuantileLoss (CRPS)", "MASE", "ND", "NRMSE", "train s", "predict s",
-         "s / 100 series"],
-        [[name, model, f"{m['mean_wQuantileLoss']:.4f}", f"{m['MASE']:.3f}", f"{m['ND']:.4f}", f"{m['NRMSE']:.4f}",
-          f"{train_s:.0f}", f"{pred_s:.1f}", f"{100 * pred_s / max(n, 1):.1f}"]
-         for name, model, m, train_s, pred_s, n in rows],
+        [
+            "dataset",
+            "model",
+            "mean_wQuantileLoss (CRPS)",
+            "MASE",
+            "ND",
+            "NRMSE",
+            "train s",
+            "predict s",
+            "s / 100 series",
+        ],
+        [
+            [
+                name,
+                model,
+                f"{m['mean_wQuantileLoss']:.4f}",
+                f"{m['MASE']:.3f}",
+                f"{m['ND']:.4f}",
+                f"{m['NRMSE']:.4f}",
+                f"{train_s:.0f}",
+                f"{pred_s:.1f}",
+                f"{100 * pred_s / max(n, 1):.1f}",
+            ]
+            for name, model, m, train_s, pred_s, n in rows
+        ],
     )
     if decoding_rows:
         lines += [
@@ -180,8 +212,10 @@ def main(argv=None):
         ]
         lines += markdown_table(
             ["decoding", "mean_wQuantileLoss", "MASE", "ND", "predict s"],
-            [[label, f"{m['mean_wQuantileLoss']:.4f}", f"{m['MASE']:.3f}", f"{m['ND']:.4f}", f"{s:.1f}"]
-             for label, m, s, n in decoding_rows],
+            [
+                [label, f"{m['mean_wQuantileLoss']:.4f}", f"{m['MASE']:.3f}", f"{m['ND']:.4f}", f"{s:.1f}"]
+                for label, m, s, n in decoding_rows
+            ],
         )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(lines) + "\n")

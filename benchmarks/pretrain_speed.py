@@ -46,14 +46,26 @@ def steps_per_second(size, batch_size: int, precision: str, steps: int, warmup: 
     def loader(n):
         import itertools
 
-        return as_stacked_batches(splitter.apply(itertools.cycle(series), is_train=True), batch_size=batch_size,
-                                  output_type=torch.tensor, field_names=estimator._field_names(TRAINING_INPUT_NAMES),
-                                  num_batches_per_epoch=n)
+        return as_stacked_batches(
+            splitter.apply(itertools.cycle(series), is_train=True),
+            batch_size=batch_size,
+            output_type=torch.tensor,
+            field_names=estimator._field_names(TRAINING_INPUT_NAMES),
+            num_batches_per_epoch=n,
+        )
 
     def fit(n):
-        trainer = pl.Trainer(accelerator="cpu", max_steps=n, max_epochs=-1, precision=precision, logger=False,
-                             enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-                             gradient_clip_val=1.0)
+        trainer = pl.Trainer(
+            accelerator="cpu",
+            max_steps=n,
+            max_epochs=-1,
+            precision=precision,
+            logger=False,
+            enable_checkpointing=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            gradient_clip_val=1.0,
+        )
         trainer.fit(module, train_dataloaders=loader(n))
 
     try:
@@ -69,8 +81,9 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--warmup", type=int, default=5)
-    parser.add_argument("--threads", type=int, nargs="+", default=[1],
-                        help="torch CPU thread counts, a row each (default: 1)")
+    parser.add_argument(
+        "--threads", type=int, nargs="+", default=[1], help="torch CPU thread counts, a row each (default: 1)"
+    )
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[64])
     parser.add_argument("--sizes", nargs="+", default=list(SIZES), choices=list(SIZES))
     parser.add_argument("--precisions", nargs="+", default=["32-true", "bf16-mixed"])
@@ -81,8 +94,10 @@ def main(argv=None) -> int:
     for name in args.sizes:
         for batch_size in args.batch_sizes:
             for threads in args.threads:
-                rates = {p: steps_per_second(SIZES[name], batch_size, p, args.steps, args.warmup, threads)
-                         for p in args.precisions}
+                rates = {
+                    p: steps_per_second(SIZES[name], batch_size, p, args.steps, args.warmup, threads)
+                    for p in args.precisions
+                }
                 base = rates[args.precisions[0]]
                 cells = [name, batch_size, threads] + [f"{rates[p]:.2f}" for p in args.precisions]
                 cells += [f"{rates[p] / base:.2f}x" for p in args.precisions[1:]]

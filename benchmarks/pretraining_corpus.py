@@ -63,8 +63,10 @@ def main(argv=None) -> int:
         "",
         f"Kept for pretraining: **{len(kept)} series, {sum(len(e['target']) for e in kept):,} time steps**.",
         "",
-        *bc.markdown_table(["frequency", "series", "time steps"],
-                           [[f, n, s] for f, (n, s) in sorted(by_freq.items(), key=lambda kv: -kv[1][0])]),
+        *bc.markdown_table(
+            ["frequency", "series", "time steps"],
+            [[f, n, s] for f, (n, s) in sorted(by_freq.items(), key=lambda kv: -kv[1][0])],
+        ),
         "",
         "## Tables",
         "",

@@ -64,8 +64,14 @@ def peak_rss_mib() -> float:
 
 
 def quiet_trainer(root: str, epochs: int, callbacks=()) -> dict:
-    return dict(max_epochs=epochs, enable_progress_bar=False, enable_model_summary=False,
-                logger=False, default_root_dir=root, callbacks=list(callbacks))
+    return dict(
+        max_epochs=epochs,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        logger=False,
+        default_root_dir=root,
+        callbacks=list(callbacks),
+    )
 
 
 def epoch_timer():
@@ -84,16 +90,27 @@ def epoch_timer():
     return EpochTimer()
 
 
-def make_estimator(model: str, freq: str, prediction_length: int, batch_size: int,
-                   batches: int, trainer: dict, released_arch: bool = False):
+def make_estimator(
+    model: str,
+    freq: str,
+    prediction_length: int,
+    batch_size: int,
+    batches: int,
+    trainer: dict,
+    released_arch: bool = False,
+):
     from gluonts.torch.model.deepar import DeepAREstimator
 
     from informer_gluonts import InformerEstimator
     from lagllama_gluonts import LagLlamaEstimator
     from lagllama_gluonts.estimator import DEFAULT_LAG_FREQUENCIES
 
-    common = dict(prediction_length=prediction_length, batch_size=batch_size,
-                  num_batches_per_epoch=batches, trainer_kwargs=trainer)
+    common = dict(
+        prediction_length=prediction_length,
+        batch_size=batch_size,
+        num_batches_per_epoch=batches,
+        trainer_kwargs=trainer,
+    )
     if model == "lagllama":
         if released_arch:
             return LagLlamaEstimator.from_checkpoint(RELEASED_ARCH, lr=1e-3, **common)
@@ -120,22 +137,38 @@ def task_train(cfg: dict) -> dict:
     dataset = get_dataset("m4_hourly")
     timer = epoch_timer()
     with tempfile.TemporaryDirectory() as root:
-        estimator = make_estimator(cfg["model"], dataset.metadata.freq, PREDICTION_LENGTH, cfg["batch_size"],
-                                   cfg["batches"], quiet_trainer(root, 2, [timer]), released_arch=True)
+        estimator = make_estimator(
+            cfg["model"],
+            dataset.metadata.freq,
+            PREDICTION_LENGTH,
+            cfg["batch_size"],
+            cfg["batches"],
+            quiet_trainer(root, 2, [timer]),
+            released_arch=True,
+        )
         pl.seed_everything(0, verbose=False)
         before = rss_mib()
         estimator.train_model(dataset.train, cache_data=True)
     seconds = timer.seconds[-1]
-    return {"windows_per_s": cfg["batches"] * cfg["batch_size"] / seconds, "epoch_s": seconds,
-            "peak_mib": peak_rss_mib(), "rise_mib": peak_rss_mib() - before}
+    return {
+        "windows_per_s": cfg["batches"] * cfg["batch_size"] / seconds,
+        "epoch_s": seconds,
+        "peak_mib": peak_rss_mib(),
+        "rise_mib": peak_rss_mib() - before,
+    }
 
 
 def untrained_predictor(model: str, freq: str, prediction_length: int, batch_size: int, use_kv_cache: bool):
     if model == "lagllama":
         from lagllama_gluonts import load_predictor
 
-        return load_predictor(RELEASED_ARCH, prediction_length, num_parallel_samples=NUM_PATHS,
-                              batch_size=batch_size, use_kv_cache=use_kv_cache)
+        return load_predictor(
+            RELEASED_ARCH,
+            prediction_length,
+            num_parallel_samples=NUM_PATHS,
+            batch_size=batch_size,
+            use_kv_cache=use_kv_cache,
+        )
     estimator = make_estimator(model, freq, prediction_length, batch_size, 1, {})
     if model == "deepar":
         estimator.num_parallel_samples = NUM_PATHS
@@ -153,8 +186,9 @@ def task_predict(cfg: dict) -> dict:
 
     dataset = get_dataset("m4_hourly")
     entries = list(dataset.test)[: cfg["series"]]
-    predictor = untrained_predictor(cfg["model"], dataset.metadata.freq, cfg["prediction_length"],
-                                    cfg["batch_size"], cfg.get("use_kv_cache", True))
+    predictor = untrained_predictor(
+        cfg["model"], dataset.metadata.freq, cfg["prediction_length"], cfg["batch_size"], cfg.get("use_kv_cache", True)
+    )
     torch.manual_seed(0)
     before = rss_mib()
     with Timer() as predicting:
@@ -163,8 +197,13 @@ def task_predict(cfg: dict) -> dict:
     samples = np.stack([f.samples for f in forecasts])
     if samples.shape != (len(entries), NUM_PATHS, cfg["prediction_length"]) or not np.isfinite(samples).all():
         raise RuntimeError(f"{cfg['model']}: bad forecasts, samples of shape {samples.shape}")
-    return {"series_per_s": len(entries) / seconds, "s_per_series": seconds / len(entries),
-            "seconds": seconds, "peak_mib": peak_rss_mib(), "rise_mib": peak_rss_mib() - before}
+    return {
+        "series_per_s": len(entries) / seconds,
+        "s_per_series": seconds / len(entries),
+        "seconds": seconds,
+        "peak_mib": peak_rss_mib(),
+        "rise_mib": peak_rss_mib() - before,
+    }
 
 
 def profile_loading(estimator, data, cache_data: bool, batches: int, top: int) -> dict:
@@ -185,14 +224,16 @@ def profile_loading(estimator, data, cache_data: bool, batches: int, top: int) -
     stats = pstats.Stats(profiler, stream=stream)
     stats.sort_stats("cumulative").print_stats(top)
     text = stream.getvalue()
-    lines = text[text.index("ncalls"):].rstrip().splitlines() if "ncalls" in text else []
+    lines = text[text.index("ncalls") :].rstrip().splitlines() if "ncalls" in text else []
     site = str(Path(cProfile.__file__).parent)  # shorten paths: site-packages/, the repository, stdlib
     for prefix in sorted({p for p in sys.path if "site-packages" in p} | {str(ROOT), site}, key=len, reverse=True):
         lines = [line.replace(prefix + "/", "") for line in lines]
     cached_mib = None
     if cache_data:
-        cached_mib = sum(value.nbytes for entry in transformed.consumed for value in entry.values()
-                         if hasattr(value, "nbytes")) / 2**20
+        cached_mib = (
+            sum(value.nbytes for entry in transformed.consumed for value in entry.values() if hasattr(value, "nbytes"))
+            / 2**20
+        )
     return {"load_s": seconds, "batches": count, "profile": lines, "cached_mib": cached_mib}
 
 
@@ -206,8 +247,9 @@ def task_pipeline(cfg: dict) -> dict:
     timer = epoch_timer()
     with tempfile.TemporaryDirectory() as root:
         trainer = quiet_trainer(root, cfg["epochs"], [timer])
-        estimator = make_estimator(cfg["model"], dataset.metadata.freq, PIPELINE_HORIZON,
-                                   cfg["batch_size"], cfg["batches"], trainer)
+        estimator = make_estimator(
+            cfg["model"], dataset.metadata.freq, PIPELINE_HORIZON, cfg["batch_size"], cfg["batches"], trainer
+        )
         loading = profile_loading(estimator, dataset.train, cfg["cache_data"], cfg["batches"], cfg["top"])
         pl.seed_everything(0, verbose=False)
         before = rss_mib()
@@ -236,14 +278,18 @@ def run(cfg: dict) -> dict:
     # passive OpenMP waiting: on a shared machine, threads spinning at each barrier stole the
     # cores from the working ones and made 2-thread decoding 5x slower than 1 thread
     env = {"OMP_WAIT_POLICY": "PASSIVE", **os.environ, "PYTHONWARNINGS": "ignore"}
-    proc = subprocess.run([sys.executable, __file__, "--worker", json.dumps(cfg)], capture_output=True,
-                          text=True, cwd=ROOT, env=env)
+    proc = subprocess.run(
+        [sys.executable, __file__, "--worker", json.dumps(cfg)], capture_output=True, text=True, cwd=ROOT, env=env
+    )
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
     if proc.returncode != 0 or not lines:
         raise RuntimeError(f"configuration {cfg} failed:\n{proc.stderr[-3000:]}")
-    result = json.loads(lines[-1][len("RESULT "):])
-    print(f"  {json.dumps(cfg)} -> {json.dumps({k: v for k, v in result.items() if k != 'profile'})} "
-          f"({clock.seconds:.0f} s)", flush=True)
+    result = json.loads(lines[-1][len("RESULT ") :])
+    print(
+        f"  {json.dumps(cfg)} -> {json.dumps({k: v for k, v in result.items() if k != 'profile'})} "
+        f"({clock.seconds:.0f} s)",
+        flush=True,
+    )
     return result
 
 
@@ -254,25 +300,64 @@ def fmt(x, digits=2):
 def speed_section(args) -> list:
     t = args.threads
     train_rows, predict_rows = [], []
-    for label, model in [("Lag-Llama (released arch.)", "lagllama"), ("Informer, ProbSparse", "informer-prob"),
-                         ("Informer, full attention", "informer-full"), ("DeepAR (GluonTS)", "deepar")]:
+    for label, model in [
+        ("Lag-Llama (released arch.)", "lagllama"),
+        ("Informer, ProbSparse", "informer-prob"),
+        ("Informer, full attention", "informer-full"),
+        ("DeepAR (GluonTS)", "deepar"),
+    ]:
         r = run(dict(task="train", model=model, threads=t, batch_size=32, batches=args.train_batches))
         train_rows.append((label, r))
 
     n_all = args.series
-    cached = run(dict(task="predict", model="lagllama", threads=t, series=n_all, batch_size=args.lagllama_batch,
-                      prediction_length=PREDICTION_LENGTH, use_kv_cache=True))
-    uncached = run(dict(task="predict", model="lagllama", threads=t, series=args.uncached_series,
-                        batch_size=args.uncached_series, prediction_length=PREDICTION_LENGTH, use_kv_cache=False))
-    comparable = run(dict(task="predict", model="lagllama", threads=t, series=args.comparable_series,
-                          batch_size=args.lagllama_batch, prediction_length=24, use_kv_cache=True))
-    predict_rows += [("Lag-Llama, kv-cache", n_all, PREDICTION_LENGTH, cached),
-                     ("Lag-Llama, no cache", args.uncached_series, PREDICTION_LENGTH, uncached),
-                     ("Lag-Llama, kv-cache (reference's setting)", args.comparable_series, 24, comparable)]
-    for label, model in [("Informer, ProbSparse", "informer-prob"), ("Informer, full attention", "informer-full"),
-                         ("DeepAR (GluonTS)", "deepar")]:
-        r = run(dict(task="predict", model=model, threads=t, series=n_all, batch_size=32,
-                     prediction_length=PREDICTION_LENGTH))
+    cached = run(
+        dict(
+            task="predict",
+            model="lagllama",
+            threads=t,
+            series=n_all,
+            batch_size=args.lagllama_batch,
+            prediction_length=PREDICTION_LENGTH,
+            use_kv_cache=True,
+        )
+    )
+    uncached = run(
+        dict(
+            task="predict",
+            model="lagllama",
+            threads=t,
+            series=args.uncached_series,
+            batch_size=args.uncached_series,
+            prediction_length=PREDICTION_LENGTH,
+            use_kv_cache=False,
+        )
+    )
+    comparable = run(
+        dict(
+            task="predict",
+            model="lagllama",
+            threads=t,
+            series=args.comparable_series,
+            batch_size=args.lagllama_batch,
+            prediction_length=24,
+            use_kv_cache=True,
+        )
+    )
+    predict_rows += [
+        ("Lag-Llama, kv-cache", n_all, PREDICTION_LENGTH, cached),
+        ("Lag-Llama, no cache", args.uncached_series, PREDICTION_LENGTH, uncached),
+        ("Lag-Llama, kv-cache (reference's setting)", args.comparable_series, 24, comparable),
+    ]
+    for label, model in [
+        ("Informer, ProbSparse", "informer-prob"),
+        ("Informer, full attention", "informer-full"),
+        ("DeepAR (GluonTS)", "deepar"),
+    ]:
+        r = run(
+            dict(
+                task="predict", model=model, threads=t, series=n_all, batch_size=32, prediction_length=PREDICTION_LENGTH
+            )
+        )
         predict_rows.append((label, n_all, PREDICTION_LENGTH, r))
 
     ratio_no_cache = cached["series_per_s"] / uncached["series_per_s"]
@@ -288,7 +373,8 @@ def speed_section(args) -> list:
         f"In the reference's own setting (100 series x 24 steps x 100 paths, 2 threads: 235 s, "
         f"2.35 s per series, cached) this run takes {comparable['s_per_series']:.3f} s per series: "
         f"**{ref_ratio:.1f}x the reference's cached throughput**"
-        + ("" if args.comparable_series == 100 else f" (measured on {args.comparable_series} series)") + ".",
+        + ("" if args.comparable_series == 100 else f" (measured on {args.comparable_series} series)")
+        + ".",
         "",
         "Every sample path conditions on its own sampled history (no mean fed back); loc and scale "
         "are fixed from the observed past; each decoding step computes only the new position's lag "
@@ -303,10 +389,35 @@ def speed_section(args) -> list:
     cells = []
     for label, n, steps, r in predict_rows:
         batch = args.uncached_series if "no cache" in label else (args.lagllama_batch if "Lag" in label else 32)
-        cells.append([label, n, steps, t, batch, f"{r['seconds']:.1f}", f"{r['series_per_s']:.3f}",
-                      f"{r['s_per_series']:.3f}", f"{r['peak_mib']:.0f}", f"{r['rise_mib']:.0f}"])
-    lines += markdown_table(["model", "series", "steps", "torch threads", "batch (series)", "seconds", "series/s",
-                             "s/series", "peak RSS MiB", "rise MiB"], cells)
+        cells.append(
+            [
+                label,
+                n,
+                steps,
+                t,
+                batch,
+                f"{r['seconds']:.1f}",
+                f"{r['series_per_s']:.3f}",
+                f"{r['s_per_series']:.3f}",
+                f"{r['peak_mib']:.0f}",
+                f"{r['rise_mib']:.0f}",
+            ]
+        )
+    lines += markdown_table(
+        [
+            "model",
+            "series",
+            "steps",
+            "torch threads",
+            "batch (series)",
+            "seconds",
+            "series/s",
+            "s/series",
+            "peak RSS MiB",
+            "rise MiB",
+        ],
+        cells,
+    )
     lines += [
         "",
         f"Reference implementation for scale (2 threads, idle machine of this kind): cached "
@@ -318,8 +429,18 @@ def speed_section(args) -> list:
     ]
     lines += markdown_table(
         ["model", "torch threads", "windows/s", "epoch s", "peak RSS MiB", "rise MiB"],
-        [[label, t, f"{r['windows_per_s']:.1f}", f"{r['epoch_s']:.1f}", f"{r['peak_mib']:.0f}", f"{r['rise_mib']:.0f}"]
-         for label, r in train_rows])
+        [
+            [
+                label,
+                t,
+                f"{r['windows_per_s']:.1f}",
+                f"{r['epoch_s']:.1f}",
+                f"{r['peak_mib']:.0f}",
+                f"{r['rise_mib']:.0f}",
+            ]
+            for label, r in train_rows
+        ],
+    )
     lines += [
         "",
         "Lag-Llama trains the same with the kv-cache on or off (the cache only exists at prediction). "
@@ -336,10 +457,19 @@ def pipeline_section(args) -> list:
     for model in ("lagllama", "informer-prob"):
         for dataset in ("m4_hourly", "ett_small_1h"):
             for cache_data in (False, True):
-                rows[model, dataset, cache_data] = run(dict(
-                    task="pipeline", model=model, dataset=dataset, cache_data=cache_data,
-                    threads=args.pipeline_threads, epochs=args.pipeline_epochs, batches=args.pipeline_batches,
-                    batch_size=32, top=args.profile_lines))
+                rows[model, dataset, cache_data] = run(
+                    dict(
+                        task="pipeline",
+                        model=model,
+                        dataset=dataset,
+                        cache_data=cache_data,
+                        threads=args.pipeline_threads,
+                        epochs=args.pipeline_epochs,
+                        batches=args.pipeline_batches,
+                        batch_size=32,
+                        top=args.profile_lines,
+                    )
+                )
     lines = [
         "## The training data pipeline on long series",
         "",
@@ -366,21 +496,48 @@ def pipeline_section(args) -> list:
             for dataset in ("m4_hourly", "ett_small_1h"):
                 r = rows[model, dataset, cache_data]
                 ratio = later(r) / later(rows[model, "m4_hourly", cache_data])
-                cells.append([
-                    "Lag-Llama" if model == "lagllama" else "Informer", dataset,
-                    "after (transform once)" if cache_data else "before (lazy)", f"{r['epoch_s'][0]:.1f}",
-                    f"{later(r):.1f}", f"{ratio:.2f}", f"{r['load_s']:.2f}", fmt(r["cached_mib"], 1),
-                    f"{r['peak_mib']:.0f}"])
-    lines += markdown_table(["estimator", "dataset", "pipeline", "epoch 1 s", "later epochs s",
-                             "ett / m4 (later epochs)", "loading s", "cached data MiB", "peak RSS MiB"], cells)
+                cells.append(
+                    [
+                        "Lag-Llama" if model == "lagllama" else "Informer",
+                        dataset,
+                        "after (transform once)" if cache_data else "before (lazy)",
+                        f"{r['epoch_s'][0]:.1f}",
+                        f"{later(r):.1f}",
+                        f"{ratio:.2f}",
+                        f"{r['load_s']:.2f}",
+                        fmt(r["cached_mib"], 1),
+                        f"{r['peak_mib']:.0f}",
+                    ]
+                )
+    lines += markdown_table(
+        [
+            "estimator",
+            "dataset",
+            "pipeline",
+            "epoch 1 s",
+            "later epochs s",
+            "ett / m4 (later epochs)",
+            "loading s",
+            "cached data MiB",
+            "peak RSS MiB",
+        ],
+        cells,
+    )
     lines += ["", "### Profile of the training data loading on ett_small_1h (cProfile, cumulative, top lines)", ""]
     for model in ("lagllama", "informer-prob"):
         for cache_data in (False, True):
             r = rows[model, "ett_small_1h", cache_data]
-            lines += [f"{'Lag-Llama' if model == 'lagllama' else 'Informer'}, "
-                      f"{'after (transform once)' if cache_data else 'before (lazy)'}: "
-                      f"{args.pipeline_batches} batches in "
-                      f"{r['load_s']:.2f} s", "", "```", *r["profile"], "```", ""]
+            lines += [
+                f"{'Lag-Llama' if model == 'lagllama' else 'Informer'}, "
+                f"{'after (transform once)' if cache_data else 'before (lazy)'}: "
+                f"{args.pipeline_batches} batches in "
+                f"{r['load_s']:.2f} s",
+                "",
+                "```",
+                *r["profile"],
+                "```",
+                "",
+            ]
     return lines
 
 
@@ -406,23 +563,40 @@ def multivariate_section(args) -> list:
     for setting, target, dim in (("S", z[6], None), ("M", z, z.shape[0])):
         one_dim = dim is None
         estimator = InformerEstimator(
-            freq="h", prediction_length=24, context_length=96, lags_seq=[24, 168], target_dim=dim,
-            batch_size=32, num_batches_per_epoch=steps,
-            trainer_kwargs={"max_epochs": 2, "logger": False, "enable_progress_bar": False,
-                            "enable_model_summary": False},
+            freq="h",
+            prediction_length=24,
+            context_length=96,
+            lags_seq=[24, 168],
+            target_dim=dim,
+            batch_size=32,
+            num_batches_per_epoch=steps,
+            trainer_kwargs={
+                "max_epochs": 2,
+                "logger": False,
+                "enable_progress_bar": False,
+                "enable_model_summary": False,
+            },
         )
         train = ListDataset([{"start": start, "target": target[..., :8640]}], freq="h", one_dim_target=one_dim)
         pl.seed_everything(0, verbose=False)
         with Timer() as fit:  # epoch 1 warms up (transforms the series once); the rate is over both
             predictor = estimator.train(train)
         ends = range(11520, 11520 + windows)
-        test = ListDataset([{"start": start, "target": target[..., :end]} for end in ends], freq="h",
-                           one_dim_target=one_dim)
+        test = ListDataset(
+            [{"start": start, "target": target[..., :end]} for end in ends], freq="h", one_dim_target=one_dim
+        )
         predictor.batch_size = 64
         with Timer() as predict:
             forecasts = list(predictor.predict(test, num_samples=100))
-        rows.append([setting, dim or 1, f"{2 * steps * 32 / fit.seconds:.0f}",
-                     f"{len(forecasts) / predict.seconds:.0f}", forecasts[0].samples.shape])
+        rows.append(
+            [
+                setting,
+                dim or 1,
+                f"{2 * steps * 32 / fit.seconds:.0f}",
+                f"{len(forecasts) / predict.seconds:.0f}",
+                forecasts[0].samples.shape,
+            ]
+        )
     return [
         MULTIVARIATE_MARKER,
         "",
@@ -430,8 +604,11 @@ def multivariate_section(args) -> list:
         f"training: 2 epochs of {steps} batches (the first includes transforming the series); prediction: "
         f"{windows} windows, 100 sample paths each, batches of 64.",
         "",
-        *markdown_table(["setting", "variables", "train windows/s", "predict windows/s", "samples per forecast"],
-                        [[str(c) for c in r] for r in rows], align="lrrrl"),
+        *markdown_table(
+            ["setting", "variables", "train windows/s", "predict windows/s", "samples per forecast"],
+            [[str(c) for c in r] for r in rows],
+            align="lrrrl",
+        ),
         "",
     ]
 
@@ -439,8 +616,11 @@ def multivariate_section(args) -> list:
 def write_multivariate_section(args, out: Path) -> None:
     """Replace (or append) the multivariate section of an existing report: the other sections'
     measurements stay as they were."""
-    lines = multivariate_section(args) + [f"Command: `{bench_common.command(__file__, None)}`  ",
-                                          f"Machine: {bench_common.machine()}", ""]
+    lines = multivariate_section(args) + [
+        f"Command: `{bench_common.command(__file__, None)}`  ",
+        f"Machine: {bench_common.machine()}",
+        "",
+    ]
     text = out.read_text() if out.is_file() else ""
     if MULTIVARIATE_MARKER in text:
         head, rest = text.split(MULTIVARIATE_MARKER, 1)
@@ -462,14 +642,21 @@ def main(argv=None):
     parser.add_argument("--comparable-series", type=int, default=None, help="series at 24 steps (default 50)")
     parser.add_argument("--lagllama-batch", type=int, default=16, help="series per prediction batch")
     parser.add_argument("--train-batches", type=int, default=None, help="training batches per epoch (default 10)")
-    parser.add_argument("--pipeline-epochs", type=int, default=2, help="(default 2: the first one "
-                        "transforms the series once, the second is steady)")
+    parser.add_argument(
+        "--pipeline-epochs",
+        type=int,
+        default=2,
+        help="(default 2: the first one transforms the series once, the second is steady)",
+    )
     parser.add_argument("--pipeline-batches", type=int, default=None, help="batches per epoch (default 50)")
     parser.add_argument("--profile-lines", type=int, default=24)
     parser.add_argument("--skip", choices=["speed", "pipeline"], help="leave one section out")
-    parser.add_argument("--multivariate-only", action="store_true",
-                        help="measure only Informer M (D=7) beside S on ETTh1 and write that section into "
-                        "the existing report (the other sections are kept)")
+    parser.add_argument(
+        "--multivariate-only",
+        action="store_true",
+        help="measure only Informer M (D=7) beside S on ETTh1 and write that section into "
+        "the existing report (the other sections are kept)",
+    )
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

@@ -44,8 +44,14 @@ def _quantile_rows(result: Dict[str, np.ndarray], quantiles: Sequence[float]) ->
 class StatsForecastPredictor:
     """A GluonTS-style predictor: ``predict(dataset)`` yields one ``QuantileForecast`` per entry."""
 
-    def __init__(self, model: str, freq: str, prediction_length: int, max_history: int = None,
-                 quantiles: Sequence[float] = QUANTILES):
+    def __init__(
+        self,
+        model: str,
+        freq: str,
+        prediction_length: int,
+        max_history: int = None,
+        quantiles: Sequence[float] = QUANTILES,
+    ):
         if model not in MODELS:
             raise ValueError(f"unknown statistical model {model!r}; known: {', '.join(MODELS)}")
         from gluonts.time_feature import get_seasonality
@@ -76,7 +82,7 @@ class StatsForecastPredictor:
         return result
 
     def _forecast(self, y: np.ndarray) -> Dict[str, np.ndarray]:
-        y = y[-self.max_history:].astype(float)
+        y = y[-self.max_history :].astype(float)
         if np.isnan(y).any():  # statistical fits need a gap-free history: carry the last value
             y = _fill_forward(y)
         try:
@@ -100,8 +106,9 @@ class StatsForecastPredictor:
             keys = [str(q) for q in self.quantiles]
             arrays = np.concatenate([arrays, result["mean"][None]])
             start = entry["start"] + len(target)
-            yield QuantileForecast(arrays, start_date=start, forecast_keys=keys + ["mean"],
-                                   item_id=entry.get("item_id"))
+            yield QuantileForecast(
+                arrays, start_date=start, forecast_keys=keys + ["mean"], item_id=entry.get("item_id")
+            )
 
 
 def _fill_forward(y: np.ndarray) -> np.ndarray:

@@ -75,11 +75,13 @@ def write_long_csv(path: Path, items: int, steps: int, seed: int = 0, chunk_item
             level = rng.uniform(10, 1000, count)[:, None]
             phase = np.arange(steps)[None, :] + offsets[:, None]
             values = level * (1 + 0.2 * np.sin(2 * np.pi * phase / 24)) + rng.normal(0, 1, (count, steps))
-            frame = pd.DataFrame({
-                "item_id": np.repeat([f"item{k:05d}" for k in range(first, first + count)], steps),
-                "timestamp": stamps[(offsets[:, None] + np.arange(steps)[None, :]).ravel()],
-                "target": values.ravel().round(3),
-            })
+            frame = pd.DataFrame(
+                {
+                    "item_id": np.repeat([f"item{k:05d}" for k in range(first, first + count)], steps),
+                    "timestamp": stamps[(offsets[:, None] + np.arange(steps)[None, :]).ravel()],
+                    "target": values.ravel().round(3),
+                }
+            )
             frame.to_csv(handle, header=False, index=False, date_format="%Y-%m-%d %H:%M:%S")
             rows += len(frame)
     return rows
@@ -97,8 +99,14 @@ def run_size(items: int, steps: int, horizon: int, num_samples: int, batch_size:
     csv = folder / f"long_{items}x{steps}.csv"
     with Timer() as made:
         rows = write_long_csv(csv, items, steps)
-    predictor = load_predictor(None, prediction_length=horizon, context_length=32, num_parallel_samples=num_samples,
-                               batch_size=batch_size, device="cpu")
+    predictor = load_predictor(
+        None,
+        prediction_length=horizon,
+        context_length=32,
+        num_parallel_samples=num_samples,
+        batch_size=batch_size,
+        device="cpu",
+    )
     base = rss_bytes()
     with PeakRSS() as read_peak, Timer() as read:
         table = read_series_table(csv, ["target"], item_column="item_id")
@@ -117,35 +125,82 @@ def run_size(items: int, steps: int, horizon: int, num_samples: int, batch_size:
 
     out = folder / f"forecast_{items}.parquet"
     with PeakRSS() as stream_peak, Timer() as stream:
-        _, written = write_forecast_frames(out, timed(predict_series(predictor, table.series, num_samples=num_samples,
-                                                                     progress=True, chunk_items=500)))
+        _, written = write_forecast_frames(
+            out, timed(predict_series(predictor, table.series, num_samples=num_samples, progress=True, chunk_items=500))
+        )
     write_seconds = stream.seconds - produced[0]
     csv_bytes = csv.stat().st_size
     csv.unlink()
     return {
-        "items": items, "steps": steps, "rows": rows, "csv_mb": csv_bytes / 2**20, "generate_s": made.seconds,
-        "read_s": read.seconds, "read_rows_per_s": rows / read.seconds,
-        "read_peak_mb": read_peak.peak / 2**20, "read_growth_mb": (read_peak.peak - base) / 2**20,
-        "forecast_s": produced[0], "forecast_series_per_s": items / produced[0],
-        "write_s": write_seconds, "write_rows_per_s": written / max(write_seconds, 1e-9), "written_rows": written,
-        "stream_peak_mb": stream_peak.peak / 2**20, "stream_growth_mb": (stream_peak.peak - after_read) / 2**20,
+        "items": items,
+        "steps": steps,
+        "rows": rows,
+        "csv_mb": csv_bytes / 2**20,
+        "generate_s": made.seconds,
+        "read_s": read.seconds,
+        "read_rows_per_s": rows / read.seconds,
+        "read_peak_mb": read_peak.peak / 2**20,
+        "read_growth_mb": (read_peak.peak - base) / 2**20,
+        "forecast_s": produced[0],
+        "forecast_series_per_s": items / produced[0],
+        "write_s": write_seconds,
+        "write_rows_per_s": written / max(write_seconds, 1e-9),
+        "written_rows": written,
+        "stream_peak_mb": stream_peak.peak / 2**20,
+        "stream_growth_mb": (stream_peak.peak - after_read) / 2**20,
     }
 
 
 def report(results: List[Dict], args, argv: Optional[Sequence[str]]) -> str:
-    header = ["items x steps", "rows", "CSV MB", "phase", "seconds", "rows/s (series/s)", "peak RSS MB",
-              "peak above phase start MB"]
+    header = [
+        "items x steps",
+        "rows",
+        "CSV MB",
+        "phase",
+        "seconds",
+        "rows/s (series/s)",
+        "peak RSS MB",
+        "peak above phase start MB",
+    ]
     rows = []
     for r in results:
         size = f"{r['items']:,} x {r['steps']:,}"
-        rows.append([size, f"{r['rows']:,}", f"{r['csv_mb']:.0f}", "read (CSV -> checked entries)",
-                     f"{r['read_s']:.1f}", f"{r['read_rows_per_s']:,.0f}", f"{r['read_peak_mb']:.0f}",
-                     f"{r['read_growth_mb']:.0f}"])
-        rows.append([size, "", "", "forecast (streamed)", f"{r['forecast_s']:.1f}",
-                     f"({r['forecast_series_per_s']:,.1f} series/s)", f"{r['stream_peak_mb']:.0f}",
-                     f"{r['stream_growth_mb']:.0f} (with the write)"])
-        rows.append([size, f"{r['written_rows']:,}", "", "write (Parquet, per piece)", f"{r['write_s']:.1f}",
-                     f"{r['write_rows_per_s']:,.0f}", "same stream", ""])
+        rows.append(
+            [
+                size,
+                f"{r['rows']:,}",
+                f"{r['csv_mb']:.0f}",
+                "read (CSV -> checked entries)",
+                f"{r['read_s']:.1f}",
+                f"{r['read_rows_per_s']:,.0f}",
+                f"{r['read_peak_mb']:.0f}",
+                f"{r['read_growth_mb']:.0f}",
+            ]
+        )
+        rows.append(
+            [
+                size,
+                "",
+                "",
+                "forecast (streamed)",
+                f"{r['forecast_s']:.1f}",
+                f"({r['forecast_series_per_s']:,.1f} series/s)",
+                f"{r['stream_peak_mb']:.0f}",
+                f"{r['stream_growth_mb']:.0f} (with the write)",
+            ]
+        )
+        rows.append(
+            [
+                size,
+                f"{r['written_rows']:,}",
+                "",
+                "write (Parquet, per piece)",
+                f"{r['write_s']:.1f}",
+                f"{r['write_rows_per_s']:,.0f}",
+                "same stream",
+                "",
+            ]
+        )
     lines = [
         "# Tables of many series: read, forecast, write",
         "",
@@ -186,18 +241,31 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(bench_common.script_argv(argv))
     if args.one:
         with tempfile.TemporaryDirectory(prefix="tables-bench-") as folder:
-            result = run_size(args.items[0], args.steps, args.prediction_length, args.num_samples, args.batch_size,
-                              Path(folder))
+            result = run_size(
+                args.items[0], args.steps, args.prediction_length, args.num_samples, args.batch_size, Path(folder)
+            )
         print("RESULT " + json.dumps(result))
         return 0
     results = []
     for items in args.items:
-        child = [sys.executable, __file__, "--one", "--items", str(items), "--steps", str(args.steps),
-                 "--prediction-length", str(args.prediction_length), "--num-samples", str(args.num_samples),
-                 "--batch-size", str(args.batch_size)]
+        child = [
+            sys.executable,
+            __file__,
+            "--one",
+            "--items",
+            str(items),
+            "--steps",
+            str(args.steps),
+            "--prediction-length",
+            str(args.prediction_length),
+            "--num-samples",
+            str(args.num_samples),
+            "--batch-size",
+            str(args.batch_size),
+        ]
         done = subprocess.run(child, stdout=subprocess.PIPE, text=True, check=True)
         line = next(line for line in done.stdout.splitlines() if line.startswith("RESULT "))
-        results.append(json.loads(line[len("RESULT "):]))
+        results.append(json.loads(line[len("RESULT ") :]))
         print(json.dumps(results[-1]), flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(report(results, args, argv))

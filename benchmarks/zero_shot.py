@@ -149,8 +149,9 @@ def limited(dataset, max_series):
     """The first ``max_series`` train and test series (all when None), for --quick."""
     if max_series is None:
         return dataset
-    return SimpleNamespace(train=list(dataset.train)[:max_series], test=list(dataset.test)[:max_series],
-                           metadata=dataset.metadata)
+    return SimpleNamespace(
+        train=list(dataset.train)[:max_series], test=list(dataset.test)[:max_series], metadata=dataset.metadata
+    )
 
 
 def score(predictor, dataset, num_samples, seed=0):
@@ -159,13 +160,31 @@ def score(predictor, dataset, num_samples, seed=0):
     return result.metrics, result.seconds, result.num_series
 
 
-MAIN_HEADER = ["dataset", "model", "mean_wQuantileLoss (CRPS)", "MASE", "ND", "NRMSE", "train s", "predict s",
-               "s / 100 windows"]
+MAIN_HEADER = [
+    "dataset",
+    "model",
+    "mean_wQuantileLoss (CRPS)",
+    "MASE",
+    "ND",
+    "NRMSE",
+    "train s",
+    "predict s",
+    "s / 100 windows",
+]
 
 
 def main_cells(name, label, m, train_s, predict_s, n):
-    return [name, label, f"{m['mean_wQuantileLoss']:.4f}", f"{m['MASE']:.3f}", f"{m['ND']:.4f}",
-            f"{m['NRMSE']:.4f}", f"{train_s:.0f}", f"{predict_s:.1f}", f"{100 * predict_s / n:.1f}"]
+    return [
+        name,
+        label,
+        f"{m['mean_wQuantileLoss']:.4f}",
+        f"{m['MASE']:.3f}",
+        f"{m['ND']:.4f}",
+        f"{m['NRMSE']:.4f}",
+        f"{train_s:.0f}",
+        f"{predict_s:.1f}",
+        f"{100 * predict_s / n:.1f}",
+    ]
 
 
 def progress(cells):
@@ -174,10 +193,18 @@ def progress(cells):
 
 def finetuned(args, dataset, h, lr, freeze, epochs):
     pl.seed_everything(0, verbose=False)
-    result = finetune(dataset.train, h, checkpoint=args.checkpoint, lr=lr, max_epochs=epochs,
-                      patience=FINETUNE_PATIENCE, freeze_layers=freeze,
-                      num_batches_per_epoch=FINETUNE_BATCHES_PER_EPOCH, progress=False,
-                      num_parallel_samples=args.num_samples)
+    result = finetune(
+        dataset.train,
+        h,
+        checkpoint=args.checkpoint,
+        lr=lr,
+        max_epochs=epochs,
+        patience=FINETUNE_PATIENCE,
+        freeze_layers=freeze,
+        num_batches_per_epoch=FINETUNE_BATCHES_PER_EPOCH,
+        progress=False,
+        num_parallel_samples=args.num_samples,
+    )
     return result.predictor, result.record
 
 
@@ -190,15 +217,21 @@ def statistical_scores(args, name, dataset):
     results = {}
     for model in STATISTICAL:
         if model == "AutoARIMA" and get_seasonality(freq) > ARIMA_MAX_SEASON:
-            args.notes.append(f"{short_name(name)}: AutoARIMA not run (season {get_seasonality(freq)}: its seasonal "
-                              "search took ~60 s per window here)")
+            args.notes.append(
+                f"{short_name(name)}: AutoARIMA not run (season {get_seasonality(freq)}: its seasonal "
+                "search took ~60 s per window here)"
+            )
             continue
         key = f"{name}|{model}|{len(dataset.test)} windows|h={h}|max_series={args.max_series}"
         if key not in cache:
             predictor = StatsForecastPredictor(model, freq, h)
             result = backtest(predictor, dataset.test, args.num_samples)
-            cache[key] = {"metrics": {k: float(v) for k, v in result.metrics.items()}, "seconds": result.seconds,
-                          "series": result.num_series, "fallbacks": predictor.fallbacks}
+            cache[key] = {
+                "metrics": {k: float(v) for k, v in result.metrics.items()},
+                "seconds": result.seconds,
+                "series": result.num_series,
+                "fallbacks": predictor.fallbacks,
+            }
             args.cache.parent.mkdir(parents=True, exist_ok=True)
             args.cache.write_text(json.dumps(cache, indent=1))
         c = cache[key]
@@ -228,8 +261,11 @@ def win_lines(summary, models):
             compared = {n: s for n, s in summary.items() if rival in s}
             wins = [n for n, s in compared.items() if s[model]["CRPS"] < s[rival]["CRPS"]]
             lost = [n for n in compared if n not in wins]
-            lines.append(f"- {model} CRPS below {rival.split()[0]}'s on {len(wins)} of {len(compared)} sets"
-                         + (f" (not on: {', '.join(lost)})" if lost else "") + ".")
+            lines.append(
+                f"- {model} CRPS below {rival.split()[0]}'s on {len(wins)} of {len(compared)} sets"
+                + (f" (not on: {', '.join(lost)})" if lost else "")
+                + "."
+            )
     return lines
 
 
@@ -247,24 +283,38 @@ def compare_checkpoints(args, names):
         for label, path in checkpoints.items():
             predictor = load_predictor(Path(path), prediction_length=h, num_parallel_samples=args.num_samples)
             results[label] = score(predictor, dataset, args.num_samples)[0]
-        summary[short_name(name)] = {k: {"CRPS": m["mean_wQuantileLoss"], "MASE": m["MASE"]}
-                                     for k, m in results.items()}
-        rows.append([short_name(name)] + [f"{results[k]['mean_wQuantileLoss']:.4f}" if k in results else "—"
-                                          for k in baselines + list(checkpoints)])
+        summary[short_name(name)] = {
+            k: {"CRPS": m["mean_wQuantileLoss"], "MASE": m["MASE"]} for k, m in results.items()
+        }
+        rows.append(
+            [short_name(name)]
+            + [
+                f"{results[k]['mean_wQuantileLoss']:.4f}" if k in results else "—"
+                for k in baselines + list(checkpoints)
+            ]
+        )
         progress(rows[-1])
     records = []
     for label, path in checkpoints.items():
         t = read_checkpoint(Path(path)).training
         parent = (t.get("init_from") or {}).get("checkpoint")
         weights = ", ".join(f"{k} {v['weight']:g}" for k, v in (t.get("sources") or {}).items())
-        records.append(f"- **{label}** (`{Path(path).name}`): {t.get('total_steps', t.get('steps'))} steps in all"
-                       + (f" ({t.get('steps')} of them continuing `{parent}`)" if parent else "")
-                       + f"; final validation NLL {t.get('final_val_loss')}; mixture of its last run: {weights}.")
+        records.append(
+            f"- **{label}** (`{Path(path).name}`): {t.get('total_steps', t.get('steps'))} steps in all"
+            + (f" ({t.get('steps')} of them continuing `{parent}`)" if parent else "")
+            + f"; final validation NLL {t.get('final_val_loss')}; mixture of its last run: {weights}."
+        )
     short_baselines = [b.split()[0] for b in baselines]
-    return (["Zero-shot CRPS (mean_wQuantileLoss) on each held-out set:", ""]
-            + markdown_table(["dataset"] + short_baselines + list(checkpoints), rows)
-            + ["", "## Relative to SeasonalNaive", ""] + geometric_mean_table(summary) + [""]
-            + win_lines(summary, list(checkpoints)) + ["", "## The checkpoints", ""] + records)
+    return (
+        ["Zero-shot CRPS (mean_wQuantileLoss) on each held-out set:", ""]
+        + markdown_table(["dataset"] + short_baselines + list(checkpoints), rows)
+        + ["", "## Relative to SeasonalNaive", ""]
+        + geometric_mean_table(summary)
+        + [""]
+        + win_lines(summary, list(checkpoints))
+        + ["", "## The checkpoints", ""]
+        + records
+    )
 
 
 def main_table(args, names):
@@ -287,22 +337,32 @@ def main_table(args, names):
             predictor, record = finetuned(args, dataset, h, FINETUNE_LR, FINETUNE_FREEZE_LAYERS, args.epochs)
             m, s, n = score(predictor, dataset, args.num_samples)
             results["Lag-Llama fine-tuned"] = (m, record["train_seconds"], s, n)
-            args.notes.append(f"{label_name}: validation NLL {record['start_val_loss']:.3f} -> "
-                              f"{record['best_val_loss']:.3f} in {record['epochs_run']} epochs, kept {record['kept']}")
+            args.notes.append(
+                f"{label_name}: validation NLL {record['start_val_loss']:.3f} -> "
+                f"{record['best_val_loss']:.3f} in {record['epochs_run']} epochs, kept {record['kept']}"
+            )
 
         if args.no_deepar:
             for label, (m, train_s, s, n) in results.items():
                 rows.append(main_cells(label_name, label, m, train_s, s, n))
                 progress(rows[-1])
-            summary[label_name] = {label: {"CRPS": r[0]["mean_wQuantileLoss"], "MASE": r[0]["MASE"]}
-                                   for label, r in results.items()}
+            summary[label_name] = {
+                label: {"CRPS": r[0]["mean_wQuantileLoss"], "MASE": r[0]["MASE"]} for label, r in results.items()
+            }
             continue
         pl.seed_everything(0, verbose=False)
         deepar = DeepAREstimator(
-            freq=freq, prediction_length=h, batch_size=32, num_batches_per_epoch=args.deepar_batches,
-            trainer_kwargs=dict(max_epochs=args.deepar_epochs, enable_progress_bar=False,
-                                enable_model_summary=False, logger=False,
-                                default_root_dir=tempfile.mkdtemp(prefix="deepar-")),
+            freq=freq,
+            prediction_length=h,
+            batch_size=32,
+            num_batches_per_epoch=args.deepar_batches,
+            trainer_kwargs=dict(
+                max_epochs=args.deepar_epochs,
+                enable_progress_bar=False,
+                enable_model_summary=False,
+                logger=False,
+                default_root_dir=tempfile.mkdtemp(prefix="deepar-"),
+            ),
         )
         with Timer() as training:
             deepar_predictor = deepar.train(dataset.train, cache_data=True)
@@ -312,15 +372,22 @@ def main_table(args, names):
         for label, (m, train_s, s, n) in results.items():
             rows.append(main_cells(label_name, label, m, train_s, s, n))
             progress(rows[-1])
-        summary[label_name] = {label: {"CRPS": r[0]["mean_wQuantileLoss"], "MASE": r[0]["MASE"]}
-                               for label, r in results.items()}
+        summary[label_name] = {
+            label: {"CRPS": r[0]["mean_wQuantileLoss"], "MASE": r[0]["MASE"]} for label, r in results.items()
+        }
     return markdown_table(MAIN_HEADER, rows), summary
 
 
 def context_study(args, names):
     stored = read_checkpoint(args.checkpoint).model_kwargs
-    header = ["dataset", "context", "CRPS, no rope scaling", "CRPS, linear rope scaling (factor)", "MASE, none",
-              "MASE, linear"]
+    header = [
+        "dataset",
+        "context",
+        "CRPS, no rope scaling",
+        "CRPS, linear rope scaling (factor)",
+        "MASE, none",
+        "MASE, linear",
+    ]
     rows = []
     for name in names:
         dataset = limited(load(name), args.max_series)
@@ -329,13 +396,25 @@ def context_study(args, names):
             cells = {}
             for label, rope in (("none", {"type": "linear", "factor": 1.0}), ("linear", {"type": "linear"})):
                 rope = resolve_rope_scaling(rope, stored, context, h)
-                predictor = load_predictor(args.checkpoint, prediction_length=h, context_length=context,
-                                           rope_scaling=rope, num_parallel_samples=args.num_samples)
+                predictor = load_predictor(
+                    args.checkpoint,
+                    prediction_length=h,
+                    context_length=context,
+                    rope_scaling=rope,
+                    num_parallel_samples=args.num_samples,
+                )
                 cells[label] = (score(predictor, dataset, args.num_samples)[0], rope["factor"])
             (none, _), (linear, factor) = cells["none"], cells["linear"]
-            rows.append([name, context, f"{none['mean_wQuantileLoss']:.4f}",
-                         f"{linear['mean_wQuantileLoss']:.4f} ({factor:.2f})", f"{none['MASE']:.3f}",
-                         f"{linear['MASE']:.3f}"])
+            rows.append(
+                [
+                    name,
+                    context,
+                    f"{none['mean_wQuantileLoss']:.4f}",
+                    f"{linear['mean_wQuantileLoss']:.4f} ({factor:.2f})",
+                    f"{none['MASE']:.3f}",
+                    f"{linear['MASE']:.3f}",
+                ]
+            )
             progress(rows[-1])
     return markdown_table(header, rows)
 
@@ -355,14 +434,26 @@ def finetune_study(args, names):
             m, _, _ = score(predictor, dataset, args.num_samples)
             label = f"lr {lr:g}, {freeze} frozen"
             wins.setdefault(label, []).append(m["mean_wQuantileLoss"] / base["mean_wQuantileLoss"])
-            rows.append([name, label, f"{m['mean_wQuantileLoss']:.4f}", f"{m['MASE']:.3f}",
-                         f"{rec['start_val_loss']:.3f} -> {rec['best_val_loss']:.3f}", rec["epochs_run"],
-                         "fine-tuned" if rec["kept"] == "fine-tuned" else "checkpoint", f"{rec['train_seconds']:.0f}"])
+            rows.append(
+                [
+                    name,
+                    label,
+                    f"{m['mean_wQuantileLoss']:.4f}",
+                    f"{m['MASE']:.3f}",
+                    f"{rec['start_val_loss']:.3f} -> {rec['best_val_loss']:.3f}",
+                    rec["epochs_run"],
+                    "fine-tuned" if rec["kept"] == "fine-tuned" else "checkpoint",
+                    f"{rec['train_seconds']:.0f}",
+                ]
+            )
             progress(rows[-1])
     ratio = markdown_table(
         ["setting", "geometric mean of CRPS / zero-shot CRPS over the datasets", "datasets where it beats zero-shot"],
-        [[label, f"{float(np.exp(np.mean(np.log(r)))):.3f}", f"{sum(x < 1 for x in r)} of {len(r)}"]
-         for label, r in wins.items()])
+        [
+            [label, f"{float(np.exp(np.mean(np.log(r)))):.3f}", f"{sum(x < 1 for x in r)} of {len(r)}"]
+            for label, r in wins.items()
+        ],
+    )
     return markdown_table(header, rows) + [""] + ratio
 
 
@@ -381,8 +472,7 @@ def preamble(args, title, argv):
         "",
         f"{checkpoint} None of these "
         f"datasets was seen in pretraining. {args.num_samples} sample paths; GluonTS `Evaluator` on each "
-        "held-out set's windows (below)"
-        + (f", first {args.max_series} series only" if args.max_series else "") + ".",
+        "held-out set's windows (below)" + (f", first {args.max_series} series only" if args.max_series else "") + ".",
         "",
     ]
 
@@ -393,20 +483,36 @@ def main(argv=None):
     parser.add_argument("--datasets", nargs="+", default=list(HELD_OUT) + list(PACKAGE_HELD_OUT))
     parser.add_argument("--num-samples", type=int, default=100)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--quick", action="store_true",
-                        help="20 samples, 20 series, 2 epochs, contexts 32 and 128: checks that it runs")
-    parser.add_argument("--finetune-study", action="store_true",
-                        help="compare fine-tuning settings instead (writes finetune_settings.md)")
+    parser.add_argument(
+        "--quick", action="store_true", help="20 samples, 20 series, 2 epochs, contexts 32 and 128: checks that it runs"
+    )
+    parser.add_argument(
+        "--finetune-study",
+        action="store_true",
+        help="compare fine-tuning settings instead (writes finetune_settings.md)",
+    )
     parser.add_argument("--out", type=Path, default=None)
-    parser.add_argument("--cache", type=Path, default=RESULTS / "zero_shot_statistical.json",
-                        help="statistical models' scores, reused across runs (default: %(default)s)")
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        default=RESULTS / "zero_shot_statistical.json",
+        help="statistical models' scores, reused across runs (default: %(default)s)",
+    )
     parser.add_argument("--no-finetune", action="store_true", help="zero-shot and baselines only")
     parser.add_argument("--no-deepar", action="store_true", help="without the DeepAR rows")
     parser.add_argument("--no-context-study", action="store_true", help="skip the context-length study")
-    parser.add_argument("--compare-checkpoints", nargs="+", metavar="LABEL=PATH", default=None,
-                        help="zero-shot only, these checkpoints side by side (writes pretraining_runs.md)")
-    parser.add_argument("--only-statistical", action="store_true",
-                        help="only fill --cache with the statistical models' scores (no checkpoint needed)")
+    parser.add_argument(
+        "--compare-checkpoints",
+        nargs="+",
+        metavar="LABEL=PATH",
+        default=None,
+        help="zero-shot only, these checkpoints side by side (writes pretraining_runs.md)",
+    )
+    parser.add_argument(
+        "--only-statistical",
+        action="store_true",
+        help="only fill --cache with the statistical models' scores (no checkpoint needed)",
+    )
     args = parser.parse_args(argv)
     args.notes = []
     argv = bench_common.script_argv(argv)
@@ -423,44 +529,64 @@ def main(argv=None):
         for name in args.datasets:
             dataset = limited(load(name), args.max_series)
             for model, (m, _, seconds, n) in statistical_scores(args, name, dataset).items():
-                progress([short_name(name), model, f"{m['mean_wQuantileLoss']:.4f}", f"{m['MASE']:.3f}",
-                          f"{seconds:.0f} s", f"{n} windows"])
+                progress(
+                    [
+                        short_name(name),
+                        model,
+                        f"{m['mean_wQuantileLoss']:.4f}",
+                        f"{m['MASE']:.3f}",
+                        f"{seconds:.0f} s",
+                        f"{n} windows",
+                    ]
+                )
         return
     if args.compare_checkpoints:
         out = args.out or RESULTS / "pretraining_runs.md"
-        lines = preamble(args, "Pretraining runs compared: zero-shot on every held-out set", argv) \
-            + compare_checkpoints(args, args.datasets)
+        lines = preamble(
+            args, "Pretraining runs compared: zero-shot on every held-out set", argv
+        ) + compare_checkpoints(args, args.datasets)
     elif args.finetune_study:
         out = args.out or RESULTS / "finetune_settings.md"
-        lines = preamble(args, "Lag-Llama fine-tuning settings vs zero-shot", argv) + [
-            f"Each setting fine-tunes the checkpoint on the dataset's train split with up to {args.epochs} epochs "
-            f"x {FINETUNE_BATCHES_PER_EPOCH} batches of 32 windows, early stopping (patience "
-            f"{FINETUNE_PATIENCE}) on the last prediction-length steps of every training series, the best "
-            "epoch kept, or the checkpoint itself when no epoch lowers the validation loss ('kept').",
-            "",
-        ] + finetune_study(args, args.datasets)
+        lines = (
+            preamble(args, "Lag-Llama fine-tuning settings vs zero-shot", argv)
+            + [
+                f"Each setting fine-tunes the checkpoint on the dataset's train split with up to {args.epochs} epochs "
+                f"x {FINETUNE_BATCHES_PER_EPOCH} batches of 32 windows, early stopping (patience "
+                f"{FINETUNE_PATIENCE}) on the last prediction-length steps of every training series, the best "
+                "epoch kept, or the checkpoint itself when no epoch lowers the validation loss ('kept').",
+                "",
+            ]
+            + finetune_study(args, args.datasets)
+        )
     else:
         out = args.out or RESULTS / "zero_shot.md"
         table, summary = main_table(args, args.datasets)
-        lines = preamble(args, "Lag-Llama zero-shot and fine-tuned vs statistical models, SeasonalNaive and DeepAR",
-                         argv) + [
-            f"Fine-tuned: the `finetune` command's defaults (lr {FINETUNE_LR:g}, up to {args.epochs} epochs x "
-            f"{FINETUNE_BATCHES_PER_EPOCH} batches of 32 windows, patience {FINETUNE_PATIENCE}, "
-            f"{FINETUNE_FREEZE_LAYERS} frozen layers; validation = last prediction-length steps of each training "
-            "series; settings compared in [finetune_settings.md](finetune_settings.md)). Statistical models: "
-            "statsforecast's AutoETS, AutoTheta and AutoARIMA fitted per window on its own history (the last "
-            "1000 steps at most; AutoARIMA 300, not run at season 24), season length GluonTS's seasonality of "
-            "the frequency, quantiles from the prediction intervals (benchmarks/statistical.py). DeepAR: GluonTS's "
-            f"`DeepAREstimator` defaults, trained on the train split for a fixed {args.deepar_epochs} epochs x "
-            f"{args.deepar_batches} batches of 32. 'train s' and 'predict s' are wall-clock seconds (a "
-            "statistical model's fit is in its 'predict s').",
-            "",
-            "Windows: " + "; ".join(f"{n}: {w} per series" for n, w in WINDOWS.items())
-            + f"; BeijingPM25_0.csv: 7 of 24 h; package series: {PACKAGE_WINDOWS} horizons each "
-            f"(monthly {PACKAGE_HORIZONS['M']}, quarterly {PACKAGE_HORIZONS['Q']}); the others: the dataset's "
-            "own test split.",
-            "",
-        ] + table + ["", "## Relative to SeasonalNaive", ""] + geometric_mean_table(summary) + [""]
+        lines = (
+            preamble(args, "Lag-Llama zero-shot and fine-tuned vs statistical models, SeasonalNaive and DeepAR", argv)
+            + [
+                f"Fine-tuned: the `finetune` command's defaults (lr {FINETUNE_LR:g}, up to {args.epochs} epochs x "
+                f"{FINETUNE_BATCHES_PER_EPOCH} batches of 32 windows, patience {FINETUNE_PATIENCE}, "
+                f"{FINETUNE_FREEZE_LAYERS} frozen layers; validation = last prediction-length steps of each training "
+                "series; settings compared in [finetune_settings.md](finetune_settings.md)). Statistical models: "
+                "statsforecast's AutoETS, AutoTheta and AutoARIMA fitted per window on its own history (the last "
+                "1000 steps at most; AutoARIMA 300, not run at season 24), season length GluonTS's seasonality of "
+                "the frequency, quantiles from the prediction intervals (benchmarks/statistical.py). DeepAR: GluonTS's "
+                f"`DeepAREstimator` defaults, trained on the train split for a fixed {args.deepar_epochs} epochs x "
+                f"{args.deepar_batches} batches of 32. 'train s' and 'predict s' are wall-clock seconds (a "
+                "statistical model's fit is in its 'predict s').",
+                "",
+                "Windows: "
+                + "; ".join(f"{n}: {w} per series" for n, w in WINDOWS.items())
+                + f"; BeijingPM25_0.csv: 7 of 24 h; package series: {PACKAGE_WINDOWS} horizons each "
+                f"(monthly {PACKAGE_HORIZONS['M']}, quarterly {PACKAGE_HORIZONS['Q']}); the others: the dataset's "
+                "own test split.",
+                "",
+            ]
+            + table
+            + ["", "## Relative to SeasonalNaive", ""]
+            + geometric_mean_table(summary)
+            + [""]
+        )
         lines += win_lines(summary, ("Lag-Llama zero-shot", "Lag-Llama fine-tuned"))
         lines += ["", "Notes:", ""] + [f"- {note}" for note in args.notes]
         if not args.no_context_study:

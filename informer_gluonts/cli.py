@@ -76,8 +76,7 @@ def _parse_lags(text: str) -> Optional[List[int]]:
         lags = [int(part) for part in text.split(",") if part.strip()]
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"lags must be 'auto', 'none' or integers like 1,24,168; "
-            f"got {text!r}"
+            f"lags must be 'auto', 'none' or integers like 1,24,168; got {text!r}"
         ) from None
     if any(lag < 1 for lag in lags):
         raise argparse.ArgumentTypeError(f"lags must be >= 1, got {text!r}")
@@ -97,18 +96,20 @@ def _add_model_arguments(parser: argparse.ArgumentParser, patience_help: str) ->
         help="decoder start-token length: the last steps of the context the "
         "decoder reads before the horizon (default: context length / 2)",
     )
-    model.add_argument("--d-model", type=positive_int, default=64,
-                       help="transformer width (default: 64; paper: 512)")
-    model.add_argument("--n-heads", type=positive_int, default=4,
-                       help="attention heads (default: 4; paper: 8)")
-    model.add_argument("--e-layers", type=positive_int, nargs="+", default=[2], metavar="N",
-                       help="encoder layers (default: 2); several depths, e.g. 3 2 1, build the official "
-                       "InformerStack: one encoder per depth on the last 1/2^i of the context, outputs "
-                       "concatenated")
-    model.add_argument("--d-layers", type=positive_int, default=1,
-                       help="decoder layers (default: 1)")
-    model.add_argument("--d-ff", type=positive_int, default=128,
-                       help="feed-forward width (default: 128; paper: 2048)")
+    model.add_argument("--d-model", type=positive_int, default=64, help="transformer width (default: 64; paper: 512)")
+    model.add_argument("--n-heads", type=positive_int, default=4, help="attention heads (default: 4; paper: 8)")
+    model.add_argument(
+        "--e-layers",
+        type=positive_int,
+        nargs="+",
+        default=[2],
+        metavar="N",
+        help="encoder layers (default: 2); several depths, e.g. 3 2 1, build the official "
+        "InformerStack: one encoder per depth on the last 1/2^i of the context, outputs "
+        "concatenated",
+    )
+    model.add_argument("--d-layers", type=positive_int, default=1, help="decoder layers (default: 1)")
+    model.add_argument("--d-ff", type=positive_int, default=128, help="feed-forward width (default: 128; paper: 2048)")
     model.add_argument(
         "--attention",
         choices=("prob", "full"),
@@ -128,19 +129,35 @@ def _add_model_arguments(parser: argparse.ArgumentParser, patience_help: str) ->
         action="store_false",
         help="keep the encoder length (no self-attention distilling)",
     )
-    model.add_argument("--dropout", type=float, default=0.05,
-                       help="dropout rate (default: 0.05, as the paper)")
-    model.add_argument("--embed", choices=("timeF", "fixed", "learned"), default="timeF",
-                       help="calendar encoding, as the official --embed: time features as token inputs "
-                       "(timeF, default), or sinusoidal (fixed) / trained (learned) embeddings of month, "
-                       "day, weekday, hour, minute")
-    model.add_argument("--no-mix", dest="mix", action="store_false",
-                       help="no mixing of the decoder self-attention outputs (the official --mix is on)")
-    model.add_argument("--padding", type=int, choices=(0, 1), default=0,
-                       help="value of the decoder's horizon placeholders (official --padding; default: 0)")
-    model.add_argument("--distribution", choices=("student-t", "low-rank-normal"), default="student-t",
-                       help="forecast distribution; with --features M: Student-t per variable (default) or "
-                       "a low-rank multivariate normal of the variables jointly")
+    model.add_argument("--dropout", type=float, default=0.05, help="dropout rate (default: 0.05, as the paper)")
+    model.add_argument(
+        "--embed",
+        choices=("timeF", "fixed", "learned"),
+        default="timeF",
+        help="calendar encoding, as the official --embed: time features as token inputs "
+        "(timeF, default), or sinusoidal (fixed) / trained (learned) embeddings of month, "
+        "day, weekday, hour, minute",
+    )
+    model.add_argument(
+        "--no-mix",
+        dest="mix",
+        action="store_false",
+        help="no mixing of the decoder self-attention outputs (the official --mix is on)",
+    )
+    model.add_argument(
+        "--padding",
+        type=int,
+        choices=(0, 1),
+        default=0,
+        help="value of the decoder's horizon placeholders (official --padding; default: 0)",
+    )
+    model.add_argument(
+        "--distribution",
+        choices=("student-t", "low-rank-normal"),
+        default="student-t",
+        help="forecast distribution; with --features M: Student-t per variable (default) or "
+        "a low-rank multivariate normal of the variables jointly",
+    )
     model.add_argument(
         "--scaling",
         choices=("std", "mean", "robust", "none"),
@@ -158,8 +175,9 @@ def _add_model_arguments(parser: argparse.ArgumentParser, patience_help: str) ->
     )
 
     train = parser.add_argument_group("training budget")
-    common_cli.add_training_budget(train, epochs=10, batches_per_epoch=50,
-                                   lr_help="Adam learning rate (default: %(default)s)")
+    common_cli.add_training_budget(
+        train, epochs=10, batches_per_epoch=50, lr_help="Adam learning rate (default: %(default)s)"
+    )
     train.add_argument(
         "--patience",
         type=positive_int,
@@ -184,8 +202,12 @@ def _add_model_arguments(parser: argparse.ArgumentParser, patience_help: str) ->
         help="also write OUT/attention.png: one encoder layer's self-attention weights "
         "(head average) on the last window (the official --output_attention)",
     )
-    parser.add_argument("--attention-layer", type=nonnegative_int, default=0,
-                        help="encoder layer drawn by --output-attention (default: 0, the first)")
+    parser.add_argument(
+        "--attention-layer",
+        type=nonnegative_int,
+        default=0,
+        help="encoder layer drawn by --output-attention (default: 0, the first)",
+    )
 
 
 def _make_estimator(args, freq: str, prediction_length: int, target_dim: Optional[int] = None, **extra):
@@ -247,14 +269,10 @@ def _setup(args) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.n_heads and args.d_model % args.n_heads:
-        raise CLIError(
-            f"--d-model {args.d_model} is not divisible by --n-heads "
-            f"{args.n_heads}"
-        )
+        raise CLIError(f"--d-model {args.d_model} is not divisible by --n-heads {args.n_heads}")
     layers = sum(args.e_layers)
     if args.output_attention and args.attention_layer >= layers:
-        raise CLIError(f"--attention-layer {args.attention_layer}: the encoder has {layers} layers "
-                       f"(0 .. {layers - 1})")
+        raise CLIError(f"--attention-layer {args.attention_layer}: the encoder has {layers} layers (0 .. {layers - 1})")
     common_cli.quiet_libraries()
     if args.quiet:
         for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
@@ -291,14 +309,22 @@ def _roles(args) -> tuple:
     covariates = list(dict.fromkeys(args.covariates or []))
     features = args.features or ("MS" if covariates else "S")
     if features == "MS" and len(targets) != 1:
-        raise CLIError("--features MS forecasts one column: give one --target COLUMN"
-                       + (" (several columns jointly: --features M; independently: --features S)" if targets else ""))
+        raise CLIError(
+            "--features MS forecasts one column: give one --target COLUMN"
+            + (" (several columns jointly: --features M; independently: --features S)" if targets else "")
+        )
     if features == "S" and covariates:
         raise CLIError("--features S is univariate: drop --covariates, or use --features MS")
     if args.item_column is not None and features != "S":
-        raise CLIError(f"--item-column forecasts each item from its own history (--features S); "
-                       f"--features {features} " + ("reads one wide table's columns jointly" if features == "M"
-                                                    else "(--covariates) reads one series' covariate columns"))
+        raise CLIError(
+            f"--item-column forecasts each item from its own history (--features S); "
+            f"--features {features} "
+            + (
+                "reads one wide table's columns jointly"
+                if features == "M"
+                else "(--covariates) reads one series' covariate columns"
+            )
+        )
     if features == "M" and not targets:
         targets = [c for c in _numeric_columns(args.csv, args.time_column, args.sep) if c not in covariates]
         if not targets:
@@ -329,8 +355,10 @@ def run_forecast(args) -> int:
     if features == "S" and (args.item_column is not None or len(targets) > 1 or args.output is not None):
         return _forecast_table(args)
     if features == "MS" and args.output is not None:
-        raise CLIError("--output writes the long table of many series (--item-column, or several --target "
-                       "columns); with --covariates (MS) the forecast is OUT/forecast.csv")
+        raise CLIError(
+            "--output writes the long table of many series (--item-column, or several --target "
+            "columns); with --covariates (MS) the forecast is OUT/forecast.csv"
+        )
     multivariate = features == "M"
     # Check the input before loading torch: bad input fails fast.
     table = load_table(
@@ -364,11 +392,7 @@ def run_forecast(args) -> int:
 
     # Past-only covariates: unknown past the end of the data. Gaps are
     # filled forward (then backward) so that every step has a value.
-    covariate_values = (
-        frame[covariates].ffill().bfill().fillna(0.0).to_numpy().T
-        if covariates
-        else None
-    )
+    covariate_values = frame[covariates].ffill().bfill().fillna(0.0).to_numpy().T if covariates else None
     target_values = frame[targets].to_numpy(dtype="float32").T  # (D, T)
 
     def dataset(end: int) -> ListDataset:
@@ -396,11 +420,17 @@ def run_forecast(args) -> int:
     out = args.out or Path("out/informer/forecast") / args.csv.stem
     title = f"Informer forecast of {', '.join(targets)} ({H} x {table.freq})"
     if multivariate:
-        write_multivariate_forecast(common_cli.forecast_output(args, out), table, targets, forecast, title,
-                                    quantiles=args.quantiles, history=max(4 * H, C))
+        write_multivariate_forecast(
+            common_cli.forecast_output(args, out),
+            table,
+            targets,
+            forecast,
+            title,
+            quantiles=args.quantiles,
+            history=max(4 * H, C),
+        )
     else:
-        write_forecast(out, table, targets[0], forecast, title, quantiles=args.quantiles,
-                       history=max(4 * H, C))
+        write_forecast(out, table, targets[0], forecast, title, quantiles=args.quantiles, history=max(4 * H, C))
     if args.output_attention:
         write_attention(out / "attention.png", predictor, dataset(n), args.attention_layer)
     predictor.serialize(_fresh_dir(out / "predictor"))
@@ -420,8 +450,10 @@ def _forecast_table(args) -> int:
     H = args.prediction_length
     skipped = table.drop_short(H)  # the shared rule: fewer observed values than the horizon
     if skipped:
-        print(f"skipped {len(skipped)} series with fewer observed values than the horizon ({H}): "
-              f"{', '.join(map(repr, skipped[:3]))}{' ...' if len(skipped) > 3 else ''}")
+        print(
+            f"skipped {len(skipped)} series with fewer observed values than the horizon ({H}): "
+            f"{', '.join(map(repr, skipped[:3]))}{' ...' if len(skipped) > 3 else ''}"
+        )
     entries = table.entries
     _setup(args)
     estimator = _make_estimator(args, freq=entries[0]["start"].freqstr, prediction_length=H)
@@ -433,8 +465,9 @@ def _forecast_table(args) -> int:
     print(f"trained on {len(train_data)} series in {time.time() - began:.1f}s")
     count = len(entries)
     title = f"Informer forecast of {args.csv.name} ({H} x {table.freq}; {count} series)"
-    path, rows, png = forecast_table_file(predictor, table, path, title, num_samples=args.num_samples,
-                                          quantiles=args.quantiles, progress=not args.quiet)
+    path, rows, png = forecast_table_file(
+        predictor, table, path, title, num_samples=args.num_samples, quantiles=args.quantiles, progress=not args.quiet
+    )
     print(f"wrote {path} ({count} series x {H} steps, {rows} rows) and {png}")
     if args.output_attention:
         write_attention(out / "attention.png", predictor, entries[:1], args.attention_layer)
@@ -472,8 +505,9 @@ def _training_split(entries: Sequence[dict], H: int, validate: bool) -> tuple:
     return fit, validation or None
 
 
-def write_multivariate_forecast(path: Path, table, columns: Sequence[str], forecast, title: str,
-                                quantiles: Sequence[float], history: int):
+def write_multivariate_forecast(
+    path: Path, table, columns: Sequence[str], forecast, title: str, quantiles: Sequence[float], history: int
+):
     """The forecast table at ``path`` (.csv or .parquet) in long form (timestamp, variable, mean,
     median, ``q0.1`` ..., in each column's own units: the model forecasts raw values) and
     ``forecast.png`` beside it, one panel per variable: the shared ``forecast_table`` of each
@@ -492,10 +526,16 @@ def write_multivariate_forecast(path: Path, table, columns: Sequence[str], forec
     frame = pd.concat(parts, ignore_index=True)
     csv_path, _ = write_forecast_frames(path, [frame])
     recent = {column: table.frame[column].iloc[-history:] for column in columns}
-    png = plot_items(recent, frame, csv_path.parent / "forecast.png", title, max_items=len(columns),
-                     id_column="variable", time_column="timestamp")
-    print(f"wrote {csv_path} and {png} ({len(columns)} variables, forecast "
-          f"{timestamps[0]} .. {timestamps[-1]})")
+    png = plot_items(
+        recent,
+        frame,
+        csv_path.parent / "forecast.png",
+        title,
+        max_items=len(columns),
+        id_column="variable",
+        time_column="timestamp",
+    )
+    print(f"wrote {csv_path} and {png} ({len(columns)} variables, forecast {timestamps[0]} .. {timestamps[-1]})")
     return csv_path, png
 
 
@@ -570,8 +610,10 @@ def _check_source(args) -> None:
     if args.csv is None:
         return
     if (args.features or "S") != "S":
-        raise CLIError(f"backtest --csv scores every series on its own (--features S); --features "
-                       f"{args.features} backtests run on --dataset")
+        raise CLIError(
+            f"backtest --csv scores every series on its own (--features S); --features "
+            f"{args.features} backtests run on --dataset"
+        )
 
 
 def _backtest_csv(args) -> int:
@@ -586,19 +628,39 @@ def _backtest_csv(args) -> int:
     _setup(args)
     estimator = _make_estimator(args, freq=entries[0]["start"].freqstr, prediction_length=H)
     model = _TrainBeforeWindows(estimator, H, validate=bool(args.patience), batch_size=args.batch_size)
-    print(f"Informer on {args.csv.name}: {len(entries)} series (freq {table.freq}), {windows} window(s) of {H}",
-          flush=True)
+    print(
+        f"Informer on {args.csv.name}: {len(entries)} series (freq {table.freq}), {windows} window(s) of {H}",
+        flush=True,
+    )
     started = time.time()
-    result = rolling_backtest(entries, model, H, windows=windows, distance=args.distance,
-                              num_samples=args.num_samples, name="Informer", progress=not args.quiet)
+    result = rolling_backtest(
+        entries,
+        model,
+        H,
+        windows=windows,
+        distance=args.distance,
+        num_samples=args.num_samples,
+        name="Informer",
+        progress=not args.quiet,
+    )
     if result.skipped:
-        print(f"skipped {len(result.skipped)} series too short for {windows} window(s) of {H} "
-              f"(e.g. {', '.join(map(repr, result.skipped[:3]))})")
+        print(
+            f"skipped {len(result.skipped)} series too short for {windows} window(s) of {H} "
+            f"(e.g. {', '.join(map(repr, result.skipped[:3]))})"
+        )
     print(compare_metrics_table(result.metrics), flush=True)
-    extra = {"csv": str(args.csv), "model": "Informer", "train_seconds": model.seconds,
-             "seconds": time.time() - started}
-    write_backtest_report(args.out or Path("out/informer/backtest") / args.csv.stem, result,
-                          f"Informer — {args.csv.name}, {windows} window(s)", extra)
+    extra = {
+        "csv": str(args.csv),
+        "model": "Informer",
+        "train_seconds": model.seconds,
+        "seconds": time.time() - started,
+    }
+    write_backtest_report(
+        args.out or Path("out/informer/backtest") / args.csv.stem,
+        result,
+        f"Informer — {args.csv.name}, {windows} window(s)",
+        extra,
+    )
     return 0
 
 
@@ -616,8 +678,10 @@ def run_backtest_command(args) -> int:
     args.dataset = args.dataset or "ett_small_1h"
     features = args.features or "S"
     if features == "MS":
-        raise CLIError("--features MS needs covariate columns: repository datasets have none; use S or M "
-                       "(or forecast --csv --features MS)")
+        raise CLIError(
+            "--features MS needs covariate columns: repository datasets have none; use S or M "
+            "(or forecast --csv --features MS)"
+        )
     _setup(args)
     dataset, freq, H = common_cli.dataset_and_horizon(args)
     if features == "M":
@@ -679,8 +743,11 @@ def _backtest_multivariate(args, dataset, freq: str, H: int) -> int:
     if args.max_series:
         train_series = train_series[: args.max_series]
     D = len(train_series)
-    test_series = [e for e in dataset.test if any(e.get("item_id") == t.get("item_id") for t in train_series)] \
-        if args.max_series else list(dataset.test)
+    test_series = (
+        [e for e in dataset.test if any(e.get("item_id") == t.get("item_id") for t in train_series)]
+        if args.max_series
+        else list(dataset.test)
+    )
     rolls = max(1, len(test_series) // D)
     train = MultivariateGrouper(max_target_dim=D)(train_series)
     test = MultivariateGrouper(max_target_dim=D, num_test_dates=rolls)(test_series)
@@ -708,11 +775,20 @@ def _backtest_multivariate(args, dataset, freq: str, H: int) -> int:
         "train_seconds": train_seconds,
         "metrics": {"Informer": metrics},
     }
-    write_report(args.out or Path("out/informer/backtest") / f"{args.dataset}_M", record, forecasts, tss,
-                 f"Informer (M) on {args.dataset}, variable 0")
+    write_report(
+        args.out or Path("out/informer/backtest") / f"{args.dataset}_M",
+        record,
+        forecasts,
+        tss,
+        f"Informer (M) on {args.dataset}, variable 0",
+    )
     if args.output_attention:
-        write_attention((args.out or Path("out/informer/backtest") / f"{args.dataset}_M") / "attention.png",
-                        predictor, test, args.attention_layer)
+        write_attention(
+            (args.out or Path("out/informer/backtest") / f"{args.dataset}_M") / "attention.png",
+            predictor,
+            test,
+            args.attention_layer,
+        )
     return 0
 
 
@@ -771,9 +847,12 @@ def build_parser() -> argparse.ArgumentParser:
             "values than the prediction length are skipped (counted)."
         ),
     )
-    common_cli.add_table_arguments(forecast, several=True,
-                                   target_help="the column(s) to forecast, e.g. OT (with --features M: "
-                                   "forecast jointly; none: every numeric column)")
+    common_cli.add_table_arguments(
+        forecast,
+        several=True,
+        target_help="the column(s) to forecast, e.g. OT (with --features M: "
+        "forecast jointly; none: every numeric column)",
+    )
     common_cli.add_forecast_output(forecast)
     forecast.add_argument(
         "--features",
@@ -837,16 +916,19 @@ def build_parser() -> argparse.ArgumentParser:
     common_cli.add_dataset_argument(source)
     common_cli.add_table_arguments(source, several=True)
     common_cli.add_window_arguments(source)
-    backtest.add_argument("--features", choices=FEATURES, default=None,
-                          help="S (default): one univariate model of every series; M: the series as the "
-                          "variables of one multivariate series, forecast jointly (MultivariateEvaluator; "
-                          "--dataset only)")
-    common_cli.add_prediction_length(backtest, what="the dataset's; required with --csv")
-    backtest.add_argument("--baseline", action="store_true",
-                          help="also score the seasonal naive baseline (with --csv: always)")
-    common_cli.add_run_arguments(
-        backtest, "output folder (default: out/informer/backtest/DATASET)"
+    backtest.add_argument(
+        "--features",
+        choices=FEATURES,
+        default=None,
+        help="S (default): one univariate model of every series; M: the series as the "
+        "variables of one multivariate series, forecast jointly (MultivariateEvaluator; "
+        "--dataset only)",
     )
+    common_cli.add_prediction_length(backtest, what="the dataset's; required with --csv")
+    backtest.add_argument(
+        "--baseline", action="store_true", help="also score the seasonal naive baseline (with --csv: always)"
+    )
+    common_cli.add_run_arguments(backtest, "output folder (default: out/informer/backtest/DATASET)")
     _add_model_arguments(
         backtest,
         "stop once the validation loss has not improved for this many "

@@ -32,9 +32,7 @@ class PerVariableArgsProj(nn.Module):
         super().__init__()
         assert distr_output.event_shape == (), "a per-variable head takes a univariate output"
         self.target_dim = target_dim
-        self.proj = nn.ModuleList(
-            nn.Linear(in_features, target_dim * dim) for dim in distr_output.args_dim.values()
-        )
+        self.proj = nn.ModuleList(nn.Linear(in_features, target_dim * dim) for dim in distr_output.args_dim.values())
         self.domain_map = distr_output.domain_map
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:

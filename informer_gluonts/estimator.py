@@ -84,8 +84,7 @@ def _frequency_features(freq: str, time_features, lags_seq):
             lags_seq = get_lags_for_frequency(freq_str=freq)
     except Exception as error:
         raise ValueError(
-            f"unknown or unsupported frequency {freq!r} (use a pandas "
-            f"offset alias such as 'h', 'D', 'W', 'M'): {error}"
+            f"unknown or unsupported frequency {freq!r} (use a pandas offset alias such as 'h', 'D', 'W', 'M'): {error}"
         ) from None
     return time_features, lags_seq
 
@@ -280,9 +279,7 @@ class InformerEstimator(ForecastEstimator):
         device: Union[str, torch.device, None] = "auto",
     ) -> None:
         super().__init__(
-            trainer_kwargs=trainer_defaults(
-                trainer_kwargs, device, max_epochs=100, gradient_clip_val=10.0
-            )
+            trainer_kwargs=trainer_defaults(trainer_kwargs, device, max_epochs=100, gradient_clip_val=10.0)
         )
         check_positive(
             prediction_length=prediction_length,
@@ -318,9 +315,7 @@ class InformerEstimator(ForecastEstimator):
                 f"use a univariate output (one per variable) or one of event shape ({target_dim},)"
             )
         if d_model % n_heads:
-            raise ValueError(
-                f"d_model={d_model} is not divisible by n_heads={n_heads}"
-            )
+            raise ValueError(f"d_model={d_model} is not divisible by n_heads={n_heads}")
         if not lr >= 0:
             raise ValueError(f"lr must be >= 0, got {lr!r}")
         if not weight_decay >= 0:
@@ -328,25 +323,17 @@ class InformerEstimator(ForecastEstimator):
         if not 0 <= dropout < 1:
             raise ValueError(f"dropout must lie in [0, 1), got {dropout!r}")
         if activation not in ("gelu", "relu"):
-            raise ValueError(
-                f"activation must be 'gelu' or 'relu', got {activation!r}"
-            )
+            raise ValueError(f"activation must be 'gelu' or 'relu', got {activation!r}")
         # 0 is a valid patience for the scheduler (halve at every stall),
         # not for early stopping (stop after the first epoch).
         if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
             raise ValueError(f"patience must be an integer >= 0, got {patience!r}")
         check_positive(early_stopping_patience=early_stopping_patience)
         if attention not in ("prob", "full"):
-            raise ValueError(
-                f"attention must be 'prob' or 'full', got {attention!r}"
-            )
+            raise ValueError(f"attention must be 'prob' or 'full', got {attention!r}")
         if scaling not in SCALINGS:
-            raise ValueError(
-                f"scaling must be one of {SCALINGS}, got {scaling!r}"
-            )
-        if num_feat_static_cat > 0 and (
-            cardinality is None or len(cardinality) != num_feat_static_cat
-        ):
+            raise ValueError(f"scaling must be one of {SCALINGS}, got {scaling!r}")
+        if num_feat_static_cat > 0 and (cardinality is None or len(cardinality) != num_feat_static_cat):
             raise ValueError(
                 "cardinality must list one value per static categorical "
                 f"feature ({num_feat_static_cat}), got {cardinality!r}"
@@ -355,22 +342,11 @@ class InformerEstimator(ForecastEstimator):
         self.freq = freq
         self.device = device
         self.prediction_length = prediction_length
-        self.context_length = (
-            context_length
-            if context_length is not None
-            else 4 * prediction_length
-        )
-        self.label_len = (
-            label_len if label_len is not None else self.context_length // 2
-        )
+        self.context_length = context_length if context_length is not None else 4 * prediction_length
+        self.label_len = label_len if label_len is not None else self.context_length // 2
         if not 0 <= self.label_len <= self.context_length:
-            raise ValueError(
-                f"label_len must lie in [0, context_length="
-                f"{self.context_length}], got {self.label_len}"
-            )
-        self.time_features, lags = _frequency_features(
-            freq, time_features, lags_seq
-        )
+            raise ValueError(f"label_len must lie in [0, context_length={self.context_length}], got {self.label_len}")
+        self.time_features, lags = _frequency_features(freq, time_features, lags_seq)
         if embed != "timeF" and time_features is None:
             # the temporal embedding carries the calendar; no second copy as token inputs
             self.time_features = []
@@ -396,9 +372,7 @@ class InformerEstimator(ForecastEstimator):
         self.num_past_feat_dynamic_real = num_past_feat_dynamic_real
         self.num_feat_static_cat = num_feat_static_cat
         self.num_feat_static_real = num_feat_static_real
-        self.cardinality = (
-            cardinality if cardinality and num_feat_static_cat > 0 else [1]
-        )
+        self.cardinality = cardinality if cardinality and num_feat_static_cat > 0 else [1]
         self.embedding_dimension = embedding_dimension
         self.distr_output = distr_output
         self.scaling = scaling
@@ -414,9 +388,7 @@ class InformerEstimator(ForecastEstimator):
         self.train_sampler = train_sampler or ExpectedNumInstanceSampler(
             num_instances=1.0, min_future=prediction_length
         )
-        self.validation_sampler = validation_sampler or ValidationSplitSampler(
-            min_future=prediction_length
-        )
+        self.validation_sampler = validation_sampler or ValidationSplitSampler(min_future=prediction_length)
 
     @classmethod
     def derive_auto_fields(cls, train_iter):
@@ -473,9 +445,7 @@ class InformerEstimator(ForecastEstimator):
                 else []
             )
             + [
-                AsNumpyArray(
-                    field=FieldName.FEAT_STATIC_CAT, expected_ndim=1, dtype=int
-                ),
+                AsNumpyArray(field=FieldName.FEAT_STATIC_CAT, expected_ndim=1, dtype=int),
                 AsNumpyArray(field=FieldName.FEAT_STATIC_REAL, expected_ndim=1),
                 AsNumpyArray(
                     field=FieldName.TARGET,
@@ -484,9 +454,7 @@ class InformerEstimator(ForecastEstimator):
                 AddObservedValuesIndicator(
                     target_field=FieldName.TARGET,
                     output_field=FieldName.OBSERVED_VALUES,
-                    imputation_method=DummyValueImputation(
-                        self.distr_output.value_in_support
-                    ),
+                    imputation_method=DummyValueImputation(self.distr_output.value_in_support),
                 ),
                 AddTimeFeatures(
                     start_field=FieldName.START,
@@ -503,11 +471,7 @@ class InformerEstimator(ForecastEstimator):
                 ),
             ]
             + (
-                [
-                    AsNumpyArray(
-                        field=FieldName.FEAT_DYNAMIC_REAL, expected_ndim=2
-                    )
-                ]
+                [AsNumpyArray(field=FieldName.FEAT_DYNAMIC_REAL, expected_ndim=2)]
                 if self.num_feat_dynamic_real > 0
                 else []
             )
@@ -517,11 +481,7 @@ class InformerEstimator(ForecastEstimator):
                 VstackFeatures(
                     output_field=FieldName.FEAT_TIME,
                     input_fields=[FieldName.FEAT_TIME, FieldName.FEAT_AGE]
-                    + (
-                        [FieldName.FEAT_DYNAMIC_REAL]
-                        if self.num_feat_dynamic_real > 0
-                        else []
-                    ),
+                    + ([FieldName.FEAT_DYNAMIC_REAL] if self.num_feat_dynamic_real > 0 else []),
                 ),
                 AsNumpyArray(FieldName.FEAT_TIME, expected_ndim=2),
             ]
@@ -539,19 +499,13 @@ class InformerEstimator(ForecastEstimator):
                 else []
             )
             + (
-                [
-                    AsNumpyArray(
-                        field=FieldName.PAST_FEAT_DYNAMIC_REAL, expected_ndim=2
-                    )
-                ]
+                [AsNumpyArray(field=FieldName.PAST_FEAT_DYNAMIC_REAL, expected_ndim=2)]
                 if self.num_past_feat_dynamic_real > 0
                 else []
             )
         )
 
-    def _create_instance_splitter(
-        self, module: InformerLightningModule, mode: str
-    ) -> Transformation:
+    def _create_instance_splitter(self, module: InformerLightningModule, mode: str) -> Transformation:
         assert mode in ["training", "validation", "test"]
 
         instance_sampler = {
@@ -580,16 +534,8 @@ class InformerEstimator(ForecastEstimator):
         # only that slice is used, under the field's own name.
         return splitter + Chain(
             [
-                RemoveFields(
-                    field_names=[f"future_{FieldName.PAST_FEAT_DYNAMIC_REAL}"]
-                ),
-                RenameFields(
-                    {
-                        f"past_{FieldName.PAST_FEAT_DYNAMIC_REAL}": (
-                            FieldName.PAST_FEAT_DYNAMIC_REAL
-                        )
-                    }
-                ),
+                RemoveFields(field_names=[f"future_{FieldName.PAST_FEAT_DYNAMIC_REAL}"]),
+                RenameFields({f"past_{FieldName.PAST_FEAT_DYNAMIC_REAL}": (FieldName.PAST_FEAT_DYNAMIC_REAL)}),
             ]
         )
 
@@ -604,9 +550,7 @@ class InformerEstimator(ForecastEstimator):
         **kwargs,
     ) -> Iterable:
         data = Cyclic(data).stream()
-        instances = self._create_instance_splitter(module, "training").apply(
-            data, is_train=True
-        )
+        instances = self._create_instance_splitter(module, "training").apply(data, is_train=True)
         return as_stacked_batches(
             instances,
             batch_size=self.batch_size,
@@ -622,9 +566,7 @@ class InformerEstimator(ForecastEstimator):
         module: InformerLightningModule,
         **kwargs,
     ) -> Iterable:
-        instances = self._create_instance_splitter(module, "validation").apply(
-            data, is_train=True
-        )
+        instances = self._create_instance_splitter(module, "validation").apply(data, is_train=True)
         return as_stacked_batches(
             instances,
             batch_size=self.batch_size,
@@ -693,9 +635,7 @@ class InformerEstimator(ForecastEstimator):
     # Training
     # ----------------------------------------------------------------------
 
-    def extra_callbacks(
-        self, validation_data: Optional[Dataset]
-    ) -> List[pl.Callback]:
+    def extra_callbacks(self, validation_data: Optional[Dataset]) -> List[pl.Callback]:
         if self.early_stopping_patience is None or validation_data is None:
             return []
         return [

@@ -80,9 +80,7 @@ class InformerLightningModule(pl.LightningModule):
     def validation_step(self, batch, batch_idx: int):  # type: ignore
         """Execute validation step."""
         val_loss = self._loss(batch)
-        self.log(
-            "val_loss", val_loss, on_epoch=True, on_step=False, prog_bar=True
-        )
+        self.log("val_loss", val_loss, on_epoch=True, on_step=False, prog_bar=True)
         return val_loss
 
     def configure_optimizers(self):
@@ -92,9 +90,7 @@ class InformerLightningModule(pl.LightningModule):
             lr=self.lr,
             weight_decay=self.weight_decay,
         )
-        monitor = (
-            "val_loss" if has_validation_loop(self.trainer) else "train_loss"
-        )
+        monitor = "val_loss" if has_validation_loop(self.trainer) else "train_loss"
         return {
             "optimizer": optimizer,
             "lr_scheduler": {

@@ -70,9 +70,7 @@ class TokenEmbedding(nn.Module):
             padding_mode="circular",
             bias=False,
         )
-        nn.init.kaiming_normal_(
-            self.conv.weight, mode="fan_in", nonlinearity="leaky_relu"
-        )
+        nn.init.kaiming_normal_(self.conv.weight, mode="fan_in", nonlinearity="leaky_relu")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # (B, L, c_in) -> (B, L, d_model); Conv1d wants channels first.
@@ -92,8 +90,7 @@ class SinusoidalPositionalEncoding(nn.Module):
     def forward(self, length: int, device: torch.device) -> torch.Tensor:
         position = torch.arange(length, device=device).float().unsqueeze(1)
         div_term = torch.exp(
-            torch.arange(0, self.d_model, 2, device=device).float()
-            * -(math.log(10000.0) / self.d_model)
+            torch.arange(0, self.d_model, 2, device=device).float() * -(math.log(10000.0) / self.d_model)
         )
         pe = torch.zeros(length, self.d_model, device=device)
         pe[:, 0::2] = torch.sin(position * div_term)
@@ -177,9 +174,7 @@ class ConvFeedForward(nn.Module):
     official code's form; equivalent to two Linear layers).
     """
 
-    def __init__(
-        self, d_model: int, d_ff: int, dropout: float, activation: str
-    ) -> None:
+    def __init__(self, d_model: int, d_ff: int, dropout: float, activation: str) -> None:
         super().__init__()
         self.conv1 = nn.Conv1d(d_model, d_ff, kernel_size=1)
         self.conv2 = nn.Conv1d(d_ff, d_model, kernel_size=1)
@@ -254,17 +249,13 @@ class InformerEncoder(nn.Module):
     ) -> None:
         super().__init__()
         self.layers = nn.ModuleList(layers)
-        self.distilling_layers = (
-            nn.ModuleList(distilling_layers) if distilling_layers else None
-        )
+        self.distilling_layers = nn.ModuleList(distilling_layers) if distilling_layers else None
         self.norm = nn.LayerNorm(d_model)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for i, layer in enumerate(self.layers):
             x = layer(x)
-            if self.distilling_layers is not None and i < len(
-                self.distilling_layers
-            ):
+            if self.distilling_layers is not None and i < len(self.distilling_layers):
                 x = self.distilling_layers[i](x)
         return self.norm(x)
 
@@ -286,9 +277,7 @@ class InformerEncoderStack(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         length = x.shape[1]
-        return torch.cat(
-            [encoder(x[:, -max(1, length // 2**i) :]) for i, encoder in enumerate(self.encoders)], dim=1
-        )
+        return torch.cat([encoder(x[:, -max(1, length // 2**i) :]) for i, encoder in enumerate(self.encoders)], dim=1)
 
 
 # --------------------------------------------------------------------------
@@ -322,9 +311,7 @@ class DecoderLayer(nn.Module):
 
     def forward(self, x: torch.Tensor, memory: torch.Tensor) -> torch.Tensor:
         x = self.norm1(x + self.dropout(self.self_attention(x, x, x)))
-        x = self.norm2(
-            x + self.dropout(self.cross_attention(x, memory, memory))
-        )
+        x = self.norm2(x + self.dropout(self.cross_attention(x, memory, memory)))
         return self.norm3(x + self.feed_forward(x))
 
 
@@ -508,9 +495,7 @@ class InformerModel(nn.Module):
 
         self.context_length = context_length
         self.prediction_length = prediction_length
-        self.label_len = (
-            label_len if label_len is not None else context_length // 2
-        )
+        self.label_len = label_len if label_len is not None else context_length // 2
         assert 0 <= self.label_len <= context_length
         self.num_time_features = num_time_features
         self.num_feat_dynamic_real = num_feat_dynamic_real
@@ -529,21 +514,15 @@ class InformerModel(nn.Module):
         self.scaler = make_scaler(scaling, dim=-1 if target_dim is None else 1)
 
         self.embedding_dimension = (
-            embedding_dimension
-            if embedding_dimension is not None
-            else [min(50, (cat + 1) // 2) for cat in cardinality]
+            embedding_dimension if embedding_dimension is not None else [min(50, (cat + 1) // 2) for cat in cardinality]
         )
         self.embedder = FeatureEmbedder(
             cardinalities=cardinality,
             embedding_dims=self.embedding_dimension,
         )
 
-        self.enc_embedding = DataEmbedding(
-            self._num_token_features, d_model, dropout, embed
-        )
-        self.dec_embedding = DataEmbedding(
-            self._num_token_features, d_model, dropout, embed
-        )
+        self.enc_embedding = DataEmbedding(self._num_token_features, d_model, dropout, embed)
+        self.dec_embedding = DataEmbedding(self._num_token_features, d_model, dropout, embed)
 
         def attention_layer(kind: str, masked: bool, mix: bool):
             return AttentionLayer(
@@ -565,11 +544,7 @@ class InformerModel(nn.Module):
                     )
                     for _ in range(depth)
                 ],
-                (
-                    [DistillingLayer(d_model) for _ in range(depth - 1)]
-                    if distil
-                    else None
-                ),
+                ([DistillingLayer(d_model) for _ in range(depth - 1)] if distil else None),
                 d_model,
             )
 
@@ -631,9 +606,7 @@ class InformerModel(nn.Module):
             else (batch_size, self._past_length, self.target_dim)
         )
         inputs = {
-            "feat_static_cat": Input(
-                shape=(batch_size, self.num_feat_static_cat), dtype=torch.long
-            ),
+            "feat_static_cat": Input(shape=(batch_size, self.num_feat_static_cat), dtype=torch.long),
             "feat_static_real": Input(
                 shape=(batch_size, self.num_feat_static_real),
                 dtype=torch.float,
@@ -661,9 +634,7 @@ class InformerModel(nn.Module):
         if self.embed != "timeF":
             marks = len(CALENDAR_MARKS)
             inputs["past_time_marks"] = Input(shape=(batch_size, self._past_length, marks), dtype=torch.float)
-            inputs["future_time_marks"] = Input(
-                shape=(batch_size, self.prediction_length, marks), dtype=torch.float
-            )
+            inputs["future_time_marks"] = Input(shape=(batch_size, self.prediction_length, marks), dtype=torch.float)
         return InputSpec(inputs, zeros_fn=torch.zeros)
 
     # ----------------------------------------------------------------------
@@ -711,9 +682,7 @@ class InformerModel(nn.Module):
         # the horizon placeholders (``padding``, 0 by default), so the network
         # can tell them apart from a genuinely observed value.
         placeholders = past_target.new_full((batch_size, H, *past_target.shape[2:]), self.padding)
-        values = torch.cat(
-            ((past_target - loc) / scale * past_observed_values, placeholders), dim=1
-        )
+        values = torch.cat(((past_target - loc) / scale * past_observed_values, placeholders), dim=1)
         observed = torch.cat((past_observed_values, torch.zeros_like(placeholders)), dim=1)
 
         # Lag L of the token at absolute index i is values[i - L] (L steps
@@ -722,12 +691,8 @@ class InformerModel(nn.Module):
         # past_length + H).
         start = past_length - self.context_length
         end = past_length + H
-        lag_values = torch.stack(
-            [values[:, start - lag : end - lag] for lag in self.lags_seq], dim=-1
-        )
-        lag_observed = torch.stack(
-            [observed[:, start - lag : end - lag] for lag in self.lags_seq], dim=-1
-        )
+        lag_values = torch.stack([values[:, start - lag : end - lag] for lag in self.lags_seq], dim=-1)
+        lag_observed = torch.stack([observed[:, start - lag : end - lag] for lag in self.lags_seq], dim=-1)
         if self.target_dim is not None:
             # (B, L, D, lags) -> (B, L, D * lags): every variable's lags in one token
             lag_values, lag_observed = lag_values.flatten(2), lag_observed.flatten(2)
@@ -737,21 +702,15 @@ class InformerModel(nn.Module):
         if self.num_feat_dynamic_real > 0:
             # Known-future covariates follow the calendar features.
             calendar = time_feat[..., : self.num_time_features]
-            covariates = self._standardise_over_context(
-                time_feat[..., self.num_time_features :]
-            )
+            covariates = self._standardise_over_context(time_feat[..., self.num_time_features :])
             time_feat = torch.cat((calendar, covariates), dim=-1)
         features = [lag_values, lag_observed, time_feat]
 
         if self.num_past_feat_dynamic_real > 0:
             assert past_feat_dynamic_real is not None
-            past_covariates = self._standardise_over_context(
-                past_feat_dynamic_real[:, start:]
-            )
+            past_covariates = self._standardise_over_context(past_feat_dynamic_real[:, start:])
             # Unknown in the horizon: placeholders, like the target.
-            features.append(
-                F.pad(past_covariates, (0, 0, 0, H), value=self.padding)
-            )
+            features.append(F.pad(past_covariates, (0, 0, 0, H), value=self.padding))
 
         static = torch.cat(
             (
@@ -805,9 +764,7 @@ class InformerModel(nn.Module):
         decoded = self.decoder(self.dec_embedding(decoder_tokens, decoder_marks), memory)
         return decoded[:, -self.prediction_length :], loc, scale
 
-    def distribution_args(
-        self, *args, **kwargs
-    ) -> Tuple[Tuple[torch.Tensor, ...], torch.Tensor, torch.Tensor]:
+    def distribution_args(self, *args, **kwargs) -> Tuple[Tuple[torch.Tensor, ...], torch.Tensor, torch.Tensor]:
         """
         Run encoder and decoder once and return the distribution arguments
         for every horizon step (each (B, prediction_length), or (B,
@@ -825,9 +782,7 @@ class InformerModel(nn.Module):
             distr = torch.distributions.Independent(distr, 1)
         return distr
 
-    def output_distribution(
-        self, *args, **kwargs
-    ) -> torch.distributions.Distribution:
+    def output_distribution(self, *args, **kwargs) -> torch.distributions.Distribution:
         """
         The forecast distribution over the horizon in the data's units,
         batch shape (B, prediction_length) (and event shape (D,) for a
@@ -910,9 +865,7 @@ class InformerModel(nn.Module):
             past_time_marks,
             future_time_marks,
         )
-        nll = self.distr_output.loss(
-            target=future_target, distr_args=distr_args, loc=loc, scale=scale
-        )
+        nll = self.distr_output.loss(target=future_target, distr_args=distr_args, loc=loc, scale=scale)
         weights = future_observed_values
         if self.target_dim is not None and self.distr_output.event_shape != ():
             # one NLL per step (B, H): a step counts when all its variables are observed

@@ -130,8 +130,9 @@ def rotation(x: torch.Tensor, generator: Optional[torch.Generator] = None) -> to
     return torch.where(flip, -x, x)
 
 
-def permutation(x: torch.Tensor, max_segments: int = 5, seg_mode: str = "equal",
-                generator: Optional[torch.Generator] = None) -> torch.Tensor:
+def permutation(
+    x: torch.Tensor, max_segments: int = 5, seg_mode: str = "equal", generator: Optional[torch.Generator] = None
+) -> torch.Tensor:
     """Cut each series into 1 to ``max_segments - 1`` segments (as the reference draws them) and
     put the segments in a random order; ``seg_mode`` "equal" cuts equal lengths, "random" at random points."""
     if seg_mode not in ("equal", "random"):
@@ -154,15 +155,17 @@ def permutation(x: torch.Tensor, max_segments: int = 5, seg_mode: str = "equal",
     return out
 
 
-def magnitude_warp(x: torch.Tensor, sigma: float = 0.2, knot: int = 4,
-                   generator: Optional[torch.Generator] = None) -> torch.Tensor:
+def magnitude_warp(
+    x: torch.Tensor, sigma: float = 0.2, knot: int = 4, generator: Optional[torch.Generator] = None
+) -> torch.Tensor:
     """Multiply each series by a smooth random curve through ``knot + 2`` points drawn from N(1, sigma)."""
     knots = _normal((x.shape[0], knot + 2), 1.0, sigma, generator, x.device)
     return x * smooth_curves(knots, x.shape[1]).to(x.dtype)
 
 
-def time_warp(x: torch.Tensor, sigma: float = 0.2, knot: int = 4,
-              generator: Optional[torch.Generator] = None) -> torch.Tensor:
+def time_warp(
+    x: torch.Tensor, sigma: float = 0.2, knot: int = 4, generator: Optional[torch.Generator] = None
+) -> torch.Tensor:
     """Resample each series along a smooth random distortion of its time axis (speeds from N(1, sigma)
     at ``knot + 2`` points), stretched to keep its first and last step."""
     B, T = x.shape
@@ -178,8 +181,9 @@ def time_warp(x: torch.Tensor, sigma: float = 0.2, knot: int = 4,
     return interp(grid, warped, x.double()).to(x.dtype)
 
 
-def window_slice(x: torch.Tensor, reduce_ratio: float = 0.9,
-                 generator: Optional[torch.Generator] = None) -> torch.Tensor:
+def window_slice(
+    x: torch.Tensor, reduce_ratio: float = 0.9, generator: Optional[torch.Generator] = None
+) -> torch.Tensor:
     """Stretch a random slice of ``ceil(reduce_ratio * length)`` steps of each series over its whole length."""
     B, T = x.shape
     size = math.ceil(reduce_ratio * T)
@@ -191,8 +195,12 @@ def window_slice(x: torch.Tensor, reduce_ratio: float = 0.9,
     return interp(grid, xp, x.double()).to(x.dtype)
 
 
-def window_warp(x: torch.Tensor, window_ratio: float = 0.1, scales: Sequence[float] = (0.5, 2.0),
-                generator: Optional[torch.Generator] = None) -> torch.Tensor:
+def window_warp(
+    x: torch.Tensor,
+    window_ratio: float = 0.1,
+    scales: Sequence[float] = (0.5, 2.0),
+    generator: Optional[torch.Generator] = None,
+) -> torch.Tensor:
     """Speed up or slow down a random window of ``ceil(window_ratio * length)`` steps of each series by a
     factor drawn from ``scales``, then stretch the result back to the series' length."""
     B, T = x.shape
@@ -205,8 +213,11 @@ def window_warp(x: torch.Tensor, window_ratio: float = 0.1, scales: Sequence[flo
     for i in range(B):
         s, e = starts[i], starts[i] + size
         n = max(1, int(size * scales[picks[i]]))
-        window = interp(torch.linspace(0, size - 1, n, dtype=torch.float64, device=x.device)[None],
-                        torch.arange(size, dtype=torch.float64, device=x.device)[None], x[i : i + 1, s:e].double())
+        window = interp(
+            torch.linspace(0, size - 1, n, dtype=torch.float64, device=x.device)[None],
+            torch.arange(size, dtype=torch.float64, device=x.device)[None],
+            x[i : i + 1, s:e].double(),
+        )
         warped = torch.cat((x[i, :s].double(), window[0], x[i, e:].double()))
         xp = torch.linspace(0, T - 1, warped.numel(), dtype=torch.float64, device=x.device)
         out[i] = interp(torch.arange(T, dtype=torch.float64, device=x.device)[None], xp[None], warped[None])[0]
@@ -270,14 +281,20 @@ class Augmentations:
             (self.jitter_prob, partial(jitter, sigma=self.jitter_sigma)),
             (self.scaling_prob, partial(scaling, sigma=self.scaling_sigma)),
             (self.rotation_prob, rotation),
-            (self.permutation_prob, partial(permutation, max_segments=self.permutation_max_segments,
-                                            seg_mode=self.permutation_seg_mode)),
-            (self.magnitude_warp_prob, partial(magnitude_warp, sigma=self.magnitude_warp_sigma,
-                                               knot=self.magnitude_warp_knot)),
+            (
+                self.permutation_prob,
+                partial(permutation, max_segments=self.permutation_max_segments, seg_mode=self.permutation_seg_mode),
+            ),
+            (
+                self.magnitude_warp_prob,
+                partial(magnitude_warp, sigma=self.magnitude_warp_sigma, knot=self.magnitude_warp_knot),
+            ),
             (self.time_warp_prob, partial(time_warp, sigma=self.time_warp_sigma, knot=self.time_warp_knot)),
             (self.window_slice_prob, partial(window_slice, reduce_ratio=self.window_slice_reduce_ratio)),
-            (self.window_warp_prob, partial(window_warp, window_ratio=self.window_warp_window_ratio,
-                                            scales=list(self.window_warp_scales))),
+            (
+                self.window_warp_prob,
+                partial(window_warp, window_ratio=self.window_warp_window_ratio, scales=list(self.window_warp_scales)),
+            ),
         ]
         return [(p, fn) for p, fn in table if p > 0]
 
@@ -286,8 +303,9 @@ class Augmentations:
         return bool(self.steps())
 
     @torch.no_grad()
-    def __call__(self, past: torch.Tensor, future: torch.Tensor,
-                 generator: Optional[torch.Generator] = None) -> Tuple[torch.Tensor, torch.Tensor]:
+    def __call__(
+        self, past: torch.Tensor, future: torch.Tensor, generator: Optional[torch.Generator] = None
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
         steps = self.steps()
         if not steps or float(_uniform((), generator, past.device)) >= 0.5:
             return past, future
@@ -298,7 +316,15 @@ class Augmentations:
         return window[:, : past.shape[1]], window[:, past.shape[1] :]
 
 
-PROBABILITIES = ("jitter_prob", "scaling_prob", "rotation_prob", "permutation_prob", "magnitude_warp_prob",
-                 "time_warp_prob", "window_slice_prob", "window_warp_prob")
+PROBABILITIES = (
+    "jitter_prob",
+    "scaling_prob",
+    "rotation_prob",
+    "permutation_prob",
+    "magnitude_warp_prob",
+    "time_warp_prob",
+    "window_slice_prob",
+    "window_warp_prob",
+)
 # the constructor arguments of the reference that configure these augmentations
 AUGMENTATION_ARGUMENTS = tuple(Augmentations.__dataclass_fields__)

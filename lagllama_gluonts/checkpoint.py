@@ -198,9 +198,7 @@ def read_checkpoint(path: Union[PathLike, Checkpoint]) -> Checkpoint:
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
     if not zipfile.is_zipfile(path):
-        raise CheckpointError(
-            f"{path} is not a PyTorch zip checkpoint (corrupt, truncated, or another format)"
-        )
+        raise CheckpointError(f"{path} is not a PyTorch zip checkpoint (corrupt, truncated, or another format)")
     _check_globals(path)
     safe = [(cls, cls.pickled_name) for cls in _RECORDS]
     try:
@@ -218,14 +216,11 @@ def read_checkpoint(path: Union[PathLike, Checkpoint]) -> Checkpoint:
         hyper_parameters = dict(ckpt["hyper_parameters"])
         model_kwargs = dict(hyper_parameters.pop("model_kwargs"))
     except (KeyError, TypeError, ValueError):
-        raise CheckpointError(
-            f"{path} has no hyper_parameters['model_kwargs']: not a Lag-Llama checkpoint"
-        ) from None
+        raise CheckpointError(f"{path} has no hyper_parameters['model_kwargs']: not a Lag-Llama checkpoint") from None
     model_kwargs["distr_output"] = decode_distr_output(model_kwargs.get("distr_output"))
     _check_architecture(path, model_kwargs)
     hyper_parameters.pop("loss", None)  # a pickled record, or a custom loss's name: code is not kept
-    return Checkpoint(path=path, model_kwargs=model_kwargs, state_dict=model_state_dict(ckpt),
-                      extra=hyper_parameters)
+    return Checkpoint(path=path, model_kwargs=model_kwargs, state_dict=model_state_dict(ckpt), extra=hyper_parameters)
 
 
 def _check_architecture(path: Path, kwargs: Dict[str, Any]) -> None:
@@ -235,8 +230,9 @@ def _check_architecture(path: Path, kwargs: Dict[str, Any]) -> None:
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise CheckpointError(f"{path}: model_kwargs[{name!r}] must be a positive integer, got {value!r}")
     if kwargs["n_embd_per_head"] % 2:
-        raise CheckpointError(f"{path}: n_embd_per_head must be even (rotary embeddings rotate pairs), "
-                              f"got {kwargs['n_embd_per_head']}")
+        raise CheckpointError(
+            f"{path}: n_embd_per_head must be even (rotary embeddings rotate pairs), got {kwargs['n_embd_per_head']}"
+        )
     lags = kwargs.get("lags_seq")
     if not lags or not all(isinstance(lag, int) and lag >= 0 for lag in lags):
         raise CheckpointError(f"{path}: model_kwargs['lags_seq'] must be non-empty 0-based lag indices")
@@ -267,13 +263,20 @@ def model_state_dict(ckpt: Union[Dict[str, Any], Checkpoint]) -> Dict[str, torch
     if isinstance(ckpt, Checkpoint):
         return ckpt.state_dict
     state = ckpt["state_dict"]
-    return {k[len("model."):]: v for k, v in state.items() if k.startswith("model.")}
+    return {k[len("model.") :]: v for k, v in state.items() if k.startswith("model.")}
 
 
 # the parameters of LagLlamaModel's covariate path (``LagLlamaModel.covariates``)
 COVARIATE_PREFIX = "covariates."
-COVARIATE_KWARGS = ("num_feat_dynamic_real", "num_past_feat_dynamic_real", "num_feat_static_real",
-                    "num_feat_static_cat", "cardinality", "embedding_dimension", "covariate_scaling")
+COVARIATE_KWARGS = (
+    "num_feat_dynamic_real",
+    "num_past_feat_dynamic_real",
+    "num_feat_static_real",
+    "num_feat_static_cat",
+    "cardinality",
+    "embedding_dimension",
+    "covariate_scaling",
+)
 
 
 def covariate_config(model_kwargs: Dict[str, Any]) -> Dict[str, Any]:
@@ -284,8 +287,9 @@ def covariate_config(model_kwargs: Dict[str, Any]) -> Dict[str, Any]:
     return {name: model_kwargs[name] for name in COVARIATE_KWARGS if model_kwargs.get(name) is not None}
 
 
-def load_model_weights(model: torch.nn.Module, state: Dict[str, torch.Tensor], source: str = "checkpoint",
-                       fresh: tuple = ()) -> None:
+def load_model_weights(
+    model: torch.nn.Module, state: Dict[str, torch.Tensor], source: str = "checkpoint", fresh: tuple = ()
+) -> None:
     """Load ``state`` into ``model`` strictly; an architecture mismatch names what differs.
 
     (The reference loads with ``strict=False`` and silently drops what does not fit.)
@@ -318,10 +322,10 @@ def load_model_weights(model: torch.nn.Module, state: Dict[str, torch.Tensor], s
 
 def save_checkpoint(path: PathLike, model, model_kwargs: Dict[str, Any], extra: Optional[dict] = None) -> Path:
     """Write a checkpoint in the released layout, holding only tensors and plain data."""
-    ckpt = Checkpoint(path=Path(path), model_kwargs=dict(model_kwargs), state_dict=model.state_dict(),
-                      extra=dict(extra or {})).to_dict()
+    ckpt = Checkpoint(
+        path=Path(path), model_kwargs=dict(model_kwargs), state_dict=model.state_dict(), extra=dict(extra or {})
+    ).to_dict()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(ckpt, path)
     return path
-

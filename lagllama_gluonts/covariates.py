@@ -32,8 +32,9 @@ PAST_ONLY = "past_only_covariates"
 
 def _dynamic(entry: DataEntry, field: str, rows: int, needed: int, who: str, what: str) -> np.ndarray:
     if field not in entry or entry[field] is None:
-        raise DataError(f"{who} has no {field!r} field; the model was built with {rows} {what} covariate(s) "
-                        f"(num_{field}={rows})")
+        raise DataError(
+            f"{who} has no {field!r} field; the model was built with {rows} {what} covariate(s) (num_{field}={rows})"
+        )
     try:
         values = np.asarray(entry[field], dtype=np.float64)
     except (TypeError, ValueError):
@@ -45,15 +46,21 @@ def _dynamic(entry: DataEntry, field: str, rows: int, needed: int, who: str, wha
     if values.shape[0] != rows:
         raise DataError(f"{who}: {field!r} has {values.shape[0]} rows, the model expects {rows} (num_{field})")
     if values.shape[1] < needed:
-        raise DataError(f"{who}: {field!r} covers {values.shape[1]} time steps, {needed} are needed"
-                        + (" (the target's and the horizon's: known-future covariates must extend over the "
-                           "forecast horizon)" if field == FieldName.FEAT_DYNAMIC_REAL and needed else
-                           " (as many as the target)"))
+        raise DataError(
+            f"{who}: {field!r} covers {values.shape[1]} time steps, {needed} are needed"
+            + (
+                " (the target's and the horizon's: known-future covariates must extend over the forecast horizon)"
+                if field == FieldName.FEAT_DYNAMIC_REAL and needed
+                else " (as many as the target)"
+            )
+        )
     bad = ~np.isfinite(values)
     if bad.any():
         row, step = (int(i) for i in np.argwhere(bad)[0])
-        raise DataError(f"{who}: {field!r} holds a missing or infinite value at row {row}, time step {step} "
-                        f"({int(bad.sum())} in all); covariates must be complete (fill them first)")
+        raise DataError(
+            f"{who}: {field!r} holds a missing or infinite value at row {row}, time step {step} "
+            f"({int(bad.sum())} in all); covariates must be complete (fill them first)"
+        )
     return values.astype(np.float32)
 
 
@@ -102,25 +109,38 @@ class ValidateCovariates(MapTransformation):
     def check(self, data: DataEntry, is_train: bool, index: Optional[int] = None) -> DataEntry:
         who = describe(data, index)
         length = np.asarray(data["target"]).shape[-1]
-        out = {k: v for k, v in data.items() if k not in (FieldName.FEAT_DYNAMIC_REAL,
-                                                          FieldName.PAST_FEAT_DYNAMIC_REAL,
-                                                          FieldName.FEAT_STATIC_REAL, FieldName.FEAT_STATIC_CAT)}
+        out = {
+            k: v
+            for k, v in data.items()
+            if k
+            not in (
+                FieldName.FEAT_DYNAMIC_REAL,
+                FieldName.PAST_FEAT_DYNAMIC_REAL,
+                FieldName.FEAT_STATIC_REAL,
+                FieldName.FEAT_STATIC_CAT,
+            )
+        }
         if self.num_feat_dynamic_real:
             needed = length if is_train else length + self.prediction_length
-            out[KNOWN] = _dynamic(data, FieldName.FEAT_DYNAMIC_REAL, self.num_feat_dynamic_real, needed, who,
-                                  "known-future")
+            out[KNOWN] = _dynamic(
+                data, FieldName.FEAT_DYNAMIC_REAL, self.num_feat_dynamic_real, needed, who, "known-future"
+            )
         if self.num_past_feat_dynamic_real:
-            out[PAST_ONLY] = _dynamic(data, FieldName.PAST_FEAT_DYNAMIC_REAL, self.num_past_feat_dynamic_real,
-                                      length, who, "past-only")
+            out[PAST_ONLY] = _dynamic(
+                data, FieldName.PAST_FEAT_DYNAMIC_REAL, self.num_past_feat_dynamic_real, length, who, "past-only"
+            )
         if self.num_feat_static_real:
-            out[FieldName.FEAT_STATIC_REAL] = _static(data, FieldName.FEAT_STATIC_REAL, self.num_feat_static_real,
-                                                      who).astype(np.float32)
+            out[FieldName.FEAT_STATIC_REAL] = _static(
+                data, FieldName.FEAT_STATIC_REAL, self.num_feat_static_real, who
+            ).astype(np.float32)
         if self.num_feat_static_cat:
             codes = _static(data, FieldName.FEAT_STATIC_CAT, self.num_feat_static_cat, who)
             for i, (code, cardinality) in enumerate(zip(codes, self.cardinality)):
                 if code != int(code) or not 0 <= code < cardinality:
-                    raise DataError(f"{who}: 'feat_static_cat'[{i}] is {code:g}; it must be an integer code in "
-                                    f"[0, {cardinality}) (cardinality[{i}] = {cardinality})")
+                    raise DataError(
+                        f"{who}: 'feat_static_cat'[{i}] is {code:g}; it must be an integer code in "
+                        f"[0, {cardinality}) (cardinality[{i}] = {cardinality})"
+                    )
             out[FieldName.FEAT_STATIC_CAT] = codes.astype(np.int64)
         return out
 

@@ -7,7 +7,6 @@ and every released checkpoint use them: :func:`resolve_lags` and :func:`frequenc
 such indices, and ``LagLlamaModel.lags`` gives the network's set 1-based.
 """
 
-
 import logging
 import warnings
 from pathlib import Path
@@ -332,15 +331,26 @@ class LagLlamaEstimator(ForecastEstimator):
             raise ValueError(f"loss must be None or a callable loss(distribution, target), got {loss!r}")
         if num_feat_static_cat == 0:
             cardinality = None  # DeepAREstimator's callers pass [1] for "none"
-        check_covariates(num_feat_dynamic_real=num_feat_dynamic_real,
-                         num_past_feat_dynamic_real=num_past_feat_dynamic_real,
-                         num_feat_static_real=num_feat_static_real, num_feat_static_cat=num_feat_static_cat,
-                         cardinality=cardinality, embedding_dimension=embedding_dimension,
-                         covariate_scaling=covariate_scaling)
+        check_covariates(
+            num_feat_dynamic_real=num_feat_dynamic_real,
+            num_past_feat_dynamic_real=num_past_feat_dynamic_real,
+            num_feat_static_real=num_feat_static_real,
+            num_feat_static_cat=num_feat_static_cat,
+            cardinality=cardinality,
+            embedding_dimension=embedding_dimension,
+            covariate_scaling=covariate_scaling,
+        )
         check_positive(target_dim=target_dim)
-        check_architecture(prediction_length=prediction_length, context_length=context_length, n_layer=n_layer,
-                           n_head=n_head, n_embd_per_head=n_embd_per_head, batch_size=batch_size,
-                           num_parallel_samples=num_parallel_samples, num_batches_per_epoch=num_batches_per_epoch)
+        check_architecture(
+            prediction_length=prediction_length,
+            context_length=context_length,
+            n_layer=n_layer,
+            n_head=n_head,
+            n_embd_per_head=n_embd_per_head,
+            batch_size=batch_size,
+            num_parallel_samples=num_parallel_samples,
+            num_batches_per_epoch=num_batches_per_epoch,
+        )
         validate_rope_scaling(rope_scaling)
         make_scaler(scaling)  # an unknown name fails here, at construction, not at the first batch
         if not lr >= 0:
@@ -481,19 +491,28 @@ class LagLlamaEstimator(ForecastEstimator):
     @property
     def covariate_config(self) -> Dict[str, Any]:
         """The covariate entries of :meth:`model_kwargs` ({} without covariates)."""
-        counts = dict(num_feat_dynamic_real=self.num_feat_dynamic_real,
-                      num_past_feat_dynamic_real=self.num_past_feat_dynamic_real,
-                      num_feat_static_real=self.num_feat_static_real, num_feat_static_cat=self.num_feat_static_cat)
+        counts = dict(
+            num_feat_dynamic_real=self.num_feat_dynamic_real,
+            num_past_feat_dynamic_real=self.num_past_feat_dynamic_real,
+            num_feat_static_real=self.num_feat_static_real,
+            num_feat_static_cat=self.num_feat_static_cat,
+        )
         if not any(counts.values()):
             return {}
-        return {**counts, "cardinality": self.cardinality, "embedding_dimension": self.embedding_dimension,
-                "covariate_scaling": self.covariate_scaling}
+        return {
+            **counts,
+            "cardinality": self.cardinality,
+            "embedding_dimension": self.embedding_dimension,
+            "covariate_scaling": self.covariate_scaling,
+        }
 
     def _validate_covariates(self) -> ValidateCovariates:
         return ValidateCovariates(
-            prediction_length=self.prediction_length, num_feat_dynamic_real=self.num_feat_dynamic_real,
+            prediction_length=self.prediction_length,
+            num_feat_dynamic_real=self.num_feat_dynamic_real,
             num_past_feat_dynamic_real=self.num_past_feat_dynamic_real,
-            num_feat_static_real=self.num_feat_static_real, num_feat_static_cat=self.num_feat_static_cat,
+            num_feat_static_real=self.num_feat_static_real,
+            num_feat_static_cat=self.num_feat_static_cat,
             cardinality=self.cardinality,
         )
 
@@ -507,8 +526,10 @@ class LagLlamaEstimator(ForecastEstimator):
     # -- GluonTS hooks ------------------------------------------------------------------------
 
     def create_transformation(self) -> Transformation:
-        steps: List[Transformation] = [ValidateSeries(target_dim=self.target_dim, freq=self.freq),
-                                       self._validate_covariates()]
+        steps: List[Transformation] = [
+            ValidateSeries(target_dim=self.target_dim, freq=self.freq),
+            self._validate_covariates(),
+        ]
         if self.time_feat:
             steps.append(
                 AddTimeFeatures(
@@ -561,8 +582,9 @@ class LagLlamaEstimator(ForecastEstimator):
             freq_mixing_rate=self.freq_mixing_rate,
             use_cosine_annealing_lr=self.use_cosine_annealing_lr,
             cosine_annealing_lr_args=self.cosine_annealing_lr_args,
-            cosine_steps=(self.planned_steps() if self.use_cosine_annealing_lr and not self.cosine_annealing_lr_args
-                          else None),
+            cosine_steps=(
+                self.planned_steps() if self.use_cosine_annealing_lr and not self.cosine_annealing_lr_args else None
+            ),
             nonnegative_pred_samples=self.nonnegative_pred_samples,
             use_kv_cache=self.use_kv_cache if use_kv_cache is None else use_kv_cache,
             rescale_every_step=self.rescale_every_step,
@@ -628,13 +650,18 @@ class LagLlamaEstimator(ForecastEstimator):
         return splitter + JoinCovariates(known=known, past_only=past_only) if known or past_only else splitter
 
     def _field_names(self, names: List[str]) -> List[str]:
-        counts = (self.num_feat_dynamic_real, self.num_past_feat_dynamic_real, self.num_feat_static_real,
-                  self.num_feat_static_cat)
+        counts = (
+            self.num_feat_dynamic_real,
+            self.num_past_feat_dynamic_real,
+            self.num_feat_static_real,
+            self.num_feat_static_cat,
+        )
         covariates = [name for name, count in zip(COVARIATE_NAMES, counts) if count > 0]
         return names + (TIME_FEAT_NAMES if self.time_feat else []) + covariates
 
-    def create_training_data_loader(self, data: Dataset, module, shuffle_buffer_length: Optional[int] = None,
-                                    **kwargs) -> Iterable:
+    def create_training_data_loader(
+        self, data: Dataset, module, shuffle_buffer_length: Optional[int] = None, **kwargs
+    ) -> Iterable:
         instances = self._create_instance_splitter(module, "training").apply(Cyclic(data).stream(), is_train=True)
         return as_stacked_batches(
             instances,

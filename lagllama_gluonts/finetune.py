@@ -47,8 +47,7 @@ def check_freeze_layers(checkpoint: Checkpoint, freeze_layers: int) -> None:
     """``freeze_layers`` is 0 .. the checkpoint's number of blocks, else a :class:`DataError`."""
     n_layer = checkpoint.model_kwargs["n_layer"]
     if isinstance(freeze_layers, bool) or not isinstance(freeze_layers, int) or not 0 <= freeze_layers <= n_layer:
-        raise DataError(f"cannot freeze {freeze_layers} layers: {checkpoint.path} has {n_layer} "
-                        f"(give 0 .. {n_layer})")
+        raise DataError(f"cannot freeze {freeze_layers} layers: {checkpoint.path} has {n_layer} (give 0 .. {n_layer})")
 
 
 class FreezeLayers(pl.Callback):

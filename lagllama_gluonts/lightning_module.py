@@ -1,6 +1,5 @@
 """The training / sampling wrapper of :class:`LagLlamaModel` for PyTorch Lightning."""
 
-
 import inspect
 import random
 from pathlib import Path
@@ -155,8 +154,9 @@ class LagLlamaLightningModule(pl.LightningModule):
         if use_single_pass_sampling and rescale_every_step:
             raise ValueError("use_single_pass_sampling and rescale_every_step are separate decodings: choose one")
         if loss is not None and not callable(loss):
-            raise ValueError(f"loss must be None (the distribution's own) or a callable loss(distribution, target), "
-                             f"got {loss!r}")
+            raise ValueError(
+                f"loss must be None (the distribution's own) or a callable loss(distribution, target), got {loss!r}"
+            )
         self.loss = loss
         self.augmentations = Augmentations.from_arguments(locals())
 
@@ -224,8 +224,15 @@ class LagLlamaLightningModule(pl.LightningModule):
     ) -> torch.Tensor:
         """Sample paths (batch, num_parallel_samples, prediction_length), decoded as configured;
         (batch, num_parallel_samples, prediction_length, D) for a multivariate batch."""
-        batch = fold_channels(dict(past_target=past_target, past_observed_values=past_observed_values,
-                                   past_time_feat=past_time_feat, future_time_feat=future_time_feat, **covariates))
+        batch = fold_channels(
+            dict(
+                past_target=past_target,
+                past_observed_values=past_observed_values,
+                past_time_feat=past_time_feat,
+                future_time_feat=future_time_feat,
+                **covariates,
+            )
+        )
         paths = self.model.sample(
             batch.pop("past_target"),
             batch.pop("past_observed_values"),
@@ -303,6 +310,7 @@ class LagLlamaLightningModule(pl.LightningModule):
             return {"optimizer": optimizer, "lr_scheduler": scheduler}
         if not self.cosine_steps:
             raise ValueError("a cosine schedule over the whole run needs cosine_steps (the run's optimizer steps)")
-        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=self.cosine_steps,
-                                                               eta_min=self.lr / 100)
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
+            optimizer, T_max=self.cosine_steps, eta_min=self.lr / 100
+        )
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

@@ -168,11 +168,15 @@ class CausalSelfAttention(nn.Module):
         self.dropout = config.dropout
         scaling = config.rope_scaling or {}
         kind = scaling.get("type")
-        self.rotary_emb = None if kind == "nope" else RotaryEmbedding(
-            self.head_dim,
-            max_position_embeddings=config.block_size,
-            scaling_type=kind,
-            scaling_factor=float(scaling.get("factor", 1.0)),
+        self.rotary_emb = (
+            None
+            if kind == "nope"
+            else RotaryEmbedding(
+                self.head_dim,
+                max_position_embeddings=config.block_size,
+                scaling_type=kind,
+                scaling_factor=float(scaling.get("factor", 1.0)),
+            )
         )
 
     def forward(
@@ -324,8 +328,13 @@ class CovariateEncoder(nn.Module):
         self.scaling = scaling
         self.embed = nn.ModuleList(nn.Embedding(c, d) for c, d in zip(cardinality, embedding_dimension))
         dynamic = self.num_known + self.num_past
-        self.size = (dynamic + (1 if self.num_past else 0) + self.num_static_real + sum(embedding_dimension)
-                     + (2 * dynamic if scaling == "std" else 0))
+        self.size = (
+            dynamic
+            + (1 if self.num_past else 0)
+            + self.num_static_real
+            + sum(embedding_dimension)
+            + (2 * dynamic if scaling == "std" else 0)
+        )
         self.proj = nn.Linear(self.size, width)
         nn.init.zeros_(self.proj.weight)
         nn.init.zeros_(self.proj.bias)
@@ -371,14 +380,20 @@ class CovariateEncoder(nn.Module):
             scaled, s = self._standardise(rows, feat_dynamic_real[:, first:P], observed)
             # a row inside the past counts where the target is observed; the horizon's rows always do
             in_past = max(0, min(num_tokens, P - first - 1))
-            row_observed = torch.cat((past_observed_values[:, first + 1 : first + 1 + in_past],
-                                      past_observed_values.new_ones(B, num_tokens - in_past)), dim=1)
+            row_observed = torch.cat(
+                (
+                    past_observed_values[:, first + 1 : first + 1 + in_past],
+                    past_observed_values.new_ones(B, num_tokens - in_past),
+                ),
+                dim=1,
+            )
             parts.append(scaled * row_observed.unsqueeze(-1))
             stats += s
         if self.num_past:
             available = min(num_tokens, P - first)
-            scaled, s = self._standardise(past_feat_dynamic_real[:, first : first + available],
-                                          past_feat_dynamic_real[:, first:P], observed)
+            scaled, s = self._standardise(
+                past_feat_dynamic_real[:, first : first + available], past_feat_dynamic_real[:, first:P], observed
+            )
             scaled = scaled * observed[:, :available]
             flag = scaled.new_ones(B, available, 1)
             known = torch.cat((scaled, flag), dim=-1)
@@ -497,9 +512,15 @@ class LagLlamaModel(nn.Module):
         covariate_scaling: str = "std",
     ) -> None:
         super().__init__()
-        check_architecture(context_length=context_length, max_context_length=max_context_length,
-                           n_layer=n_layer, n_head=n_head, n_embd_per_head=n_embd_per_head,
-                           num_parallel_samples=num_parallel_samples, prediction_length=prediction_length)
+        check_architecture(
+            context_length=context_length,
+            max_context_length=max_context_length,
+            n_layer=n_layer,
+            n_head=n_head,
+            n_embd_per_head=n_embd_per_head,
+            num_parallel_samples=num_parallel_samples,
+            prediction_length=prediction_length,
+        )
         if scaling_window is not None and scaling_window < 1:
             raise ValueError(f"scaling_window must be None or a positive number of steps, got {scaling_window}")
         if input_size != 1:
@@ -543,17 +564,26 @@ class LagLlamaModel(nn.Module):
         self.num_feat_static_real = num_feat_static_real
         self.num_feat_static_cat = num_feat_static_cat
         self.cardinality = list(cardinality or [])
-        check_covariates(num_feat_dynamic_real=num_feat_dynamic_real,
-                         num_past_feat_dynamic_real=num_past_feat_dynamic_real,
-                         num_feat_static_real=num_feat_static_real, num_feat_static_cat=num_feat_static_cat,
-                         cardinality=self.cardinality, embedding_dimension=embedding_dimension,
-                         covariate_scaling=covariate_scaling)
+        check_covariates(
+            num_feat_dynamic_real=num_feat_dynamic_real,
+            num_past_feat_dynamic_real=num_past_feat_dynamic_real,
+            num_feat_static_real=num_feat_static_real,
+            num_feat_static_cat=num_feat_static_cat,
+            cardinality=self.cardinality,
+            embedding_dimension=embedding_dimension,
+            covariate_scaling=covariate_scaling,
+        )
         # None without covariates: no parameter the released state dict lacks
         self.covariates = None
         if self.covariate_inputs:
             self.covariates = CovariateEncoder(
-                self.config.n_embd, num_feat_dynamic_real, num_past_feat_dynamic_real, num_feat_static_real,
-                self.cardinality, embedding_dimension, covariate_scaling,
+                self.config.n_embd,
+                num_feat_dynamic_real,
+                num_past_feat_dynamic_real,
+                num_feat_static_real,
+                self.cardinality,
+                embedding_dimension,
+                covariate_scaling,
             )
 
     @property
@@ -569,14 +599,20 @@ class LagLlamaModel(nn.Module):
     @property
     def covariate_inputs(self) -> List[str]:
         """The covariate inputs (of :data:`COVARIATE_INPUTS`) the model was built with."""
-        counts = (self.num_feat_dynamic_real, self.num_past_feat_dynamic_real, self.num_feat_static_real,
-                  self.num_feat_static_cat)
+        counts = (
+            self.num_feat_dynamic_real,
+            self.num_past_feat_dynamic_real,
+            self.num_feat_static_real,
+            self.num_feat_static_cat,
+        )
         return [name for name, count in zip(COVARIATE_INPUTS, counts) if count > 0]
 
     def _covariate_config(self) -> str:
-        return (f"num_feat_dynamic_real={self.num_feat_dynamic_real}, "
-                f"num_past_feat_dynamic_real={self.num_past_feat_dynamic_real}, "
-                f"num_feat_static_real={self.num_feat_static_real}, num_feat_static_cat={self.num_feat_static_cat}")
+        return (
+            f"num_feat_dynamic_real={self.num_feat_dynamic_real}, "
+            f"num_past_feat_dynamic_real={self.num_past_feat_dynamic_real}, "
+            f"num_feat_static_real={self.num_feat_static_real}, num_feat_static_cat={self.num_feat_static_cat}"
+        )
 
     def describe_inputs(self, batch_size: int = 1) -> InputSpec:
         """The prediction inputs (what ``forward`` takes), as GluonTS's ``InputSpec``."""
@@ -643,8 +679,9 @@ class LagLlamaModel(nn.Module):
             parts.append(time_feat)
         return torch.cat(parts, dim=-1)
 
-    def covariate_features(self, past_observed_values: torch.Tensor, num_tokens: int,
-                           covariates: dict) -> Optional[torch.Tensor]:
+    def covariate_features(
+        self, past_observed_values: torch.Tensor, num_tokens: int, covariates: dict
+    ) -> Optional[torch.Tensor]:
         """The covariate features of the first ``num_tokens`` tokens (see :class:`CovariateEncoder`),
         or None for a model without covariates (whatever ``covariates`` holds)."""
         if self.covariates is None:
@@ -654,8 +691,9 @@ class LagLlamaModel(nn.Module):
             raise TypeError(f"unknown covariate inputs {unknown}; the model takes {list(COVARIATE_INPUTS)}")
         for name in self.covariate_inputs:
             if covariates.get(name) is None:
-                raise ValueError(f"this model was built with {name} covariates ({self._covariate_config()}): "
-                                 f"{name} is required")
+                raise ValueError(
+                    f"this model was built with {name} covariates ({self._covariate_config()}): {name} is required"
+                )
         return self.covariates.features(past_observed_values, self.max_lag, num_tokens, **covariates)
 
     # -- the transformer ----------------------------------------------------------------------
@@ -737,8 +775,13 @@ class LagLlamaModel(nn.Module):
         """Mean negative log-likelihood over each series' observed predicted positions, shape
         (batch,): the same contract as ``InformerModel.loss`` (and GluonTS's models)."""
         nll, observed = self.nll_per_position(
-            past_target, past_observed_values, past_time_feat, future_time_feat, future_target,
-            future_observed_values, **covariates,
+            past_target,
+            past_observed_values,
+            past_time_feat,
+            future_time_feat,
+            future_target,
+            future_observed_values,
+            **covariates,
         )
         return (nll * observed).sum(dim=1) / observed.sum(dim=1).clamp_min(1.0)
 
@@ -838,17 +881,19 @@ class LagLlamaModel(nn.Module):
         # every token a run can meet: the context's and the horizon's but the last
         features = self.covariate_features(past_observed_values, self.context_length + H - 1, covariates)
         if single_pass:
-            paths = self._sample_single_pass(past_target, loc, scale, past_tf, future_time_feat, features, H, S,
-                                             nonnegative, use_kv_cache)
+            paths = self._sample_single_pass(
+                past_target, loc, scale, past_tf, future_time_feat, features, H, S, nonnegative, use_kv_cache
+            )
         elif rescale_every_step:
-            paths = self._sample_rescaled(past_target, past_observed_values, past_tf, future_time_feat, features,
-                                          H, S, nonnegative)
+            paths = self._sample_rescaled(
+                past_target, past_observed_values, past_tf, future_time_feat, features, H, S, nonnegative
+            )
         elif use_kv_cache:
-            paths = self._sample_cached(past_target, loc, scale, past_tf, future_time_feat, features, H, S,
-                                        nonnegative)
+            paths = self._sample_cached(past_target, loc, scale, past_tf, future_time_feat, features, H, S, nonnegative)
         else:
-            paths = self._sample_recomputed(past_target, loc, scale, past_tf, future_time_feat, features, H, S,
-                                            nonnegative)
+            paths = self._sample_recomputed(
+                past_target, loc, scale, past_tf, future_time_feat, features, H, S, nonnegative
+            )
         return paths.reshape(past_target.shape[0], S, H)
 
     def _draw(self, params, loc, scale, nonnegative: bool) -> torch.Tensor:
@@ -890,8 +935,9 @@ class LagLlamaModel(nn.Module):
             if t > 0:  # the token of the value sampled last, at position C + t - 1, with its own covariate row
                 tf = future_tf[:, t - 1 : t] if future_tf is not None else None
                 token = self.tokens(series[:, : P + t], loc, scale, tf, 1)
-                params = self.transformer_forward(token, C + t - 1, scaling_length, cache,
-                                                  _slice(features, C + t - 1, C + t))
+                params = self.transformer_forward(
+                    token, C + t - 1, scaling_length, cache, _slice(features, C + t - 1, C + t)
+                )
             y = self._draw(params, loc, scale, nonnegative)
             paths[:, t : t + 1] = y
             series[:, P + t : P + t + 1] = (y - loc) / scale
@@ -938,8 +984,9 @@ class LagLlamaModel(nn.Module):
             target[:, n : n + 1] = self._draw(params, loc, scale, nonnegative)
         return target[:, P:]
 
-    def _sample_single_pass(self, past_target, loc, scale, past_tf, future_tf, features, H, S, nonnegative,
-                            use_kv_cache):
+    def _sample_single_pass(
+        self, past_target, loc, scale, past_tf, future_tf, features, H, S, nonnegative, use_kv_cache
+    ):
         """The reference's single-pass mode: one path per series fed its mean, ``S`` draws per step."""
         B, P = past_target.shape
         C = self.context_length
@@ -957,8 +1004,7 @@ class LagLlamaModel(nn.Module):
             else:
                 tf = future_tf[:, t - 1 : t] if future_tf is not None else None
                 token = self.tokens(series[:, : P + t], loc, scale, tf, 1)
-                hidden = self.hidden_states(token, C + t - 1, scaling_length, cache,
-                                            _slice(features, C + t - 1, C + t))
+                hidden = self.hidden_states(token, C + t - 1, scaling_length, cache, _slice(features, C + t - 1, C + t))
             y = self._draw(self._first_step_params(hidden, S), loc_s, scale_s, nonnegative)
             paths[:, t : t + 1] = y
             params = tuple(p[:, -1:] for p in self.param_proj(hidden[:, -1:]))
@@ -990,26 +1036,39 @@ def check_architecture(**sizes) -> None:
         raise ValueError(f"n_embd_per_head must be even (rotary embeddings rotate pairs of channels), got {head}")
 
 
-def check_covariates(num_feat_dynamic_real: int = 0, num_past_feat_dynamic_real: int = 0,
-                     num_feat_static_real: int = 0, num_feat_static_cat: int = 0,
-                     cardinality: Optional[List[int]] = None, embedding_dimension: Optional[List[int]] = None,
-                     covariate_scaling: str = "std") -> None:
+def check_covariates(
+    num_feat_dynamic_real: int = 0,
+    num_past_feat_dynamic_real: int = 0,
+    num_feat_static_real: int = 0,
+    num_feat_static_cat: int = 0,
+    cardinality: Optional[List[int]] = None,
+    embedding_dimension: Optional[List[int]] = None,
+    covariate_scaling: str = "std",
+) -> None:
     """The covariate configuration can build a model, else a ValueError naming the argument."""
-    counts = dict(num_feat_dynamic_real=num_feat_dynamic_real, num_past_feat_dynamic_real=num_past_feat_dynamic_real,
-                  num_feat_static_real=num_feat_static_real, num_feat_static_cat=num_feat_static_cat)
+    counts = dict(
+        num_feat_dynamic_real=num_feat_dynamic_real,
+        num_past_feat_dynamic_real=num_past_feat_dynamic_real,
+        num_feat_static_real=num_feat_static_real,
+        num_feat_static_cat=num_feat_static_cat,
+    )
     for name, value in counts.items():
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
     cardinality = list(cardinality or [])
     if len(cardinality) != num_feat_static_cat or not all(isinstance(c, int) and c >= 1 for c in cardinality):
-        raise ValueError(f"cardinality must list one positive integer per static categorical feature "
-                         f"(num_feat_static_cat={num_feat_static_cat}), got {cardinality!r}")
+        raise ValueError(
+            f"cardinality must list one positive integer per static categorical feature "
+            f"(num_feat_static_cat={num_feat_static_cat}), got {cardinality!r}"
+        )
     if embedding_dimension is not None and (
-        len(embedding_dimension) != num_feat_static_cat or not all(isinstance(d, int) and d >= 1
-                                                                   for d in embedding_dimension)
+        len(embedding_dimension) != num_feat_static_cat
+        or not all(isinstance(d, int) and d >= 1 for d in embedding_dimension)
     ):
-        raise ValueError(f"embedding_dimension must list one positive integer per static categorical feature, "
-                         f"got {embedding_dimension!r}")
+        raise ValueError(
+            f"embedding_dimension must list one positive integer per static categorical feature, "
+            f"got {embedding_dimension!r}"
+        )
     if covariate_scaling not in COVARIATE_SCALINGS:
         raise ValueError(f"covariate_scaling must be one of {list(COVARIATE_SCALINGS)}, got {covariate_scaling!r}")
 
@@ -1027,8 +1086,10 @@ def validate_rope_scaling(rope_scaling: Optional[dict]) -> None:
         # the command line's spelling ("linear:2") is not the API's: say what the API takes
         kind, _, factor = rope_scaling.partition(":")
         hint = {"type": kind, **({"factor": float(factor)} if factor.replace(".", "", 1).isdigit() else {})}
-        raise ValueError(f"rope_scaling must be {ROPE_SCALING_FORMS}; got the string {rope_scaling!r}"
-                         + (f" (did you mean {hint!r}?)" if kind in ("linear", "dynamic") else ""))
+        raise ValueError(
+            f"rope_scaling must be {ROPE_SCALING_FORMS}; got the string {rope_scaling!r}"
+            + (f" (did you mean {hint!r}?)" if kind in ("linear", "dynamic") else "")
+        )
     if not isinstance(rope_scaling, dict) or rope_scaling.get("type") not in ("linear", "dynamic", "nope"):
         raise ValueError(f"rope_scaling must be {ROPE_SCALING_FORMS}; got {rope_scaling!r}")
     factor = rope_scaling.get("factor", 1.0)

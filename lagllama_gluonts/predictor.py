@@ -55,8 +55,12 @@ def load_predictor(
     CPU's matrix units (memory and speed measured in ``benchmarks/results/speed.md``).
     """
     # the arguments first, then the file (read once, here)
-    check_positive(prediction_length=prediction_length, context_length=context_length,
-                   num_parallel_samples=num_parallel_samples, batch_size=batch_size)
+    check_positive(
+        prediction_length=prediction_length,
+        context_length=context_length,
+        num_parallel_samples=num_parallel_samples,
+        batch_size=batch_size,
+    )
     validate_rope_scaling(rope_scaling)
     ckpt = read_checkpoint(BUNDLED_CHECKPOINT if checkpoint is None else checkpoint)
     context_length = context_length or ckpt.context_length

@@ -240,9 +240,11 @@ class PretrainConfig:
         if self.corpus_files:
             check_corpus_files(self.corpus_files)
         if self.resume and self.init_from:
-            raise ValueError("--resume and --init-from exclude each other: --resume continues RUN_DIR's run "
-                             "(its weights, optimizer and step), --init-from starts a new run from a "
-                             "checkpoint's weights")
+            raise ValueError(
+                "--resume and --init-from exclude each other: --resume continues RUN_DIR's run "
+                "(its weights, optimizer and step), --init-from starts a new run from a "
+                "checkpoint's weights"
+            )
         if self.resume and not (self.run_path / "last.ckpt").exists():
             raise FileNotFoundError(f"--resume: no {self.run_path / 'last.ckpt'} to resume from")
         if self.init_from and not Path(self.init_from).is_file():
@@ -295,8 +297,9 @@ def _mixture_callbacks(mixture: WeightedMixture, run_path: Path) -> list:
     # nothing until the run ended. One unmonitored checkpoint named "last", overwritten in
     # place (no version counter: a resumed run must not start a last-v1.ckpt), is the same
     # full state Lightning's "last" holds, saved at the hook Lightning picks.
-    every_epoch = ModelCheckpoint(dirpath=run_path, filename="last", monitor=None, save_top_k=1,
-                                  enable_version_counter=False)
+    every_epoch = ModelCheckpoint(
+        dirpath=run_path, filename="last", monitor=None, save_top_k=1, enable_version_counter=False
+    )
 
     class ReseedMixture(pl.Callback):
         def on_train_epoch_start(self, trainer, pl_module):
@@ -350,10 +353,16 @@ def validation_batches(cfg: PretrainConfig, estimator, module, validation: List[
     splitter = estimator._create_instance_splitter(module, "validation")
     splitter.instance_sampler = LastWindowSampler(min_future=cfg.prediction_length)
     instances = splitter.apply(validation, is_train=True)
-    return FixedBatches(list(as_stacked_batches(
-        instances, batch_size=cfg.batch_size, output_type=torch.tensor,
-        field_names=estimator._field_names(TRAINING_INPUT_NAMES),
-    )))
+    return FixedBatches(
+        list(
+            as_stacked_batches(
+                instances,
+                batch_size=cfg.batch_size,
+                output_type=torch.tensor,
+                field_names=estimator._field_names(TRAINING_INPUT_NAMES),
+            )
+        )
+    )
 
 
 def pretrain(cfg: PretrainConfig) -> Optional[Path]:
@@ -406,8 +415,13 @@ def pretrain(cfg: PretrainConfig) -> Optional[Path]:
         callbacks=_mixture_callbacks(mixture, run_path) + list(cfg.callbacks),
     )
     started = time.time()
-    trainer.fit(module, train_dataloaders=train_loader, val_dataloaders=val_loader,
-                ckpt_path=str(last) if cfg.resume else None, weights_only=True)
+    trainer.fit(
+        module,
+        train_dataloaders=train_loader,
+        val_dataloaders=val_loader,
+        ckpt_path=str(last) if cfg.resume else None,
+        weights_only=True,
+    )
     # the final state, also when max_time stopped mid-epoch; collective: every rank calls it
     trainer.save_checkpoint(last, weights_only=False)  # full state: optimizer and loops too
     if not trainer.is_global_zero:
@@ -508,8 +522,16 @@ def plot_loss_curve(history: Dict[str, List[tuple]], path: Path, boundaries: Seq
         # a continued run draws its own synthetic series and validation windows (its seed):
         # its validation loss is on another set than the run before it
         ax.axvline(step, color="grey", linestyle="--", linewidth=1)
-        ax.annotate("continued (--init-from):\nits own validation set", (step, 1), xycoords=("data", "axes fraction"),
-                    xytext=(4, -4), textcoords="offset points", va="top", fontsize=8, color="grey")
+        ax.annotate(
+            "continued (--init-from):\nits own validation set",
+            (step, 1),
+            xycoords=("data", "axes fraction"),
+            xytext=(4, -4),
+            textcoords="offset points",
+            va="top",
+            fontsize=8,
+            color="grey",
+        )
     ax.set_xlabel("optimizer step")
     ax.set_ylabel("negative log-likelihood (scaled)")
     ax.set_title("Lag-Llama pretraining")

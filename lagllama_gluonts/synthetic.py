@@ -119,8 +119,11 @@ def persistent_processes(num_series: int, seed: int = 0, min_length: int = 1500,
         elif kind == 2:  # seasonal + linear or exponential trend + noise
             period = rng.choice(PERIODS)
             trend = rng.normal(0, 0.01) * t if rng.random() < 0.5 else np.exp(rng.uniform(0, 2) * t / n) * 5
-            x = (rng.uniform(1, 5) * np.sin(2 * np.pi * t / period + rng.uniform(0, 6))
-                 + trend + rng.normal(0, rng.uniform(0.1, 1.0), n))
+            x = (
+                rng.uniform(1, 5) * np.sin(2 * np.pi * t / period + rng.uniform(0, 6))
+                + trend
+                + rng.normal(0, rng.uniform(0.1, 1.0), n)
+            )
         else:  # random walk with seasonality
             period = rng.choice(PERIODS[:6])
             x = np.cumsum(rng.normal(0, 0.5, n)) + rng.uniform(0.5, 3) * np.sin(2 * np.pi * t / period)
@@ -152,8 +155,14 @@ def gluonts_artificial(
         per_freq = -(-num_series // len(freqs))
         for freq, season in freqs:
             data = ComplexSeasonalTimeSeries(
-                num_series=per_freq, prediction_length=16, freq_str=freq, length_low=400, length_high=2000,
-                min_val=-1000, max_val=1000, seasonality=season,
+                num_series=per_freq,
+                prediction_length=16,
+                freq_str=freq,
+                length_low=400,
+                length_high=2000,
+                min_val=-1000,
+                max_val=1000,
+                seasonality=season,
             )
             for k, entry in enumerate(data.train):
                 target = np.asarray(entry["target"], dtype=np.float32)
@@ -168,8 +177,14 @@ def gluonts_artificial(
 # --------------------------------------------------------------------------- TSMixup
 
 
-def ts_mixup(entries: Sequence[Dict], num_series: int, seed: int = 0, max_mixed: int = 3, alpha: float = 1.5,
-             min_length: int = 24) -> List[Dict]:
+def ts_mixup(
+    entries: Sequence[Dict],
+    num_series: int,
+    seed: int = 0,
+    max_mixed: int = 3,
+    alpha: float = 1.5,
+    min_length: int = 24,
+) -> List[Dict]:
     """TSMixup (Ansari et al., 2024, "Chronos", section 4.1): each new series is a convex
     combination, with Dirichlet(``alpha``) weights, of 1 to ``max_mixed`` series of one
     frequency, each divided by its mean absolute value first so that no series dominates by its

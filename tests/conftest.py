@@ -35,9 +35,29 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 QUANTILE_COLUMNS = [f"q{q / 10:g}" for q in range(1, 10)]
 HOURLY_ITEMS = ("SF_hospital_load", "SF_PV", "load_rte")  # BeijingPM25_0 stays held out
 # command-line options that keep each CLI's table commands fast in tests
-INFORMER_FAST_OPTIONS = ["--max-steps", "4", "--batches-per-epoch", "2", "--d-model", "16", "--n-heads", "2",
-                         "--d-ff", "32", "--num-samples", "20", "--quiet", "--threads", "1", "--context-length", "48",
-                         "--lags", "1,24", "--device", "cpu"]
+INFORMER_FAST_OPTIONS = [
+    "--max-steps",
+    "4",
+    "--batches-per-epoch",
+    "2",
+    "--d-model",
+    "16",
+    "--n-heads",
+    "2",
+    "--d-ff",
+    "32",
+    "--num-samples",
+    "20",
+    "--quiet",
+    "--threads",
+    "1",
+    "--context-length",
+    "48",
+    "--lags",
+    "1,24",
+    "--device",
+    "cpu",
+]
 LAGLLAMA_FAST_OPTIONS = ["--num-samples", "8", "--context-length", "32", "--device", "cpu"]
 
 

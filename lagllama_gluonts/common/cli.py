@@ -64,47 +64,83 @@ def device(text: str) -> str:
 
 
 def add_dataset_argument(parser, required: bool = False, default: Optional[str] = None, note: str = "") -> None:
-    parser.add_argument("--dataset", choices=MIRRORED_DATASETS, default=default, required=required,
-                        help="GluonTS repository dataset, materialized offline from the mirror"
-                        + (" (default: %(default)s)" if default else "") + note)
+    parser.add_argument(
+        "--dataset",
+        choices=MIRRORED_DATASETS,
+        default=default,
+        required=required,
+        help="GluonTS repository dataset, materialized offline from the mirror"
+        + (" (default: %(default)s)" if default else "")
+        + note,
+    )
 
 
 def add_table_arguments(parser, target_help: str = "the column to forecast", several: bool = False) -> None:
     """``--csv`` and how to read it: the shared table reader's options. ``several``: ``--target``
     takes one or more columns (a wide table: each column its own series)."""
-    parser.add_argument("--csv", type=Path, default=None,
-                        help="a table (CSV, separator sniffed; or .parquet with pyarrow) with a timestamp column")
+    parser.add_argument(
+        "--csv",
+        type=Path,
+        default=None,
+        help="a table (CSV, separator sniffed; or .parquet with pyarrow) with a timestamp column",
+    )
     if several:
-        parser.add_argument("--target", nargs="+", default=None, metavar="COLUMN",
-                            help=f"with --csv: {target_help}; several columns: a wide table, each column an "
-                            "independent series")
+        parser.add_argument(
+            "--target",
+            nargs="+",
+            default=None,
+            metavar="COLUMN",
+            help=f"with --csv: {target_help}; several columns: a wide table, each column an independent series",
+        )
     else:
         parser.add_argument("--target", default=None, help=f"with --csv: {target_help}")
-    parser.add_argument("--time-column", default=None,
-                        help="with --csv: timestamp column (default: one named ds/date/datetime/timestamp/time, "
-                        "else the first column)")
-    parser.add_argument("--freq", default=None,
-                        help="with --csv: pandas frequency alias such as h, D, W, MS, ME, B (default: inferred "
-                        "from the timestamps; missing steps become missing values)")
-    parser.add_argument("--sep", type=separator, default=None,
-                        help="with --csv: column separator, e.g. ';' or tab (default: sniffed)")
-    parser.add_argument("--item-column", default=None, metavar="COL",
-                        help="long form: the column naming each series (one row per series and time step); "
-                        "forecasts every series")
+    parser.add_argument(
+        "--time-column",
+        default=None,
+        help="with --csv: timestamp column (default: one named ds/date/datetime/timestamp/time, else the first column)",
+    )
+    parser.add_argument(
+        "--freq",
+        default=None,
+        help="with --csv: pandas frequency alias such as h, D, W, MS, ME, B (default: inferred "
+        "from the timestamps; missing steps become missing values)",
+    )
+    parser.add_argument(
+        "--sep", type=separator, default=None, help="with --csv: column separator, e.g. ';' or tab (default: sniffed)"
+    )
+    parser.add_argument(
+        "--item-column",
+        default=None,
+        metavar="COL",
+        help="long form: the column naming each series (one row per series and time step); forecasts every series",
+    )
 
 
 def add_forecast_output(parser) -> None:
     """``--output FILE``: where a table's forecasts go, CSV or Parquet by the suffix."""
-    parser.add_argument("--output", type=Path, default=None, metavar="FILE",
-                        help="with --csv: the forecast table, .csv or .parquet (default: OUT/forecast.csv)")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="with --csv: the forecast table, .csv or .parquet (default: OUT/forecast.csv)",
+    )
 
 
 def add_window_arguments(parser) -> None:
     """``--windows`` and ``--distance`` of a rolling-origin backtest on a table."""
-    parser.add_argument("--windows", type=positive_int, default=None,
-                        help="with --csv: rolling-origin windows per series (default: 1, the last horizon)")
-    parser.add_argument("--distance", type=positive_int, default=None,
-                        help="with --csv: steps between window origins (default: the horizon: side by side)")
+    parser.add_argument(
+        "--windows",
+        type=positive_int,
+        default=None,
+        help="with --csv: rolling-origin windows per series (default: 1, the last horizon)",
+    )
+    parser.add_argument(
+        "--distance",
+        type=positive_int,
+        default=None,
+        help="with --csv: steps between window origins (default: the horizon: side by side)",
+    )
 
 
 def read_table_args(args: argparse.Namespace):
@@ -114,8 +150,9 @@ def read_table_args(args: argparse.Namespace):
     from .tables import read_series_table
 
     targets = args.target if isinstance(args.target, (list, tuple)) else ([args.target] if args.target else [])
-    return read_series_table(args.csv, targets, item_column=args.item_column, time_column=args.time_column,
-                             freq=args.freq, sep=args.sep)
+    return read_series_table(
+        args.csv, targets, item_column=args.item_column, time_column=args.time_column, freq=args.freq, sep=args.sep
+    )
 
 
 def check_table_source(args: argparse.Namespace, table_only: Sequence[str]) -> None:
@@ -145,38 +182,62 @@ def forecast_output(args: argparse.Namespace, out: Path) -> Path:
 
 
 def add_prediction_length(parser, default: Optional[int] = None, what: str = "the dataset's") -> None:
-    parser.add_argument("--prediction-length", type=positive_int, default=default,
-                        help=f"horizon in steps (default: {what})")
+    parser.add_argument(
+        "--prediction-length", type=positive_int, default=default, help=f"horizon in steps (default: {what})"
+    )
 
 
 def add_sampling_arguments(parser, batch_size_default: int = 16) -> None:
-    parser.add_argument("--num-samples", type=positive_int, default=100,
-                        help="sample paths per series (default: %(default)s)")
-    parser.add_argument("--batch-size", type=positive_int, default=batch_size_default,
-                        help="series per prediction batch (default: %(default)s)")
+    parser.add_argument(
+        "--num-samples", type=positive_int, default=100, help="sample paths per series (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=positive_int,
+        default=batch_size_default,
+        help="series per prediction batch (default: %(default)s)",
+    )
 
 
 def add_run_arguments(parser, out_help: str, max_series: bool = True) -> None:
     """``--seed``, ``--device``, ``--max-series``, ``--out``: every command that forecasts has them."""
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
-    parser.add_argument("--device", type=device, default="auto",
-                        help="where the model runs: auto (CUDA when available), cpu, cuda, cuda:N "
-                        "(default: %(default)s)")
+    parser.add_argument(
+        "--device",
+        type=device,
+        default="auto",
+        help="where the model runs: auto (CUDA when available), cpu, cuda, cuda:N (default: %(default)s)",
+    )
     if max_series:
-        parser.add_argument("--max-series", type=positive_int, default=None,
-                            help="evaluate only the first N test series")
+        parser.add_argument(
+            "--max-series", type=positive_int, default=None, help="evaluate only the first N test series"
+        )
     parser.add_argument("--out", type=Path, default=None, help=out_help)
 
 
-def add_training_budget(parser, epochs: int = 10, batches_per_epoch: int = 50, lr: Optional[float] = 1e-3,
-                        lr_help: str = "learning rate (default: %(default)s)") -> None:
+def add_training_budget(
+    parser,
+    epochs: int = 10,
+    batches_per_epoch: int = 50,
+    lr: Optional[float] = 1e-3,
+    lr_help: str = "learning rate (default: %(default)s)",
+) -> None:
     parser.add_argument("--epochs", type=positive_int, default=epochs, help="max epochs (default: %(default)s)")
-    parser.add_argument("--max-steps", type=positive_int, default=None,
-                        help="stop after this many optimizer steps, whatever --epochs says")
-    parser.add_argument("--batches-per-epoch", type=positive_int, default=batches_per_epoch,
-                        help="training batches per epoch (default: %(default)s)")
-    parser.add_argument("--train-batch-size", type=positive_int, default=32,
-                        help="windows per training batch (default: %(default)s)")
+    parser.add_argument(
+        "--max-steps",
+        type=positive_int,
+        default=None,
+        help="stop after this many optimizer steps, whatever --epochs says",
+    )
+    parser.add_argument(
+        "--batches-per-epoch",
+        type=positive_int,
+        default=batches_per_epoch,
+        help="training batches per epoch (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--train-batch-size", type=positive_int, default=32, help="windows per training batch (default: %(default)s)"
+    )
     parser.add_argument("--lr", type=learning_rate, default=lr, help=lr_help)
     parser.add_argument("--max-minutes", type=positive_float, default=None, help="wall-clock budget for training")
 
@@ -214,8 +275,9 @@ def quiet_libraries() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
-def run_command(prog: str, commands: Dict[str, Callable], args: argparse.Namespace,
-                user_errors: Sequence[type] = ()) -> int:
+def run_command(
+    prog: str, commands: Dict[str, Callable], args: argparse.Namespace, user_errors: Sequence[type] = ()
+) -> int:
     """Run ``commands[args.command]``; a user error is one line on stderr and exit status 2."""
     from .datasets import MirrorFileMissing
 

@@ -61,8 +61,9 @@ class FrameSeries:
         """Only the items at positions ``keep`` (e.g. those long enough), in that order."""
         keep = np.asarray(keep, dtype=np.int64)
         ids = None if self.ids is None else self.ids.take(keep)
-        return FrameSeries([self.entries[k] for k in keep], self.freq, self.last[keep], ids,
-                           self.id_column, self.timestamp_column)
+        return FrameSeries(
+            [self.entries[k] for k in keep], self.freq, self.last[keep], ids, self.id_column, self.timestamp_column
+        )
 
     def lengths(self) -> np.ndarray:
         return np.array([len(entry["target"]) for entry in self.entries], dtype=np.int64)
@@ -189,8 +190,14 @@ def _read(df, id_column, timestamp_column, target, freq) -> FrameSeries:
     else:
         names = ids.tolist() if hasattr(ids, "tolist") else list(ids)
         entries = [{"start": s, "target": t, "item_id": n} for s, t, n in zip(starts, targets, names)]
-    return FrameSeries(entries=entries, freq=freq, last=times[last_row], ids=ids, id_column=id_column,
-                       timestamp_column=timestamp_column)
+    return FrameSeries(
+        entries=entries,
+        freq=freq,
+        last=times[last_row],
+        ids=ids,
+        id_column=id_column,
+        timestamp_column=timestamp_column,
+    )
 
 
 def _row(labels: pd.Index, position) -> Any:
@@ -295,7 +302,7 @@ def _infer(times, same, first_row, counts, who) -> str:
         if alias is None:  # no member tells: they are checked against the others' grid later
             continue
         if found and alias not in found:
-            (majority, seen), = list(found.items())
+            ((majority, seen),) = list(found.items())
             raise DataError(
                 f"the items do not share one frequency: {_some(seen, who)} {_look(seen)} {majority!r} but "
                 f"{_some(members, who)} {_look(members)} {alias!r}; pass freq= (missing steps then become NaN)"
@@ -408,8 +415,9 @@ def predict_series(
     from tqdm.auto import tqdm
 
     count = 0
-    with tqdm(total=total, desc="forecasting", unit="series",
-              disable=None if progress is None else not progress) as bar:
+    with tqdm(
+        total=total, desc="forecasting", unit="series", disable=None if progress is None else not progress
+    ) as bar:
         while True:
             piece = _collect(forecasts, series, count, min(total, count + chunk_items), levels, bar)
             count += piece.items

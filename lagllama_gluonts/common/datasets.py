@@ -210,14 +210,11 @@ def default_dataset_path() -> Path:
 def _check_name(name: str) -> None:
     if name not in gluonts_datasets.dataset_recipes:
         raise KeyError(
-            f"{name!r} is not a GluonTS repository dataset; choose one of "
-            f"{sorted(gluonts_datasets.dataset_recipes)}"
+            f"{name!r} is not a GluonTS repository dataset; choose one of {sorted(gluonts_datasets.dataset_recipes)}"
         )
 
 
-def _generate_into_staging(
-    name: str, root: Path, mirror: Optional[Path]
-) -> Path:
+def _generate_into_staging(name: str, root: Path, mirror: Optional[Path]) -> Path:
     """
     Run the GluonTS recipe for ``name`` into a fresh staging directory.
 
@@ -228,9 +225,7 @@ def _generate_into_staging(
     staging = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=root))
     try:
         with redirect_downloads(mirror):
-            return gluonts_datasets.materialize_dataset(
-                name, path=staging, regenerate=True
-            )
+            return gluonts_datasets.materialize_dataset(name, path=staging, regenerate=True)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -290,9 +285,7 @@ def materialize_dataset(
         return target
 
     root.mkdir(parents=True, exist_ok=True)
-    generated = _generate_into_staging(
-        name, root, Path(mirror) if mirror is not None else None
-    )
+    generated = _generate_into_staging(name, root, Path(mirror) if mirror is not None else None)
     try:
         _publish(generated, target, regenerate)
     finally:
@@ -325,12 +318,8 @@ def get_dataset(
     TrainDatasets
         Loaded by GluonTS itself from the materialized cache entry.
     """
-    dataset_dir = materialize_dataset(
-        name, mirror=mirror, path=path, regenerate=regenerate
-    )
+    dataset_dir = materialize_dataset(name, mirror=mirror, path=path, regenerate=regenerate)
     # The dataset is in place now, so GluonTS only loads it; any download
     # attempt would mean the cache was removed in between.
     with redirect_downloads(mirror):
-        return gluonts_datasets.get_dataset(
-            name, path=dataset_dir.parent, regenerate=False
-        )
+        return gluonts_datasets.get_dataset(name, path=dataset_dir.parent, regenerate=False)

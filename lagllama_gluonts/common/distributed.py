@@ -34,8 +34,10 @@ GROUP_COLUMN = "__group__"
 def assign_groups(df: pd.DataFrame, id_column: str, groups: int) -> np.ndarray:
     """Each row's group: its item's position in first-row order, modulo ``groups``."""
     if id_column not in df:
-        raise DataError(f"the DataFrame has no column {id_column!r} (id_column=); its columns are: "
-                        f"{', '.join(map(repr, map(str, df.columns)))}")
+        raise DataError(
+            f"the DataFrame has no column {id_column!r} (id_column=); its columns are: "
+            f"{', '.join(map(repr, map(str, df.columns)))}"
+        )
     if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
         raise ValueError(f"groups must be a positive integer, got {groups!r}")
     codes, _ = pd.factorize(df[id_column], sort=False)
@@ -68,23 +70,46 @@ def _in_item_order(table: pd.DataFrame, df: pd.DataFrame, id_column: str) -> pd.
     return table.iloc[rows].drop(columns=GROUP_COLUMN).reset_index(drop=True)
 
 
-def predict_df_grouped(predictor, df: pd.DataFrame, id_column: str = "item_id", timestamp_column: str = "timestamp",
-                       target: str = "target", groups: int = 4, seed: int = 0,
-                       quantile_levels: Sequence[float] = QUANTILES, freq: Optional[str] = None,
-                       num_samples: Optional[int] = None) -> pd.DataFrame:
+def predict_df_grouped(
+    predictor,
+    df: pd.DataFrame,
+    id_column: str = "item_id",
+    timestamp_column: str = "timestamp",
+    target: str = "target",
+    groups: int = 4,
+    seed: int = 0,
+    quantile_levels: Sequence[float] = QUANTILES,
+    freq: Optional[str] = None,
+    num_samples: Optional[int] = None,
+) -> pd.DataFrame:
     """:func:`predict_df_ray`'s table, computed here group after group (the reference)."""
-    kwargs = dict(id_column=id_column, timestamp_column=timestamp_column, target=target,
-                  quantile_levels=quantile_levels, freq=freq, num_samples=num_samples)
+    kwargs = dict(
+        id_column=id_column,
+        timestamp_column=timestamp_column,
+        target=target,
+        quantile_levels=quantile_levels,
+        freq=freq,
+        num_samples=num_samples,
+    )
     keyed = df.assign(**{GROUP_COLUMN: assign_groups(df, id_column, groups)})
     pieces = [_forecast_group(frame, predictor, seed, **kwargs) for _, frame in keyed.groupby(GROUP_COLUMN)]
     return _in_item_order(pd.concat(pieces, ignore_index=True), df, id_column)
 
 
-def predict_df_ray(predictor, df: pd.DataFrame, id_column: str = "item_id", timestamp_column: str = "timestamp",
-                   target: str = "target", groups: int = 4, seed: int = 0,
-                   quantile_levels: Sequence[float] = QUANTILES, freq: Optional[str] = None,
-                   num_samples: Optional[int] = None, num_cpus: Optional[float] = 1,
-                   make_predictor: Optional[Callable[[], object]] = None) -> pd.DataFrame:
+def predict_df_ray(
+    predictor,
+    df: pd.DataFrame,
+    id_column: str = "item_id",
+    timestamp_column: str = "timestamp",
+    target: str = "target",
+    groups: int = 4,
+    seed: int = 0,
+    quantile_levels: Sequence[float] = QUANTILES,
+    freq: Optional[str] = None,
+    num_samples: Optional[int] = None,
+    num_cpus: Optional[float] = 1,
+    make_predictor: Optional[Callable[[], object]] = None,
+) -> pd.DataFrame:
     """Forecast every item of a long DataFrame with Ray Data, one task per group of items.
 
     ``predictor`` is shipped to the workers once (``ray.put``); ``make_predictor`` instead
@@ -98,8 +123,14 @@ def predict_df_ray(predictor, df: pd.DataFrame, id_column: str = "item_id", time
         raise DataError('predict_df_ray needs Ray Data: pip install "ray[data]" (the distributed extra)') from None
     if predictor is None and make_predictor is None:
         raise ValueError("give a predictor or make_predictor")
-    kwargs = dict(id_column=id_column, timestamp_column=timestamp_column, target=target,
-                  quantile_levels=list(quantile_levels), freq=freq, num_samples=num_samples)
+    kwargs = dict(
+        id_column=id_column,
+        timestamp_column=timestamp_column,
+        target=target,
+        quantile_levels=list(quantile_levels),
+        freq=freq,
+        num_samples=num_samples,
+    )
     keyed = df.assign(**{GROUP_COLUMN: assign_groups(df, id_column, groups)})
     if not ray.is_initialized():
         ray.init(include_dashboard=False, log_to_driver=False)
@@ -110,9 +141,11 @@ def predict_df_ray(predictor, df: pd.DataFrame, id_column: str = "item_id", time
         return _forecast_group(frame, model, seed, **kwargs)
 
     dataset = ray.data.from_pandas(keyed)
-    table = (dataset.groupby(GROUP_COLUMN, num_partitions=min(groups, keyed[GROUP_COLUMN].nunique()))
-             .map_groups(forecast, batch_format="pandas", num_cpus=num_cpus)
-             .to_pandas())
+    table = (
+        dataset.groupby(GROUP_COLUMN, num_partitions=min(groups, keyed[GROUP_COLUMN].nunique()))
+        .map_groups(forecast, batch_format="pandas", num_cpus=num_cpus)
+        .to_pandas()
+    )
     # Arrow's round trip may change the types (strings, time units): back to predict_df's
     table[id_column] = table[id_column].astype(df[id_column].dtype)
     table[timestamp_column] = table[timestamp_column].astype("datetime64[ns]")

@@ -73,8 +73,9 @@ def _accelerator(device: DeviceLike) -> Dict[str, Any]:
     return {"accelerator": kind.type}
 
 
-def trainer_defaults(trainer_kwargs: Optional[Dict[str, Any]], device: DeviceLike = None,
-                     **model_defaults: Any) -> Dict[str, Any]:
+def trainer_defaults(
+    trainer_kwargs: Optional[Dict[str, Any]], device: DeviceLike = None, **model_defaults: Any
+) -> Dict[str, Any]:
     """Trainer settings: ``model_defaults`` (e.g. ``max_epochs``), then quiet and write-nothing
     defaults, then the device's accelerator, each overridden by what the user gave."""
     user = dict(trainer_kwargs or {})
@@ -127,8 +128,9 @@ class ForecastEstimator(PyTorchLightningEstimator):
     # -- data checks --------------------------------------------------------------------------
 
     def check_training_data(self, training_data: Dataset, validation_data: Optional[Dataset]) -> None:
-        check_dataset(training_data, "training", target_dim=self.target_dim, freq=self.freq,
-                      min_length=self.prediction_length + 1)
+        check_dataset(
+            training_data, "training", target_dim=self.target_dim, freq=self.freq, min_length=self.prediction_length + 1
+        )
         if validation_data is not None:
             check_dataset(validation_data, "validation", target_dim=self.target_dim, freq=self.freq)
 
@@ -176,8 +178,9 @@ class ForecastEstimator(PyTorchLightningEstimator):
         settings = dict(self.trainer_kwargs)  # a copy: the user's callbacks stay for the next run
         callbacks = [best, *self.extra_callbacks(validation_data), *settings.pop("callbacks", [])]
         trainer = pl.Trainer(**{"accelerator": "auto", **settings, "callbacks": callbacks})
-        trainer.fit(model=network, train_dataloaders=training_loader, val_dataloaders=validation_loader,
-                    ckpt_path=ckpt_path)
+        trainer.fit(
+            model=network, train_dataloaders=training_loader, val_dataloaders=validation_loader, ckpt_path=ckpt_path
+        )
         if best.best_state is not None:
             network.load_state_dict(best.best_state)
         return TrainOutput(
@@ -187,21 +190,43 @@ class ForecastEstimator(PyTorchLightningEstimator):
             predictor=self.create_predictor(transformation, network),
         )
 
-    def train(self, training_data: Dataset, validation_data: Optional[Dataset] = None,
-              shuffle_buffer_length: Optional[int] = None, cache_data: bool = True,
-              ckpt_path: Optional[str] = None, **kwargs) -> PyTorchPredictor:
-        return self.train_model(training_data, validation_data, shuffle_buffer_length=shuffle_buffer_length,
-                                cache_data=cache_data, ckpt_path=ckpt_path, **kwargs).predictor
+    def train(
+        self,
+        training_data: Dataset,
+        validation_data: Optional[Dataset] = None,
+        shuffle_buffer_length: Optional[int] = None,
+        cache_data: bool = True,
+        ckpt_path: Optional[str] = None,
+        **kwargs,
+    ) -> PyTorchPredictor:
+        return self.train_model(
+            training_data,
+            validation_data,
+            shuffle_buffer_length=shuffle_buffer_length,
+            cache_data=cache_data,
+            ckpt_path=ckpt_path,
+            **kwargs,
+        ).predictor
 
-    def train_from(self, predictor: PyTorchPredictor, training_data: Dataset,
-                   validation_data: Optional[Dataset] = None, shuffle_buffer_length: Optional[int] = None,
-                   cache_data: bool = True, ckpt_path: Optional[str] = None) -> PyTorchPredictor:
-        return self.train_model(training_data, validation_data, from_predictor=predictor,
-                                shuffle_buffer_length=shuffle_buffer_length, cache_data=cache_data,
-                                ckpt_path=ckpt_path).predictor
+    def train_from(
+        self,
+        predictor: PyTorchPredictor,
+        training_data: Dataset,
+        validation_data: Optional[Dataset] = None,
+        shuffle_buffer_length: Optional[int] = None,
+        cache_data: bool = True,
+        ckpt_path: Optional[str] = None,
+    ) -> PyTorchPredictor:
+        return self.train_model(
+            training_data,
+            validation_data,
+            from_predictor=predictor,
+            shuffle_buffer_length=shuffle_buffer_length,
+            cache_data=cache_data,
+            ckpt_path=ckpt_path,
+        ).predictor
 
     # -- the predictor ------------------------------------------------------------------------
 
     def predictor_device(self) -> str:
         return resolve_device(self.device)
-

@@ -105,9 +105,7 @@ def run_backtest(
     # GluonTS' own bars (the Evaluator's) follow its env flag, ours follows
     # ``disable``; toggling both keeps ``progress=False`` fully quiet.
     with gluonts_env._let(use_tqdm=progress):
-        forecast_it, ts_it = make_evaluation_predictions(
-            dataset=dataset, predictor=predictor, num_samples=num_samples
-        )
+        forecast_it, ts_it = make_evaluation_predictions(dataset=dataset, predictor=predictor, num_samples=num_samples)
         # Materialize while predicting so the bar reflects model time, which
         # dominates; the series are needed again for plots anyway.
         forecasts = list(
@@ -122,9 +120,7 @@ def run_backtest(
         tss = list(ts_it)
 
         evaluator = Evaluator(quantiles=QUANTILES, num_workers=0)
-        agg_metrics, _ = evaluator(
-            iter(tss), iter(forecasts), num_series=len(tss)
-        )
+        agg_metrics, _ = evaluator(iter(tss), iter(forecasts), num_series=len(tss))
     return agg_metrics, forecasts, tss
 
 
@@ -154,24 +150,16 @@ def backtest_metrics_table(
     str
         Two columns, ``metric`` and ``value``, one metric per line.
     """
-    rows = [
-        (name, _format_value(agg_metrics[name]))
-        for name in metrics
-        if name in agg_metrics
-    ]
+    rows = [(name, _format_value(agg_metrics[name])) for name in metrics if name in agg_metrics]
     if not rows:
-        raise ValueError(
-            f"none of {list(metrics)} found in metrics {sorted(agg_metrics)}"
-        )
+        raise ValueError(f"none of {list(metrics)} found in metrics {sorted(agg_metrics)}")
     name_width = max(len("metric"), *(len(name) for name, _ in rows))
     value_width = max(len("value"), *(len(value) for _, value in rows))
     lines = [
         f"{'metric':<{name_width}}  {'value':>{value_width}}",
         f"{'-' * name_width}  {'-' * value_width}",
     ]
-    lines += [
-        f"{name:<{name_width}}  {value:>{value_width}}" for name, value in rows
-    ]
+    lines += [f"{name:<{name_width}}  {value:>{value_width}}" for name, value in rows]
     return "\n".join(lines)
 
 
@@ -200,9 +188,7 @@ def seasonal_naive_baseline(
     """
     if season_length is None:
         season_length = get_seasonality(dataset_meta_freq)
-    return SeasonalNaivePredictor(
-        prediction_length=prediction_length, season_length=season_length
-    )
+    return SeasonalNaivePredictor(prediction_length=prediction_length, season_length=season_length)
 
 
 def compare_metrics_table(
@@ -238,10 +224,7 @@ def compare_metrics_table(
     widths = [max(len(row[i]) for row in [header] + rows) for i in range(len(header))]
 
     def line(cells):
-        return "  ".join(
-            f"{cell:<{w}}" if i == 0 else f"{cell:>{w}}"
-            for i, (cell, w) in enumerate(zip(cells, widths))
-        )
+        return "  ".join(f"{cell:<{w}}" if i == 0 else f"{cell:>{w}}" for i, (cell, w) in enumerate(zip(cells, widths)))
 
     return "\n".join([line(header), line(["-" * w for w in widths])] + [line(r) for r in rows])
 
@@ -317,8 +300,9 @@ METRICS_FILE = "metrics.json"
 FORECASTS_PNG = "forecasts.png"
 
 
-def write_report(out: Union[Path, str], record: dict, forecasts: Sequence[Forecast], tss: Sequence[TimeSeries],
-                 title: str) -> Tuple[Path, Path]:
+def write_report(
+    out: Union[Path, str], record: dict, forecasts: Sequence[Forecast], tss: Sequence[TimeSeries], title: str
+) -> Tuple[Path, Path]:
     """``OUT/metrics.json`` (the record) and ``OUT/forecasts.png``: the same names for both models."""
     from .plots import plot_forecasts
 
@@ -331,8 +315,15 @@ def write_report(out: Union[Path, str], record: dict, forecasts: Sequence[Foreca
     return metrics_path, png
 
 
-def write_forecast(out: Union[Path, str], table, column: str, forecast: Forecast, title: str,
-                   quantiles: Sequence[float] = QUANTILES, history: Optional[int] = None) -> Tuple[Path, Path]:
+def write_forecast(
+    out: Union[Path, str],
+    table,
+    column: str,
+    forecast: Forecast,
+    title: str,
+    quantiles: Sequence[float] = QUANTILES,
+    history: Optional[int] = None,
+) -> Tuple[Path, Path]:
     """``OUT/forecast.csv`` (timestamp on the table's own grid, mean, median, ``q0.1`` ...,
     in the column's units) and ``OUT/forecast.png`` for a forecast past the end of a
     :class:`~lagllama_gluonts.common.tables.RegularTable` column: both models' CLIs."""
@@ -382,9 +373,16 @@ class RollingBacktest:
 
     def record(self) -> dict:
         """The JSON-able summary ``metrics.json`` holds."""
-        return {"prediction_length": self.prediction_length, "windows": self.windows, "distance": self.distance,
-                "freq": self.freq, "items": self.items, "skipped": len(self.skipped),
-                "skipped_items": [str(s) for s in self.skipped[:20]], "metrics": self.metrics}
+        return {
+            "prediction_length": self.prediction_length,
+            "windows": self.windows,
+            "distance": self.distance,
+            "freq": self.freq,
+            "items": self.items,
+            "skipped": len(self.skipped),
+            "skipped_items": [str(s) for s in self.skipped[:20]],
+            "metrics": self.metrics,
+        }
 
 
 def _item_name(entry: dict, position: int):
@@ -469,8 +467,15 @@ def rolling_backtest(
     examples: Dict[str, List[Forecast]] = {}
     for i, (model, model_predictor) in enumerate(models.items()):
         evaluator = Evaluator(quantiles=QUANTILES, num_workers=0)
-        agg, rows, first = _score_windows(evaluator, model_predictor, test_data, num_samples, shown,
-                                          progress=progress and i == 0, desc=f"backtesting {model}")
+        agg, rows, first = _score_windows(
+            evaluator,
+            model_predictor,
+            test_data,
+            num_samples,
+            shown,
+            progress=progress and i == 0,
+            desc=f"backtesting {model}",
+        )
         rows.insert(0, "model", model)
         rows["item_id"] = np.repeat(np.asarray(names, dtype=object), windows)
         rows.insert(2, "window", np.tile(np.arange(windows), len(kept)))
@@ -483,10 +488,18 @@ def rolling_backtest(
         (names[k], series[k], {model: examples[model][k * windows : (k + 1) * windows] for model in models})
         for k in range(len(series))
     ]
-    return RollingBacktest(metrics=metrics, item_metrics=pd.concat(per_item, ignore_index=True),
-                           window_metrics=pd.concat(per_window, ignore_index=True), skipped=skipped,
-                           examples=shown_examples, prediction_length=prediction_length, windows=windows,
-                           distance=distance, freq=freq, items=len(kept))
+    return RollingBacktest(
+        metrics=metrics,
+        item_metrics=pd.concat(per_item, ignore_index=True),
+        window_metrics=pd.concat(per_window, ignore_index=True),
+        skipped=skipped,
+        examples=shown_examples,
+        prediction_length=prediction_length,
+        windows=windows,
+        distance=distance,
+        freq=freq,
+        items=len(kept),
+    )
 
 
 def _as_series(entry: dict, freq: str) -> pd.Series:
@@ -500,8 +513,9 @@ def _score_windows(evaluator: Evaluator, predictor, test_data, num_samples: int,
 
     def forecasts():
         stream = predictor.predict(test_data.input, num_samples=num_samples)
-        for k, forecast in enumerate(tqdm(stream, total=len(test_data), desc=desc, unit="window",
-                                          disable=not progress)):
+        for k, forecast in enumerate(
+            tqdm(stream, total=len(test_data), desc=desc, unit="window", disable=not progress)
+        ):
             if k < keep:
                 kept.append(forecast)
             yield forecast
@@ -509,8 +523,7 @@ def _score_windows(evaluator: Evaluator, predictor, test_data, num_samples: int,
     def truths():
         for past, label in test_data:
             target = np.concatenate([np.asarray(past["target"]), np.asarray(label["target"])]).astype(np.float64)
-            yield pd.Series(target, index=pd.period_range(past["start"], periods=len(target),
-                                                           freq=past["start"].freq))
+            yield pd.Series(target, index=pd.period_range(past["start"], periods=len(target), freq=past["start"].freq))
 
     with gluonts_env._let(use_tqdm=False):
         agg, rows = evaluator(truths(), forecasts(), num_series=len(test_data))
@@ -524,13 +537,15 @@ def _per_item(evaluator: Evaluator, rows: pd.DataFrame, model: str) -> pd.DataFr
     records = []
     for item, group in rows.groupby("item_id", sort=False):
         agg, _ = evaluator.get_aggregate_metrics(group.drop(columns=["model", "window"]))
-        records.append({"model": model, "item_id": item, "windows": len(group),
-                        **{m: agg[m] for m in TABLE_METRICS if m in agg}})
+        records.append(
+            {"model": model, "item_id": item, "windows": len(group), **{m: agg[m] for m in TABLE_METRICS if m in agg}}
+        )
     return pd.DataFrame.from_records(records)
 
 
-def write_backtest_report(out: Union[Path, str], result: RollingBacktest, title: str,
-                          extra: Optional[dict] = None) -> Tuple[Path, Path, Path]:
+def write_backtest_report(
+    out: Union[Path, str], result: RollingBacktest, title: str, extra: Optional[dict] = None
+) -> Tuple[Path, Path, Path]:
     """``OUT/metrics.json`` (aggregates per model and what was skipped), ``OUT/item_metrics.csv``
     (one row per model and item) and ``OUT/backtest.png`` (the first items' windows)."""
     from .plots import plot_backtest
@@ -549,9 +564,16 @@ def write_backtest_report(out: Union[Path, str], result: RollingBacktest, title:
 # --------------------------------------------------------------------------- forecasts of a table
 
 
-def forecast_table_file(predictor, table, path: Union[Path, str], title: str, num_samples: Optional[int] = None,
-                        quantiles: Sequence[float] = QUANTILES, plot_items: int = 4,
-                        progress: Optional[bool] = None) -> Tuple[Path, int, Path]:
+def forecast_table_file(
+    predictor,
+    table,
+    path: Union[Path, str],
+    title: str,
+    num_samples: Optional[int] = None,
+    quantiles: Sequence[float] = QUANTILES,
+    plot_items: int = 4,
+    progress: Optional[bool] = None,
+) -> Tuple[Path, int, Path]:
     """Forecast every item of a :class:`~lagllama_gluonts.common.tables.SeriesTable` past its
     end and write the long table (item, timestamp, mean, median, ``q0.1`` ...) to ``path``
     (.csv or .parquet) piece by piece as the forecasts stream; ``forecast.png`` beside it
@@ -573,6 +595,13 @@ def forecast_table_file(predictor, table, path: Union[Path, str], title: str, nu
     shown = first[0]
     horizon = len(shown) // max(1, shown[table.id_column].nunique())
     history = table.history(list(pd.unique(shown[table.id_column])), max(4 * horizon, 64))
-    png = plot_table_items(history, shown, path.parent / "forecast.png", title, max_items=plot_items,
-                           id_column=table.id_column, time_column=table.time_column)
+    png = plot_table_items(
+        history,
+        shown,
+        path.parent / "forecast.png",
+        title,
+        max_items=plot_items,
+        id_column=table.id_column,
+        time_column=table.time_column,
+    )
     return path, rows, png

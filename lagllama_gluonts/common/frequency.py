@@ -93,7 +93,6 @@ def future_timestamps(last: pd.Timestamp, horizon: int, freq: str) -> pd.Datetim
     return pd.date_range(last, periods=horizon + 1, freq=to_offset(freq))[1:]
 
 
-
 def check_frequency(freq) -> str:
     """``freq`` if pandas knows it as an offset alias (old or new spelling), else a :class:`DataError`."""
     to_offset(freq)

@@ -148,8 +148,9 @@ def _plot_table(ax, history: pd.Series, table: pd.DataFrame, title: str, time_co
     t = pd.DatetimeIndex(table[time_column])
     for low, high, alpha in (("q0.1", "q0.9", 0.2), ("q0.3", "q0.7", 0.35)):
         if low in table and high in table:
-            ax.fill_between(t, table[low], table[high], color="tab:blue", alpha=alpha, lw=0,
-                            label=f"{low[1:]}-{high[1:]} interval")
+            ax.fill_between(
+                t, table[low], table[high], color="tab:blue", alpha=alpha, lw=0, label=f"{low[1:]}-{high[1:]} interval"
+            )
     ax.plot(t, table["median"], color="tab:blue", lw=1.5, label="median")
     ax.plot(t, table["mean"], color="tab:orange", lw=1, ls="--", label="mean")
     ax.axvline(t[0], color="grey", ls=":", lw=1)
@@ -191,7 +192,7 @@ def plot_items(
     axes = fig.subplots(rows, cols, squeeze=False)
     for ax, item in zip(axes.flat, items):
         _plot_table(ax, history_by_item[item], table[table[id_column] == item], f"{id_column} {item}", time_column)
-    for ax in list(axes.flat)[len(items):]:
+    for ax in list(axes.flat)[len(items) :]:
         ax.set_visible(False)
     if title:
         fig.suptitle(title)
@@ -226,14 +227,27 @@ def plot_backtest(
             for w, forecast in enumerate(forecasts):
                 index = _to_timestamps(forecast.index)
                 if m == 0:
-                    ax.fill_between(index, _first_dim(forecast.quantile(0.1)), _first_dim(forecast.quantile(0.9)),
-                                    color=colour, alpha=0.2, lw=0, label="10-90% interval" if w == 0 else None)
-                ax.plot(index, _first_dim(forecast.quantile(0.5)), color=colour, lw=1.3 if m == 0 else 1,
-                        ls="-" if m == 0 else "--", label=f"{model} median" if w == 0 else None)
+                    ax.fill_between(
+                        index,
+                        _first_dim(forecast.quantile(0.1)),
+                        _first_dim(forecast.quantile(0.9)),
+                        color=colour,
+                        alpha=0.2,
+                        lw=0,
+                        label="10-90% interval" if w == 0 else None,
+                    )
+                ax.plot(
+                    index,
+                    _first_dim(forecast.quantile(0.5)),
+                    color=colour,
+                    lw=1.3 if m == 0 else 1,
+                    ls="-" if m == 0 else "--",
+                    label=f"{model} median" if w == 0 else None,
+                )
                 ax.axvline(index[0], color="grey", ls=":", lw=0.8)
         ax.set_title(f"item {item}")
         ax.tick_params(axis="x", labelrotation=30, labelsize=7)
-    for ax in list(axes.flat)[len(examples):]:
+    for ax in list(axes.flat)[len(examples) :]:
         ax.set_visible(False)
     axes.flat[0].legend(loc="upper left", fontsize=7)
     if title:

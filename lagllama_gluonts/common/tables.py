@@ -62,8 +62,9 @@ def _has_pyarrow() -> bool:
     return True
 
 
-def read_frame(path: PathLike, sep: Optional[str] = None, engine: Optional[str] = None,
-               **read_csv_kwargs) -> pd.DataFrame:
+def read_frame(
+    path: PathLike, sep: Optional[str] = None, engine: Optional[str] = None, **read_csv_kwargs
+) -> pd.DataFrame:
     """The raw table, with clear errors for a missing, empty or unreadable file: delimited
     text, or Parquet (a ``.parquet`` file, read with pyarrow when it is installed).
 
@@ -344,16 +345,23 @@ class SeriesTable:
         keep = np.flatnonzero(observed >= min_observed)
         short = [self.series.name(k) for k in np.flatnonzero(observed < min_observed)]
         if not len(keep):
-            raise DataError(f"{Path(self.source).name}: every item has fewer than {min_observed} observed values "
-                            f"(the most: {observed.max()}); use a shorter horizon")
+            raise DataError(
+                f"{Path(self.source).name}: every item has fewer than {min_observed} observed values "
+                f"(the most: {observed.max()}); use a shorter horizon"
+            )
         if short:
             self.series = self.series.subset(keep)
             if self.covariate_values:
                 self.covariate_values = [self.covariate_values[k] for k in keep]
         return short
 
-    def add_covariate_fields(self, known: Sequence[str] = (), past: Sequence[str] = (), horizon: int = 0,
-                             known_option: str = "--known-covariates") -> List[Dict]:
+    def add_covariate_fields(
+        self,
+        known: Sequence[str] = (),
+        past: Sequence[str] = (),
+        horizon: int = 0,
+        known_option: str = "--known-covariates",
+    ) -> List[Dict]:
         """Put the covariate columns into the entries under GluonTS's field names and return
         the entries: ``known`` (known over the horizon) as ``feat_dynamic_real`` over the
         target and ``horizon`` steps more, ``past`` (known only in the past) as
@@ -389,13 +397,16 @@ class SeriesTable:
                     raise DataError(
                         f"{who}: known-future covariates ({known_option}) need the {horizon} rows after the last "
                         f"target value ({last}), with the covariates filled in and the target left empty; the table "
-                        f"has {future.shape[1]}")
+                        f"has {future.shape[1]}"
+                    )
                 blank = np.isnan(future)
                 if blank.any():
                     row, step = (int(i) for i in np.argwhere(blank)[0])
                     when = last + (step + 1) * to_offset(self.freq)
-                    raise DataError(f"{who}: known-future covariate column {columns[known_rows[row]]!r} is blank at "
-                                    f"{when}, in the forecast horizon; fill in the values the horizon will have")
+                    raise DataError(
+                        f"{who}: known-future covariate column {columns[known_rows[row]]!r} is blank at "
+                        f"{when}, in the forecast horizon; fill in the values the horizon will have"
+                    )
                 entry["feat_dynamic_real"] = np.concatenate((history[known_rows], future.astype(np.float32)), axis=1)
             if past_rows:
                 entry["past_feat_dynamic_real"] = history[past_rows]
@@ -410,8 +421,9 @@ class SeriesTable:
             name = self.series.name(position)
             if name in wanted:
                 values = entry["target"][-steps:].astype(np.float64)
-                stamps = pd.date_range(end=pd.Timestamp(self.series.last[position]), periods=len(values),
-                                       freq=to_offset(self.freq))
+                stamps = pd.date_range(
+                    end=pd.Timestamp(self.series.last[position]), periods=len(values), freq=to_offset(self.freq)
+                )
                 out[name] = pd.Series(values, index=stamps)
         return out
 
@@ -458,8 +470,10 @@ def read_series_table(
     if not targets:
         raise DataError(f"name the column(s) to forecast with {target_option}")
     if item_column is not None and len(targets) > 1:
-        raise DataError(f"{item_option} reads a long table with one {target_option} column; several "
-                        f"{target_option} columns ({', '.join(targets)}) are a wide table (leave out {item_option})")
+        raise DataError(
+            f"{item_option} reads a long table with one {target_option} column; several "
+            f"{target_option} columns ({', '.join(targets)}) are a wide table (leave out {item_option})"
+        )
     frame = read_frame(path, sep=sep)
     if frame.empty:
         raise DataError(f"{name} has no data rows")
@@ -468,14 +482,17 @@ def read_series_table(
         raise DataError(f"{name}: no item column {item_column!r} ({item_option}); the table has: {', '.join(names)}")
     time_column = time_column or guess_time_column([c for c in names if c != item_column] or names)
     if time_column not in frame.columns:
-        raise DataError(f"{name}: no timestamp column {time_column!r} ({time_option}); the table has: "
-                        f"{', '.join(names)}")
+        raise DataError(
+            f"{name}: no timestamp column {time_column!r} ({time_option}); the table has: {', '.join(names)}"
+        )
     if item_column is not None and item_column == time_column:
         raise DataError(f"{item_option} {item_column!r} is also the timestamp column; name another column")
     missing = [t for t in targets if t not in frame.columns]
     if missing:
-        raise DataError(f"{name}: no target column {', '.join(map(repr, missing))} ({target_option}); the table "
-                        f"has: {', '.join(names)}")
+        raise DataError(
+            f"{name}: no target column {', '.join(map(repr, missing))} ({target_option}); the table "
+            f"has: {', '.join(names)}"
+        )
     for target in targets:
         if target in (time_column, item_column):
             role = "timestamp" if target == time_column else "item"
@@ -488,8 +505,9 @@ def read_series_table(
         numbers, row = to_numbers(raw)
         if row is not None:
             who = "" if item_column is None else f"item {frame[item_column].iloc[row]!r}: "
-            raise DataError(f"{name}: {who}column {target!r} has a non-numeric value {raw.iloc[row]!r} in data row "
-                            f"{row + 1}")
+            raise DataError(
+                f"{name}: {who}column {target!r} has a non-numeric value {raw.iloc[row]!r} in data row {row + 1}"
+            )
         values[target] = numbers
     covariates = list(dict.fromkeys(covariates or []))
     covariate_values = _covariate_columns(frame, name, names, covariates, targets, time_column, item_column)
@@ -497,8 +515,10 @@ def read_series_table(
     from .dataframes import read_df
 
     if item_column is not None:
-        long = pd.DataFrame({item_column: frame[item_column], time_column: frame[time_column],
-                             targets[0]: values[targets[0]]}, index=frame.index)
+        long = pd.DataFrame(
+            {item_column: frame[item_column], time_column: frame[time_column], targets[0]: values[targets[0]]},
+            index=frame.index,
+        )
         id_column, target, wide = item_column, targets[0], False
     else:
         for column, numbers in values.items():
@@ -507,11 +527,14 @@ def read_series_table(
         id_column = next(c for c in WIDE_ID_COLUMNS if c not in (time_column, *targets))
         target = "target" if "target" not in (id_column, time_column) else "value"
         count = len(frame)
-        long = pd.DataFrame({
-            id_column: pd.Categorical(np.repeat(np.arange(len(targets)), count)).rename_categories(targets),
-            time_column: np.tile(frame[time_column].to_numpy(), len(targets)),
-            target: np.concatenate([values[t] for t in targets]),
-        }, index=np.tile(frame.index.to_numpy(), len(targets)))  # each cell's data row in the file
+        long = pd.DataFrame(
+            {
+                id_column: pd.Categorical(np.repeat(np.arange(len(targets)), count)).rename_categories(targets),
+                time_column: np.tile(frame[time_column].to_numpy(), len(targets)),
+                target: np.concatenate([values[t] for t in targets]),
+            },
+            index=np.tile(frame.index.to_numpy(), len(targets)),
+        )  # each cell's data row in the file
         # blank cells are left out: each column's series runs from its first to its last value
         # (a column that starts later has its own start); gaps inside come back as NaN on the grid
         long = long[~np.isnan(long[target].to_numpy())]
@@ -527,13 +550,21 @@ def read_series_table(
         series.ids = pd.Index(list(series.ids.astype(str)) if hasattr(series.ids, "astype") else series.ids)
         for entry, item in zip(series.entries, series.ids):
             entry["item_id"] = item
-    table = SeriesTable(frame=long, id_column=id_column, time_column=time_column, target=target, series=series,
-                        source=str(path), wide=wide)
+    table = SeriesTable(
+        frame=long,
+        id_column=id_column,
+        time_column=time_column,
+        target=target,
+        series=series,
+        source=str(path),
+        wide=wide,
+    )
     if covariates:
         times = _wall_times(frame[time_column])
         table.covariates = covariates
-        table.covariate_values = _on_item_grids(series, covariate_values, times,
-                                                None if wide else frame[item_column].to_numpy())
+        table.covariate_values = _on_item_grids(
+            series, covariate_values, times, None if wide else frame[item_column].to_numpy()
+        )
     return table
 
 
@@ -547,8 +578,15 @@ def _wall_times(column: pd.Series) -> pd.DatetimeIndex:
     return times.tz_localize(None) if times.tz is not None else times
 
 
-def _covariate_columns(frame: pd.DataFrame, name: str, names: List[str], covariates: List[str], targets: List[str],
-                       time_column: str, item_column: Optional[str]) -> np.ndarray:
+def _covariate_columns(
+    frame: pd.DataFrame,
+    name: str,
+    names: List[str],
+    covariates: List[str],
+    targets: List[str],
+    time_column: str,
+    item_column: Optional[str],
+) -> np.ndarray:
     """The covariate columns of the raw frame as float64 (len(frame), K), checked."""
     for column in covariates:
         if column not in frame.columns:
@@ -566,14 +604,17 @@ def _covariate_columns(frame: pd.DataFrame, name: str, names: List[str], covaria
             row = int(np.flatnonzero(np.isinf(numbers))[0])
         if row is not None:
             who = "" if item_column is None else f"item {frame[item_column].iloc[row]!r}: "
-            raise DataError(f"{name}: {who}covariate column {column!r} has a non-numeric or infinite value "
-                            f"{raw.iloc[row]!r} in data row {row + 1}")
+            raise DataError(
+                f"{name}: {who}covariate column {column!r} has a non-numeric or infinite value "
+                f"{raw.iloc[row]!r} in data row {row + 1}"
+            )
         columns.append(numbers)
     return np.stack(columns, axis=1) if columns else np.zeros((len(frame), 0))
 
 
-def _on_item_grids(series, values: np.ndarray, times: pd.DatetimeIndex,
-                   items: Optional[np.ndarray]) -> List[np.ndarray]:
+def _on_item_grids(
+    series, values: np.ndarray, times: pd.DatetimeIndex, items: Optional[np.ndarray]
+) -> List[np.ndarray]:
     """Each entry's covariates (K, S) on its grid, from its start to its last row (``items``
     None, a wide table: the table's last row); the entry's target is cut after its last value
     (its rows beyond are the covariates' future rows) and ``series.last`` follows."""

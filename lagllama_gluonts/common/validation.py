@@ -93,8 +93,9 @@ def check_entry(
     expected_ndim = 1 if target_dim is None else 2
     if target64.ndim != expected_ndim:
         shape = "(time,)" if target_dim is None else f"({target_dim}, time)"
-        hint = (" (one value per time step: this model is univariate)"
-                if target_dim is None and target64.ndim == 2 else "")
+        hint = (
+            " (one value per time step: this model is univariate)" if target_dim is None and target64.ndim == 2 else ""
+        )
         raise DataError(f"{who}: 'target' must have shape {shape}, got shape {target64.shape}{hint}")
     if target_dim is not None and target64.shape[0] != target_dim:
         raise DataError(f"{who}: 'target' has {target64.shape[0]} variables, the model expects {target_dim}")
@@ -122,8 +123,13 @@ def check_entry(
     return normalised
 
 
-def check_dataset(dataset: Optional[Iterable], role: str = "training", target_dim: Optional[int] = None,
-                  freq: Optional[str] = None, min_length: int = 1) -> int:
+def check_dataset(
+    dataset: Optional[Iterable],
+    role: str = "training",
+    target_dim: Optional[int] = None,
+    freq: Optional[str] = None,
+    min_length: int = 1,
+) -> int:
     """Every entry valid, at least one entry, and one at least ``min_length`` long; returns the count.
 
     GluonTS cycles over a training set forever: an empty one, or one without any series

@@ -24,7 +24,7 @@ def _results_table(text):
     start = next(i for i, line in enumerate(lines) if line.startswith("|") and _cells(line) == HEADER)
     assert set(lines[start + 1].replace("|", "")) <= {"-"}, "header is not followed by a separator"
     rows = []
-    for line in lines[start + 2:]:
+    for line in lines[start + 2 :]:
         if not line.startswith("|"):
             break
         rows.append(_cells(line))
@@ -36,7 +36,10 @@ def quick_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("accuracy")
     proc = subprocess.run(
         [sys.executable, str(SCRIPT), "--quick", "--datasets", "airpassengers", "--out-dir", str(out)],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return out
@@ -70,7 +73,10 @@ def test_quick_run_writes_chart_and_raw_runs(quick_run):
 def test_from_json_rebuilds_the_same_table_without_training(quick_run, tmp_path):
     proc = subprocess.run(
         [sys.executable, str(SCRIPT), "--from-json", str(quick_run / "accuracy.json"), "--out-dir", str(tmp_path)],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     rebuilt = (tmp_path / "accuracy.md").read_text()
@@ -80,8 +86,13 @@ def test_from_json_rebuilds_the_same_table_without_training(quick_run, tmp_path)
 
 
 def test_unknown_dataset_is_a_one_line_error():
-    proc = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--datasets", "nope"],
-                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), "--quick", "--datasets", "nope"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2
     assert "nope" in proc.stderr.strip().splitlines()[-1]
 
@@ -94,9 +105,23 @@ def test_keep_from_reruns_only_the_named_models(quick_run, tmp_path):
     (tmp_path / "saved.json").write_text(json.dumps(saved))
     out = tmp_path / "out"
     proc = subprocess.run(
-        [sys.executable, str(SCRIPT), "--quick", "--datasets", "airpassengers", "--models", "Lag-Llama",
-         "--keep-from", str(tmp_path / "saved.json"), "--out-dir", str(out)],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            str(SCRIPT),
+            "--quick",
+            "--datasets",
+            "airpassengers",
+            "--models",
+            "Lag-Llama",
+            "--keep-from",
+            str(tmp_path / "saved.json"),
+            "--out-dir",
+            str(out),
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     text = (out / "accuracy.md").read_text()
@@ -111,8 +136,22 @@ def test_keep_from_reruns_only_the_named_models(quick_run, tmp_path):
     saved["config"]["steps"] += 1
     (tmp_path / "other.json").write_text(json.dumps(saved))
     proc = subprocess.run(
-        [sys.executable, str(SCRIPT), "--quick", "--datasets", "airpassengers", "--models", "Lag-Llama",
-         "--keep-from", str(tmp_path / "other.json"), "--out-dir", str(tmp_path / "refused")],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            str(SCRIPT),
+            "--quick",
+            "--datasets",
+            "airpassengers",
+            "--models",
+            "Lag-Llama",
+            "--keep-from",
+            str(tmp_path / "other.json"),
+            "--out-dir",
+            str(tmp_path / "refused"),
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode != 0 and "budget" in proc.stderr

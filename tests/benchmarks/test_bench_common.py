@@ -49,10 +49,12 @@ def test_cpu_model_and_load_average_are_plain_text():
 def test_command_is_the_script_path_from_the_repository_root_and_quoted_arguments():
     script = REPO_ROOT / "benchmarks" / "accuracy.py"
     assert bench_common.command(str(script), ["--quick", "--datasets", "airpassengers"]) == (
-        "python benchmarks/accuracy.py --quick --datasets airpassengers")
+        "python benchmarks/accuracy.py --quick --datasets airpassengers"
+    )
     assert bench_common.command(str(script), []) == "python benchmarks/accuracy.py"
     assert bench_common.command(str(script), ["--plot", "", "--out", "a b.md"]) == (
-        "python benchmarks/accuracy.py --plot '' --out 'a b.md'")
+        "python benchmarks/accuracy.py --plot '' --out 'a b.md'"
+    )
 
 
 def test_command_defaults_to_the_command_lines_arguments(monkeypatch):
@@ -109,8 +111,7 @@ def test_markdown_table_pads_every_column_to_its_widest_cell():
 
 
 def test_markdown_table_alignment_markers_and_right_padding():
-    lines = markdown_table(["L", "time (ms)", "note"], [[96, "1.50", "x"], [8192, "120.25", "long note"]],
-                           align="rrc")
+    lines = markdown_table(["L", "time (ms)", "note"], [[96, "1.50", "x"], [8192, "120.25", "long note"]], align="rrc")
     assert lines[1] == "|-----:|----------:|:---------:|"
     assert lines[2] == "|   96 |      1.50 |     x     |"
     assert lines[3] == "| 8192 |    120.25 | long note |"
@@ -123,11 +124,14 @@ def test_markdown_table_without_rows_is_a_header_and_a_separator():
     assert markdown_table(["a", "bb"], []) == ["| a   | bb  |", "|-----|-----|"]
 
 
-@pytest.mark.parametrize("header, rows, align", [
-    (["a", "b"], [["1"]], None),  # a row with too few cells
-    (["a", "b"], [["1", "2"]], "r"),  # an alignment per column is needed
-    (["a"], [["1"]], "x"),  # an unknown alignment
-])
+@pytest.mark.parametrize(
+    "header, rows, align",
+    [
+        (["a", "b"], [["1"]], None),  # a row with too few cells
+        (["a", "b"], [["1", "2"]], "r"),  # an alignment per column is needed
+        (["a"], [["1"]], "x"),  # an unknown alignment
+    ],
+)
 def test_markdown_table_refuses_a_malformed_table(header, rows, align):
     with pytest.raises(ValueError):
         markdown_table(header, rows, align=align)
@@ -140,9 +144,14 @@ def test_markdown_table_refuses_a_malformed_table(header, rows, align):
 def tiny_test_split():
     rng = np.random.default_rng(0)
     start = pd.Period("2020-01-01", freq="D")
-    return [{"start": start, "target": (10 + np.sin(np.arange(60) / 7 * 2 * np.pi)
-                                        + rng.normal(0, 0.1, 60)).astype(np.float32), "item_id": str(i)}
-            for i in range(3)]
+    return [
+        {
+            "start": start,
+            "target": (10 + np.sin(np.arange(60) / 7 * 2 * np.pi) + rng.normal(0, 0.1, 60)).astype(np.float32),
+            "item_id": str(i),
+        }
+        for i in range(3)
+    ]
 
 
 def test_backtest_is_the_shared_run_backtest_timed(tiny_test_split):
@@ -185,8 +194,11 @@ def test_backtest_seed_repeats_sampled_forecasts(tiny_test_split):
 
 def test_no_script_keeps_its_own_machine_description_or_markdown_separator():
     # the scripts (helper modules such as statistical.py write no report of their own)
-    scripts = [p for p in (REPO_ROOT / "benchmarks").glob("*.py")
-               if p.name != "bench_common.py" and "__main__" in p.read_text()]
+    scripts = [
+        p
+        for p in (REPO_ROOT / "benchmarks").glob("*.py")
+        if p.name != "bench_common.py" and "__main__" in p.read_text()
+    ]
     assert len(scripts) >= 6
     for script in scripts:
         text = script.read_text()

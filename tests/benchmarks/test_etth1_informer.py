@@ -43,8 +43,9 @@ def test_etth2_option_reads_etth2_with_the_same_borders():
     # The official 12/4/4-month borders, the same rows for both files.
     assert (etth1_informer.TRAIN_END, etth1_informer.VAL_END, etth1_informer.TEST_END) == (8640, 11520, 14400)
     # The official "months" are 30 days of gap-free hours: 360 / 480 / 600 days after the start.
-    for border, days in zip((etth1_informer.TRAIN_END, etth1_informer.VAL_END, etth1_informer.TEST_END),
-                            (360, 480, 600)):
+    for border, days in zip(
+        (etth1_informer.TRAIN_END, etth1_informer.VAL_END, etth1_informer.TEST_END), (360, 480, 600)
+    ):
         assert dates[border] - dates[0] == pd.Timedelta(days=days)
     train = ot[: etth1_informer.TRAIN_END]
     assert mean == train.mean() and std == train.std()
@@ -55,8 +56,13 @@ def test_etth2_option_reads_etth2_with_the_same_borders():
 
 def test_etth2_paper_numbers_are_the_univariate_informer_row():
     paper = etth1_informer.PAPERS["ETTh2"]
-    assert paper.numbers == {24: (0.093, 0.240), 48: (0.155, 0.314), 168: (0.232, 0.389),
-                             336: (0.263, 0.417), 720: (0.277, 0.431)}
+    assert paper.numbers == {
+        24: (0.093, 0.240),
+        48: (0.155, 0.314),
+        168: (0.232, 0.389),
+        336: (0.263, 0.417),
+        720: (0.277, 0.431),
+    }
     assert set(paper.numbers) == set(etth1_informer.HORIZONS)
     assert "Table 1" in paper.source and "ETTh2" in paper.source
 
@@ -69,9 +75,20 @@ def test_unknown_dataset_is_refused():
 
 
 def _result(H):
-    return {"H": H, "mse": 0.1, "mae": 0.2, "crps": 0.3, "point": "mean", "context_length": 96,
-            "train_seconds": 60.0, "epochs": 1, "steps": 50, "windows": 10,
-            "persistence_mse": 0.4, "persistence_mae": 0.5}
+    return {
+        "H": H,
+        "mse": 0.1,
+        "mae": 0.2,
+        "crps": 0.3,
+        "point": "mean",
+        "context_length": 96,
+        "train_seconds": 60.0,
+        "epochs": 1,
+        "steps": 50,
+        "windows": 10,
+        "persistence_mse": 0.4,
+        "persistence_mae": 0.5,
+    }
 
 
 @pytest.mark.parametrize("dataset", ["ETTh1", "ETTh2"])
@@ -97,6 +114,7 @@ def test_the_lower_of_ours_and_the_papers_number_is_bold():
 def test_etth1_report_header_is_the_committed_one():
     """The default command must reproduce the committed etth1.md's wording (numbers aside)."""
     committed = (etth1_informer.bench_common.RESULTS / "etth1.md").read_text()
-    text = etth1_informer.markdown([_result(24)], argparse.Namespace(**vars(
-        etth1_informer.build_parser().parse_args([]))), "python x", 60.0)
+    text = etth1_informer.markdown(
+        [_result(24)], argparse.Namespace(**vars(etth1_informer.build_parser().parse_args([]))), "python x", 60.0
+    )
     assert text.split("\n| horizon")[0] == committed.split("\n| horizon")[0]

@@ -32,10 +32,21 @@ def test_every_test_window_and_persistence():
 
 
 def test_report_marks_the_best_row_and_cites_the_paper():
-    rows = [{"dataset": "ETTh1", "H": 24, "model": m, "mse": mse, "mae": mae, "train_seconds": 60.0}
-            for m, mse, mae in (("Informer", 0.3, 0.4), ("DLinear", 0.2, 0.5), ("Persistence", 1.2, 0.7))]
-    args = argparse.Namespace(d_model=64, context_length=96, baseline_context=336, batches_per_epoch=50,
-                              max_epochs=40, minutes=1.0, patience=3, val_stride=24, seed=0)
+    rows = [
+        {"dataset": "ETTh1", "H": 24, "model": m, "mse": mse, "mae": mae, "train_seconds": 60.0}
+        for m, mse, mae in (("Informer", 0.3, 0.4), ("DLinear", 0.2, 0.5), ("Persistence", 1.2, 0.7))
+    ]
+    args = argparse.Namespace(
+        d_model=64,
+        context_length=96,
+        baseline_context=336,
+        batches_per_epoch=50,
+        max_epochs=40,
+        minutes=1.0,
+        patience=3,
+        val_stride=24,
+        seed=0,
+    )
     text = bench.markdown(rows, args, "python benchmarks/etth_multivariate.py")
     line = next(row for row in text.splitlines() if row.startswith("|      24") or row.startswith("| 24"))
     assert "0.577" in line and "0.300 / **0.400**" in line and "**0.200** / 0.500" in line

@@ -11,8 +11,10 @@ FLAGS = ["--epochs", "3", "--batch-size", "7", "--batches-per-epoch", "5"]
 @pytest.fixture(scope="module")
 def estimators():
     args = lagllama_backtest.parse_args(FLAGS)
-    return {model: lagllama_backtest.build_trained(model, args, "airpassengers", "M", 12)
-            for model in lagllama_backtest.TRAINED}
+    return {
+        model: lagllama_backtest.build_trained(model, args, "airpassengers", "M", 12)
+        for model in lagllama_backtest.TRAINED
+    }
 
 
 def test_both_trained_models_get_the_flags_batch_size_and_batches_per_epoch(estimators):

@@ -71,8 +71,21 @@ def test_pretraining_runs_are_compared_zero_shot_beside_the_statistical_models(t
     from lagllama_gluonts.defaults import BUNDLED_CHECKPOINT
 
     out, cache = tmp_path / "runs.md", tmp_path / "cache.json"
-    zero_shot.main(["--compare-checkpoints", f"a={BUNDLED_CHECKPOINT}", f"b={BUNDLED_CHECKPOINT}",
-                    "--datasets", "airpassengers", "--num-samples", "20", "--cache", str(cache), "--out", str(out)])
+    zero_shot.main(
+        [
+            "--compare-checkpoints",
+            f"a={BUNDLED_CHECKPOINT}",
+            f"b={BUNDLED_CHECKPOINT}",
+            "--datasets",
+            "airpassengers",
+            "--num-samples",
+            "20",
+            "--cache",
+            str(cache),
+            "--out",
+            str(out),
+        ]
+    )
     text = out.read_text()
     row = next(line for line in text.splitlines() if line.startswith("| airpassengers"))
     cells = [c.strip() for c in row.split("|")[1:-1]]

@@ -24,8 +24,12 @@ def test_the_generator_writes_long_rows_each_item_on_its_own_start(tmp_path):
 
 def test_a_tiny_run_reports_read_forecast_and_write(tmp_path):
     out = tmp_path / "tables.md"
-    assert tables.main(["--items", "6", "--steps", "60", "--prediction-length", "4", "--num-samples", "2",
-                        "--out", str(out)]) == 0
+    assert (
+        tables.main(
+            ["--items", "6", "--steps", "60", "--prediction-length", "4", "--num-samples", "2", "--out", str(out)]
+        )
+        == 0
+    )
     text = out.read_text()
     assert "python benchmarks/tables.py --items 6" in text
     for phase in ("read (CSV -> checked entries)", "forecast (streamed)", "write (Parquet, per piece)"):

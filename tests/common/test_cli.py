@@ -29,8 +29,19 @@ def test_both_clis_spell_the_table_and_run_options_the_same():
 
 def test_both_backtests_and_training_commands_share_their_options():
     lagllama_bt, informer_bt = options(lagllama_parser(), "backtest"), options(informer_parser(), "backtest")
-    common = {"--dataset", "--prediction-length", "--max-series", "--baseline", *SHARED_RUN,
-              "--epochs", "--max-steps", "--batches-per-epoch", "--train-batch-size", "--lr", "--max-minutes"}
+    common = {
+        "--dataset",
+        "--prediction-length",
+        "--max-series",
+        "--baseline",
+        *SHARED_RUN,
+        "--epochs",
+        "--max-steps",
+        "--batches-per-epoch",
+        "--train-batch-size",
+        "--lr",
+        "--max-minutes",
+    }
     assert common <= lagllama_bt and common <= informer_bt
     training = {"--epochs", "--max-steps", "--lr", "--max-minutes", "--train-batch-size"}
     assert training <= options(lagllama_parser(), "finetune")
@@ -39,13 +50,23 @@ def test_both_backtests_and_training_commands_share_their_options():
 @pytest.mark.parametrize(
     "kind, text, ok",
     [
-        (cli.positive_int, "3", 3), (cli.positive_int, "0", None), (cli.positive_int, "x", None),
-        (cli.nonnegative_int, "0", 0), (cli.nonnegative_int, "-1", None),
-        (cli.learning_rate, "1e-5", 1e-5), (cli.learning_rate, "0", 0.0), (cli.learning_rate, "-1e-3", None),
-        (cli.positive_float, "2.5", 2.5), (cli.positive_float, "0", None),
-        (cli.quantile, "0.1", 0.1), (cli.quantile, "1", None),
-        (cli.separator, "tab", "\t"), (cli.separator, ";", ";"), (cli.separator, ";;", None),
-        (cli.device, "cuda:1", "cuda:1"), (cli.device, "gpu", None),
+        (cli.positive_int, "3", 3),
+        (cli.positive_int, "0", None),
+        (cli.positive_int, "x", None),
+        (cli.nonnegative_int, "0", 0),
+        (cli.nonnegative_int, "-1", None),
+        (cli.learning_rate, "1e-5", 1e-5),
+        (cli.learning_rate, "0", 0.0),
+        (cli.learning_rate, "-1e-3", None),
+        (cli.positive_float, "2.5", 2.5),
+        (cli.positive_float, "0", None),
+        (cli.quantile, "0.1", 0.1),
+        (cli.quantile, "1", None),
+        (cli.separator, "tab", "\t"),
+        (cli.separator, ";", ";"),
+        (cli.separator, ";;", None),
+        (cli.device, "cuda:1", "cuda:1"),
+        (cli.device, "gpu", None),
     ],
 )
 def test_argument_types(kind, text, ok):

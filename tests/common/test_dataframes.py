@@ -36,8 +36,12 @@ def test_a_long_frame_becomes_one_entry_per_item_on_its_own_grid():
 
 
 def test_given_frequencies_in_old_and_new_spellings_and_a_single_series():
-    frame = pd.DataFrame({"timestamp": pd.date_range("2020-01-31", periods=8, freq="ME"),
-                          "target": [1.0, 2.0, None, 4.0, 5.0, 6.0, 7.0, 8.0]})
+    frame = pd.DataFrame(
+        {
+            "timestamp": pd.date_range("2020-01-31", periods=8, freq="ME"),
+            "target": [1.0, 2.0, None, 4.0, 5.0, 6.0, 7.0, 8.0],
+        }
+    )
     for freq in (None, "M", "ME"):
         (entry,) = dataset_from_df(frame.drop(index=1), id_column=None, freq=freq)  # a missing month
         assert entry["start"] == pd.Period("2020-01", freq="M") and "item_id" not in entry
@@ -57,8 +61,13 @@ def frame_with(**changes) -> pd.DataFrame:
 
 def hourly_and_daily() -> pd.DataFrame:
     daily = frame_with()
-    hourly = pd.DataFrame({"item_id": "h", "timestamp": pd.date_range("2021-01-01", periods=5, freq="h").astype(str),
-                           "target": np.arange(5.0)})
+    hourly = pd.DataFrame(
+        {
+            "item_id": "h",
+            "timestamp": pd.date_range("2021-01-01", periods=5, freq="h").astype(str),
+            "target": np.arange(5.0),
+        }
+    )
     return pd.concat([daily, hourly], ignore_index=True)
 
 
@@ -73,16 +82,27 @@ def all_nan_item() -> pd.DataFrame:
     return frame
 
 
-@pytest.mark.parametrize("make, kwargs, expected", [
-    (hourly_and_daily, {}, r"do not share one frequency: item 'a', item 'b', item 'c' look 'D' but item 'h' looks 'h'"),
-    (duplicated, {}, r"item 'b': duplicate timestamp 2021-01-05 00:00:00 \(rows 9 and 18\)"),
-    (lambda: frame_with(drop=["target"]), {}, r"no column 'target' \(target=\)"),
-    (lambda: frame_with(), {"id_column": "series", "timestamp_column": "date"},
-     r"no column 'series' \(id_column=\), 'date' \(timestamp_column=\)"),
-    (lambda: frame_with(cells={(8, "target"): "12,5"}), {}, r"item 'b': .*non-numeric value '12,5' in row 8"),
-    (all_nan_item, {}, r"item 'b' has no observed target value"),
-    (lambda: frame_with(), {"freq": "2D"}, r"item 'a': timestamp 2021-01-02 .* not lie on the '2D' grid"),
-], ids=["frequency-disagreement", "duplicate", "missing-column", "missing-columns", "text", "all-nan", "off-grid"])
+@pytest.mark.parametrize(
+    "make, kwargs, expected",
+    [
+        (
+            hourly_and_daily,
+            {},
+            r"do not share one frequency: item 'a', item 'b', item 'c' look 'D' but item 'h' looks 'h'",
+        ),
+        (duplicated, {}, r"item 'b': duplicate timestamp 2021-01-05 00:00:00 \(rows 9 and 18\)"),
+        (lambda: frame_with(drop=["target"]), {}, r"no column 'target' \(target=\)"),
+        (
+            lambda: frame_with(),
+            {"id_column": "series", "timestamp_column": "date"},
+            r"no column 'series' \(id_column=\), 'date' \(timestamp_column=\)",
+        ),
+        (lambda: frame_with(cells={(8, "target"): "12,5"}), {}, r"item 'b': .*non-numeric value '12,5' in row 8"),
+        (all_nan_item, {}, r"item 'b' has no observed target value"),
+        (lambda: frame_with(), {"freq": "2D"}, r"item 'a': timestamp 2021-01-02 .* not lie on the '2D' grid"),
+    ],
+    ids=["frequency-disagreement", "duplicate", "missing-column", "missing-columns", "text", "all-nan", "off-grid"],
+)
 def test_bad_frames_are_one_clear_error(make, kwargs, expected):
     with pytest.raises(DataError, match=expected):
         dataset_from_df(make(), **kwargs)
@@ -137,8 +157,16 @@ def test_lagllama_forecasts_of_month_end_data_land_on_month_ends(lagllama):
 
 def test_predict_df_takes_other_column_names_levels_and_num_samples(lagllama):
     frame = level_frame("D", ["2021-01-01"]).rename(columns={"timestamp": "date", "target": "sales"})
-    table = predict_df(lagllama, frame.drop(columns="item_id"), id_column=None, timestamp_column="date",
-                       target="sales", quantile_levels=[0.05, 0.95], num_samples=8, progress=False)
+    table = predict_df(
+        lagllama,
+        frame.drop(columns="item_id"),
+        id_column=None,
+        timestamp_column="date",
+        target="sales",
+        quantile_levels=[0.05, 0.95],
+        num_samples=8,
+        progress=False,
+    )
     assert list(table.columns) == ["date", "mean", "median", "q0.05", "q0.95"] and len(table) == H
     assert table["date"].iloc[0] == pd.Timestamp("2021-02-18")
     assert (table["q0.05"] <= table["q0.95"]).all()
@@ -150,11 +178,27 @@ def test_an_informer_trained_briefly_forecasts_a_frame_the_same_way(tmp_path):
 
     assert informer_predict_df is predict_df
     frame = level_frame("h", ["2021-01-01 00:00", "2021-01-02 05:00"], length=120)
-    trainer = dict(max_epochs=1, enable_progress_bar=False, enable_model_summary=False, logger=False,
-                   default_root_dir=str(tmp_path))
-    estimator = InformerEstimator(freq="h", prediction_length=H, context_length=12, lags_seq=[1, 24], d_model=8,
-                                  n_heads=1, d_ff=8, e_layers=1, batch_size=4, num_batches_per_epoch=3,
-                                  num_parallel_samples=20, trainer_kwargs=trainer)
+    trainer = dict(
+        max_epochs=1,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        logger=False,
+        default_root_dir=str(tmp_path),
+    )
+    estimator = InformerEstimator(
+        freq="h",
+        prediction_length=H,
+        context_length=12,
+        lags_seq=[1, 24],
+        d_model=8,
+        n_heads=1,
+        d_ff=8,
+        e_layers=1,
+        batch_size=4,
+        num_batches_per_epoch=3,
+        num_parallel_samples=20,
+        trainer_kwargs=trainer,
+    )
     predictor = estimator.train(dataset_from_df(frame))
     torch.manual_seed(0)
     table = informer_predict_df(predictor, frame, progress=False)

@@ -63,10 +63,7 @@ def test_exchange_rate(cache):
     train, test = check_split(ds, "1B", 30, 8, 40)
 
     df = pd.read_csv(
-        raw(
-            f"{GH_RAW}/laiguokun/multivariate-time-series-data/master/"
-            "exchange_rate/exchange_rate.txt.gz"
-        ),
+        raw(f"{GH_RAW}/laiguokun/multivariate-time-series-data/master/exchange_rate/exchange_rate.txt.gz"),
         header=None,
     )
     assert df.shape == (7588, 8)
@@ -74,9 +71,7 @@ def test_exchange_rate(cache):
     # rolling windows of 30 steps after that.
     n_train = int(7588 * 0.8) + 1
     assert len(train[0]["target"]) == n_train
-    assert [len(test[8 * w]["target"]) for w in range(5)] == [
-        n_train + 30 * (w + 1) for w in range(5)
-    ]
+    assert [len(test[8 * w]["target"]) for w in range(5)] == [n_train + 30 * (w + 1) for w in range(5)]
     np.testing.assert_allclose(train[0]["target"][:5], df[0][:5], rtol=1e-6)
     np.testing.assert_allclose(train[7]["target"][:5], df[7][:5], rtol=1e-6)
 
@@ -97,9 +92,7 @@ def test_m4(cache, name, m4_freq, freq, prediction_length, n_series):
     first = train_df.iloc[0].dropna().to_numpy()
     assert len(train[0]["target"]) == len(first)
     np.testing.assert_allclose(train[0]["target"], first, rtol=1e-6)
-    np.testing.assert_allclose(
-        test[0]["target"][-prediction_length:], test_df.iloc[0], rtol=1e-6
-    )
+    np.testing.assert_allclose(test[0]["target"][-prediction_length:], test_df.iloc[0], rtol=1e-6)
     assert train[-1]["item_id"] == n_series - 1
 
 
@@ -107,12 +100,7 @@ def test_airpassengers(cache):
     ds = get_dataset("airpassengers", path=cache)
     train, test = check_split(ds, "1M", 12, 1, 1)
 
-    df = pd.read_csv(
-        raw(
-            f"{GH_RAW}/AileenNielsen/TimeSeriesAnalysisWithPython/master/"
-            "data/AirPassengers.csv"
-        )
-    )
+    df = pd.read_csv(raw(f"{GH_RAW}/AileenNielsen/TimeSeriesAnalysisWithPython/master/data/AirPassengers.csv"))
     assert len(test[0]["target"]) == len(df) == 144
     assert len(train[0]["target"]) == 144 - 36
     assert train[0]["target"][0] == 112
@@ -172,10 +160,7 @@ def test_unmapped_network_access_fails_fast(tmp_path):
 
 
 def test_mirror_path_layout(tmp_path):
-    assert (
-        mirror_path("https://github.com/a/b/raw/c.csv", tmp_path)
-        == tmp_path / "github.com/a/b/raw/c.csv"
-    )
+    assert mirror_path("https://github.com/a/b/raw/c.csv", tmp_path) == tmp_path / "github.com/a/b/raw/c.csv"
     assert mirror_path("http://h.org/x.gz?dl=1", tmp_path) == tmp_path / "h.org/x.gz"
     with pytest.raises(ValueError):
         mirror_path("https://h.org/../etc/passwd", tmp_path)

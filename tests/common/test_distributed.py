@@ -12,8 +12,10 @@ from conftest import CORPUS
 
 
 def corpus_long() -> pd.DataFrame:
-    parts = [pd.read_csv(CORPUS / f"{name}.csv", usecols=["ds", "y"]).iloc[-120:].assign(item=name)
-             for name in ("SF_hospital_load", "SF_PV", "load_rte", "kaggle_energy_price")]
+    parts = [
+        pd.read_csv(CORPUS / f"{name}.csv", usecols=["ds", "y"]).iloc[-120:].assign(item=name)
+        for name in ("SF_hospital_load", "SF_PV", "load_rte", "kaggle_energy_price")
+    ]
     return pd.concat(parts, ignore_index=True).assign(ds=lambda f: pd.to_datetime(f["ds"]))
 
 

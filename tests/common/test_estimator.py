@@ -32,10 +32,12 @@ def quiet_estimator(kind: str, batches: int = 2, **trainer):
     settings = {"max_epochs": 2, "enable_progress_bar": False, "enable_model_summary": False, **trainer}
     common = dict(prediction_length=4, batch_size=4, num_batches_per_epoch=batches, trainer_kwargs=settings)
     if kind == "lagllama":
-        return LagLlamaEstimator(context_length=8, lags_seq=[0, 1, 23], n_layer=1, n_head=1,
-                                 n_embd_per_head=4, **common)
-    return InformerEstimator(freq="h", context_length=8, lags_seq=[1, 24], d_model=8, n_heads=1,
-                             d_ff=8, e_layers=1, **common)
+        return LagLlamaEstimator(
+            context_length=8, lags_seq=[0, 1, 23], n_layer=1, n_head=1, n_embd_per_head=4, **common
+        )
+    return InformerEstimator(
+        freq="h", context_length=8, lags_seq=[1, 24], d_model=8, n_heads=1, d_ff=8, e_layers=1, **common
+    )
 
 
 def make_estimator(kind: str, tmp_path):
@@ -116,8 +118,12 @@ def test_the_best_epoch_is_restored_in_memory(kind, tmp_path, monkeypatch):
     class Record(pl.Callback):
         def on_validation_end(self, trainer, module):
             if not trainer.sanity_checking:
-                seen.append((float(trainer.callback_metrics["val_loss"]),
-                             {k: v.detach().clone() for k, v in module.state_dict().items()}))
+                seen.append(
+                    (
+                        float(trainer.callback_metrics["val_loss"]),
+                        {k: v.detach().clone() for k, v in module.state_dict().items()},
+                    )
+                )
 
     pl.seed_everything(0, verbose=False)
     estimator = quiet_estimator(kind, max_epochs=4, callbacks=[Record()])
@@ -165,8 +171,9 @@ def test_estimators_with_a_torch_device_go_through_serde(kind):
     from gluonts.core import serde
 
     if kind == "lagllama":
-        estimator = LagLlamaEstimator(prediction_length=4, context_length=8, lags_seq=[0, 1],
-                                      device=torch.device("cpu"))
+        estimator = LagLlamaEstimator(
+            prediction_length=4, context_length=8, lags_seq=[0, 1], device=torch.device("cpu")
+        )
     else:
         estimator = InformerEstimator(freq="h", prediction_length=4, device=torch.device("cpu"))
     again = serde.decode(serde.encode(estimator))

@@ -49,9 +49,7 @@ def test_seasonal_naive_baseline_uses_frequency_seasonality():
 
 
 def test_run_backtest_airpassengers(airpassengers):
-    agg, forecasts, tss = run_backtest(
-        baseline_for(airpassengers), airpassengers.test, progress=False
-    )
+    agg, forecasts, tss = run_backtest(baseline_for(airpassengers), airpassengers.test, progress=False)
     assert len(forecasts) == len(tss) == 1
     for key in ("mean_wQuantileLoss", "MASE", "sMAPE", "ND", "NRMSE", "MSE"):
         assert math.isfinite(agg[key]), key
@@ -62,17 +60,13 @@ def test_run_backtest_airpassengers(airpassengers):
     truth, last_year = target[-12:], target[-24:-12]
     np.testing.assert_allclose(forecasts[0].quantile(0.5), last_year)
     np.testing.assert_allclose(agg["abs_error"], np.abs(truth - last_year).sum())
-    np.testing.assert_allclose(
-        agg["ND"], np.abs(truth - last_year).sum() / np.abs(truth).sum(), rtol=1e-6
-    )
+    np.testing.assert_allclose(agg["ND"], np.abs(truth - last_year).sum() / np.abs(truth).sum(), rtol=1e-6)
     assert len(tss[0]) == 144
     assert forecasts[0].start_date == tss[0].index[-12]
 
 
 def test_run_backtest_max_series(exchange_rate):
-    agg, forecasts, tss = run_backtest(
-        baseline_for(exchange_rate), exchange_rate.test, max_series=3, progress=False
-    )
+    agg, forecasts, tss = run_backtest(baseline_for(exchange_rate), exchange_rate.test, max_series=3, progress=False)
     assert len(forecasts) == len(tss) == 3
     assert forecasts[0].prediction_length == 30
     assert all(math.isfinite(v) for k, v in agg.items() if k != "OWA")
@@ -81,9 +75,7 @@ def test_run_backtest_max_series(exchange_rate):
 
 
 def test_metrics_table(airpassengers):
-    agg, _, _ = run_backtest(
-        baseline_for(airpassengers), airpassengers.test, progress=False
-    )
+    agg, _, _ = run_backtest(baseline_for(airpassengers), airpassengers.test, progress=False)
     table = backtest_metrics_table(agg)
     lines = table.splitlines()
     assert lines[0].split() == ["metric", "value"]
@@ -92,28 +84,20 @@ def test_metrics_table(airpassengers):
     # Every row is aligned to the same width.
     assert len({len(line) for line in lines}) == 1
     shown = {line.split()[0]: float(line.split()[1]) for line in lines[2:]}
-    assert shown["mean_wQuantileLoss"] == pytest.approx(
-        agg["mean_wQuantileLoss"], rel=1e-5
-    )
+    assert shown["mean_wQuantileLoss"] == pytest.approx(agg["mean_wQuantileLoss"], rel=1e-5)
     with pytest.raises(ValueError):
         backtest_metrics_table({"unrelated": 1.0})
 
 
 def test_plot_forecasts_writes_png(exchange_rate, tmp_path):
-    _, forecasts, tss = run_backtest(
-        baseline_for(exchange_rate), exchange_rate.test, max_series=5, progress=False
-    )
-    out = plot_forecasts(
-        forecasts, tss, tmp_path / "plots" / "fc.png", num_series=3, title="test"
-    )
+    _, forecasts, tss = run_backtest(baseline_for(exchange_rate), exchange_rate.test, max_series=5, progress=False)
+    out = plot_forecasts(forecasts, tss, tmp_path / "plots" / "fc.png", num_series=3, title="test")
     assert out == tmp_path / "plots" / "fc.png"
     data = out.read_bytes()
     assert data[:8] == PNG_MAGIC
     assert len(data) > 10_000
 
-    single = plot_forecasts(
-        forecasts, tss, tmp_path / "one.png", num_series=1, history=10
-    )
+    single = plot_forecasts(forecasts, tss, tmp_path / "one.png", num_series=1, history=10)
     assert single.read_bytes()[:8] == PNG_MAGIC
     with pytest.raises(ValueError):
         plot_forecasts([], [], tmp_path / "none.png")
@@ -145,8 +129,9 @@ def test_report_files_have_the_same_names_for_every_model(exchange_rate, tmp_pat
     from lagllama_gluonts.common.evaluation import FORECASTS_PNG, METRICS_FILE, backtest_side_by_side, write_report
 
     naive = seasonal_naive_baseline(exchange_rate.metadata.freq, exchange_rate.metadata.prediction_length)
-    metrics, forecasts, tss = backtest_side_by_side({"A": naive, "B": naive}, exchange_rate.test, max_series=2,
-                                                    progress=False)
+    metrics, forecasts, tss = backtest_side_by_side(
+        {"A": naive, "B": naive}, exchange_rate.test, max_series=2, progress=False
+    )
     assert set(metrics) == {"A", "B"} and metrics["A"]["mean_wQuantileLoss"] == metrics["B"]["mean_wQuantileLoss"]
     write_report(tmp_path, {"metrics": metrics}, forecasts, tss, "t")
     assert (METRICS_FILE, FORECASTS_PNG) == ("metrics.json", "forecasts.png")

@@ -111,7 +111,19 @@ def test_lagllama_finetune_table(two_meters, tmp_path):
     from lagllama_gluonts.cli import main
 
     out = tmp_path / "ft"
-    args = ["finetune", "--csv", str(two_meters), "--item-column", "meter", "--target", "y", "--epochs", "2", "--batches-per-epoch", "2"]
+    args = [
+        "finetune",
+        "--csv",
+        str(two_meters),
+        "--item-column",
+        "meter",
+        "--target",
+        "y",
+        "--epochs",
+        "2",
+        "--batches-per-epoch",
+        "2",
+    ]
     assert main([*args, "--prediction-length", "12", "--out", str(out), *LAGLLAMA_FAST_OPTIONS]) == 0
     record = json.loads((out / "metrics.json").read_text())["finetune"]
     check_pinned("lagllama_finetune_table", {key: [record[key]] for key in ("start_val_loss", "best_val_loss")})

@@ -44,7 +44,8 @@ def wide_csv(tmp_path):
 def test_a_long_corpus_table_reads_each_file_as_one_item(long_csv):
     table = read_series_table(long_csv, ["y"], item_column="store")
     assert table.freq == "h" and [e["item_id"] for e in table.entries] == list(
-        pd.read_csv(long_csv)["store"].drop_duplicates())
+        pd.read_csv(long_csv)["store"].drop_duplicates()
+    )
     for entry in table.entries:
         expected = corpus_tail(entry["item_id"])
         assert entry["start"] == pd.Period(expected["ds"].iloc[0], freq="h")
@@ -88,23 +89,49 @@ def test_the_pyarrow_engine_keeps_local_wall_time_and_ragged_rows(tmp_path):
 LONG = "store,ds,y\n" + "".join(f"{s},2021-01-{d:02d},{d}\n" for s in "ab" for d in range(1, 21))
 
 
-@pytest.mark.parametrize("text, targets, item, message", [
-    (LONG, ["y"], "shop", r"no item column 'shop' \(--item-column\); the table has: store, ds, y"),
-    # a long table read without --item-column: its one column has duplicate timestamps
-    (LONG, ["y"], None, r"item 'y': duplicate timestamp 2021-01-01 00:00:00 \(data rows 1 and 21\)"),
-    (LONG.replace("ds", "when"), ["y"], "store", None),
-    (LONG, ["sales"], "store", r"no target column 'sales' \(--target\); the table has: store, ds, y"),
-    (LONG, ["y", "ds"], None, r"the target column 'ds' is the timestamp column"),
-    (LONG, ["y", "y2"], "store", r"several --target columns"),
-    (LONG + "a,2021-01-05,7\n", ["y"], "store",
-     r"item 'a': duplicate timestamp 2021-01-05 00:00:00 \(data rows 5 and 41\)"),
-    (LONG.replace("b,2021-01-07,7", "b,2021-01-07,seven"), ["y"], "store",
-     r"item 'b': column 'y' has a non-numeric value 'seven' in data row 27"),
-    ("store,ds,y\n" + "".join(f"a,2021-01-{d:02d},{d}\n" for d in range(1, 11))
-     + "".join(f"b,2021-01-01 {h:02d}:00,{h}\n" for h in range(10)), ["y"], "store",
-     r"do not share one frequency: item 'a' looks 'D' but item 'b' looks 'h'"),
-], ids=["no-item-column", "long-read-as-wide", "time-column-guessed", "no-target", "target-is-time", "long-several",
-        "duplicate", "text", "mixed-frequencies"])
+@pytest.mark.parametrize(
+    "text, targets, item, message",
+    [
+        (LONG, ["y"], "shop", r"no item column 'shop' \(--item-column\); the table has: store, ds, y"),
+        # a long table read without --item-column: its one column has duplicate timestamps
+        (LONG, ["y"], None, r"item 'y': duplicate timestamp 2021-01-01 00:00:00 \(data rows 1 and 21\)"),
+        (LONG.replace("ds", "when"), ["y"], "store", None),
+        (LONG, ["sales"], "store", r"no target column 'sales' \(--target\); the table has: store, ds, y"),
+        (LONG, ["y", "ds"], None, r"the target column 'ds' is the timestamp column"),
+        (LONG, ["y", "y2"], "store", r"several --target columns"),
+        (
+            LONG + "a,2021-01-05,7\n",
+            ["y"],
+            "store",
+            r"item 'a': duplicate timestamp 2021-01-05 00:00:00 \(data rows 5 and 41\)",
+        ),
+        (
+            LONG.replace("b,2021-01-07,7", "b,2021-01-07,seven"),
+            ["y"],
+            "store",
+            r"item 'b': column 'y' has a non-numeric value 'seven' in data row 27",
+        ),
+        (
+            "store,ds,y\n"
+            + "".join(f"a,2021-01-{d:02d},{d}\n" for d in range(1, 11))
+            + "".join(f"b,2021-01-01 {h:02d}:00,{h}\n" for h in range(10)),
+            ["y"],
+            "store",
+            r"do not share one frequency: item 'a' looks 'D' but item 'b' looks 'h'",
+        ),
+    ],
+    ids=[
+        "no-item-column",
+        "long-read-as-wide",
+        "time-column-guessed",
+        "no-target",
+        "target-is-time",
+        "long-several",
+        "duplicate",
+        "text",
+        "mixed-frequencies",
+    ],
+)
 def test_bad_tables_name_the_columns_rows_and_items(tmp_path, text, targets, item, message):
     path = tmp_path / "t.csv"
     path.write_text(text)
@@ -153,8 +180,9 @@ def test_predict_df_equals_pandas_dataset_by_hand(lagllama, long_csv):
     table = predict_df(lagllama, frame, id_column="store", timestamp_column="ds", target="y", progress=False)
     # by hand: GluonTS's own PandasDataset of the same long frame, in the same item order
     order = list(frame["store"].drop_duplicates())
-    by_hand = PandasDataset.from_long_dataframe(frame.sort_values("ds"), target="y", item_id="store",
-                                                timestamp="ds", freq="h")
+    by_hand = PandasDataset.from_long_dataframe(
+        frame.sort_values("ds"), target="y", item_id="store", timestamp="ds", freq="h"
+    )
     entries = {e["item_id"]: e for e in by_hand}
     torch.manual_seed(3)
     forecasts = list(lagllama.predict([entries[k] for k in order]))
@@ -183,8 +211,9 @@ def test_forecasts_stream_to_csv_and_parquet_piece_by_piece(lagllama, long_csv, 
 
 def test_rolling_backtest_scores_each_window_beside_seasonal_naive(long_csv, tmp_path):
     table = read_series_table(long_csv, ["y"], item_column="store")
-    entries = table.entries + [{"start": pd.Period("2021-01-01", freq="h"), "target": np.ones(30, dtype=np.float32),
-                                "item_id": "short"}]
+    entries = table.entries + [
+        {"start": pd.Period("2021-01-01", freq="h"), "target": np.ones(30, dtype=np.float32), "item_id": "short"}
+    ]
     naive = seasonal_naive_baseline("h", 24)
     result = rolling_backtest(entries, naive, 24, windows=3, name="naive", progress=False)
     assert result.skipped == ["short"] and result.items == 3  # 30 < 3 x 24 + 24 steps
@@ -216,8 +245,10 @@ def test_rolling_backtest_trains_an_estimator_on_the_part_before_the_windows():
             return seasonal_naive_baseline("D", 5)
 
     start = pd.Period("2021-01-01", freq="D")
-    entries = [{"start": start, "target": np.arange(40.0), "item_id": "a"},
-               {"start": start, "target": np.arange(33.0), "item_id": "b"}]
+    entries = [
+        {"start": start, "target": np.arange(40.0), "item_id": "a"},
+        {"start": start, "target": np.arange(33.0), "item_id": "b"},
+    ]
     spy = Spy()
     result = rolling_backtest(entries, spy, 5, windows=2, distance=3, baseline=False, progress=False)
     assert spy.seen == [40 - 8, 33 - 8]  # span: (2 - 1) x 3 + 5 steps, never trained on
@@ -232,7 +263,7 @@ def ercot_tail(steps: int = 120, future: int = 0) -> pd.DataFrame:
     temperature's future rows)."""
     frame = pd.read_csv(CORPUS / "price_ercot_dam.csv").iloc[-steps:].reset_index(drop=True)
     if future:
-        frame.loc[len(frame) - future:, "y"] = np.nan
+        frame.loc[len(frame) - future :, "y"] = np.nan
     return frame
 
 
@@ -268,8 +299,11 @@ def test_covariates_of_a_long_table_follow_each_item_and_fill_gaps_forward(tmp_p
     assert first["feat_dynamic_real"].shape == (1, 118) and second["feat_dynamic_real"].shape == (1, 80)
     assert second["feat_dynamic_real"][0, 10] == second["feat_dynamic_real"][0, 9] > 100.0
     assert first["feat_dynamic_real"].max() < 100.0  # each item its own rows
-    with pytest.raises(DataError, match=r"item 'b': known-future covariates \(--known-covariates\) need the 3 rows "
-                                        r"after the last target value .* the table has 2"):
+    with pytest.raises(
+        DataError,
+        match=r"item 'b': known-future covariates \(--known-covariates\) need the 3 rows "
+        r"after the last target value .* the table has 2",
+    ):
         table.add_covariate_fields(known=["temp_celsius_houston"], horizon=3)
 
 
@@ -280,14 +314,19 @@ def test_without_covariates_the_reader_is_unchanged(tmp_path):
     assert len(table.entries[0]["target"]) == 114 and table.covariates == [] and table.covariate_values == []
 
 
-@pytest.mark.parametrize("change, covariates, message", [
-    (lambda f: f, ["wind"], "no covariate column 'wind'; the table has: ds, y, temp_celsius_houston"),
-    (lambda f: f, ["y"], "the target 'y' cannot also be a covariate"),
-    (lambda f: f, ["ds"], "the covariate column 'ds' is the timestamp column"),
-    (lambda f: f.assign(temp_celsius_houston=f["temp_celsius_houston"].astype(str).where(f.index != 7, "hot")),
-     ["temp_celsius_houston"], "covariate column 'temp_celsius_houston' has a non-numeric or infinite value 'hot' "
-                               "in data row 8"),
-])
+@pytest.mark.parametrize(
+    "change, covariates, message",
+    [
+        (lambda f: f, ["wind"], "no covariate column 'wind'; the table has: ds, y, temp_celsius_houston"),
+        (lambda f: f, ["y"], "the target 'y' cannot also be a covariate"),
+        (lambda f: f, ["ds"], "the covariate column 'ds' is the timestamp column"),
+        (
+            lambda f: f.assign(temp_celsius_houston=f["temp_celsius_houston"].astype(str).where(f.index != 7, "hot")),
+            ["temp_celsius_houston"],
+            "covariate column 'temp_celsius_houston' has a non-numeric or infinite value 'hot' in data row 8",
+        ),
+    ],
+)
 def test_bad_covariate_columns_are_refused_naming_them(tmp_path, change, covariates, message):
     path = tmp_path / "ercot.csv"
     change(ercot_tail()).to_csv(path, index=False)
@@ -302,8 +341,11 @@ def test_blank_future_covariates_and_covariates_without_history_are_refused(tmp_
     path = tmp_path / "ercot.csv"
     frame.to_csv(path, index=False)
     table = read_series_table(path, ["y"], covariates=["temp_celsius_houston", "empty"])
-    with pytest.raises(DataError, match=r"known-future covariate column 'temp_celsius_houston' is blank at "
-                                        r".*, in the forecast horizon"):
+    with pytest.raises(
+        DataError,
+        match=r"known-future covariate column 'temp_celsius_houston' is blank at "
+        r".*, in the forecast horizon",
+    ):
         table.add_covariate_fields(known=["temp_celsius_houston"], horizon=3)
     with pytest.raises(DataError, match="covariate column 'empty' has no value in the item's history"):
         table.add_covariate_fields(past=["empty"])

@@ -27,8 +27,22 @@ def test_forecast_skips_items_shorter_than_the_horizon_with_a_count(cli, meters_
     short = pd.DataFrame({"meter": "new", "ds": corpus_tail("SF_PV", 5)["ds"], "y": 1.0})
     path = tmp_path / "with_new.csv"
     pd.concat([frame, short]).to_csv(path, index=False)
-    code = main([command, "--csv", str(path), "--item-column", "meter", "--target", "y",
-                 "--prediction-length", "12", "--out", str(tmp_path / "o"), *fast])
+    code = main(
+        [
+            command,
+            "--csv",
+            str(path),
+            "--item-column",
+            "meter",
+            "--target",
+            "y",
+            "--prediction-length",
+            "12",
+            "--out",
+            str(tmp_path / "o"),
+            *fast,
+        ]
+    )
     printed = capsys.readouterr().out
     assert code == 0 and "skipped 1 series with fewer observed values than the horizon (12): 'new'" in printed
     assert set(pd.read_csv(tmp_path / "o" / "forecast.csv")["meter"]) == set(HOURLY_ITEMS)
@@ -38,8 +52,24 @@ def test_forecast_skips_items_shorter_than_the_horizon_with_a_count(cli, meters_
 def test_backtest_rolling_windows_beside_seasonal_naive(cli, meters_csv, tmp_path, capsys):
     main, _, fast, model, own_fields = CLIS[cli]
     out = tmp_path / "bt"
-    code = main(["backtest", "--csv", str(meters_csv), "--item-column", "meter", "--target", "y",
-                 "--prediction-length", "24", "--windows", "2", "--out", str(out), *fast])
+    code = main(
+        [
+            "backtest",
+            "--csv",
+            str(meters_csv),
+            "--item-column",
+            "meter",
+            "--target",
+            "y",
+            "--prediction-length",
+            "24",
+            "--windows",
+            "2",
+            "--out",
+            str(out),
+            *fast,
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     record = json.loads((out / "metrics.json").read_text())
     assert record["windows"] == 2 and record["distance"] == 24 and record["items"] == 3 and record["skipped"] == 0

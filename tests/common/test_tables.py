@@ -14,11 +14,27 @@ from conftest import CORPUS
 @pytest.mark.parametrize(
     "alias, period",
     [
-        ("h", "h"), ("H", "h"), ("min", "min"), ("15min", "15min"), ("s", "s"), ("D", "D"), ("B", "B"),
-        ("W", "W-SUN"), ("W-MON", "W-MON"),
-        ("ME", "M"), ("M", "M"), ("MS", "M"), ("BMS", "M"), ("2MS", "2M"),
-        ("QE", "Q-DEC"), ("QS", "Q-DEC"), ("QS-JAN", "Q-DEC"), ("QE-NOV", "Q-NOV"),
-        ("YE", "Y-DEC"), ("YS", "Y-DEC"), ("YS-JUL", "Y-JUN"),
+        ("h", "h"),
+        ("H", "h"),
+        ("min", "min"),
+        ("15min", "15min"),
+        ("s", "s"),
+        ("D", "D"),
+        ("B", "B"),
+        ("W", "W-SUN"),
+        ("W-MON", "W-MON"),
+        ("ME", "M"),
+        ("M", "M"),
+        ("MS", "M"),
+        ("BMS", "M"),
+        ("2MS", "2M"),
+        ("QE", "Q-DEC"),
+        ("QS", "Q-DEC"),
+        ("QS-JAN", "Q-DEC"),
+        ("QE-NOV", "Q-NOV"),
+        ("YE", "Y-DEC"),
+        ("YS", "Y-DEC"),
+        ("YS-JUL", "Y-JUN"),
     ],
 )
 def test_every_alias_maps_to_a_period_frequency(alias, period):
@@ -85,10 +101,18 @@ def test_float64_values_are_kept_until_the_entry(tmp_path):
         ("ds,y\n2021-01-01,1\n2021-01-02,2\n", ["z"], {}, "unknown value column 'z'"),
         ("ds,y\n2021-01-01,1\n2021-01-02,2\n", ["y"], {"time_column": "when"}, "no timestamp column 'when'"),
         ("ds,y\n2021-01-01,\n2021-01-02,\n2021-01-03,\n", ["y"], {}, "has no values"),
-        ("ds,y\n2021-01-01,1\n2021-01-03,2\n2021-01-04,2\n2021-01-09,2\n", ["y"], {"freq": "2D"},
-         "does not lie on the '2D' grid"),
-        ("ds,y\n2021-01-01 00:00,1\n2021-01-01 01:00,2\n2021-01-01 05:00,3\n2021-01-01 06:30,4\n", ["y"], {},
-         "cannot infer a regular frequency"),
+        (
+            "ds,y\n2021-01-01,1\n2021-01-03,2\n2021-01-04,2\n2021-01-09,2\n",
+            ["y"],
+            {"freq": "2D"},
+            "does not lie on the '2D' grid",
+        ),
+        (
+            "ds,y\n2021-01-01 00:00,1\n2021-01-01 01:00,2\n2021-01-01 05:00,3\n2021-01-01 06:30,4\n",
+            ["y"],
+            {},
+            "cannot infer a regular frequency",
+        ),
         ("ds,y\n2021-01-01,1\n2021-01-02,2\n", ["y"], {"freq": "fortnightly"}, "unknown frequency 'fortnightly'"),
         ("", ["y"], {}, "is empty"),
     ],
@@ -105,8 +129,9 @@ def test_a_directory_or_a_missing_file_is_named(tmp_path):
         load_table(tmp_path / "nope.csv", ["y"])
 
 
-@pytest.mark.parametrize("name, freq", [("retail_sales.csv", "MS"), ("elecdemand_dataset.csv", "30min"),
-                                        ("births_us.csv", "D")])
+@pytest.mark.parametrize(
+    "name, freq", [("retail_sales.csv", "MS"), ("elecdemand_dataset.csv", "30min"), ("births_us.csv", "D")]
+)
 def test_corpus_files_read_through_the_same_reader(name, freq):
     entry = read_series_csv(CORPUS / name)
     assert entry["item_id"] == name[:-4]

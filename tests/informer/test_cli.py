@@ -15,9 +15,21 @@ from lagllama_gluonts.common.tables import load_table
 from conftest import ETTH1, REPO_ROOT
 
 TINY_BUDGET = [
-    "--max-steps", "6", "--batches-per-epoch", "3", "--d-model", "16",
-    "--n-heads", "2", "--d-ff", "32", "--num-samples", "50", "--quiet",
-    "--threads", "1",
+    "--max-steps",
+    "6",
+    "--batches-per-epoch",
+    "3",
+    "--d-model",
+    "16",
+    "--n-heads",
+    "2",
+    "--d-ff",
+    "32",
+    "--num-samples",
+    "50",
+    "--quiet",
+    "--threads",
+    "1",
 ]
 
 
@@ -39,14 +51,18 @@ def hourly_frame(rows: int) -> pd.DataFrame:
 def test_help_explains_the_subcommands():
     result = subprocess.run(
         [sys.executable, "-m", "informer_gluonts", "--help"],
-        capture_output=True, text=True, cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
     )
     assert result.returncode == 0
     for word in ("forecast", "train-csv", "backtest", "ProbSparse"):
         assert word in result.stdout
     forecast_help = subprocess.run(
         [sys.executable, "-m", "informer_gluonts", "forecast", "--help"],
-        capture_output=True, text=True, cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
     ).stdout
     for flag in ("--csv", "--target", "--covariates", "--freq", "--out"):
         assert flag in forecast_help
@@ -56,20 +72,32 @@ def test_help_explains_the_subcommands():
 def test_csv_forecast_continues_etth1_in_ot_units(tmp_path):
     out = tmp_path / "out"
     code = main(
-        ["forecast", "--csv", str(ETTH1), "--target", "OT",
-         "--covariates", "HUFL", "LUFL", "--prediction-length", "24",
-         "--context-length", "48", "--out", str(out), *TINY_BUDGET]
+        [
+            "forecast",
+            "--csv",
+            str(ETTH1),
+            "--target",
+            "OT",
+            "--covariates",
+            "HUFL",
+            "LUFL",
+            "--prediction-length",
+            "24",
+            "--context-length",
+            "48",
+            "--out",
+            str(out),
+            *TINY_BUDGET,
+        ]
     )
     assert code == 0
     table = pd.read_csv(out / "forecast.csv", parse_dates=["timestamp"])
-    quantiles = [f"q{q}" for q in (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8,
-                                   0.9)]
+    quantiles = [f"q{q}" for q in (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)]
     assert list(table.columns) == ["timestamp", "mean", "median", *quantiles]
 
     data = pd.read_csv(ETTH1, parse_dates=["date"])
     last = data["date"].iloc[-1]
-    expected = pd.date_range(last + pd.Timedelta(hours=1), periods=24,
-                             freq="h")
+    expected = pd.date_range(last + pd.Timedelta(hours=1), periods=24, freq="h")
     assert list(table["timestamp"]) == list(expected)
 
     # Original units: OT's last week lies in [3.7, 12.4] degrees, its last
@@ -78,8 +106,7 @@ def test_csv_forecast_continues_etth1_in_ot_units(tmp_path):
     recent = data["OT"].iloc[-168:]
     spread = recent.max() - recent.min()
     context = data["OT"].iloc[-48:]
-    assert table["mean"].between(recent.min() - spread / 4,
-                                 recent.max() + spread / 4).all()
+    assert table["mean"].between(recent.min() - spread / 4, recent.max() + spread / 4).all()
     assert abs(table["mean"].mean() - context.mean()) < 0.3 * context.mean()
     assert abs(table["median"].mean() - context.mean()) < 0.3 * context.mean()
     assert (table["q0.1"] <= table["q0.9"]).all()
@@ -93,14 +120,33 @@ def test_csv_forecast_on_small_custom_file(tmp_path):
     frame = frame.drop(index=[50, 51])  # a gap: becomes missing values
     frame.to_csv(csv, index=False)
     out = tmp_path / "out"
-    code = main(["train-csv", "--csv", str(csv), "--target", "load",
-                 "--prediction-length", "6", "--context-length", "24",
-                 "--lags", "1,24", "--quantiles", "0.05", "0.5", "0.95",
-                 "--freq", "h", "--out", str(out), *TINY_BUDGET])
+    code = main(
+        [
+            "train-csv",
+            "--csv",
+            str(csv),
+            "--target",
+            "load",
+            "--prediction-length",
+            "6",
+            "--context-length",
+            "24",
+            "--lags",
+            "1,24",
+            "--quantiles",
+            "0.05",
+            "0.5",
+            "0.95",
+            "--freq",
+            "h",
+            "--out",
+            str(out),
+            *TINY_BUDGET,
+        ]
+    )
     assert code == 0
     table = pd.read_csv(out / "forecast.csv", parse_dates=["timestamp"])
-    assert list(table.columns) == ["timestamp", "mean", "median", "q0.05",
-                                   "q0.5", "q0.95"]
+    assert list(table.columns) == ["timestamp", "mean", "median", "q0.05", "q0.5", "q0.95"]
     assert table["timestamp"].iloc[0] == pd.Timestamp("2021-01-06 00:00")
 
 
@@ -108,25 +154,25 @@ def test_csv_forecast_on_small_custom_file(tmp_path):
     "text, extra, message",
     [
         ("x,OT\n1,2\n2,3\n", ["--time-column", "date"], "no timestamp column 'date'"),
-        ("date,OT\n2021-01-01,1\n", ["--target", "XX"],
-         "unknown target column 'XX'"),
-        ("date,OT,a\n2021-01-01,1,2\n", ["--covariates", "b"],
-         "unknown covariate column 'b'"),
-        ("date,OT\n2021-01-01 00:00,1\n2021-01-01 01:00,abc\n"
-         "2021-01-01 02:00,3\n", [], "non-numeric values, e.g. 'abc'"),
+        ("date,OT\n2021-01-01,1\n", ["--target", "XX"], "unknown target column 'XX'"),
+        ("date,OT,a\n2021-01-01,1,2\n", ["--covariates", "b"], "unknown covariate column 'b'"),
+        (
+            "date,OT\n2021-01-01 00:00,1\n2021-01-01 01:00,abc\n2021-01-01 02:00,3\n",
+            [],
+            "non-numeric values, e.g. 'abc'",
+        ),
         ("date,OT\nyesterday,1\n", [], "cannot parse the timestamps"),
-        ("date,OT\n2021-01-01 00:00,1\n2021-01-01 00:00,2\n"
-         "2021-01-01 01:00,2\n", [], "duplicate timestamp"),
-        ("date,OT\n2021-01-01 00:00,1\n2021-01-01 01:00,2\n"
-         "2021-01-01 05:00,2\n2021-01-01 06:00,2\n", [],
-         "cannot infer a regular frequency"),
+        ("date,OT\n2021-01-01 00:00,1\n2021-01-01 00:00,2\n2021-01-01 01:00,2\n", [], "duplicate timestamp"),
+        (
+            "date,OT\n2021-01-01 00:00,1\n2021-01-01 01:00,2\n2021-01-01 05:00,2\n2021-01-01 06:00,2\n",
+            [],
+            "cannot infer a regular frequency",
+        ),
     ],
 )
-def test_bad_csv_gives_one_line_error(tmp_path, capsys, text, extra,
-                                      message):
+def test_bad_csv_gives_one_line_error(tmp_path, capsys, text, extra, message):
     csv = write_csv(tmp_path / "bad.csv", text)
-    args = ["forecast", "--csv", str(csv), "--target", "OT",
-            "--out", str(tmp_path / "out"), *extra]
+    args = ["forecast", "--csv", str(csv), "--target", "OT", "--out", str(tmp_path / "out"), *extra]
     # argparse keeps the last --target
     code = main(args)
     err = capsys.readouterr().err
@@ -139,32 +185,70 @@ def test_bad_csv_gives_one_line_error(tmp_path, capsys, text, extra,
 def test_too_few_rows_is_reported(tmp_path, capsys):
     csv = tmp_path / "short.csv"
     hourly_frame(40).to_csv(csv, index=False)
-    code = main(["forecast", "--csv", str(csv), "--target", "load",
-                 "--prediction-length", "24", "--context-length", "24",
-                 "--out", str(tmp_path / "out"), "--quiet"])
+    code = main(
+        [
+            "forecast",
+            "--csv",
+            str(csv),
+            "--target",
+            "load",
+            "--prediction-length",
+            "24",
+            "--context-length",
+            "24",
+            "--out",
+            str(tmp_path / "out"),
+            "--quiet",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2
     assert "too few rows: 40" in err and "48" in err
 
 
 def test_missing_file_and_bad_frequency(tmp_path, capsys):
-    assert main(["forecast", "--csv", str(tmp_path / "nope.csv"),
-                 "--target", "OT", "--quiet"]) == 2
+    assert main(["forecast", "--csv", str(tmp_path / "nope.csv"), "--target", "OT", "--quiet"]) == 2
     assert "not found" in capsys.readouterr().err
     csv = tmp_path / "ok.csv"
     hourly_frame(100).to_csv(csv, index=False)
-    assert main(["forecast", "--csv", str(csv), "--target", "load",
-                 "--freq", "fortnightly", "--quiet",
-                 "--out", str(tmp_path / "out")]) == 2
+    assert (
+        main(
+            [
+                "forecast",
+                "--csv",
+                str(csv),
+                "--target",
+                "load",
+                "--freq",
+                "fortnightly",
+                "--quiet",
+                "--out",
+                str(tmp_path / "out"),
+            ]
+        )
+        == 2
+    )
     assert "frequency" in capsys.readouterr().err
 
 
 def test_cli_error_exits_nonzero_without_traceback(tmp_path):
     csv = write_csv(tmp_path / "bad.csv", "when,OT\n1,2\n")
     result = subprocess.run(
-        [sys.executable, "-m", "informer_gluonts", "forecast", "--csv",
-         str(csv), "--target", "OT", "--out", str(tmp_path / "o")],
-        capture_output=True, text=True, cwd=REPO_ROOT,
+        [
+            sys.executable,
+            "-m",
+            "informer_gluonts",
+            "forecast",
+            "--csv",
+            str(csv),
+            "--target",
+            "OT",
+            "--out",
+            str(tmp_path / "o"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
     )
     assert result.returncode == 2
     assert result.stderr.strip().startswith("informer-gluonts: error:")
@@ -201,8 +285,22 @@ def test_forecast_continues_on_the_users_grid(tmp_path, capsys, freq, rows, sep)
     pd.DataFrame({"date": times, "sales": values}).to_csv(csv, sep=sep, index=False)
     out = tmp_path / "out"
     H = 6
-    code = main(["forecast", "--csv", str(csv), "--target", "sales", "--prediction-length", str(H),
-                 "--context-length", "12", "--out", str(out), *TINY_BUDGET])
+    code = main(
+        [
+            "forecast",
+            "--csv",
+            str(csv),
+            "--target",
+            "sales",
+            "--prediction-length",
+            str(H),
+            "--context-length",
+            "12",
+            "--out",
+            str(out),
+            *TINY_BUDGET,
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     table = pd.read_csv(out / "forecast.csv", parse_dates=["timestamp"])
     expected = pd.date_range(times[-1], periods=H + 1, freq=freq)[1:]  # e.g. the next month ends
@@ -218,9 +316,26 @@ def test_business_day_forecast_prints_no_library_warning(tmp_path):
     times = pd.date_range("2015-01-01", periods=80, freq="B")
     pd.DataFrame({"date": times, "y": np.sin(np.arange(80) / 3)}).to_csv(csv, index=False)
     result = subprocess.run(
-        [sys.executable, "-m", "informer_gluonts", "forecast", "--csv", str(csv), "--target", "y",
-         "--prediction-length", "5", "--context-length", "10", "--out", str(tmp_path / "out"), *TINY_BUDGET],
-        capture_output=True, text=True, cwd=REPO_ROOT,
+        [
+            sys.executable,
+            "-m",
+            "informer_gluonts",
+            "forecast",
+            "--csv",
+            str(csv),
+            "--target",
+            "y",
+            "--prediction-length",
+            "5",
+            "--context-length",
+            "10",
+            "--out",
+            str(tmp_path / "out"),
+            *TINY_BUDGET,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
     )
     assert result.returncode == 0, result.stderr
     assert "Warning" not in result.stderr, result.stderr
@@ -233,8 +348,9 @@ def test_subcommand_help_reads_well():
         ("forecast", ("--csv", "--target", "--sep", "--freq", "--covariates", "--patience", "--factor")),
         ("backtest", ("--dataset", "--baseline", "--max-series", "--patience", "--factor")),
     ]:
-        result = subprocess.run([sys.executable, "-m", "informer_gluonts", command, "--help"],
-                                capture_output=True, text=True, cwd=REPO_ROOT)
+        result = subprocess.run(
+            [sys.executable, "-m", "informer_gluonts", command, "--help"], capture_output=True, text=True, cwd=REPO_ROOT
+        )
         assert result.returncode == 0 and not result.stderr
         for text in (*flags, "model (defaults sized for a CPU):", "training budget:", "prediction:"):
             assert text in result.stdout, (command, text)
@@ -271,8 +387,18 @@ def test_backtest_patience_validates_on_a_held_out_window(tmp_path, monkeypatch,
 
     monkeypatch.setattr(InformerEstimator, "train", train)
     out = tmp_path / "out"
-    args = ["backtest", "--dataset", "airpassengers", "--prediction-length", "6", "--context-length", "12",
-            "--out", str(out), *TINY_BUDGET]
+    args = [
+        "backtest",
+        "--dataset",
+        "airpassengers",
+        "--prediction-length",
+        "6",
+        "--context-length",
+        "12",
+        "--out",
+        str(out),
+        *TINY_BUDGET,
+    ]
     assert main([*args, "--patience", "1"]) == 0, capsys.readouterr().err
     assert main(args) == 0, capsys.readouterr().err
     (fit, validation), (full, no_validation) = seen

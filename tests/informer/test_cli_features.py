@@ -9,8 +9,27 @@ from informer_gluonts.cli import build_parser, main
 
 from conftest import ETTH1
 
-TINY = ["--max-steps", "4", "--batches-per-epoch", "2", "--d-model", "16", "--n-heads", "2", "--d-ff", "32",
-        "--num-samples", "40", "--quiet", "--threads", "1", "--context-length", "48", "--lags", "1,24"]
+TINY = [
+    "--max-steps",
+    "4",
+    "--batches-per-epoch",
+    "2",
+    "--d-model",
+    "16",
+    "--n-heads",
+    "2",
+    "--d-ff",
+    "32",
+    "--num-samples",
+    "40",
+    "--quiet",
+    "--threads",
+    "1",
+    "--context-length",
+    "48",
+    "--lags",
+    "1,24",
+]
 COLUMNS = ["HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL", "OT"]
 
 
@@ -44,8 +63,24 @@ def test_features_m_forecasts_every_column_jointly_in_long_form(tmp_path):
 
 
 def test_features_m_with_named_targets_and_low_rank_normal(tmp_path):
-    code, out = forecast(tmp_path, "--features", "M", "--target", "HUFL", "OT", "--distribution", "low-rank-normal",
-                         "--e-layers", "2", "1", "--embed", "learned", "--padding", "1", "--no-mix")
+    code, out = forecast(
+        tmp_path,
+        "--features",
+        "M",
+        "--target",
+        "HUFL",
+        "OT",
+        "--distribution",
+        "low-rank-normal",
+        "--e-layers",
+        "2",
+        "1",
+        "--embed",
+        "learned",
+        "--padding",
+        "1",
+        "--no-mix",
+    )
     assert code == 0
     table = pd.read_csv(out / "forecast.csv")
     assert list(pd.unique(table["variable"])) == ["HUFL", "OT"] and len(table) == 24
@@ -89,8 +124,26 @@ def test_feature_errors_are_one_line(tmp_path, capsys, extra, message):
 
 
 def test_parser_takes_the_official_options():
-    args = build_parser().parse_args(["forecast", "--csv", "x.csv", "--features", "M", "--target", "A", "B",
-                                      "--e-layers", "3", "2", "1", "--embed", "fixed", "--padding", "1"])
+    args = build_parser().parse_args(
+        [
+            "forecast",
+            "--csv",
+            "x.csv",
+            "--features",
+            "M",
+            "--target",
+            "A",
+            "B",
+            "--e-layers",
+            "3",
+            "2",
+            "1",
+            "--embed",
+            "fixed",
+            "--padding",
+            "1",
+        ]
+    )
     assert args.target == ["A", "B"] and args.e_layers == [3, 2, 1]
     assert args.embed == "fixed" and args.padding == 1 and args.mix is True
 
@@ -105,8 +158,22 @@ def test_backtest_m_groups_the_series_and_scores_them_jointly(tmp_path):
     import json
 
     out = tmp_path / "bt"
-    code = main(["backtest", "--dataset", "ett_small_1h", "--features", "M", "--max-series", "3",
-                 "--prediction-length", "12", "--out", str(out), *TINY])
+    code = main(
+        [
+            "backtest",
+            "--dataset",
+            "ett_small_1h",
+            "--features",
+            "M",
+            "--max-series",
+            "3",
+            "--prediction-length",
+            "12",
+            "--out",
+            str(out),
+            *TINY,
+        ]
+    )
     assert code == 0
     record = json.loads((out / "metrics.json").read_text())
     assert record["features"] == "M" and record["target_dim"] == 3

@@ -34,9 +34,7 @@ def quiet_trainer(tmp_path, **extra):
 
 @pytest.fixture(scope="module")
 def ett(tmp_path_factory):
-    return get_dataset(
-        "ett_small_1h", path=tmp_path_factory.mktemp("gluonts_cache")
-    )
+    return get_dataset("ett_small_1h", path=tmp_path_factory.mktemp("gluonts_cache"))
 
 
 @pytest.mark.slow
@@ -57,9 +55,7 @@ def test_ett_train_backtest_and_serde_roundtrip(ett, tmp_path):
     assert isinstance(predictor, PyTorchPredictor)
     assert predictor.prediction_length == 24
 
-    agg, forecasts, tss = run_backtest(
-        predictor, ett.test, num_samples=50, progress=False
-    )
+    agg, forecasts, tss = run_backtest(predictor, ett.test, num_samples=50, progress=False)
     assert len(forecasts) == 14
     for key in ("MSE", "MASE", "mean_wQuantileLoss", "sMAPE"):
         assert math.isfinite(agg[key]), key
@@ -69,9 +65,7 @@ def test_ett_train_backtest_and_serde_roundtrip(ett, tmp_path):
     medians = np.array([f.median for f in forecasts])
     assert np.mean(np.abs(medians - truth)) < 3 * np.std(truth)
 
-    agg2, _ = backtest_metrics(
-        test_dataset=ett.test, predictor=predictor, num_samples=20
-    )
+    agg2, _ = backtest_metrics(test_dataset=ett.test, predictor=predictor, num_samples=20)
     assert math.isfinite(agg2["mean_wQuantileLoss"])
 
     (tmp_path / "model").mkdir()
@@ -175,8 +169,7 @@ def test_past_covariates_flow_through_the_pipeline(tmp_path):
 def test_early_stopping_and_callbacks_survive_retraining(tmp_path):
     rng = np.random.default_rng(0)
     data = ListDataset(
-        [{"start": pd.Period("2021-01-01", "h"), "target": rng.normal(
-            size=120)}],
+        [{"start": pd.Period("2021-01-01", "h"), "target": rng.normal(size=120)}],
         freq="h",
     )
     calls = []
@@ -200,9 +193,7 @@ def test_early_stopping_and_callbacks_survive_retraining(tmp_path):
         attention="full",
         num_batches_per_epoch=1,
         early_stopping_patience=1,
-        trainer_kwargs=quiet_trainer(
-            tmp_path, max_epochs=50, callbacks=[Count()]
-        ),
+        trainer_kwargs=quiet_trainer(tmp_path, max_epochs=50, callbacks=[Count()]),
     )
     output = estimator.train_model(data, validation_data=data)
     assert output.trainer.current_epoch < 5
@@ -222,9 +213,7 @@ def test_early_stopping_and_callbacks_survive_retraining(tmp_path):
     ],
 )
 def test_bad_training_data_is_reported(data, message, tmp_path):
-    estimator = InformerEstimator(
-        freq="h", prediction_length=6, trainer_kwargs=quiet_trainer(tmp_path)
-    )
+    estimator = InformerEstimator(freq="h", prediction_length=6, trainer_kwargs=quiet_trainer(tmp_path))
     with pytest.raises(ValueError, match=message):
         estimator.train(ListDataset(data, freq="h"))
 
@@ -285,9 +274,19 @@ def test_static_features_and_student_t_default(tmp_path):
 
 
 def tiny_estimator(tmp_path, **overrides):
-    options = dict(freq="h", prediction_length=4, context_length=8, lags_seq=[1], d_model=8, n_heads=2, d_ff=8,
-                   num_batches_per_epoch=2, batch_size=4, num_parallel_samples=20,
-                   trainer_kwargs=quiet_trainer(tmp_path))
+    options = dict(
+        freq="h",
+        prediction_length=4,
+        context_length=8,
+        lags_seq=[1],
+        d_model=8,
+        n_heads=2,
+        d_ff=8,
+        num_batches_per_epoch=2,
+        batch_size=4,
+        num_parallel_samples=20,
+        trainer_kwargs=quiet_trainer(tmp_path),
+    )
     options.update(overrides)
     return InformerEstimator(**options)
 

@@ -44,11 +44,7 @@ def random_inputs(model: InformerModel, batch_size: int = 3, seed: int = 0):
 def record_lengths(modules):
     lengths, handles = [], []
     for module in modules:
-        handles.append(
-            module.register_forward_hook(
-                lambda mod, args, out: lengths.append(args[0].shape[1])
-            )
-        )
+        handles.append(module.register_forward_hook(lambda mod, args, out: lengths.append(args[0].shape[1])))
     return lengths, handles
 
 
@@ -99,9 +95,7 @@ def test_past_covariates_change_the_forecast():
     with torch.no_grad():
         reference = model.output_distribution(**inputs).mean
         changed = dict(inputs)
-        changed["past_feat_dynamic_real"] = torch.randn_like(
-            inputs["past_feat_dynamic_real"]
-        )
+        changed["past_feat_dynamic_real"] = torch.randn_like(inputs["past_feat_dynamic_real"])
         moved = model.output_distribution(**changed).mean
     assert reference.shape == (3, 24)
     assert not torch.allclose(reference, moved)
@@ -116,10 +110,8 @@ def test_loss_is_masked_by_future_observed_values():
     garbage = target.clone()
     garbage[:, 12:] = 1e6
     with torch.no_grad():
-        a = model.loss(**inputs, future_target=target,
-                       future_observed_values=observed)
-        b = model.loss(**inputs, future_target=garbage,
-                       future_observed_values=observed)
+        a = model.loss(**inputs, future_target=target, future_observed_values=observed)
+        b = model.loss(**inputs, future_target=garbage, future_observed_values=observed)
     assert a.shape == (3,)
     torch.testing.assert_close(a, b)
 
@@ -138,25 +130,15 @@ def test_predictor_calls_decoder_once_per_batch():
         num_parallel_samples=5,
     )
     module = estimator.create_lightning_module()
-    predictor = estimator.create_predictor(
-        estimator.create_transformation(), module
-    )
+    predictor = estimator.create_predictor(estimator.create_transformation(), module)
     rng = np.random.default_rng(0)
     dataset = ListDataset(
-        [
-            {"start": pd.Period("2021-01-01", "h"), "target": rng.normal(
-                size=100 + 7 * i)}
-            for i in range(5)
-        ],
+        [{"start": pd.Period("2021-01-01", "h"), "target": rng.normal(size=100 + 7 * i)} for i in range(5)],
         freq="h",
     )
     decoder_calls, encoder_calls = [], []
-    module.model.decoder.register_forward_hook(
-        lambda mod, args, out: decoder_calls.append(out.shape)
-    )
-    module.model.encoder.register_forward_hook(
-        lambda mod, args, out: encoder_calls.append(out.shape)
-    )
+    module.model.decoder.register_forward_hook(lambda mod, args, out: decoder_calls.append(out.shape))
+    module.model.encoder.register_forward_hook(lambda mod, args, out: encoder_calls.append(out.shape))
     forecasts = list(predictor.predict(dataset))
 
     num_batches = 3  # 5 series, batch size 2
@@ -170,13 +152,15 @@ def test_predictor_calls_decoder_once_per_batch():
 
 def test_short_series_are_padded():
     estimator = InformerEstimator(
-        freq="D", prediction_length=5, context_length=30, d_model=16,
-        n_heads=2, d_ff=32,
+        freq="D",
+        prediction_length=5,
+        context_length=30,
+        d_model=16,
+        n_heads=2,
+        d_ff=32,
     )
     module = estimator.create_lightning_module()
-    predictor = estimator.create_predictor(
-        estimator.create_transformation(), module
-    )
+    predictor = estimator.create_predictor(estimator.create_transformation(), module)
     dataset = ListDataset(
         [{"start": pd.Period("2021-01-01", "D"), "target": [1.0, 2.0, 3.0]}],
         freq="D",
@@ -206,8 +190,9 @@ def test_forward_is_sample_with_num_samples():
 
 def test_lightning_module_uses_model_loss_and_sample(monkeypatch):
     module = InformerLightningModule(
-        model_kwargs=dict(context_length=16, prediction_length=4, lags_seq=[1], d_model=8, n_heads=2, d_ff=8,
-                          num_parallel_samples=5)
+        model_kwargs=dict(
+            context_length=16, prediction_length=4, lags_seq=[1], d_model=8, n_heads=2, d_ff=8, num_parallel_samples=5
+        )
     )
     inputs = random_inputs(module.model, batch_size=2)
     calls = []
@@ -225,8 +210,9 @@ def test_lag_means_steps_before_the_predicted_position():
     """Lag L of the token predicting step t is y[t - L] (GluonTS's get_lags_for_frequency
     convention); lags reaching into the horizon, and lag 0 there, are unobserved zeros."""
     C, H, lags = 8, 3, [1, 3]
-    model = small_model(context_length=C, prediction_length=H, lags_seq=lags, scaling="none",
-                        num_time_features=1, e_layers=1)
+    model = small_model(
+        context_length=C, prediction_length=H, lags_seq=lags, scaling="none", num_time_features=1, e_layers=1
+    )
     inputs = random_inputs(model, batch_size=1)
     past_length = C + max(lags)
     inputs["past_target"] = 100.0 + torch.arange(past_length, dtype=torch.float32).unsqueeze(0)

@@ -36,8 +36,17 @@ def trainer(steps: int) -> dict:
 
 
 def estimator(D=3, H=6, steps=4, **overrides) -> InformerEstimator:
-    kwargs = dict(freq="h", prediction_length=H, context_length=24, target_dim=D, lags_seq=[1, 24],
-                  batch_size=8, num_batches_per_epoch=2, trainer_kwargs=trainer(steps), **TINY)
+    kwargs = dict(
+        freq="h",
+        prediction_length=H,
+        context_length=24,
+        target_dim=D,
+        lags_seq=[1, 24],
+        batch_size=8,
+        num_batches_per_epoch=2,
+        trainer_kwargs=trainer(steps),
+        **TINY,
+    )
     kwargs.update(overrides)
     return InformerEstimator(**kwargs)
 
@@ -45,8 +54,9 @@ def estimator(D=3, H=6, steps=4, **overrides) -> InformerEstimator:
 def multivariate(T=200, D=3, seed=0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     t = np.arange(T)
-    return np.stack([np.sin(t / (3 + d)) * (d + 1) + 10 * d + 0.1 * rng.standard_normal(T)
-                     for d in range(D)]).astype(np.float32)
+    return np.stack([np.sin(t / (3 + d)) * (d + 1) + 10 * d + 0.1 * rng.standard_normal(T) for d in range(D)]).astype(
+        np.float32
+    )
 
 
 def dataset(target, **fields) -> ListDataset:
@@ -76,8 +86,9 @@ def test_model_shapes_per_variable():
 
 def test_loss_ignores_unobserved_values_of_one_variable():
     # full attention: ProbSparse samples keys at random on every pass
-    model = InformerModel(context_length=24, prediction_length=6, lags_seq=[1], target_dim=2, attention="full",
-                          **TINY).eval()
+    model = InformerModel(
+        context_length=24, prediction_length=6, lags_seq=[1], target_dim=2, attention="full", **TINY
+    ).eval()
     inputs = model.describe_inputs(1).zeros()
     inputs["past_target"] = torch.randn(1, 25, 2)
     inputs["past_observed_values"] = torch.ones(1, 25, 2)
@@ -95,8 +106,9 @@ def test_loss_ignores_unobserved_values_of_one_variable():
 
 def test_low_rank_head_is_a_correlated_normal_in_the_data_units():
     output = LowRankMultivariateNormalOutput(dim=3, rank=2)
-    model = InformerModel(context_length=24, prediction_length=6, lags_seq=[1], target_dim=3,
-                          distr_output=output, **TINY)
+    model = InformerModel(
+        context_length=24, prediction_length=6, lags_seq=[1], target_dim=3, distr_output=output, **TINY
+    )
     inputs = model.describe_inputs(4).zeros()
     inputs["past_target"] = torch.randn(4, 25, 3) * 5 + 100
     inputs["past_observed_values"] = torch.ones(4, 25, 3)
@@ -204,8 +216,9 @@ def test_output_and_target_dim_must_agree():
     with pytest.raises(ValueError, match="needs target_dim"):
         InformerEstimator(freq="h", prediction_length=4, distr_output=LowRankMultivariateNormalOutput(dim=3))
     with pytest.raises(ValueError, match="event shape"):
-        InformerEstimator(freq="h", prediction_length=4, target_dim=2,
-                          distr_output=LowRankMultivariateNormalOutput(dim=3))
+        InformerEstimator(
+            freq="h", prediction_length=4, target_dim=2, distr_output=LowRankMultivariateNormalOutput(dim=3)
+        )
     with pytest.raises(ValueError, match="target_dim must be a positive integer"):
         InformerEstimator(freq="h", prediction_length=4, target_dim=0)
 
@@ -225,8 +238,17 @@ def lagged_copy(T=1200, lag=3, seed=0) -> np.ndarray:
 def test_joint_model_forecasts_a_lagged_copy_the_univariate_model_cannot():
     lag, H, T = 3, 3, 1200
     z = lagged_copy(T, lag)
-    common = dict(freq="h", prediction_length=H, context_length=12, lags_seq=[1, 2, 3], batch_size=32,
-                  num_batches_per_epoch=50, lr=3e-3, trainer_kwargs=trainer(80), **TINY)
+    common = dict(
+        freq="h",
+        prediction_length=H,
+        context_length=12,
+        lags_seq=[1, 2, 3],
+        batch_size=32,
+        num_batches_per_epoch=50,
+        lr=3e-3,
+        trainer_kwargs=trainer(80),
+        **TINY,
+    )
     train_end = 1000
     starts = range(train_end, T - H + 1, 7)
     truth = np.stack([z[1, s : s + H] for s in starts])

@@ -35,10 +35,24 @@ class FitStarted(pl.Callback):
 
 
 def estimator(recorder: FitStarted = None, **overrides) -> InformerEstimator:
-    options = dict(freq="h", prediction_length=H, context_length=16, lags_seq=[1, 24], d_model=8, n_heads=2,
-                   d_ff=16, num_batches_per_epoch=3, batch_size=8, num_parallel_samples=50,
-                   trainer_kwargs=dict(max_epochs=1, enable_progress_bar=False, enable_model_summary=False,
-                                       callbacks=[recorder] if recorder else []))
+    options = dict(
+        freq="h",
+        prediction_length=H,
+        context_length=16,
+        lags_seq=[1, 24],
+        d_model=8,
+        n_heads=2,
+        d_ff=16,
+        num_batches_per_epoch=3,
+        batch_size=8,
+        num_parallel_samples=50,
+        trainer_kwargs=dict(
+            max_epochs=1,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            callbacks=[recorder] if recorder else [],
+        ),
+    )
     options.update(overrides)
     return InformerEstimator(**options)
 
@@ -79,24 +93,37 @@ def test_valid_input_gives_a_sensible_forecast(target, start):
 # --------------------------------------------------------------------------- Python API: invalid
 
 BAD_TRAINING_DATA = {
-    "no observed value": ([{"start": PERIOD, "target": np.full(120, np.nan), "item_id": "nan"}],
-                          r"series 0 \(item_id='nan'\): 'target' has no observed value \(all 120 values are NaN\)"),
-    "+inf in target": ([{"start": PERIOD, "target": with_inf(+1), "item_id": "inf"}],
-                       r"series 0 \(item_id='inf'\): 'target' holds an infinite value at position 17"),
-    "-inf in the second series": ([{"start": PERIOD, "target": SINE},
-                                   {"start": PERIOD, "target": with_inf(-1, 3), "item_id": "b"}],
-                                  r"series 1 \(item_id='b'\): 'target' holds an infinite value at position 3"),
-    "text in target": ([{"start": PERIOD, "target": ["1.0", "x"] * 60, "item_id": "s"}],
-                       r"item_id='s'\): 'target' holds non-numeric values"),
+    "no observed value": (
+        [{"start": PERIOD, "target": np.full(120, np.nan), "item_id": "nan"}],
+        r"series 0 \(item_id='nan'\): 'target' has no observed value \(all 120 values are NaN\)",
+    ),
+    "+inf in target": (
+        [{"start": PERIOD, "target": with_inf(+1), "item_id": "inf"}],
+        r"series 0 \(item_id='inf'\): 'target' holds an infinite value at position 17",
+    ),
+    "-inf in the second series": (
+        [{"start": PERIOD, "target": SINE}, {"start": PERIOD, "target": with_inf(-1, 3), "item_id": "b"}],
+        r"series 1 \(item_id='b'\): 'target' holds an infinite value at position 3",
+    ),
+    "text in target": (
+        [{"start": PERIOD, "target": ["1.0", "x"] * 60, "item_id": "s"}],
+        r"item_id='s'\): 'target' holds non-numeric values",
+    ),
 }
 
 BAD_PREDICTION_DATA = {
-    "length-0 target": ({"start": PERIOD, "target": [], "item_id": "empty"},
-                        r"item_id='empty'\): 'target' is empty \(length 0\)"),
-    "+inf in target": ({"start": PERIOD, "target": with_inf(+1, 5), "item_id": "inf"},
-                       r"item_id='inf'\): 'target' holds an infinite value at position 5"),
-    "no observed value": ({"start": PERIOD, "target": [np.nan] * 10, "item_id": "nan"},
-                          r"item_id='nan'\): 'target' has no observed value"),
+    "length-0 target": (
+        {"start": PERIOD, "target": [], "item_id": "empty"},
+        r"item_id='empty'\): 'target' is empty \(length 0\)",
+    ),
+    "+inf in target": (
+        {"start": PERIOD, "target": with_inf(+1, 5), "item_id": "inf"},
+        r"item_id='inf'\): 'target' holds an infinite value at position 5",
+    ),
+    "no observed value": (
+        {"start": PERIOD, "target": [np.nan] * 10, "item_id": "nan"},
+        r"item_id='nan'\): 'target' has no observed value",
+    ),
 }
 
 BAD_OPTIONS = {
@@ -166,8 +193,10 @@ BAD_COMMAND_LINES = {
     "--out under an existing file": (lambda tmp: ["--out", str(a_file(tmp) / "out")], "which is a file, not a folder"),
     "--out is an existing file": (lambda tmp: ["--out", str(a_file(tmp))], "is a file, not a folder"),
     "negative --lr": (lambda tmp: ["--lr", "-0.1"], "forecast: argument --lr: a learning rate must be >= 0, got -0.1"),
-    "--prediction-length 0": (lambda tmp: ["--prediction-length", "0"],
-                              "forecast: argument --prediction-length: must be >= 1, got 0"),
+    "--prediction-length 0": (
+        lambda tmp: ["--prediction-length", "0"],
+        "forecast: argument --prediction-length: must be >= 1, got 0",
+    ),
     "--n-heads 0": (lambda tmp: ["--n-heads", "0"], "argument --n-heads: must be >= 1, got 0"),
     "--d-model not divisible": (lambda tmp: ["--d-model", "10", "--n-heads", "4"], "--d-model 10 is not divisible"),
     "--dropout 1.5": (lambda tmp: ["--dropout", "1.5"], r"dropout must lie in [0, 1), got 1.5"),
@@ -180,8 +209,19 @@ BAD_COMMAND_LINES = {
 @pytest.mark.parametrize("extra, message", BAD_COMMAND_LINES.values(), ids=BAD_COMMAND_LINES.keys())
 def test_bad_command_line_is_one_error_line(tmp_path, capsys, extra, message):
     # a valid command line, then the odd argument (argparse keeps the last of a repeated option)
-    argv = ["forecast", "--csv", str(csv_file(tmp_path)), "--target", "y", "--prediction-length", "4",
-            "--out", str(tmp_path / "out"), *TINY_BUDGET, *extra(tmp_path)]
+    argv = [
+        "forecast",
+        "--csv",
+        str(csv_file(tmp_path)),
+        "--target",
+        "y",
+        "--prediction-length",
+        "4",
+        "--out",
+        str(tmp_path / "out"),
+        *TINY_BUDGET,
+        *extra(tmp_path),
+    ]
     code = main(argv)
     err = capsys.readouterr().err
     assert code == 2

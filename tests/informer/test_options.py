@@ -115,8 +115,13 @@ def test_estimator_computes_the_official_calendar_marks():
     est = InformerEstimator(freq="h", prediction_length=4, embed="fixed")
     assert est.time_features == []  # the embedding carries the calendar, not the token inputs
     start = pd.Period("2021-03-07 22:00", freq="h")
-    entry = next(iter(est.create_transformation().apply(
-        [{"start": start, "target": np.zeros(5, dtype=np.float32)}], is_train=False)))
+    entry = next(
+        iter(
+            est.create_transformation().apply(
+                [{"start": start, "target": np.zeros(5, dtype=np.float32)}], is_train=False
+            )
+        )
+    )
     marks = entry[TIME_MARKS]
     assert marks.shape == (len(CALENDAR_MARK_FEATURES), 5 + 4)
     # 2021-03-07 is a Sunday (weekday 6); the next day is a Monday
@@ -128,12 +133,21 @@ def test_estimator_computes_the_official_calendar_marks():
 def test_estimator_trains_and_serializes_with_calendar_embeddings(embed, tmp_path):
     from gluonts.model.predictor import Predictor
 
-    data = ListDataset([{"start": pd.Period("2021-01-01", freq="h"),
-                         "target": np.sin(np.arange(300) / 4).astype(np.float32)}], freq="h")
-    est = InformerEstimator(freq="h", prediction_length=6, context_length=24, lags_seq=[1], embed=embed,
-                            batch_size=8, num_batches_per_epoch=2,
-                            trainer_kwargs={"max_steps": 2, "enable_progress_bar": False,
-                                            "enable_model_summary": False}, **TINY)
+    data = ListDataset(
+        [{"start": pd.Period("2021-01-01", freq="h"), "target": np.sin(np.arange(300) / 4).astype(np.float32)}],
+        freq="h",
+    )
+    est = InformerEstimator(
+        freq="h",
+        prediction_length=6,
+        context_length=24,
+        lags_seq=[1],
+        embed=embed,
+        batch_size=8,
+        num_batches_per_epoch=2,
+        trainer_kwargs={"max_steps": 2, "enable_progress_bar": False, "enable_model_summary": False},
+        **TINY,
+    )
     predictor = est.train(data)
     predictor.serialize(tmp_path)
     forecast = next(iter(Predictor.deserialize(tmp_path).predict(data, num_samples=5)))

@@ -28,11 +28,28 @@ def test_forecast_long_table_trains_on_every_item_and_forecasts_each(meters_csv,
     if output.endswith(".parquet"):
         pytest.importorskip("pyarrow")
     out = tmp_path / "out"
-    code = main(["forecast", "--csv", str(meters_csv), "--item-column", "meter", "--target", "y",
-                 "--prediction-length", "12", "--out", str(out), "--output", str(out / output), *TINY])
+    code = main(
+        [
+            "forecast",
+            "--csv",
+            str(meters_csv),
+            "--item-column",
+            "meter",
+            "--target",
+            "y",
+            "--prediction-length",
+            "12",
+            "--out",
+            str(out),
+            "--output",
+            str(out / output),
+            *TINY,
+        ]
+    )
     assert code == 0, capsys.readouterr().err
-    table = pd.read_parquet(out / output) if output.endswith(".parquet") else pd.read_csv(out / output,
-                                                                                         parse_dates=["ds"])
+    table = (
+        pd.read_parquet(out / output) if output.endswith(".parquet") else pd.read_csv(out / output, parse_dates=["ds"])
+    )
     assert list(table.columns) == ["meter", "ds", "mean", "median", *QUANTILE_COLUMNS] and len(table) == 36
     for name in HOURLY_ITEMS:
         rows = table[table["meter"] == name]
@@ -48,8 +65,25 @@ def test_forecast_long_table_trains_on_every_item_and_forecasts_each(meters_csv,
 @pytest.mark.parametrize("features", [[], ["--features", "S"]])
 def test_forecast_wide_table_several_targets_are_independent_series(hospital_pv_csv, tmp_path, capsys, features):
     out = tmp_path / "out"
-    code = main(["forecast", "--csv", str(hospital_pv_csv), "--target", "hospital", "pv", *features,
-                 "--prediction-length", "6", "--out", str(out), "--quantiles", "0.1", "0.9", *TINY])
+    code = main(
+        [
+            "forecast",
+            "--csv",
+            str(hospital_pv_csv),
+            "--target",
+            "hospital",
+            "pv",
+            *features,
+            "--prediction-length",
+            "6",
+            "--out",
+            str(out),
+            "--quantiles",
+            "0.1",
+            "0.9",
+            *TINY,
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     table = pd.read_csv(out / "forecast.csv", parse_dates=["ds"])
     assert list(table.columns) == ["item_id", "ds", "mean", "median", "q0.1", "q0.9"]
@@ -61,17 +95,35 @@ def test_forecast_wide_table_several_targets_are_independent_series(hospital_pv_
 def test_features_m_keeps_its_joint_meaning_on_a_wide_table(hospital_pv_csv, tmp_path, capsys):
     pytest.importorskip("pyarrow")
     out = tmp_path / "out"
-    code = main(["forecast", "--csv", str(hospital_pv_csv), "--target", "hospital", "pv", "--features", "M",
-                 "--prediction-length", "6", "--out", str(out), "--output", str(out / "joint.parquet"), *TINY])
+    code = main(
+        [
+            "forecast",
+            "--csv",
+            str(hospital_pv_csv),
+            "--target",
+            "hospital",
+            "pv",
+            "--features",
+            "M",
+            "--prediction-length",
+            "6",
+            "--out",
+            str(out),
+            "--output",
+            str(out / "joint.parquet"),
+            *TINY,
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     table = pd.read_parquet(out / "joint.parquet")
-    assert list(table.columns[:2]) == ["timestamp", "variable"] and list(table["variable"].unique()) == ["hospital",
-                                                                                                      "pv"]
+    assert list(table.columns[:2]) == ["timestamp", "variable"] and list(table["variable"].unique()) == [
+        "hospital",
+        "pv",
+    ]
     assert (out / "forecast.png").read_bytes()[:8] == PNG_MAGIC
 
 
-def test_backtest_trains_before_the_first_window_and_validates_with_patience(meters_csv, tmp_path, monkeypatch,
-                                                                               capsys):
+def test_backtest_trains_before_the_first_window_and_validates_with_patience(meters_csv, tmp_path, monkeypatch, capsys):
     """Informer trains on each item's part before the first window only; --patience holds out
     the last horizon of that part to validate on (the shared rule); --distance and --max-series
     reach the windows."""
@@ -85,9 +137,30 @@ def test_backtest_trains_before_the_first_window_and_validates_with_patience(met
 
     monkeypatch.setattr(InformerEstimator, "train", train)
     out = tmp_path / "bt"
-    code = main(["backtest", "--csv", str(meters_csv), "--item-column", "meter", "--target", "y", "--patience", "1",
-                 "--prediction-length", "24", "--windows", "2", "--distance", "12", "--max-series", "2",
-                 "--out", str(out), *TINY])
+    code = main(
+        [
+            "backtest",
+            "--csv",
+            str(meters_csv),
+            "--item-column",
+            "meter",
+            "--target",
+            "y",
+            "--patience",
+            "1",
+            "--prediction-length",
+            "24",
+            "--windows",
+            "2",
+            "--distance",
+            "12",
+            "--max-series",
+            "2",
+            "--out",
+            str(out),
+            *TINY,
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     [(fit, validation)] = seen
     span = 12 + 24  # two windows 12 steps apart cover the last 36 steps of each item
@@ -104,27 +177,65 @@ def test_forecast_target_is_the_shared_option():
     assert args.windows == 3 and args.distance is None and args.dataset is None
 
 
-@pytest.mark.parametrize("command, options, message", [
-    ("forecast", ["--item-column", "store", "--target", "y"], "no item column 'store' (--item-column); the table "
-                                                             "has: meter, ds, y"),
-    ("backtest", ["--item-column", "meter", "--target", "load"], "no target column 'load'"),
-    ("backtest", ["--item-column", "meter", "--target", "y", "--windows", "50"], "no series has the 1224 steps"),
-    ("forecast", ["--item-column", "meter", "--target", "y", "--time-column", "when"], "no timestamp column 'when'"),
-    ("forecast", ["--item-column", "meter", "--target", "y", "--output", "f.xlsx"], "name a .csv or .parquet"),
-    ("forecast", ["--item-column", "meter", "--target", "y", "--prediction-length", "201"],
-     "every item has fewer than 201 observed values"),
-    ("forecast", ["--item-column", "meter", "--target", "y", "--context-length", "190"],
-     "too few rows: the longest series"),
-    ("forecast", ["--item-column", "meter", "--target", "y", "--features", "M"], "--item-column forecasts each item"),
-    ("forecast", ["--item-column", "meter", "--target", "y", "--covariates", "ds"],
-     "--item-column forecasts each item"),
-    ("backtest", ["--target", "y", "--dataset", "airpassengers"], "not both"),
-    ("backtest", ["--item-column", "meter"], "needs --target"),
-    ("backtest", ["--item-column", "meter", "--target", "y", "--features", "M"], "backtest --csv scores every series"),
-])
+@pytest.mark.parametrize(
+    "command, options, message",
+    [
+        (
+            "forecast",
+            ["--item-column", "store", "--target", "y"],
+            "no item column 'store' (--item-column); the table has: meter, ds, y",
+        ),
+        ("backtest", ["--item-column", "meter", "--target", "load"], "no target column 'load'"),
+        ("backtest", ["--item-column", "meter", "--target", "y", "--windows", "50"], "no series has the 1224 steps"),
+        (
+            "forecast",
+            ["--item-column", "meter", "--target", "y", "--time-column", "when"],
+            "no timestamp column 'when'",
+        ),
+        ("forecast", ["--item-column", "meter", "--target", "y", "--output", "f.xlsx"], "name a .csv or .parquet"),
+        (
+            "forecast",
+            ["--item-column", "meter", "--target", "y", "--prediction-length", "201"],
+            "every item has fewer than 201 observed values",
+        ),
+        (
+            "forecast",
+            ["--item-column", "meter", "--target", "y", "--context-length", "190"],
+            "too few rows: the longest series",
+        ),
+        (
+            "forecast",
+            ["--item-column", "meter", "--target", "y", "--features", "M"],
+            "--item-column forecasts each item",
+        ),
+        (
+            "forecast",
+            ["--item-column", "meter", "--target", "y", "--covariates", "ds"],
+            "--item-column forecasts each item",
+        ),
+        ("backtest", ["--target", "y", "--dataset", "airpassengers"], "not both"),
+        ("backtest", ["--item-column", "meter"], "needs --target"),
+        (
+            "backtest",
+            ["--item-column", "meter", "--target", "y", "--features", "M"],
+            "backtest --csv scores every series",
+        ),
+    ],
+)
 def test_bad_table_commands_are_one_line_and_exit_2(meters_csv, tmp_path, capsys, command, options, message):
-    code = main([command, "--csv", str(meters_csv), "--prediction-length", "24", "--out", str(tmp_path / "o"),
-                 "--quiet", *options])
+    code = main(
+        [
+            command,
+            "--csv",
+            str(meters_csv),
+            "--prediction-length",
+            "24",
+            "--out",
+            str(tmp_path / "o"),
+            "--quiet",
+            *options,
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("informer-gluonts: error:") and message in err, err
     assert len(err.strip().splitlines()) == 1
@@ -141,8 +252,23 @@ def test_table_options_need_a_table(tmp_path, capsys):
 def test_output_with_covariates_is_refused(tmp_path, capsys):
     path = tmp_path / "one.csv"
     corpus_tail("SF_hospital_load").assign(x=1.0).to_csv(path, index=False)
-    assert main(["forecast", "--csv", str(path), "--target", "y", "--covariates", "x", "--output",
-                 str(tmp_path / "f.csv"), "--quiet"]) == 2
+    assert (
+        main(
+            [
+                "forecast",
+                "--csv",
+                str(path),
+                "--target",
+                "y",
+                "--covariates",
+                "x",
+                "--output",
+                str(tmp_path / "f.csv"),
+                "--quiet",
+            ]
+        )
+        == 2
+    )
     assert "--output writes the long table of many series" in capsys.readouterr().err
 
 
@@ -151,7 +277,23 @@ def test_mixed_frequencies_name_two_items(tmp_path, capsys):
     hourly = pd.DataFrame({"id": "hourly", "ds": pd.date_range("2021-01-01", periods=40, freq="h"), "y": 1.0})
     path = tmp_path / "mixed.csv"
     pd.concat([daily, hourly]).to_csv(path, index=False)
-    assert main(["forecast", "--csv", str(path), "--item-column", "id", "--target", "y", "--prediction-length", "3",
-                 "--out", str(tmp_path / "o")]) == 2
+    assert (
+        main(
+            [
+                "forecast",
+                "--csv",
+                str(path),
+                "--item-column",
+                "id",
+                "--target",
+                "y",
+                "--prediction-length",
+                "3",
+                "--out",
+                str(tmp_path / "o"),
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert "item 'daily' looks 'D' but item 'hourly' looks 'h'" in err and "--freq" in err

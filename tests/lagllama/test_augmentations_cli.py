@@ -50,11 +50,10 @@ def test_freq_mix_of_identical_windows_changes_nothing_and_keeps_dominant():
 def test_training_step_augments_and_returns_finite_loss():
     from lagllama_gluonts import LagLlamaEstimator
 
-    estimator = LagLlamaEstimator.from_checkpoint(LAG_LLAMA_FIXTURES / "small.ckpt", prediction_length=24,
-                                                  aug_prob=1.0)
+    estimator = LagLlamaEstimator.from_checkpoint(LAG_LLAMA_FIXTURES / "small.ckpt", prediction_length=24, aug_prob=1.0)
     module = estimator.create_lightning_module()
     e = torch.load(LAG_LLAMA_FIXTURES / "small.expected.pt", weights_only=True)
-    batch = {k[len("train_"):]: v for k, v in e.items() if k.startswith("train_") and torch.is_tensor(v)}
+    batch = {k[len("train_") :]: v for k, v in e.items() if k.startswith("train_") and torch.is_tensor(v)}
     augmented = module.augment(dict(batch))
     assert not torch.equal(augmented["past_target"], batch["past_target"])
     loss = module.training_step(batch, 0)
@@ -70,15 +69,32 @@ def test_corpus_series_frequency_inferred():
 
 
 def test_cli_help_explains_itself():
-    out = subprocess.run([sys.executable, "-m", "lagllama_gluonts", "backtest", "--help"],
-                         capture_output=True, text=True, cwd=REPO_ROOT, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "lagllama_gluonts", "backtest", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        check=True,
+    ).stdout
     for word in ("zero-shot", "--checkpoint", "--train", "--dataset", "--rescale-every-step"):
         assert word in out
 
 
 def test_cli_backtest_zero_shot_writes_metrics_and_plot(tmp_path, capsys):
-    code = main(["backtest", "--dataset", "airpassengers", "--checkpoint", str(LAG_LLAMA_FIXTURES / "small.ckpt"),
-                 "--num-samples", "20", "--out", str(tmp_path), "--baseline"])
+    code = main(
+        [
+            "backtest",
+            "--dataset",
+            "airpassengers",
+            "--checkpoint",
+            str(LAG_LLAMA_FIXTURES / "small.ckpt"),
+            "--num-samples",
+            "20",
+            "--out",
+            str(tmp_path),
+            "--baseline",
+        ]
+    )
     assert code == 0
     printed = capsys.readouterr().out
     assert "mean_wQuantileLoss" in printed and "SeasonalNaive" in printed

@@ -1,6 +1,5 @@
 """Checkpoint safety: weights-only loading, refusal of foreign globals, clear mismatch errors."""
 
-
 import pytest
 import torch
 from gluonts.core import serde
@@ -65,15 +64,20 @@ def test_corrupt_and_missing_files(tmp_path):
     with pytest.raises(CheckpointError, match="not a PyTorch zip checkpoint"):
         read_checkpoint(junk)
     truncated = tmp_path / "truncated.ckpt"
-    truncated.write_bytes(SMALL.read_bytes()[: 200_000])
+    truncated.write_bytes(SMALL.read_bytes()[:200_000])
     with pytest.raises(CheckpointError):
         read_checkpoint(truncated)
 
 
 def test_architecture_mismatch_names_the_shapes():
     estimator = LagLlamaEstimator(
-        prediction_length=24, context_length=32, n_layer=2, n_head=4, n_embd_per_head=16,
-        scaling="robust", ckpt_path=str(SMALL),
+        prediction_length=24,
+        context_length=32,
+        n_layer=2,
+        n_head=4,
+        n_embd_per_head=16,
+        scaling="robust",
+        ckpt_path=str(SMALL),
     )
     with pytest.raises(CheckpointError) as err:
         estimator.create_lightning_module()
@@ -83,9 +87,7 @@ def test_architecture_mismatch_names_the_shapes():
 
 
 def test_fewer_layers_than_checkpoint_is_an_error_not_a_silent_drop():
-    estimator = LagLlamaEstimator(
-        prediction_length=24, n_layer=1, n_head=4, n_embd_per_head=8, ckpt_path=str(SMALL)
-    )
+    estimator = LagLlamaEstimator(prediction_length=24, n_layer=1, n_head=4, n_embd_per_head=8, ckpt_path=str(SMALL))
     with pytest.raises(CheckpointError, match="transformer.h.1"):
         estimator.create_lightning_module()
 
@@ -105,7 +107,10 @@ def test_own_checkpoint_round_trip_is_plain_data(tmp_path):
 def test_checkpoint_distribution_must_be_gluonts(tmp_path):
     good = read_checkpoint(SMALL).to_dict()
     good["hyper_parameters"]["model_kwargs"]["distr_output"] = {
-        "__kind__": "instance", "class": "os.system", "args": ["echo hi"], "kwargs": {}
+        "__kind__": "instance",
+        "class": "os.system",
+        "args": ["echo hi"],
+        "kwargs": {},
     }
     path = tmp_path / "bad_distr.ckpt"
     torch.save(good, path)
@@ -156,8 +161,9 @@ def test_from_checkpoint_takes_a_checkpoint_object_and_reads_nothing_more(reads)
         assert torch.equal(first.model.state_dict()[key], value) and torch.equal(second.model.state_dict()[key], value)
     # a reference-style estimator (ckpt_path=) reads its file once however many modules it builds
     reads["load"].clear()
-    reference_style = LagLlamaEstimator(prediction_length=4, n_layer=2, n_head=4, n_embd_per_head=8,
-                                        ckpt_path=str(SMALL))
+    reference_style = LagLlamaEstimator(
+        prediction_length=4, n_layer=2, n_head=4, n_embd_per_head=8, ckpt_path=str(SMALL)
+    )
     reference_style.create_lightning_module()
     reference_style.create_lightning_module()
     assert reads["load"] == [str(SMALL)]
@@ -178,6 +184,7 @@ def test_checkpoint_object_round_trips_through_save(tmp_path):
     assert "model_kwargs" not in ckpt.extra and "loss" not in ckpt.extra
     torch.save(ckpt.to_dict(), tmp_path / "copy.ckpt")
     again = read_checkpoint(tmp_path / "copy.ckpt")
+
     def plain(kwargs):  # DistributionOutput has no __eq__: compare its serde encoding
         return {**kwargs, "distr_output": serde.encode(kwargs["distr_output"])}
 
@@ -217,8 +224,12 @@ def test_a_corrupt_member_is_named(tmp_path):
 
 @pytest.mark.parametrize(
     "field, value, message",
-    [("n_embd_per_head", 7, "n_embd_per_head must be even"), ("n_head", 0, "'n_head'.* positive integer"),
-     ("n_layer", -1, "'n_layer'.* positive integer"), ("lags_seq", [], "lags_seq")],
+    [
+        ("n_embd_per_head", 7, "n_embd_per_head must be even"),
+        ("n_head", 0, "'n_head'.* positive integer"),
+        ("n_layer", -1, "'n_layer'.* positive integer"),
+        ("lags_seq", [], "lags_seq"),
+    ],
 )
 def test_a_checkpoint_with_sizes_no_model_can_have_is_named(tmp_path, field, value, message):
     raw = read_checkpoint(SMALL).to_dict()

@@ -27,7 +27,7 @@ def ercot(steps: int = 400, future: int = 0) -> pd.DataFrame:
     (the temperature's known future)."""
     frame = pd.read_csv(CORPUS / "price_ercot_dam.csv").iloc[-steps:].reset_index(drop=True)
     if future:
-        frame.loc[len(frame) - future:, "y"] = np.nan
+        frame.loc[len(frame) - future :, "y"] = np.nan
     return frame
 
 
@@ -51,8 +51,12 @@ def covariate_ckpt(tmp_path_factory):
     saved as fine-tuning would: a covariate checkpoint without training time."""
     estimator = LagLlamaEstimator.from_checkpoint(None, prediction_length=H, num_feat_dynamic_real=1)
     path = tmp_path_factory.mktemp("ckpt") / "with-temperature.ckpt"
-    return save_checkpoint(path, estimator.create_lightning_module().model, estimator.model_kwargs(),
-                           extra={"training": {"known_covariates": [TEMP], "past_covariates": []}})
+    return save_checkpoint(
+        path,
+        estimator.create_lightning_module().model,
+        estimator.model_kwargs(),
+        extra={"training": {"known_covariates": [TEMP], "past_covariates": []}},
+    )
 
 
 def run(capsys, *argv):
@@ -71,8 +75,21 @@ def test_the_columns_arrive_in_gluonts_fields_with_the_horizon_for_the_known_one
     frame["hour"] = pd.to_datetime(frame["ds"]).dt.hour.astype(float)
     path = tmp_path / "two.csv"
     frame.to_csv(path, index=False)
-    args = build_parser().parse_args(["zero-shot", "--csv", str(path), "--target", "y", "--prediction-length",
-                                      str(H), "--known-covariates", TEMP, "--past-covariates", "hour"])
+    args = build_parser().parse_args(
+        [
+            "zero-shot",
+            "--csv",
+            str(path),
+            "--target",
+            "y",
+            "--prediction-length",
+            str(H),
+            "--known-covariates",
+            TEMP,
+            "--past-covariates",
+            "hour",
+        ]
+    )
     (entry,) = _table_entries(_read_table(args), args, horizon=H)
     target_length = 400 - H
     assert entry["target"].shape == (target_length,)
@@ -84,11 +101,27 @@ def test_the_columns_arrive_in_gluonts_fields_with_the_horizon_for_the_known_one
     assert entry["feat_dynamic_real"].shape == (1, target_length)
 
 
-def test_zero_shot_with_a_covariate_checkpoint_forecasts_after_the_last_price(future_csv, tmp_path, capsys,
-                                                                            covariate_ckpt):
+def test_zero_shot_with_a_covariate_checkpoint_forecasts_after_the_last_price(
+    future_csv, tmp_path, capsys, covariate_ckpt
+):
     out = tmp_path / "zs"
-    code, err = run(capsys, "zero-shot", "--csv", future_csv, "--target", "y", "--known-covariates", TEMP,
-                    "--prediction-length", H, "--checkpoint", covariate_ckpt, "--out", out, *FAST)
+    code, err = run(
+        capsys,
+        "zero-shot",
+        "--csv",
+        future_csv,
+        "--target",
+        "y",
+        "--known-covariates",
+        TEMP,
+        "--prediction-length",
+        H,
+        "--checkpoint",
+        covariate_ckpt,
+        "--out",
+        out,
+        *FAST,
+    )
     assert code == 0, err
     forecast = pd.read_csv(out / "forecast.csv", parse_dates=["timestamp"])
     last = pd.Timestamp(ercot()["ds"].iloc[-H - 1])
@@ -104,41 +137,129 @@ def test_zero_shot_with_a_covariate_checkpoint_forecasts_after_the_last_price(fu
 
 def test_a_checkpoint_with_covariates_refuses_a_table_without_them(history_csv, tmp_path, capsys, covariate_ckpt):
     for command in (["backtest", "--windows", "2"], ["finetune"]):
-        code, err = run(capsys, *command, "--csv", history_csv, "--target", "y", "--prediction-length", H,
-                        "--checkpoint", covariate_ckpt, "--out", tmp_path / "o", *FAST)
-        one_line_error(code, err, f"with-temperature.ckpt was trained with covariates (--known-covariates {TEMP}) "
-                                  "and this command gives no covariates")
-    code, err = run(capsys, "backtest", "--csv", history_csv, "--target", "y", "--prediction-length", H,
-                    "--covariates", TEMP, "--checkpoint", covariate_ckpt, "--out", tmp_path / "o", *FAST)
+        code, err = run(
+            capsys,
+            *command,
+            "--csv",
+            history_csv,
+            "--target",
+            "y",
+            "--prediction-length",
+            H,
+            "--checkpoint",
+            covariate_ckpt,
+            "--out",
+            tmp_path / "o",
+            *FAST,
+        )
+        one_line_error(
+            code,
+            err,
+            f"with-temperature.ckpt was trained with covariates (--known-covariates {TEMP}) "
+            "and this command gives no covariates",
+        )
+    code, err = run(
+        capsys,
+        "backtest",
+        "--csv",
+        history_csv,
+        "--target",
+        "y",
+        "--prediction-length",
+        H,
+        "--covariates",
+        TEMP,
+        "--checkpoint",
+        covariate_ckpt,
+        "--out",
+        tmp_path / "o",
+        *FAST,
+    )
     one_line_error(code, err, "(1 with --known-covariates, 0 with --covariates)")
-    code, err = run(capsys, "backtest", "--csv", history_csv, "--target", "y", "--prediction-length", H,
-                    "--known-covariates", "wind", "--checkpoint", covariate_ckpt, "--out", tmp_path / "o", *FAST)
+    code, err = run(
+        capsys,
+        "backtest",
+        "--csv",
+        history_csv,
+        "--target",
+        "y",
+        "--prediction-length",
+        H,
+        "--known-covariates",
+        "wind",
+        "--checkpoint",
+        covariate_ckpt,
+        "--out",
+        tmp_path / "o",
+        *FAST,
+    )
     one_line_error(code, err, "no covariate column 'wind'; the table has: ds, y, temp_celsius_houston")
 
 
 def test_forecasting_without_the_known_future_rows_is_one_line(history_csv, tmp_path, capsys, covariate_ckpt):
-    code, err = run(capsys, "zero-shot", "--csv", history_csv, "--target", "y", "--known-covariates", TEMP,
-                    "--prediction-length", H, "--checkpoint", covariate_ckpt, "--out", tmp_path / "o", *FAST)
-    one_line_error(code, err, f"known-future covariates (--known-covariates) need the {H} rows after the last "
-                              "target value (2017-11-30 00:00:00), with the covariates filled in and the target left "
-                              "empty; the table has 0")
+    code, err = run(
+        capsys,
+        "zero-shot",
+        "--csv",
+        history_csv,
+        "--target",
+        "y",
+        "--known-covariates",
+        TEMP,
+        "--prediction-length",
+        H,
+        "--checkpoint",
+        covariate_ckpt,
+        "--out",
+        tmp_path / "o",
+        *FAST,
+    )
+    one_line_error(
+        code,
+        err,
+        f"known-future covariates (--known-covariates) need the {H} rows after the last "
+        "target value (2017-11-30 00:00:00), with the covariates filled in and the target left "
+        "empty; the table has 0",
+    )
 
 
 def test_the_bundled_checkpoint_is_not_asked_to_use_covariates_zero_shot(future_csv, tmp_path, capsys):
     for command in (["zero-shot"], ["backtest", "--windows", "1"]):
-        code, err = run(capsys, *command, "--csv", future_csv, "--target", "y", "--known-covariates", TEMP,
-                        "--prediction-length", H, "--out", tmp_path / "o", *FAST)
-        one_line_error(code, err, "was trained without covariates: its covariate projection starts at zero, so "
-                                  f"--known-covariates {TEMP} would change nothing until fine-tuned")
+        code, err = run(
+            capsys,
+            *command,
+            "--csv",
+            future_csv,
+            "--target",
+            "y",
+            "--known-covariates",
+            TEMP,
+            "--prediction-length",
+            H,
+            "--out",
+            tmp_path / "o",
+            *FAST,
+        )
+        one_line_error(
+            code,
+            err,
+            "was trained without covariates: its covariate projection starts at zero, so "
+            f"--known-covariates {TEMP} would change nothing until fine-tuned",
+        )
 
 
-@pytest.mark.parametrize("options, message", [
-    (["--dataset", "airpassengers", "--known-covariates", TEMP], "--known-covariates works on a table"),
-    (["--dataset", "airpassengers", "--covariates", TEMP], "--covariates works on a table"),
-    (["--csv", "{csv}", "--target", "y", "--known-covariates", TEMP, "--covariates", TEMP],
-     "is given as both --known-covariates and --covariates"),
-    (["--csv", "{csv}", "--target", "y", "--covariates", "y"], "the target 'y' cannot also be a covariate"),
-])
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (["--dataset", "airpassengers", "--known-covariates", TEMP], "--known-covariates works on a table"),
+        (["--dataset", "airpassengers", "--covariates", TEMP], "--covariates works on a table"),
+        (
+            ["--csv", "{csv}", "--target", "y", "--known-covariates", TEMP, "--covariates", TEMP],
+            "is given as both --known-covariates and --covariates",
+        ),
+        (["--csv", "{csv}", "--target", "y", "--covariates", "y"], "the target 'y' cannot also be a covariate"),
+    ],
+)
 def test_bad_covariate_options_are_one_line(history_csv, tmp_path, capsys, options, message):
     options = [str(history_csv) if o == "{csv}" else o for o in options]
     code, err = run(capsys, "finetune", *options, "--prediction-length", H, "--out", tmp_path / "o")
@@ -146,24 +267,75 @@ def test_bad_covariate_options_are_one_line(history_csv, tmp_path, capsys, optio
 
 
 @pytest.mark.slow
-def test_finetune_save_then_backtest_and_forecast_with_the_same_covariates(future_csv, history_csv, tmp_path,
-                                                                           capsys):
+def test_finetune_save_then_backtest_and_forecast_with_the_same_covariates(future_csv, history_csv, tmp_path, capsys):
     saved = tmp_path / "tuned.ckpt"
-    code, err = run(capsys, "finetune", "--csv", history_csv, "--target", "y", "--known-covariates", TEMP,
-                    "--prediction-length", H, "--epochs", "1", "--batches-per-epoch", "2", "--train-batch-size", "8",
-                    "--save", saved, "--out", tmp_path / "ft", *FAST)
+    code, err = run(
+        capsys,
+        "finetune",
+        "--csv",
+        history_csv,
+        "--target",
+        "y",
+        "--known-covariates",
+        TEMP,
+        "--prediction-length",
+        H,
+        "--epochs",
+        "1",
+        "--batches-per-epoch",
+        "2",
+        "--train-batch-size",
+        "8",
+        "--save",
+        saved,
+        "--out",
+        tmp_path / "ft",
+        *FAST,
+    )
     assert code == 0, err
     stored = torch.load(saved, weights_only=True)["hyper_parameters"]
     assert stored["model_kwargs"]["num_feat_dynamic_real"] == 1
     assert stored["training"]["known_covariates"] == [TEMP]
     assert json.loads((tmp_path / "ft" / "metrics.json").read_text())["known_covariates"] == [TEMP]
-    code, err = run(capsys, "backtest", "--csv", history_csv, "--target", "y", "--known-covariates", TEMP,
-                    "--prediction-length", H, "--windows", "2", "--checkpoint", saved, "--out", tmp_path / "bt", *FAST)
+    code, err = run(
+        capsys,
+        "backtest",
+        "--csv",
+        history_csv,
+        "--target",
+        "y",
+        "--known-covariates",
+        TEMP,
+        "--prediction-length",
+        H,
+        "--windows",
+        "2",
+        "--checkpoint",
+        saved,
+        "--out",
+        tmp_path / "bt",
+        *FAST,
+    )
     assert code == 0, err
     metrics = json.loads((tmp_path / "bt" / "metrics.json").read_text())
     assert np.isfinite(metrics["metrics"]["Lag-Llama"]["mean_wQuantileLoss"])
-    code, err = run(capsys, "zero-shot", "--csv", future_csv, "--target", "y", "--known-covariates", TEMP,
-                    "--prediction-length", H, "--checkpoint", saved, "--out", tmp_path / "zs", *FAST)
+    code, err = run(
+        capsys,
+        "zero-shot",
+        "--csv",
+        future_csv,
+        "--target",
+        "y",
+        "--known-covariates",
+        TEMP,
+        "--prediction-length",
+        H,
+        "--checkpoint",
+        saved,
+        "--out",
+        tmp_path / "zs",
+        *FAST,
+    )
     assert code == 0, err
     assert len(pd.read_csv(tmp_path / "zs" / "forecast.csv")) == H
 
@@ -173,10 +345,39 @@ def test_backtest_trains_from_scratch_with_past_only_covariates_on_a_long_table(
     frame = pd.concat([ercot(300).assign(zone="a"), ercot(250).assign(zone="b")])
     path = tmp_path / "zones.csv"
     frame.to_csv(path, index=False)
-    code, err = run(capsys, "backtest", "--csv", path, "--item-column", "zone", "--target", "y", "--covariates", TEMP,
-                    "--prediction-length", H, "--windows", "2", "--train", "--from-scratch", "--epochs", "1",
-                    "--batches-per-epoch", "2", "--train-batch-size", "8", "--n-layer", "1", "--n-head", "2",
-                    "--n-embd-per-head", "8", "--out", tmp_path / "bt", *FAST)
+    code, err = run(
+        capsys,
+        "backtest",
+        "--csv",
+        path,
+        "--item-column",
+        "zone",
+        "--target",
+        "y",
+        "--covariates",
+        TEMP,
+        "--prediction-length",
+        H,
+        "--windows",
+        "2",
+        "--train",
+        "--from-scratch",
+        "--epochs",
+        "1",
+        "--batches-per-epoch",
+        "2",
+        "--train-batch-size",
+        "8",
+        "--n-layer",
+        "1",
+        "--n-head",
+        "2",
+        "--n-embd-per-head",
+        "8",
+        "--out",
+        tmp_path / "bt",
+        *FAST,
+    )
     assert code == 0, err
     record = json.loads((tmp_path / "bt" / "metrics.json").read_text())
     assert record["past_covariates"] == [TEMP] and "trained from scratch" in record["mode"]

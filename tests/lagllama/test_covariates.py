@@ -15,8 +15,13 @@ from lagllama_gluonts.module import LagLlamaModel
 from conftest import LAG_LLAMA_FIXTURES
 
 TOL = 1e-5
-COVARIATES = dict(num_feat_dynamic_real=2, num_past_feat_dynamic_real=1, num_feat_static_real=1,
-                  num_feat_static_cat=1, cardinality=[3])
+COVARIATES = dict(
+    num_feat_dynamic_real=2,
+    num_past_feat_dynamic_real=1,
+    num_feat_static_real=1,
+    num_feat_static_cat=1,
+    cardinality=[3],
+)
 
 
 def covariate_inputs(batch, past, horizon, seed=0):
@@ -40,15 +45,22 @@ def test_covariate_support_at_init_reproduces_the_reference_fixtures(name):
     with torch.no_grad():
         P = e["predict_past_target"].shape[1]
         params, loc, scale = model.distribution_args(
-            e["predict_past_target"], e["predict_past_observed_values"], e["predict_past_time_feat"],
-            e["predict_future_time_feat"], **covariate_inputs(3, P, 24),
+            e["predict_past_target"],
+            e["predict_past_observed_values"],
+            e["predict_past_time_feat"],
+            e["predict_future_time_feat"],
+            **covariate_inputs(3, P, 24),
         )
         for ours, ref in zip(params, e["predict_params"]):
             assert float((ours - ref).abs().max()) <= TOL
         B, Pt = e["train_past_target"].shape
         nll, _ = model.nll_per_position(
-            e["train_past_target"], e["train_past_observed_values"], e["train_past_time_feat"],
-            e["train_future_time_feat"], e["train_future_target"], e["train_future_observed_values"],
+            e["train_past_target"],
+            e["train_past_observed_values"],
+            e["train_past_time_feat"],
+            e["train_future_time_feat"],
+            e["train_future_target"],
+            e["train_future_observed_values"],
             **covariate_inputs(B, Pt, e["train_future_target"].shape[1]),
         )
     assert float((nll - e["train_nll"]).abs().max()) <= TOL
@@ -59,8 +71,12 @@ def smooth_entries(n=2, length=300, horizon=6, with_covariates=True):
     rng = np.random.default_rng(0)
     entries = []
     for i in range(n):
-        entry = {"start": "2021-01-01", "target": (10 + np.sin(t / 6) + 0.1 * rng.normal(size=t.size))[:length],
-                 "item_id": f"s{i}", "feat_dynamic_real": rng.normal(size=(1, length + horizon))}
+        entry = {
+            "start": "2021-01-01",
+            "target": (10 + np.sin(t / 6) + 0.1 * rng.normal(size=t.size))[:length],
+            "item_id": f"s{i}",
+            "feat_dynamic_real": rng.normal(size=(1, length + horizon)),
+        }
         if not with_covariates:
             del entry["feat_dynamic_real"]
         entries.append(entry)
@@ -111,8 +127,17 @@ def as_dataset(series, mode, cut=0):
 def crps_of(mode) -> float:
     torch.manual_seed(0)
     estimator = LagLlamaEstimator(
-        prediction_length=H, context_length=32, freq="h", lags_seq=[0, 1, 2, 3, 4, 5, 6, 23], n_layer=1, n_head=2,
-        n_embd_per_head=8, lr=1e-2, batch_size=32, num_batches_per_epoch=15, num_parallel_samples=50,
+        prediction_length=H,
+        context_length=32,
+        freq="h",
+        lags_seq=[0, 1, 2, 3, 4, 5, 6, 23],
+        n_layer=1,
+        n_head=2,
+        n_embd_per_head=8,
+        lr=1e-2,
+        batch_size=32,
+        num_batches_per_epoch=15,
+        num_parallel_samples=50,
         trainer_kwargs=dict(max_epochs=3, enable_progress_bar=False, enable_model_summary=False),
         num_feat_dynamic_real=0 if mode == "without" else 1,
     )
@@ -135,8 +160,17 @@ def test_a_known_future_covariate_is_learnt_and_a_shuffled_one_does_not_help():
 
 def trained_like_model(**covariates):
     torch.manual_seed(0)
-    model = LagLlamaModel(context_length=16, max_context_length=2048, scaling="robust", input_size=1, n_layer=2,
-                          n_embd_per_head=8, n_head=2, lags_seq=[0, 1, 2, 6, 23], **covariates)
+    model = LagLlamaModel(
+        context_length=16,
+        max_context_length=2048,
+        scaling="robust",
+        input_size=1,
+        n_layer=2,
+        n_embd_per_head=8,
+        n_head=2,
+        lags_seq=[0, 1, 2, 6, 23],
+        **covariates,
+    )
     with torch.no_grad():  # weights away from their init, the covariate projection included
         for p in model.parameters():
             p.add_(0.3 * torch.randn_like(p))
@@ -154,8 +188,7 @@ def model_inputs(batch=3, past=16 + 23, horizon=7):
 
 def sample(model, args, covariates, use_kv_cache=True, seed=11, **options):
     torch.manual_seed(seed)
-    return model.sample(*args, prediction_length=7, num_samples=5, use_kv_cache=use_kv_cache, **options,
-                        **covariates)
+    return model.sample(*args, prediction_length=7, num_samples=5, use_kv_cache=use_kv_cache, **options, **covariates)
 
 
 def test_kv_cache_equals_recomputation_with_covariates():
@@ -185,8 +218,11 @@ def test_past_only_covariates_are_never_read_beyond_the_forecast_start():
     assert (sample(model, args, {"past_feat_dynamic_real": changed}) - reference).abs().max() > 1e-3
     # the training batch carries the window's past only: its horizon part is dropped at the split
     estimator = LagLlamaEstimator(prediction_length=4, context_length=8, lags_seq=[0, 1], num_past_feat_dynamic_real=1)
-    entry = {"start": pd.Period("2021-01-01", freq="h"), "target": np.arange(40.0),
-             "past_feat_dynamic_real": np.arange(40.0)[None]}
+    entry = {
+        "start": pd.Period("2021-01-01", freq="h"),
+        "target": np.arange(40.0),
+        "past_feat_dynamic_real": np.arange(40.0)[None],
+    }
     module = estimator.create_lightning_module()
     chain = estimator.create_transformation() + estimator._create_instance_splitter(module, "validation")
     instance = next(iter(chain.apply([entry], is_train=True)))
@@ -199,18 +235,36 @@ def test_past_only_covariates_are_never_read_beyond_the_forecast_start():
 
 
 def covariate_estimator(**overrides):
-    kwargs = dict(prediction_length=4, context_length=8, lags_seq=[0, 1, 23], n_layer=1, n_head=2,
-                  n_embd_per_head=8, num_batches_per_epoch=2, batch_size=4, num_parallel_samples=5,
-                  trainer_kwargs=dict(max_epochs=1, enable_progress_bar=False, enable_model_summary=False),
-                  num_feat_dynamic_real=1, num_feat_static_cat=1, cardinality=[2])
+    kwargs = dict(
+        prediction_length=4,
+        context_length=8,
+        lags_seq=[0, 1, 23],
+        n_layer=1,
+        n_head=2,
+        n_embd_per_head=8,
+        num_batches_per_epoch=2,
+        batch_size=4,
+        num_parallel_samples=5,
+        trainer_kwargs=dict(max_epochs=1, enable_progress_bar=False, enable_model_summary=False),
+        num_feat_dynamic_real=1,
+        num_feat_static_cat=1,
+        cardinality=[2],
+    )
     return LagLlamaEstimator(**{**kwargs, **overrides})
 
 
 def covariate_entries(horizon=0, length=80):
     rng = np.random.default_rng(0)
-    return [{"start": pd.Period("2021-01-01", freq="h"), "target": 5 + rng.normal(size=length),
-             "feat_dynamic_real": rng.normal(size=(1, length + horizon)), "feat_static_cat": [i % 2],
-             "item_id": f"item{i}"} for i in range(3)]
+    return [
+        {
+            "start": pd.Period("2021-01-01", freq="h"),
+            "target": 5 + rng.normal(size=length),
+            "feat_dynamic_real": rng.normal(size=(1, length + horizon)),
+            "feat_static_cat": [i % 2],
+            "item_id": f"item{i}",
+        }
+        for i in range(3)
+    ]
 
 
 def test_checkpoints_record_the_covariates_and_refuse_data_without_them(tmp_path):
@@ -230,20 +284,28 @@ def test_checkpoints_record_the_covariates_and_refuse_data_without_them(tmp_path
         LagLlamaEstimator.from_checkpoint(path, prediction_length=4, num_feat_dynamic_real=0)
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda e: e.update(feat_dynamic_real=e["feat_dynamic_real"][:, :-4]),
-     r"item0.*'feat_dynamic_real' covers 80 time steps, 84 are needed.*extend over the forecast horizon"),
-    (lambda e: e.update(feat_dynamic_real=np.ones((2, 84))), r"item0.*'feat_dynamic_real' has 2 rows.*expects 1"),
-    (lambda e: e["feat_dynamic_real"].__setitem__((0, 7), np.nan),
-     r"item0.*missing or infinite value at row 0, time step 7"),
-    (lambda e: e.update(feat_static_cat=[2]), r"item0.*'feat_static_cat'\[0\] is 2.*\[0, 2\)"),
-    (lambda e: e.pop("feat_static_cat"), r"item0'\) has no 'feat_static_cat' field"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (
+            lambda e: e.update(feat_dynamic_real=e["feat_dynamic_real"][:, :-4]),
+            r"item0.*'feat_dynamic_real' covers 80 time steps, 84 are needed.*extend over the forecast horizon",
+        ),
+        (lambda e: e.update(feat_dynamic_real=np.ones((2, 84))), r"item0.*'feat_dynamic_real' has 2 rows.*expects 1"),
+        (
+            lambda e: e["feat_dynamic_real"].__setitem__((0, 7), np.nan),
+            r"item0.*missing or infinite value at row 0, time step 7",
+        ),
+        (lambda e: e.update(feat_static_cat=[2]), r"item0.*'feat_static_cat'\[0\] is 2.*\[0, 2\)"),
+        (lambda e: e.pop("feat_static_cat"), r"item0'\) has no 'feat_static_cat' field"),
+    ],
+)
 def test_bad_covariates_are_named_before_any_work(change, message):
     entries = covariate_entries(horizon=4)
     change(entries[0])
-    predictor = covariate_estimator().create_predictor(covariate_estimator().create_transformation(),
-                                                       covariate_estimator().create_lightning_module())
+    predictor = covariate_estimator().create_predictor(
+        covariate_estimator().create_transformation(), covariate_estimator().create_lightning_module()
+    )
     with pytest.raises(DataError, match=message):
         list(predictor.predict(entries))
 
@@ -262,14 +324,24 @@ def test_from_inputs_reads_the_covariates_from_the_data():
         entry["feat_static_real"] = [1.0, 2.0]
         entry["feat_static_cat"] = [i, 4]
     estimator = LagLlamaEstimator.from_inputs(entries, prediction_length=4, freq="h")
-    assert (estimator.num_feat_dynamic_real, estimator.num_past_feat_dynamic_real, estimator.num_feat_static_real,
-            estimator.num_feat_static_cat, estimator.cardinality) == (1, 3, 2, 2, [3, 5])
+    assert (
+        estimator.num_feat_dynamic_real,
+        estimator.num_past_feat_dynamic_real,
+        estimator.num_feat_static_real,
+        estimator.num_feat_static_cat,
+        estimator.cardinality,
+    ) == (1, 3, 2, 2, [3, 5])
     assert estimator.target_dim is None
 
 
 def test_fine_tuning_the_bundled_checkpoint_learns_the_covariate_projection():
     estimator = LagLlamaEstimator.from_checkpoint(
-        None, prediction_length=4, num_feat_dynamic_real=1, lr=1e-3, batch_size=4, num_batches_per_epoch=3,
+        None,
+        prediction_length=4,
+        num_feat_dynamic_real=1,
+        lr=1e-3,
+        batch_size=4,
+        num_batches_per_epoch=3,
         trainer_kwargs=dict(max_epochs=1, enable_progress_bar=False, enable_model_summary=False),
     )
     predictor = estimator.train(ListDataset(covariate_entries(length=200), freq="h"))

@@ -56,9 +56,7 @@ def test_official_style_usage_forecasts_a_gluonts_dataset():
 def test_load_predictor_reads_architecture_and_serializes(tmp_path):
     torch.manual_seed(0)
     predictor = load_predictor(SMALL, prediction_length=6, num_parallel_samples=8)
-    data = ListDataset(
-        [{"start": "2021-01-01", "target": np.sin(np.arange(300) / 4) + 5}], freq="h"
-    )
+    data = ListDataset([{"start": "2021-01-01", "target": np.sin(np.arange(300) / 4) + 5}], freq="h")
     torch.manual_seed(42)
     first = next(iter(predictor.predict(data))).samples
     predictor.serialize(tmp_path)
@@ -163,8 +161,13 @@ def test_from_checkpoint_train_fine_tunes_the_checkpoint_weights(tmp_path):
 
     dataset = get_dataset("airpassengers")
     estimator = LagLlamaEstimator.from_checkpoint(
-        SMALL, prediction_length=12, batch_size=8, num_batches_per_epoch=3, num_parallel_samples=10,
-        lr=1e-3, trainer_kwargs={"max_epochs": 1, "default_root_dir": str(tmp_path), "enable_progress_bar": False},
+        SMALL,
+        prediction_length=12,
+        batch_size=8,
+        num_batches_per_epoch=3,
+        num_parallel_samples=10,
+        lr=1e-3,
+        trainer_kwargs={"max_epochs": 1, "default_root_dir": str(tmp_path), "enable_progress_bar": False},
     )
     start = read_checkpoint(SMALL).state_dict
     predictor = estimator.train(dataset.train)
@@ -201,9 +204,19 @@ def test_lags_come_from_the_frequency_when_training_from_scratch(tmp_path):
 
     # neither given: unknown until train() reads the data's frequency, and a clear error before
     estimator = LagLlamaEstimator(
-        prediction_length=4, context_length=8, n_layer=1, n_head=1, n_embd_per_head=4, batch_size=4,
-        num_batches_per_epoch=2, trainer_kwargs={"max_epochs": 1, "default_root_dir": str(tmp_path),
-                                                 "enable_progress_bar": False, "logger": False},
+        prediction_length=4,
+        context_length=8,
+        n_layer=1,
+        n_head=1,
+        n_embd_per_head=4,
+        batch_size=4,
+        num_batches_per_epoch=2,
+        trainer_kwargs={
+            "max_epochs": 1,
+            "default_root_dir": str(tmp_path),
+            "enable_progress_bar": False,
+            "logger": False,
+        },
     )
     with pytest.raises(ValueError, match="lags_seq is not known yet"):
         estimator.create_lightning_module()
@@ -245,10 +258,20 @@ def test_from_scratch_the_learning_rate_decays_over_the_whole_run(tmp_path):
     def run(**trainer):
         seen.clear()
         estimator = LagLlamaEstimator(
-            prediction_length=4, context_length=8, n_layer=1, n_head=1, n_embd_per_head=4, batch_size=4,
-            num_batches_per_epoch=5, trainer_kwargs=dict(logger=False, enable_progress_bar=False,
-                                                         default_root_dir=str(tmp_path), callbacks=[RecordLR()],
-                                                         **trainer),
+            prediction_length=4,
+            context_length=8,
+            n_layer=1,
+            n_head=1,
+            n_embd_per_head=4,
+            batch_size=4,
+            num_batches_per_epoch=5,
+            trainer_kwargs=dict(
+                logger=False,
+                enable_progress_bar=False,
+                default_root_dir=str(tmp_path),
+                callbacks=[RecordLR()],
+                **trainer,
+            ),
         )
         estimator.train(data)
         return estimator, np.array(seen)

@@ -52,9 +52,7 @@ def test_released_layout_loads_with_weights_only(monkeypatch):
 
 def test_transformation_reproduces_reference_inputs(case):
     name, ckpt_path, expected, _ = case
-    entries = [
-        {"start": e["start"], "target": e["target"].numpy()} for e in expected["input_entries"]
-    ]
+    entries = [{"start": e["start"], "target": e["target"].numpy()} for e in expected["input_entries"]]
     dataset = ListDataset(entries, freq=expected["input_entries"][0]["freq"])
     estimator = LagLlamaEstimator.from_checkpoint(ckpt_path, prediction_length=24)
     module = estimator.create_lightning_module()
@@ -74,8 +72,10 @@ def test_prediction_params_match(case):
     _, _, e, model = case
     with torch.no_grad():
         params, loc, scale = model.distribution_args(
-            e["predict_past_target"], e["predict_past_observed_values"],
-            e["predict_past_time_feat"], e["predict_future_time_feat"],
+            e["predict_past_target"],
+            e["predict_past_observed_values"],
+            e["predict_past_time_feat"],
+            e["predict_future_time_feat"],
         )
     assert len(params) == 3 and params[0].shape == (3, 32)
     for ours, ref in zip(params, e["predict_params"]):
@@ -88,8 +88,11 @@ def test_training_batch_matches(case):
     _, _, e, model = case
     with torch.no_grad():
         params, loc, scale = model.distribution_args(
-            e["train_past_target"], e["train_past_observed_values"],
-            e["train_past_time_feat"], e["train_future_time_feat"], e["train_future_target"],
+            e["train_past_target"],
+            e["train_past_observed_values"],
+            e["train_past_time_feat"],
+            e["train_future_time_feat"],
+            e["train_future_target"],
         )
         distr = model.distr_output.distribution(params, loc, scale)
         target = torch.cat((e["train_past_target"][:, -31:], e["train_future_target"]), dim=1)
@@ -106,8 +109,12 @@ def test_model_loss_is_the_reference_nll_at_every_position(case):
     _, _, e, model = case
     with torch.no_grad():
         nll, observed = model.nll_per_position(
-            e["train_past_target"], e["train_past_observed_values"], e["train_past_time_feat"],
-            e["train_future_time_feat"], e["train_future_target"], e["train_future_observed_values"],
+            e["train_past_target"],
+            e["train_past_observed_values"],
+            e["train_past_time_feat"],
+            e["train_future_time_feat"],
+            e["train_future_target"],
+            e["train_future_observed_values"],
         )
     assert nll.shape == observed.shape == (16, 55)
     assert max_err(nll, e["train_nll"]) <= TOL
@@ -118,7 +125,7 @@ def test_model_loss_is_the_reference_nll_at_every_position(case):
 def test_lightning_loss_uses_reference_positions(case):
     name, ckpt_path, e, _ = case
     module = LagLlamaEstimator.from_checkpoint(ckpt_path, prediction_length=24).create_lightning_module()
-    batch = {k[len("train_"):]: v for k, v in e.items() if k.startswith("train_") and torch.is_tensor(v)}
+    batch = {k[len("train_") :]: v for k, v in e.items() if k.startswith("train_") and torch.is_tensor(v)}
     with torch.no_grad():
         nll, observed = module.loss_per_position(batch)
     assert nll.shape == observed.shape == (16, 55)

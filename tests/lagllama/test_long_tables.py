@@ -45,9 +45,25 @@ def test_long_csv_forecasts_every_item_on_its_own_grid(tmp_path, capsys, freq, t
     frame.to_csv(csv, index=False)
     horizon = 5
     out = tmp_path / "out"
-    code = main(["zero-shot", "--csv", str(csv), "--item-column", "store", "--target", "sales",
-                 "--prediction-length", str(horizon), "--num-samples", "20", "--context-length", "32",
-                 "--out", str(out)])
+    code = main(
+        [
+            "zero-shot",
+            "--csv",
+            str(csv),
+            "--item-column",
+            "store",
+            "--target",
+            "sales",
+            "--prediction-length",
+            str(horizon),
+            "--num-samples",
+            "20",
+            "--context-length",
+            "32",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     table = pd.read_csv(out / "forecast.csv", parse_dates=[time_column])
     assert list(table.columns) == ["store", time_column, "mean", "median", *QUANTILE_COLUMNS]
@@ -69,8 +85,16 @@ def test_plot_items_draws_at_most_max_items(tmp_path):
     from lagllama_gluonts.common.plots import plot_items
 
     steps = pd.date_range("2020-01-31", periods=3, freq="ME")
-    table = pd.DataFrame({"id": np.repeat(list("abcdef"), 3), "ts": np.tile(steps, 6), "mean": 1.0,
-                          "median": 1.0, "q0.1": 0.5, "q0.9": 1.5})
+    table = pd.DataFrame(
+        {
+            "id": np.repeat(list("abcdef"), 3),
+            "ts": np.tile(steps, 6),
+            "mean": 1.0,
+            "median": 1.0,
+            "q0.1": 0.5,
+            "q0.9": 1.5,
+        }
+    )
     history = {k: pd.Series(np.ones(6), index=pd.date_range("2019-07-31", periods=6, freq="ME")) for k in "abcdef"}
     path = plot_items(history, table, tmp_path / "items.png", "six items", max_items=4)
     assert path.read_bytes()[:8] == PNG_MAGIC
@@ -86,15 +110,30 @@ LONG_OK = "store,ds,sales\n" + "".join(f"{s},2020-01-{d:02d},{d}\n" for s in "ab
         (LONG_OK + "a,2020-01-05,7\n", ["--item-column", "store"], "duplicate timestamp"),
         (LONG_OK, ["--item-column", "store", "--target", "amount"], "no target column 'amount'"),
         (LONG_OK, ["--item-column", "ds", "--time-column", "ds"], "also the timestamp column"),
-        ("store,ds,sales\na,2020-01-01,1\na,2020-01-02,x\n", ["--item-column", "store", "--freq", "D"],
-         "non-numeric value 'x'"),
+        (
+            "store,ds,sales\na,2020-01-01,1\na,2020-01-02,x\n",
+            ["--item-column", "store", "--freq", "D"],
+            "non-numeric value 'x'",
+        ),
     ],
 )
 def test_bad_long_input_is_one_line_and_exit_2(tmp_path, capsys, text, options, message):
     csv = tmp_path / "in.csv"
     csv.write_text(text)
-    code = main(["zero-shot", "--csv", str(csv), "--target", "sales", "--prediction-length", "3",
-                 "--out", str(tmp_path / "o"), *options])
+    code = main(
+        [
+            "zero-shot",
+            "--csv",
+            str(csv),
+            "--target",
+            "sales",
+            "--prediction-length",
+            "3",
+            "--out",
+            str(tmp_path / "o"),
+            *options,
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2
     assert err.startswith("lagllama-gluonts: error:") and message in err and len(err.strip().splitlines()) == 1
@@ -102,12 +141,29 @@ def test_bad_long_input_is_one_line_and_exit_2(tmp_path, capsys, text, options, 
 
 
 def test_missing_long_file_and_item_column_without_csv(tmp_path, capsys):
-    assert main(["zero-shot", "--csv", str(tmp_path / "nope.csv"), "--item-column", "store", "--target", "y",
-                 "--prediction-length", "3", "--out", str(tmp_path / "o")]) == 2
+    assert (
+        main(
+            [
+                "zero-shot",
+                "--csv",
+                str(tmp_path / "nope.csv"),
+                "--item-column",
+                "store",
+                "--target",
+                "y",
+                "--prediction-length",
+                "3",
+                "--out",
+                str(tmp_path / "o"),
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert err.startswith("lagllama-gluonts: error: table file not found") and len(err.strip().splitlines()) == 1
-    assert main(["zero-shot", "--dataset", "airpassengers", "--item-column", "store",
-                 "--out", str(tmp_path / "o")]) == 2
+    assert (
+        main(["zero-shot", "--dataset", "airpassengers", "--item-column", "store", "--out", str(tmp_path / "o")]) == 2
+    )
     err = capsys.readouterr().err
     assert "--item-column" in err and "--csv" in err and len(err.strip().splitlines()) == 1
 
@@ -137,8 +193,25 @@ def test_long_parquet_forecasts_every_item(tmp_path, capsys):
     path = tmp_path / "long.parquet"
     frame.to_parquet(path, index=False)
     out = tmp_path / "out"
-    code = main(["zero-shot", "--csv", str(path), "--item-column", "store", "--target", "sales",
-                 "--prediction-length", "4", "--num-samples", "10", "--context-length", "32", "--out", str(out)])
+    code = main(
+        [
+            "zero-shot",
+            "--csv",
+            str(path),
+            "--item-column",
+            "store",
+            "--target",
+            "sales",
+            "--prediction-length",
+            "4",
+            "--num-samples",
+            "10",
+            "--context-length",
+            "32",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     table = pd.read_csv(out / "forecast.csv")
     assert len(table) == len(ITEMS) * 4 and list(table.columns)[:2] == ["store", "timestamp"]

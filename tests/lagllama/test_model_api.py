@@ -17,8 +17,18 @@ from conftest import LAG_LLAMA_FIXTURES
 
 
 def tiny_model(**overrides) -> LagLlamaModel:
-    kwargs = dict(context_length=8, max_context_length=64, scaling="robust", input_size=1, n_layer=1,
-                  n_embd_per_head=4, n_head=2, lags_seq=[0, 2, 5], prediction_length=3, num_parallel_samples=4)
+    kwargs = dict(
+        context_length=8,
+        max_context_length=64,
+        scaling="robust",
+        input_size=1,
+        n_layer=1,
+        n_embd_per_head=4,
+        n_head=2,
+        lags_seq=[0, 2, 5],
+        prediction_length=3,
+        num_parallel_samples=4,
+    )
     kwargs.update(overrides)
     torch.manual_seed(0)
     return LagLlamaModel(**kwargs).eval()
@@ -54,8 +64,9 @@ def test_forward_is_sample_and_the_predictor_feeds_what_describe_inputs_names():
     torch.testing.assert_close(via_forward, via_sample, rtol=0, atol=0)
     assert via_forward.shape == (3, 6, 3)
 
-    estimator = LagLlamaEstimator(prediction_length=3, context_length=8, n_layer=1, n_head=1, n_embd_per_head=4,
-                                  freq="h")
+    estimator = LagLlamaEstimator(
+        prediction_length=3, context_length=8, n_layer=1, n_head=1, n_embd_per_head=4, freq="h"
+    )
     module = estimator.create_lightning_module()
     predictor = estimator.create_predictor(estimator.create_transformation(), module)
     assert predictor.input_names == list(module.model.describe_inputs())
@@ -73,8 +84,9 @@ def test_lags_property_is_the_one_based_convention_of_gluonts_and_informer():
     model = tiny_model(lags_seq=[0, 2, 5])
     assert model.lags_seq == [0, 2, 5] and model.lags == [1, 3, 6]
     # GluonTS's own lags of a frequency come back unchanged, 1-based
-    estimator = LagLlamaEstimator(prediction_length=3, context_length=8, n_layer=1, n_head=1, n_embd_per_head=4,
-                                  freq="W")
+    estimator = LagLlamaEstimator(
+        prediction_length=3, context_length=8, n_layer=1, n_head=1, n_embd_per_head=4, freq="W"
+    )
     lags = estimator.create_lightning_module().model.lags
     assert lags == sorted(get_lags_for_frequency("W")) and lags == [i + 1 for i in frequency_lags("W")]
     # lag L is the value L steps before the predicted position: the token predicting the
@@ -89,9 +101,14 @@ def test_lags_property_is_the_one_based_convention_of_gluonts_and_informer():
 def test_loss_is_the_per_series_mean_of_the_nll_per_position():
     model = tiny_model()
     g = torch.Generator().manual_seed(0)
-    batch = dict(past_target=torch.randn(2, 13, generator=g), past_observed_values=torch.ones(2, 13),
-                 past_time_feat=torch.randn(2, 13, 6, generator=g), future_time_feat=torch.randn(2, 3, 6, generator=g),
-                 future_target=torch.randn(2, 3, generator=g), future_observed_values=torch.ones(2, 3))
+    batch = dict(
+        past_target=torch.randn(2, 13, generator=g),
+        past_observed_values=torch.ones(2, 13),
+        past_time_feat=torch.randn(2, 13, 6, generator=g),
+        future_time_feat=torch.randn(2, 3, 6, generator=g),
+        future_target=torch.randn(2, 3, generator=g),
+        future_observed_values=torch.ones(2, 3),
+    )
     batch["future_observed_values"][1, 2] = 0
     nll, observed = model.nll_per_position(**batch)
     assert nll.shape == observed.shape == (2, 8 - 1 + 3)
@@ -100,9 +117,13 @@ def test_loss_is_the_per_series_mean_of_the_nll_per_position():
     torch.testing.assert_close(model.loss(**batch), expected)
     assert observed[1, -1] == 0 and observed.sum() == 2 * 10 - 1
     # the same numbers as the distribution of the teacher-forced pass
-    args, loc, scale = model.distribution_args(batch["past_target"], batch["past_observed_values"],
-                                               batch["past_time_feat"], batch["future_time_feat"],
-                                               batch["future_target"])
+    args, loc, scale = model.distribution_args(
+        batch["past_target"],
+        batch["past_observed_values"],
+        batch["past_time_feat"],
+        batch["future_time_feat"],
+        batch["future_target"],
+    )
     target = torch.cat((batch["past_target"][:, -7:], batch["future_target"]), dim=1)
     torch.testing.assert_close(nll, -model.distr_output.distribution(args, loc, scale).log_prob(target))
 
@@ -111,14 +132,25 @@ def test_context_length_one_trains_a_step_and_forecasts(tmp_path):
     """The predicted context positions are the last context_length - 1: none at 1 (a [-0:]
     slice took the whole window, so the target no longer matched the predictions)."""
     estimator = LagLlamaEstimator(
-        prediction_length=3, context_length=1, n_layer=1, n_head=1, n_embd_per_head=4, batch_size=4,
-        num_batches_per_epoch=1, num_parallel_samples=5, freq="h",
-        trainer_kwargs={"max_epochs": 1, "max_steps": 1, "enable_progress_bar": False,
-                        "enable_model_summary": False},
+        prediction_length=3,
+        context_length=1,
+        n_layer=1,
+        n_head=1,
+        n_embd_per_head=4,
+        batch_size=4,
+        num_batches_per_epoch=1,
+        num_parallel_samples=5,
+        freq="h",
+        trainer_kwargs={"max_epochs": 1, "max_steps": 1, "enable_progress_bar": False, "enable_model_summary": False},
     )
     module = estimator.create_lightning_module()
-    batch = next(iter(estimator.create_training_data_loader(
-        estimator.create_transformation().apply(hourly(), is_train=True), module)))
+    batch = next(
+        iter(
+            estimator.create_training_data_loader(
+                estimator.create_transformation().apply(hourly(), is_train=True), module
+            )
+        )
+    )
     nll, observed = module.loss_per_position(batch)
     assert nll.shape == observed.shape == (4, 3)  # the horizon only
     torch.testing.assert_close(observed, batch["future_observed_values"])
@@ -129,8 +161,16 @@ def test_context_length_one_trains_a_step_and_forecasts(tmp_path):
 
 
 def test_estimator_with_a_torch_device_goes_through_gluonts_serde(tmp_path):
-    estimator = LagLlamaEstimator(prediction_length=4, context_length=8, n_layer=1, n_head=1, n_embd_per_head=4,
-                                  num_parallel_samples=6, freq="h", device=torch.device("cpu"))
+    estimator = LagLlamaEstimator(
+        prediction_length=4,
+        context_length=8,
+        n_layer=1,
+        n_head=1,
+        n_embd_per_head=4,
+        num_parallel_samples=6,
+        freq="h",
+        device=torch.device("cpu"),
+    )
     for restored in (serde.decode(serde.encode(estimator)), serde.load_json(serde.dump_json(estimator))):
         assert torch.device(restored.device) == torch.device("cpu")
         assert restored.trainer_kwargs == estimator.trainer_kwargs
@@ -169,16 +209,24 @@ def test_sampling_modes_are_separate_and_agree_where_they_should():
     """cached == recomputed (fixed scale); the rescaling mode ignores the cache flag."""
     model = tiny_model(n_layer=2, lags_seq=[0, 1, 3])
     g = torch.Generator().manual_seed(2)
-    inputs = dict(past_target=10 + torch.randn(2, 11, generator=g), past_observed_values=torch.ones(2, 11),
-                  past_time_feat=torch.randn(2, 11, 6, generator=g), future_time_feat=torch.randn(2, 3, 6, generator=g))
+    inputs = dict(
+        past_target=10 + torch.randn(2, 11, generator=g),
+        past_observed_values=torch.ones(2, 11),
+        past_time_feat=torch.randn(2, 11, 6, generator=g),
+        future_time_feat=torch.randn(2, 3, 6, generator=g),
+    )
 
     def run(**options):
         torch.manual_seed(0)
         return model.sample(**inputs, num_samples=5, **options)
 
     torch.testing.assert_close(run(use_kv_cache=True), run(use_kv_cache=False), rtol=1e-4, atol=1e-4)
-    torch.testing.assert_close(run(rescale_every_step=True, use_kv_cache=True),
-                               run(rescale_every_step=True, use_kv_cache=False), rtol=0, atol=0)
+    torch.testing.assert_close(
+        run(rescale_every_step=True, use_kv_cache=True),
+        run(rescale_every_step=True, use_kv_cache=False),
+        rtol=0,
+        atol=0,
+    )
     assert (run(nonnegative=True) >= 0).all()
 
 

@@ -43,16 +43,21 @@ def test_a_multivariate_batch_is_its_univariate_channels():
     g = torch.Generator().manual_seed(0)
     P = module.model.past_length
     batch = {
-        "past_target": 5 + torch.randn(2, P, 3, generator=g), "past_observed_values": torch.ones(2, P, 3),
-        "future_target": 5 + torch.randn(2, 4, 3, generator=g), "future_observed_values": torch.ones(2, 4, 3),
-        "past_time_feat": torch.randn(2, P, 6, generator=g), "future_time_feat": torch.randn(2, 4, 6, generator=g),
+        "past_target": 5 + torch.randn(2, P, 3, generator=g),
+        "past_observed_values": torch.ones(2, P, 3),
+        "future_target": 5 + torch.randn(2, 4, 3, generator=g),
+        "future_observed_values": torch.ones(2, 4, 3),
+        "past_time_feat": torch.randn(2, P, 6, generator=g),
+        "future_time_feat": torch.randn(2, 4, 6, generator=g),
     }
     with torch.no_grad():
         folded, _ = module.loss_per_position(batch)
         for b in range(2):
             for d in range(3):
-                one = {k: (v[b : b + 1, :, d] if v.dim() == 3 and "time_feat" not in k else v[b : b + 1])
-                       for k, v in batch.items()}
+                one = {
+                    k: (v[b : b + 1, :, d] if v.dim() == 3 and "time_feat" not in k else v[b : b + 1])
+                    for k, v in batch.items()
+                }
                 alone, _ = module.loss_per_position(one)
                 torch.testing.assert_close(folded[b * 3 + d], alone[0])
     assert fold_channels(batch)["past_time_feat"].shape == (6, P, 6)
@@ -60,18 +65,33 @@ def test_a_multivariate_batch_is_its_univariate_channels():
 
 def test_multivariate_training_with_covariates_runs_and_the_shape_is_checked():
     estimator = LagLlamaEstimator.from_inputs(
-        multivariate(covariates=True), prediction_length=4, freq="h", context_length=16, n_layer=1, n_head=2,
-        n_embd_per_head=8, batch_size=4, num_batches_per_epoch=2, num_parallel_samples=5,
+        multivariate(covariates=True),
+        prediction_length=4,
+        freq="h",
+        context_length=16,
+        n_layer=1,
+        n_head=2,
+        n_embd_per_head=8,
+        batch_size=4,
+        num_batches_per_epoch=2,
+        num_parallel_samples=5,
         trainer_kwargs=dict(max_epochs=1, **QUIET),
     )
     assert estimator.target_dim == 3 and estimator.num_feat_dynamic_real == 1
     train = multivariate(covariates=True)
     predictor = estimator.train(train)
-    test = ListDataset([{**e, "feat_dynamic_real": np.sin(np.arange(244) / 5)[None]} for e in train],
-                       freq="h", one_dim_target=False)
+    test = ListDataset(
+        [{**e, "feat_dynamic_real": np.sin(np.arange(244) / 5)[None]} for e in train], freq="h", one_dim_target=False
+    )
     forecast = next(iter(predictor.predict(test)))
     assert forecast.samples.shape == (5, 4, 3)
     with pytest.raises(DataError, match="'target' has 2 variables, the model expects 3"):
-        list(predictor.predict(ListDataset([{"start": "2021-01-01", "target": np.ones((2, 100)),
-                                             "feat_dynamic_real": np.ones((1, 104))}], freq="h",
-                                           one_dim_target=False)))
+        list(
+            predictor.predict(
+                ListDataset(
+                    [{"start": "2021-01-01", "target": np.ones((2, 100)), "feat_dynamic_real": np.ones((1, 104))}],
+                    freq="h",
+                    one_dim_target=False,
+                )
+            )
+        )

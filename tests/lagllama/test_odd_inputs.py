@@ -74,12 +74,22 @@ def test_valid_input_forecasts(predictor, entry, check):
     check(f, entry["target"])
 
 
-@pytest.mark.parametrize("start", [pd.Timestamp("2021-01-01"), "2021-01-01", START],
-                         ids=["timestamp", "string", "period"])
+@pytest.mark.parametrize(
+    "start", [pd.Timestamp("2021-01-01"), "2021-01-01", START], ids=["timestamp", "string", "period"]
+)
 def test_valid_input_trains(start):
-    estimator = LagLlamaEstimator(prediction_length=4, context_length=8, n_layer=1, n_head=1, n_embd_per_head=4,
-                                  batch_size=4, num_batches_per_epoch=1, num_parallel_samples=4, freq="h",
-                                  trainer_kwargs={"max_steps": 1, "max_epochs": 1, "enable_progress_bar": False})
+    estimator = LagLlamaEstimator(
+        prediction_length=4,
+        context_length=8,
+        n_layer=1,
+        n_head=1,
+        n_embd_per_head=4,
+        batch_size=4,
+        num_batches_per_epoch=1,
+        num_parallel_samples=4,
+        freq="h",
+        trainer_kwargs={"max_steps": 1, "max_epochs": 1, "enable_progress_bar": False},
+    )
     data = [{"start": start, "target": (10 + SINE).tolist()}]
     f = next(iter(estimator.train(data).predict(data)))
     assert f.samples.shape == (4, 4) and np.isfinite(f.samples).all()
@@ -90,56 +100,128 @@ def test_valid_input_trains(start):
 
 def refuse_series(**entry):
     """A prediction on this series, counting the network's calls (none may happen)."""
+
     def run(predictor, calls):
         list(predictor.predict([{"start": START, **entry}]))
+
     return run
 
 
 def refuse(build):
     def run(predictor, calls):
         build()
+
     return run
 
 
 ARCH = dict(prediction_length=4, n_layer=1, n_head=1, n_embd_per_head=4)
-MODEL = dict(context_length=4, max_context_length=64, scaling="robust", input_size=1, n_layer=1,
-             n_embd_per_head=4, n_head=1, lags_seq=[0, 1])
+MODEL = dict(
+    context_length=4,
+    max_context_length=64,
+    scaling="robust",
+    input_size=1,
+    n_layer=1,
+    n_embd_per_head=4,
+    n_head=1,
+    lags_seq=[0, 1],
+)
 
 INVALID = [
     pytest.param(refuse_series(target=np.full(50, np.nan)), DataError, "no observed value", id="all-nan"),
     pytest.param(refuse_series(target=np.array([])), DataError, "empty", id="length-0"),
-    pytest.param(refuse_series(target=np.r_[np.ones(5), np.inf, np.ones(40)]), DataError,
-                 "infinite value at position 5", id="+inf"),
-    pytest.param(refuse_series(target=np.r_[np.ones(9), -np.inf]), DataError, "infinite value at position 9",
-                 id="-inf"),
-    pytest.param(refuse(lambda: load_predictor(None, prediction_length=4, num_parallel_samples=0)), ValueError,
-                 "num_parallel_samples must be a positive integer, got 0", id="load-num-samples-0"),
-    pytest.param(refuse(lambda: LagLlamaEstimator(**ARCH, num_parallel_samples=0)), ValueError,
-                 "num_parallel_samples must be a positive integer", id="estimator-num-samples-0"),
-    pytest.param(refuse(lambda: load_predictor(None, prediction_length=4, batch_size=0)), ValueError,
-                 "batch_size must be a positive integer, got 0", id="load-batch-size-0"),
-    pytest.param(refuse(lambda: LagLlamaEstimator(**ARCH, batch_size=0)), ValueError,
-                 "batch_size must be a positive integer", id="estimator-batch-size-0"),
-    pytest.param(refuse(lambda: load_predictor(None, prediction_length=4, context_length=0)), ValueError,
-                 "context_length must be a positive integer, got 0", id="load-context-0"),
-    pytest.param(refuse(lambda: LagLlamaEstimator(**ARCH, context_length=0)), ValueError,
-                 "context_length must be a positive integer", id="estimator-context-0"),
-    pytest.param(refuse(lambda: LagLlamaEstimator.from_checkpoint(None, prediction_length=4, context_length=0)),
-                 ValueError, "context_length must be a positive integer", id="from-checkpoint-context-0"),
-    pytest.param(refuse(lambda: LagLlamaEstimator(**ARCH, scaling="robst")), ValueError,
-                 r"scaling must be one of \['robust', 'mean', 'std', 'none'\]", id="unknown-scaling"),
-    pytest.param(refuse(lambda: load_predictor(None, prediction_length=4, rope_scaling="linear")), ValueError,
-                 r"rope_scaling must be None, \{'type': 'linear'\}, .*'dynamic'", id="load-rope-string"),
-    pytest.param(refuse(lambda: LagLlamaEstimator(**ARCH, rope_scaling="dynamic:2")), ValueError,
-                 r"did you mean \{'type': 'dynamic', 'factor': 2.0\}", id="estimator-rope-string"),
-    pytest.param(refuse(lambda: LagLlamaEstimator(**{**ARCH, "n_embd_per_head": 7})), ValueError,
-                 "n_embd_per_head must be even", id="estimator-odd-head"),
-    pytest.param(refuse(lambda: LagLlamaModel(**{**MODEL, "n_embd_per_head": 5})), ValueError,
-                 "n_embd_per_head must be even", id="model-odd-head"),
-    pytest.param(refuse(lambda: LagLlamaEstimator(**{**ARCH, "n_head": 0})), ValueError,
-                 "n_head must be a positive integer", id="estimator-n-head-0"),
-    pytest.param(refuse(lambda: LagLlamaModel(**{**MODEL, "n_head": 0})), ValueError,
-                 "n_head must be a positive integer", id="model-n-head-0"),
+    pytest.param(
+        refuse_series(target=np.r_[np.ones(5), np.inf, np.ones(40)]),
+        DataError,
+        "infinite value at position 5",
+        id="+inf",
+    ),
+    pytest.param(
+        refuse_series(target=np.r_[np.ones(9), -np.inf]), DataError, "infinite value at position 9", id="-inf"
+    ),
+    pytest.param(
+        refuse(lambda: load_predictor(None, prediction_length=4, num_parallel_samples=0)),
+        ValueError,
+        "num_parallel_samples must be a positive integer, got 0",
+        id="load-num-samples-0",
+    ),
+    pytest.param(
+        refuse(lambda: LagLlamaEstimator(**ARCH, num_parallel_samples=0)),
+        ValueError,
+        "num_parallel_samples must be a positive integer",
+        id="estimator-num-samples-0",
+    ),
+    pytest.param(
+        refuse(lambda: load_predictor(None, prediction_length=4, batch_size=0)),
+        ValueError,
+        "batch_size must be a positive integer, got 0",
+        id="load-batch-size-0",
+    ),
+    pytest.param(
+        refuse(lambda: LagLlamaEstimator(**ARCH, batch_size=0)),
+        ValueError,
+        "batch_size must be a positive integer",
+        id="estimator-batch-size-0",
+    ),
+    pytest.param(
+        refuse(lambda: load_predictor(None, prediction_length=4, context_length=0)),
+        ValueError,
+        "context_length must be a positive integer, got 0",
+        id="load-context-0",
+    ),
+    pytest.param(
+        refuse(lambda: LagLlamaEstimator(**ARCH, context_length=0)),
+        ValueError,
+        "context_length must be a positive integer",
+        id="estimator-context-0",
+    ),
+    pytest.param(
+        refuse(lambda: LagLlamaEstimator.from_checkpoint(None, prediction_length=4, context_length=0)),
+        ValueError,
+        "context_length must be a positive integer",
+        id="from-checkpoint-context-0",
+    ),
+    pytest.param(
+        refuse(lambda: LagLlamaEstimator(**ARCH, scaling="robst")),
+        ValueError,
+        r"scaling must be one of \['robust', 'mean', 'std', 'none'\]",
+        id="unknown-scaling",
+    ),
+    pytest.param(
+        refuse(lambda: load_predictor(None, prediction_length=4, rope_scaling="linear")),
+        ValueError,
+        r"rope_scaling must be None, \{'type': 'linear'\}, .*'dynamic'",
+        id="load-rope-string",
+    ),
+    pytest.param(
+        refuse(lambda: LagLlamaEstimator(**ARCH, rope_scaling="dynamic:2")),
+        ValueError,
+        r"did you mean \{'type': 'dynamic', 'factor': 2.0\}",
+        id="estimator-rope-string",
+    ),
+    pytest.param(
+        refuse(lambda: LagLlamaEstimator(**{**ARCH, "n_embd_per_head": 7})),
+        ValueError,
+        "n_embd_per_head must be even",
+        id="estimator-odd-head",
+    ),
+    pytest.param(
+        refuse(lambda: LagLlamaModel(**{**MODEL, "n_embd_per_head": 5})),
+        ValueError,
+        "n_embd_per_head must be even",
+        id="model-odd-head",
+    ),
+    pytest.param(
+        refuse(lambda: LagLlamaEstimator(**{**ARCH, "n_head": 0})),
+        ValueError,
+        "n_head must be a positive integer",
+        id="estimator-n-head-0",
+    ),
+    pytest.param(
+        refuse(lambda: LagLlamaModel(**{**MODEL, "n_head": 0})),
+        ValueError,
+        "n_head must be a positive integer",
+        id="model-n-head-0",
+    ),
 ]
 
 
@@ -181,8 +263,22 @@ def test_cli_zero_shot_csv_valid(tmp_path, capsys, freq, sep, options):
     csv = tmp_path / "in.csv"
     csv.write_text(text)
     out = tmp_path / "out"
-    code = main(["zero-shot", "--csv", str(csv), "--target", "y", "--prediction-length", "4",
-                 "--num-samples", "20", "--out", str(out), *options])
+    code = main(
+        [
+            "zero-shot",
+            "--csv",
+            str(csv),
+            "--target",
+            "y",
+            "--prediction-length",
+            "4",
+            "--num-samples",
+            "20",
+            "--out",
+            str(out),
+            *options,
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     table = pd.read_csv(out / "forecast.csv", parse_dates=["timestamp"])
     # the steps right after the last row, on the table's own grid (month ends stay month ends)
@@ -218,17 +314,27 @@ FINETUNE = ["finetune", "--dataset", "airpassengers", "--epochs", "1"]
 
 CLI_INVALID = [
     pytest.param(lambda d: [*ZERO_SHOT, "--csv", str(d)], "is a directory", id="csv-folder"),
-    pytest.param(lambda d: [*ZERO_SHOT, "--csv", tiny_csv(d), "--checkpoint", str(d)], "is a folder, not a checkpoint",
-                 id="checkpoint-folder"),
-    pytest.param(lambda d: [*ZERO_SHOT, "--csv", tiny_csv(d), "--checkpoint", truncated_checkpoint(d)],
-                 "cut.ckpt is not a PyTorch zip checkpoint", id="checkpoint-truncated"),
-    pytest.param(lambda d: [*ZERO_SHOT, "--csv", tiny_csv(d), "--out", a_file(d) + "/sub"], "which is a file",
-                 id="out-under-a-file"),
+    pytest.param(
+        lambda d: [*ZERO_SHOT, "--csv", tiny_csv(d), "--checkpoint", str(d)],
+        "is a folder, not a checkpoint",
+        id="checkpoint-folder",
+    ),
+    pytest.param(
+        lambda d: [*ZERO_SHOT, "--csv", tiny_csv(d), "--checkpoint", truncated_checkpoint(d)],
+        "cut.ckpt is not a PyTorch zip checkpoint",
+        id="checkpoint-truncated",
+    ),
+    pytest.param(
+        lambda d: [*ZERO_SHOT, "--csv", tiny_csv(d), "--out", a_file(d) + "/sub"],
+        "which is a file",
+        id="out-under-a-file",
+    ),
     pytest.param(lambda d: [*FINETUNE, "--lr", "-0.001"], "a learning rate must be >= 0", id="negative-lr"),
     pytest.param(lambda d: [*FINETUNE, "--freeze-layers", "99"], "cannot freeze 99 layers", id="freeze-beyond-layers"),
     pytest.param(lambda d: ["info", str(d)], "is a folder", id="info-folder"),
-    pytest.param(lambda d: [*ZERO_SHOT, "--csv", tiny_csv(d), "--num-samples", "0"], "must be >= 1",
-                 id="num-samples-0"),
+    pytest.param(
+        lambda d: [*ZERO_SHOT, "--csv", tiny_csv(d), "--num-samples", "0"], "must be >= 1", id="num-samples-0"
+    ),
 ]
 
 

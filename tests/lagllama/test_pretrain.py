@@ -25,9 +25,20 @@ from lagllama_gluonts.synthetic import gluonts_artificial, kernel_synth, persist
 from conftest import CORPUS, REPO_ROOT, SHARED
 
 TINY = dict(
-    context_length=16, prediction_length=8, n_layer=1, n_head=2, n_embd_per_head=8, scaling_window=16,
-    batch_size=8, steps_per_epoch=2, num_synthetic=6, corpus_dir=CORPUS, corpus_files=["retail_sales.csv"],
-    weights={"corpus": 0.5, "persistent": 0.3, "kernel_synth": 0.2}, max_validation_series=4, progress_bar=False,
+    context_length=16,
+    prediction_length=8,
+    n_layer=1,
+    n_head=2,
+    n_embd_per_head=8,
+    scaling_window=16,
+    batch_size=8,
+    steps_per_epoch=2,
+    num_synthetic=6,
+    corpus_dir=CORPUS,
+    corpus_files=["retail_sales.csv"],
+    weights={"corpus": 0.5, "persistent": 0.3, "kernel_synth": 0.2},
+    max_validation_series=4,
+    progress_bar=False,
 )
 
 
@@ -153,11 +164,40 @@ def test_resume_without_a_run_is_a_clear_error(tmp_path):
 def test_pretrain_runs_on_two_ddp_cpu_processes(tmp_path):
     out = tmp_path / "ddp.ckpt"
     command = [
-        sys.executable, "-m", "lagllama_gluonts", "pretrain", "--out", str(out), "--devices", "2",
-        "--strategy", "ddp", "--max-steps", "4", "--steps-per-epoch", "2", "--batch-size", "8",
-        "--n-layer", "1", "--n-head", "2", "--n-embd-per-head", "8", "--context-length", "16",
-        "--scaling-window", "16", "--prediction-length", "8", "--synthetic", "6", "--no-progress-bar",
-        "--mixture", "persistent=1", "kernel_synth=1",
+        sys.executable,
+        "-m",
+        "lagllama_gluonts",
+        "pretrain",
+        "--out",
+        str(out),
+        "--devices",
+        "2",
+        "--strategy",
+        "ddp",
+        "--max-steps",
+        "4",
+        "--steps-per-epoch",
+        "2",
+        "--batch-size",
+        "8",
+        "--n-layer",
+        "1",
+        "--n-head",
+        "2",
+        "--n-embd-per-head",
+        "8",
+        "--context-length",
+        "16",
+        "--scaling-window",
+        "16",
+        "--prediction-length",
+        "8",
+        "--synthetic",
+        "6",
+        "--no-progress-bar",
+        "--mixture",
+        "persistent=1",
+        "kernel_synth=1",
     ]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "LAGLLAMA_GLUONTS_SHARED": str(SHARED)}
     result = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
@@ -279,8 +319,10 @@ def test_continued_runs_chain_into_one_loss_curve(tmp_path):
 
     from lagllama_gluonts.pretrain import chained_history, plot_loss_curve
 
-    for run, rows in (("first", [(99, 3.0, None), (99, None, 2.5), (199, 2.8, None), (199, None, 2.4)]),
-                      ("second", [(99, 2.7, None), (99, None, 2.3)])):
+    for run, rows in (
+        ("first", [(99, 3.0, None), (99, None, 2.5), (199, 2.8, None), (199, None, 2.4)]),
+        ("second", [(99, 2.7, None), (99, None, 2.3)]),
+    ):
         logs = tmp_path / run / "logs" / "version_0"
         logs.mkdir(parents=True)
         pd.DataFrame(rows, columns=["step", "train_loss", "val_loss"]).assign(epoch=0).to_csv(logs / "metrics.csv")

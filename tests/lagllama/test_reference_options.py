@@ -21,8 +21,9 @@ QUIET = dict(enable_progress_bar=False, enable_model_summary=False)
 
 def series_dataset(n=3, length=200):
     t = np.arange(length)
-    return ListDataset([{"start": "2021-01-01", "target": 10 + np.sin(t / (4 + i)) + 0.01 * t} for i in range(n)],
-                       freq="h")
+    return ListDataset(
+        [{"start": "2021-01-01", "target": 10 + np.sin(t / (4 + i)) + 0.01 * t} for i in range(n)], freq="h"
+    )
 
 
 def test_the_reference_run_py_constructor_call_trains(tmp_path):
@@ -30,35 +31,76 @@ def test_the_reference_run_py_constructor_call_trains(tmp_path):
     every augmentation switched on, with only the import changed; then what run.py does next."""
     checkpoint_dir = tmp_path / "checkpoints"
     estimator = LagLlamaEstimator(
-        prediction_length=4, context_length=16, input_size=1, batch_size=8, n_layer=1, n_embd_per_head=8,
-        n_head=2, max_context_length=2048, rope_scaling=None, scaling=None, lr=1e-3, weight_decay=1e-8,
+        prediction_length=4,
+        context_length=16,
+        input_size=1,
+        batch_size=8,
+        n_layer=1,
+        n_embd_per_head=8,
+        n_head=2,
+        max_context_length=2048,
+        rope_scaling=None,
+        scaling=None,
+        lr=1e-3,
+        weight_decay=1e-8,
         distr_output="studentT",
         # augmentations
-        aug_prob=1.0, freq_mask_rate=0.1, freq_mixing_rate=0.1, jitter_prob=1.0, jitter_sigma=0.03,
-        scaling_prob=1.0, scaling_sigma=0.1, rotation_prob=1.0, permutation_prob=1.0, permutation_max_segments=5,
-        permutation_seg_mode="equal", magnitude_warp_prob=1.0, magnitude_warp_sigma=0.2, magnitude_warp_knot=4,
-        time_warp_prob=1.0, time_warp_sigma=0.2, time_warp_knot=4, window_slice_prob=1.0,
-        window_slice_reduce_ratio=0.9, window_warp_prob=1.0, window_warp_window_ratio=0.1,
+        aug_prob=1.0,
+        freq_mask_rate=0.1,
+        freq_mixing_rate=0.1,
+        jitter_prob=1.0,
+        jitter_sigma=0.03,
+        scaling_prob=1.0,
+        scaling_sigma=0.1,
+        rotation_prob=1.0,
+        permutation_prob=1.0,
+        permutation_max_segments=5,
+        permutation_seg_mode="equal",
+        magnitude_warp_prob=1.0,
+        magnitude_warp_sigma=0.2,
+        magnitude_warp_knot=4,
+        time_warp_prob=1.0,
+        time_warp_sigma=0.2,
+        time_warp_knot=4,
+        window_slice_prob=1.0,
+        window_slice_reduce_ratio=0.9,
+        window_warp_prob=1.0,
+        window_warp_window_ratio=0.1,
         window_warp_scales=[0.5, 2.0],
         # others
-        num_batches_per_epoch=2, num_parallel_samples=5, time_feat=True, dropout=0.0,
-        lags_seq=["Q", "M", "W", "D", "H", "T", "S"], data_id_to_name_map={0: "toy"},
-        use_cosine_annealing_lr=True, cosine_annealing_lr_args={"T_max": 10000, "eta_min": 1e-2},
-        track_loss_per_series=True, ckpt_path=None,
+        num_batches_per_epoch=2,
+        num_parallel_samples=5,
+        time_feat=True,
+        dropout=0.0,
+        lags_seq=["Q", "M", "W", "D", "H", "T", "S"],
+        data_id_to_name_map={0: "toy"},
+        use_cosine_annealing_lr=True,
+        cosine_annealing_lr_args={"T_max": 10000, "eta_min": 1e-2},
+        track_loss_per_series=True,
+        ckpt_path=None,
         trainer_kwargs=dict(
-            max_epochs=1, accelerator="cpu", devices=1, limit_val_batches=None, logger=False,
+            max_epochs=1,
+            accelerator="cpu",
+            devices=1,
+            limit_val_batches=None,
+            logger=False,
             # (run.py also adds a LearningRateMonitor, which needs its W&B logger)
-            callbacks=[EarlyStopping(monitor="val_loss", min_delta=0.0, patience=50, mode="min"),
-                       ModelCheckpoint(dirpath=checkpoint_dir, save_last=True, save_top_k=1,
-                                       filename="best-{epoch}-{val_loss:.2f}")],
-            default_root_dir=str(tmp_path), **QUIET,
+            callbacks=[
+                EarlyStopping(monitor="val_loss", min_delta=0.0, patience=50, mode="min"),
+                ModelCheckpoint(
+                    dirpath=checkpoint_dir, save_last=True, save_top_k=1, filename="best-{epoch}-{val_loss:.2f}"
+                ),
+            ],
+            default_root_dir=str(tmp_path),
+            **QUIET,
         ),
     )
     num_parameters = sum(p.numel() for p in estimator.create_lightning_module().parameters())
     assert num_parameters > 0
     history_length = estimator.context_length + max(estimator.lags_seq)
-    estimator.train_sampler = ExpectedNumInstanceSampler(num_instances=1.0, min_past=0,
-                                                         min_future=estimator.prediction_length)
+    estimator.train_sampler = ExpectedNumInstanceSampler(
+        num_instances=1.0, min_past=0, min_future=estimator.prediction_length
+    )
     data = series_dataset(length=history_length // 4)
     predictor = estimator.train(data, data)
     forecast = next(iter(predictor.predict(data)))
@@ -82,8 +124,12 @@ def test_load_from_checkpoint_reads_the_released_layout_safely_and_forecasts_lik
     assert module.prediction_length == 24  # the reference's checkpoints record it
     predictor = load_predictor(SMALL, prediction_length=24, num_parallel_samples=10)  # as the file records
     e = torch.load(LAG_LLAMA_FIXTURES / "small.expected.pt", weights_only=True)
-    inputs = dict(past_target=e["predict_past_target"], past_observed_values=e["predict_past_observed_values"],
-                  past_time_feat=e["predict_past_time_feat"], future_time_feat=e["predict_future_time_feat"])
+    inputs = dict(
+        past_target=e["predict_past_target"],
+        past_observed_values=e["predict_past_observed_values"],
+        past_time_feat=e["predict_past_time_feat"],
+        future_time_feat=e["predict_future_time_feat"],
+    )
     torch.manual_seed(0)
     ours = module.eval()(**inputs)
     torch.manual_seed(0)
@@ -95,7 +141,7 @@ def test_load_from_checkpoint_reads_the_released_layout_safely_and_forecasts_lik
 
 def test_a_custom_loss_is_used_per_position():
     e = torch.load(LAG_LLAMA_FIXTURES / "small.expected.pt", weights_only=True)
-    batch = {k[len("train_"):]: v for k, v in e.items() if k.startswith("train_") and torch.is_tensor(v)}
+    batch = {k[len("train_") :]: v for k, v in e.items() if k.startswith("train_") and torch.is_tensor(v)}
     plain = LagLlamaLightningModule.load_from_checkpoint(SMALL)
     doubled = LagLlamaLightningModule.load_from_checkpoint(SMALL, loss=lambda d, target: -2 * d.log_prob(target))
     with torch.no_grad():
@@ -107,8 +153,12 @@ def test_a_custom_loss_is_used_per_position():
 def test_single_pass_sampling_feeds_the_mean_and_its_cache_is_exact():
     module = LagLlamaLightningModule.load_from_checkpoint(SMALL, use_single_pass_sampling=True).eval()
     e = torch.load(LAG_LLAMA_FIXTURES / "small.expected.pt", weights_only=True)
-    args = (e["predict_past_target"], e["predict_past_observed_values"], e["predict_past_time_feat"],
-            e["predict_future_time_feat"])
+    args = (
+        e["predict_past_target"],
+        e["predict_past_observed_values"],
+        e["predict_past_time_feat"],
+        e["predict_future_time_feat"],
+    )
 
     def draw(**options):
         torch.manual_seed(1)
@@ -126,9 +176,19 @@ def test_single_pass_sampling_feeds_the_mean_and_its_cache_is_exact():
 
 
 def test_iqn_trains_and_every_path_draws_its_own_first_value():
-    estimator = LagLlamaEstimator(prediction_length=4, freq="h", context_length=16, distr_output="iqn", n_layer=1,
-                                  n_head=2, n_embd_per_head=8, batch_size=8, num_batches_per_epoch=3,
-                                  num_parallel_samples=20, trainer_kwargs=dict(max_epochs=1, **QUIET))
+    estimator = LagLlamaEstimator(
+        prediction_length=4,
+        freq="h",
+        context_length=16,
+        distr_output="iqn",
+        n_layer=1,
+        n_head=2,
+        n_embd_per_head=8,
+        batch_size=8,
+        num_batches_per_epoch=3,
+        num_parallel_samples=20,
+        trainer_kwargs=dict(max_epochs=1, **QUIET),
+    )
     predictor = estimator.train(series_dataset())
     forecast = next(iter(predictor.predict(series_dataset())))
     assert forecast.samples.shape == (20, 4) and np.isfinite(forecast.samples).all()
@@ -138,8 +198,13 @@ def test_iqn_trains_and_every_path_draws_its_own_first_value():
 # -- the augmentations ---------------------------------------------------------------------------
 
 AUGMENTATIONS = {
-    "jitter": aug.jitter, "scaling": aug.scaling, "rotation": aug.rotation, "permutation": aug.permutation,
-    "magnitude_warp": aug.magnitude_warp, "time_warp": aug.time_warp, "window_slice": aug.window_slice,
+    "jitter": aug.jitter,
+    "scaling": aug.scaling,
+    "rotation": aug.rotation,
+    "permutation": aug.permutation,
+    "magnitude_warp": aug.magnitude_warp,
+    "time_warp": aug.time_warp,
+    "window_slice": aug.window_slice,
     "window_warp": aug.window_warp,
 }
 

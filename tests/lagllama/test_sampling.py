@@ -108,8 +108,9 @@ def test_constant_series_gives_finite_forecasts(scaling):
     model = make_model(None, scaling=scaling)
     past = torch.full((2, 39), 5.0)
     past[1] = 0.0
-    out = model.sample(past, torch.ones_like(past), torch.zeros(2, 39, 6), torch.zeros(2, 7, 6),
-                       prediction_length=7, num_samples=4)
+    out = model.sample(
+        past, torch.ones_like(past), torch.zeros(2, 39, 6), torch.zeros(2, 7, 6), prediction_length=7, num_samples=4
+    )
     assert torch.isfinite(out).all()
 
 
@@ -121,8 +122,12 @@ def test_released_architecture_cache_equals_recomputation():
     ckpt.load_into(model)
     model.eval()
     e = torch.load(LAG_LLAMA_FIXTURES / "released_arch.expected.pt", weights_only=True)
-    args = (e["predict_past_target"], e["predict_past_observed_values"],
-            e["predict_past_time_feat"], e["predict_future_time_feat"][:, :7])
+    args = (
+        e["predict_past_target"],
+        e["predict_past_observed_values"],
+        e["predict_past_time_feat"],
+        e["predict_future_time_feat"][:, :7],
+    )
     cached = sample(model, args, use_kv_cache=True)
     full = sample(model, args, use_kv_cache=False)
     torch.testing.assert_close(cached, full, rtol=1e-4, atol=1e-3)
@@ -149,8 +154,17 @@ def test_scaling_window_scales_on_the_recent_past_and_keeps_the_cache_exact():
 
 def test_scaling_window_must_be_positive():
     with pytest.raises(ValueError, match="scaling_window"):
-        LagLlamaModel(context_length=4, max_context_length=64, scaling="robust", input_size=1, n_layer=1,
-                      n_embd_per_head=4, n_head=1, lags_seq=[0, 1], scaling_window=0)
+        LagLlamaModel(
+            context_length=4,
+            max_context_length=64,
+            scaling="robust",
+            input_size=1,
+            n_layer=1,
+            n_embd_per_head=4,
+            n_head=1,
+            lags_seq=[0, 1],
+            scaling_window=0,
+        )
 
 
 def test_unobserved_as_loc_makes_padding_values_irrelevant():

@@ -49,8 +49,21 @@ def test_rope_scaling_option_and_its_resolution():
 
 
 def test_zero_shot_cli_on_a_dataset_prints_both_models_and_writes_metrics_and_plot(tmp_path, capsys):
-    code = main(["zero-shot", "--dataset", "airpassengers", "--num-samples", "20", "--context-length", "32",
-                 "--rope-scaling", "none", "--out", str(tmp_path)])
+    code = main(
+        [
+            "zero-shot",
+            "--dataset",
+            "airpassengers",
+            "--num-samples",
+            "20",
+            "--context-length",
+            "32",
+            "--rope-scaling",
+            "none",
+            "--out",
+            str(tmp_path),
+        ]
+    )
     assert code == 0
     printed = capsys.readouterr().out
     assert "Lag-Llama zero-shot" in printed and "SeasonalNaive" in printed and "mean_wQuantileLoss" in printed
@@ -64,8 +77,21 @@ def test_zero_shot_cli_on_a_dataset_prints_both_models_and_writes_metrics_and_pl
 
 
 def test_zero_shot_csv_writes_quantiles_in_the_series_units(tmp_path, capsys):
-    code = main(["zero-shot", "--csv", str(RETAIL), "--target", "y", "--prediction-length", "6",
-                 "--num-samples", "30", "--out", str(tmp_path)])
+    code = main(
+        [
+            "zero-shot",
+            "--csv",
+            str(RETAIL),
+            "--target",
+            "y",
+            "--prediction-length",
+            "6",
+            "--num-samples",
+            "30",
+            "--out",
+            str(tmp_path),
+        ]
+    )
     assert code == 0
     table = pd.read_csv(tmp_path / "forecast.csv", parse_dates=["timestamp"])
     quantiles = [f"q{q / 10:g}" for q in range(1, 10)]
@@ -85,8 +111,11 @@ def test_zero_shot_csv_writes_quantiles_in_the_series_units(tmp_path, capsys):
     "text, options, message",
     [
         ("ds,y\n2020-01-01,1\n2020-01-02,2\n", ["--target", "sales"], "unknown target column 'sales'"),
-        ("ds,y\n" + "".join(f"2020-01-{d:02d},{d}\n" for d in range(1, 21)), ["--target", "y", "--freq", "fortnightly"],
-         "unknown frequency"),
+        (
+            "ds,y\n" + "".join(f"2020-01-{d:02d},{d}\n" for d in range(1, 21)),
+            ["--target", "y", "--freq", "fortnightly"],
+            "unknown frequency",
+        ),
         ("ds,y\n2020-01-01,\n2020-01-02,\n2020-01-03,\n", ["--target", "y"], "has no values"),
         ("ds,y\n2020-01-01,1\n2020-01-02,2\n2020-01-03,3\n", ["--target", "y"], "at least 8 are needed"),
         ("ds,y\n2020-01-01,1\n", [], "needs --target"),
@@ -112,13 +141,14 @@ def test_freeze_layers_keeps_the_first_blocks_exactly():
     from lagllama_gluonts import LagLlamaEstimator
     from lagllama_gluonts.finetune import FreezeLayers
 
-    module = LagLlamaEstimator.from_checkpoint(LAG_LLAMA_FIXTURES / "small.ckpt", prediction_length=24,
-                                               lr=1e-2, aug_prob=0.0).create_lightning_module()
+    module = LagLlamaEstimator.from_checkpoint(
+        LAG_LLAMA_FIXTURES / "small.ckpt", prediction_length=24, lr=1e-2, aug_prob=0.0
+    ).create_lightning_module()
     before = {k: v.clone() for k, v in module.model.state_dict().items()}
     FreezeLayers(1).setup(None, module, "fit")
     optimizer = module.configure_optimizers()
     e = torch.load(LAG_LLAMA_FIXTURES / "small.expected.pt", weights_only=True)
-    batch = {k[len("train_"):]: v for k, v in e.items() if k.startswith("train_") and torch.is_tensor(v)}
+    batch = {k[len("train_") :]: v for k, v in e.items() if k.startswith("train_") and torch.is_tensor(v)}
     module._mean_loss(batch).backward()
     optimizer.step()
     after = module.model.state_dict()
@@ -148,8 +178,15 @@ def test_finetune_keeps_the_checkpoint_when_no_epoch_beats_it(monkeypatch):
 
     loaded = count_loads(monkeypatch)
     # lr 0 cannot lower the validation loss: the checkpoint's own weights must come back
-    result = finetune(get_dataset("airpassengers").train, 12, lr=0.0, max_epochs=1, num_batches_per_epoch=2,
-                      progress=False, num_parallel_samples=10)
+    result = finetune(
+        get_dataset("airpassengers").train,
+        12,
+        lr=0.0,
+        max_epochs=1,
+        num_batches_per_epoch=2,
+        progress=False,
+        num_parallel_samples=10,
+    )
     # one read, though three modules were built from it (start, training, the one kept)
     assert loaded == [str(BUNDLED_CHECKPOINT)]
     assert result.record["kept"].startswith("checkpoint")
@@ -162,8 +199,25 @@ def test_finetune_keeps_the_checkpoint_when_no_epoch_beats_it(monkeypatch):
 def test_finetune_cli_runs_and_writes_all_three_models(tmp_path, capsys, monkeypatch):
     saved = tmp_path / "tuned.ckpt"
     loaded = count_loads(monkeypatch)
-    code = main(["finetune", "--dataset", "airpassengers", "--epochs", "1", "--batches-per-epoch", "2",
-                 "--lr", "1e-4", "--num-samples", "10", "--out", str(tmp_path), "--save", str(saved)])
+    code = main(
+        [
+            "finetune",
+            "--dataset",
+            "airpassengers",
+            "--epochs",
+            "1",
+            "--batches-per-epoch",
+            "2",
+            "--lr",
+            "1e-4",
+            "--num-samples",
+            "10",
+            "--out",
+            str(tmp_path),
+            "--save",
+            str(saved),
+        ]
+    )
     assert code == 0
     assert loaded == [str(BUNDLED_CHECKPOINT)]  # fine-tuning and the zero-shot row share one read
     printed = capsys.readouterr().out
