@@ -3,16 +3,18 @@ The Informer network (Zhou et al., "Informer: Beyond Efficient Transformer
 for Long Sequence Time-Series Forecasting", AAAI 2021) as a GluonTS-style
 ``nn.Module``.
 
-Read top to bottom: embeddings, encoder (ProbSparse self-attention + conv
-feed-forward, with self-attention distilling between layers), decoder
-(masked ProbSparse self-attention + full cross-attention), and finally
-``InformerModel`` which turns GluonTS batches into encoder/decoder inputs
-and the decoder output into a distribution over the whole horizon.
+The network reads in four files, top to bottom: :mod:`.attention`
+(ProbSparse and full attention), :mod:`.embedding` (token, positional and
+calendar embeddings), :mod:`.layers` (encoder with self-attention
+distilling, decoder with masked self-attention and full cross-attention),
+and this one: ``InformerModel``, which turns GluonTS batches into
+encoder/decoder inputs and the decoder output into a distribution over the
+whole horizon.
 
 The forecast is *generative*: the decoder input is a start token (the last
 ``label_len`` context steps) followed by zero placeholders for the horizon,
 and one forward pass emits every horizon step. There is no autoregressive
-loop anywhere in this file.
+loop anywhere in the network.
 
 **Vocabulary** (the same as ``lagllama_gluonts``' ``LagLlamaModel``):
 :meth:`InformerModel.distribution_args` (one pass: ``(distr_args, loc,
@@ -32,7 +34,6 @@ unobserved) for a horizon token, as is any lag ``L`` that falls inside the
 horizon (``L <= h`` for horizon step ``h = 1 .. prediction_length``).
 """
 
-import math
 from typing import List, Optional, Tuple, Union
 
 import torch
@@ -45,293 +46,54 @@ from gluonts.torch.modules.feature import FeatureEmbedder
 
 from lagllama_gluonts.common.scaling import make_scaler
 
-from .attention import AttentionLayer, make_attention
 from .distributions import PerVariableArgsProj
+from .embedding import CALENDAR_MARKS, EMBEDS, DataEmbedding, FixedEmbedding, TemporalEmbedding, sinusoid_table
+from .layers import EncoderLayer, InformerEncoderStack, build_decoder, build_encoder
 
-# --------------------------------------------------------------------------
-# Embeddings
-# --------------------------------------------------------------------------
+# Serialized predictors name ``informer_gluonts.module.InformerModel`` and the estimator
+# imports ``EMBEDS`` from here; existing code imports the embedding and encoder names below
+# from here too, so they stay importable at this address.
+__all__ = [
+    "EMBEDS",
+    "FixedEmbedding",
+    "InformerEncoderStack",
+    "InformerModel",
+    "TemporalEmbedding",
+    "sinusoid_table",
+]
 
 
-class TokenEmbedding(nn.Module):
-    """
-    Map each time step's input features to ``d_model`` with a width-3
-    convolution, so a token already sees its two neighbours (official
-    Informer ``TokenEmbedding``: circular padding, no bias, Kaiming init).
-    """
-
-    def __init__(self, c_in: int, d_model: int) -> None:
-        super().__init__()
-        self.conv = nn.Conv1d(
-            c_in,
-            d_model,
-            kernel_size=3,
-            padding=1,
-            padding_mode="circular",
-            bias=False,
+def check_arguments(
+    cardinality: List[int],
+    num_feat_static_cat: int,
+    attention: str,
+    activation: str,
+    embed: str,
+    target_dim: Optional[int],
+    distr_output: DistributionOutput,
+) -> None:
+    """Fail early on an option :class:`InformerModel` cannot build."""
+    assert len(cardinality) == num_feat_static_cat
+    assert attention in ("prob", "full"), attention
+    assert activation in ("gelu", "relu"), activation
+    assert embed in EMBEDS, embed
+    assert target_dim is None or target_dim >= 1, target_dim
+    if target_dim is None:
+        assert distr_output.event_shape == (), "a univariate model takes a univariate output"
+    else:
+        assert distr_output.event_shape in ((), (target_dim,)), (
+            f"output event shape {distr_output.event_shape} for {target_dim} variables"
         )
-        nn.init.kaiming_normal_(self.conv.weight, mode="fan_in", nonlinearity="leaky_relu")
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # (B, L, c_in) -> (B, L, d_model); Conv1d wants channels first.
-        return self.conv(x.transpose(1, 2)).transpose(1, 2)
 
 
-class SinusoidalPositionalEncoding(nn.Module):
+def output_head(d_model: int, target_dim: Optional[int], distr_output: DistributionOutput) -> nn.Module:
     """
-    Fixed sin/cos position codes of "Attention is all you need"; sin on even
-    channels, cos on odd ones, as in the official Informer code.
+    The projection of a decoder output to the distribution's arguments: one per variable
+    when a univariate distribution is applied to each of ``target_dim`` variables.
     """
-
-    def __init__(self, d_model: int) -> None:
-        super().__init__()
-        self.d_model = d_model
-
-    def forward(self, length: int, device: torch.device) -> torch.Tensor:
-        position = torch.arange(length, device=device).float().unsqueeze(1)
-        div_term = torch.exp(
-            torch.arange(0, self.d_model, 2, device=device).float() * -(math.log(10000.0) / self.d_model)
-        )
-        pe = torch.zeros(length, self.d_model, device=device)
-        pe[:, 0::2] = torch.sin(position * div_term)
-        pe[:, 1::2] = torch.cos(position * div_term)[:, : self.d_model // 2]
-        return pe.unsqueeze(0)  # (1, L, d_model)
-
-
-# The official code's calendar marks (``utils/timefeatures.py`` with ``timeenc=0``) and the
-# size of each one's table: month 1..12, day 1..31, weekday 0..6, hour 0..23, minute // 15.
-CALENDAR_MARKS = (("month", 13), ("day", 32), ("weekday", 7), ("hour", 24), ("minute", 4))
-EMBEDS = ("timeF", "fixed", "learned")
-
-
-def sinusoid_table(rows: int, d_model: int) -> torch.Tensor:
-    """The official ``FixedEmbedding`` table: sin/cos codes of 0 .. rows - 1."""
-    position = torch.arange(rows).float().unsqueeze(1)
-    div_term = torch.exp(torch.arange(0, d_model, 2).float() * -(math.log(10000.0) / d_model))
-    table = torch.zeros(rows, d_model)
-    table[:, 0::2] = torch.sin(position * div_term)
-    table[:, 1::2] = torch.cos(position * div_term)[:, : d_model // 2]
-    return table
-
-
-class FixedEmbedding(nn.Module):
-    """A lookup in a frozen sinusoidal table (official ``FixedEmbedding``): never trained, so
-    it is a buffer, recomputed on construction rather than stored in checkpoints."""
-
-    def __init__(self, rows: int, d_model: int) -> None:
-        super().__init__()
-        self.register_buffer("table", sinusoid_table(rows, d_model), persistent=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.embedding(x, self.table)
-
-
-class TemporalEmbedding(nn.Module):
-    """
-    The official ``TemporalEmbedding``: one embedding per calendar mark (month, day, weekday,
-    hour, minute // 15), summed. ``fixed`` uses frozen sinusoidal tables, ``learned`` trained
-    ``nn.Embedding`` tables. Takes the integer marks (B, L, 5).
-    """
-
-    def __init__(self, d_model: int, kind: str) -> None:
-        super().__init__()
-        assert kind in ("fixed", "learned"), kind
-        make = FixedEmbedding if kind == "fixed" else nn.Embedding
-        self.tables = nn.ModuleList([make(rows, d_model) for _, rows in CALENDAR_MARKS])
-
-    def forward(self, marks: torch.Tensor) -> torch.Tensor:
-        marks = marks.long()
-        return sum(table(marks[..., i]) for i, table in enumerate(self.tables))
-
-
-class DataEmbedding(nn.Module):
-    """Token embedding + positional encoding (+ the temporal embedding of the calendar marks
-    when ``embed`` is ``fixed`` or ``learned``), then dropout."""
-
-    def __init__(self, c_in: int, d_model: int, dropout: float, embed: str = "timeF") -> None:
-        super().__init__()
-        self.token = TokenEmbedding(c_in, d_model)
-        self.position = SinusoidalPositionalEncoding(d_model)
-        # timeF: the calendar features are part of the token's inputs (no extra module)
-        self.temporal = TemporalEmbedding(d_model, embed) if embed != "timeF" else None
-        self.dropout = nn.Dropout(dropout)
-
-    def forward(self, x: torch.Tensor, marks: Optional[torch.Tensor] = None) -> torch.Tensor:
-        tokens = self.token(x) + self.position(x.shape[1], x.device)
-        if self.temporal is not None:
-            tokens = tokens + self.temporal(marks)
-        return self.dropout(tokens)
-
-
-# --------------------------------------------------------------------------
-# Encoder
-# --------------------------------------------------------------------------
-
-
-class ConvFeedForward(nn.Module):
-    """
-    Position-wise feed-forward written as two kernel-1 convolutions (the
-    official code's form; equivalent to two Linear layers).
-    """
-
-    def __init__(self, d_model: int, d_ff: int, dropout: float, activation: str) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv1d(d_model, d_ff, kernel_size=1)
-        self.conv2 = nn.Conv1d(d_ff, d_model, kernel_size=1)
-        self.dropout = nn.Dropout(dropout)
-        self.activation = F.gelu if activation == "gelu" else F.relu
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.dropout(self.activation(self.conv1(x.transpose(1, 2))))
-        return self.dropout(self.conv2(y).transpose(1, 2))
-
-
-class EncoderLayer(nn.Module):
-    """Post-norm block: self-attention, then the conv feed-forward."""
-
-    def __init__(
-        self,
-        self_attention: AttentionLayer,
-        d_model: int,
-        d_ff: int,
-        dropout: float,
-        activation: str,
-    ) -> None:
-        super().__init__()
-        self.self_attention = self_attention
-        self.feed_forward = ConvFeedForward(d_model, d_ff, dropout, activation)
-        self.norm1 = nn.LayerNorm(d_model)
-        self.norm2 = nn.LayerNorm(d_model)
-        self.dropout = nn.Dropout(dropout)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.norm1(x + self.dropout(self.self_attention(x, x, x)))
-        return self.norm2(x + self.feed_forward(x))
-
-
-class DistillingLayer(nn.Module):
-    """
-    Self-attention distilling (paper Eq. 5): a circular width-3 convolution,
-    BatchNorm, ELU, and a stride-2 max-pool that halves the sequence. Each
-    encoder layer thus attends over half as many tokens as the previous one
-    and keeps only the dominant features.
-    """
-
-    def __init__(self, d_model: int) -> None:
-        super().__init__()
-        self.conv = nn.Conv1d(
-            d_model,
-            d_model,
-            kernel_size=3,
-            padding=1,
-            padding_mode="circular",
-        )
-        self.norm = nn.BatchNorm1d(d_model)
-        self.activation = nn.ELU()
-        self.pool = nn.MaxPool1d(kernel_size=3, stride=2, padding=1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.activation(self.norm(self.conv(x.transpose(1, 2))))
-        return self.pool(y).transpose(1, 2)  # (B, ceil(L / 2), d_model)
-
-
-class InformerEncoder(nn.Module):
-    """
-    A stack of encoder layers with a distilling layer between consecutive
-    ones (none after the last) and a final LayerNorm.
-    """
-
-    def __init__(
-        self,
-        layers: List[EncoderLayer],
-        distilling_layers: Optional[List[DistillingLayer]],
-        d_model: int,
-    ) -> None:
-        super().__init__()
-        self.layers = nn.ModuleList(layers)
-        self.distilling_layers = nn.ModuleList(distilling_layers) if distilling_layers else None
-        self.norm = nn.LayerNorm(d_model)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for i, layer in enumerate(self.layers):
-            x = layer(x)
-            if self.distilling_layers is not None and i < len(self.distilling_layers):
-                x = self.distilling_layers[i](x)
-        return self.norm(x)
-
-
-class InformerEncoderStack(nn.Module):
-    """
-    The official ``EncoderStack`` (model ``informerstack``): encoder ``i`` reads the last
-    ``L // 2**i`` tokens (the whole input, its second half, its last quarter ...), and their
-    outputs are concatenated along time, so the decoder attends over all of them.
-    """
-
-    def __init__(self, encoders: List[InformerEncoder]) -> None:
-        super().__init__()
-        self.encoders = nn.ModuleList(encoders)
-
-    @property
-    def layers(self) -> List[EncoderLayer]:
-        return [layer for encoder in self.encoders for layer in encoder.layers]
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        length = x.shape[1]
-        return torch.cat([encoder(x[:, -max(1, length // 2**i) :]) for i, encoder in enumerate(self.encoders)], dim=1)
-
-
-# --------------------------------------------------------------------------
-# Decoder
-# --------------------------------------------------------------------------
-
-
-class DecoderLayer(nn.Module):
-    """
-    Post-norm block: masked self-attention over start token + placeholders,
-    cross-attention into the encoder output, then the conv feed-forward.
-    """
-
-    def __init__(
-        self,
-        self_attention: AttentionLayer,
-        cross_attention: AttentionLayer,
-        d_model: int,
-        d_ff: int,
-        dropout: float,
-        activation: str,
-    ) -> None:
-        super().__init__()
-        self.self_attention = self_attention
-        self.cross_attention = cross_attention
-        self.feed_forward = ConvFeedForward(d_model, d_ff, dropout, activation)
-        self.norm1 = nn.LayerNorm(d_model)
-        self.norm2 = nn.LayerNorm(d_model)
-        self.norm3 = nn.LayerNorm(d_model)
-        self.dropout = nn.Dropout(dropout)
-
-    def forward(self, x: torch.Tensor, memory: torch.Tensor) -> torch.Tensor:
-        x = self.norm1(x + self.dropout(self.self_attention(x, x, x)))
-        x = self.norm2(x + self.dropout(self.cross_attention(x, memory, memory)))
-        return self.norm3(x + self.feed_forward(x))
-
-
-class InformerDecoder(nn.Module):
-    """A stack of decoder layers and a final LayerNorm."""
-
-    def __init__(self, layers: List[DecoderLayer], d_model: int) -> None:
-        super().__init__()
-        self.layers = nn.ModuleList(layers)
-        self.norm = nn.LayerNorm(d_model)
-
-    def forward(self, x: torch.Tensor, memory: torch.Tensor) -> torch.Tensor:
-        for layer in self.layers:
-            x = layer(x, memory)
-        return self.norm(x)
-
-
-# --------------------------------------------------------------------------
-# The model
-# --------------------------------------------------------------------------
+    if target_dim is not None and distr_output.event_shape == ():
+        return PerVariableArgsProj(d_model, target_dim, distr_output)
+    return distr_output.get_args_proj(d_model)
 
 
 class InformerModel(nn.Module):
@@ -481,17 +243,7 @@ class InformerModel(nn.Module):
         nonnegative_pred_samples: bool = False,
     ) -> None:
         super().__init__()
-        assert len(cardinality) == num_feat_static_cat
-        assert attention in ("prob", "full"), attention
-        assert activation in ("gelu", "relu"), activation
-        assert embed in EMBEDS, embed
-        assert target_dim is None or target_dim >= 1, target_dim
-        if target_dim is None:
-            assert distr_output.event_shape == (), "a univariate model takes a univariate output"
-        else:
-            assert distr_output.event_shape in ((), (target_dim,)), (
-                f"output event shape {distr_output.event_shape} for {target_dim} variables"
-            )
+        check_arguments(cardinality, num_feat_static_cat, attention, activation, embed, target_dim, distr_output)
 
         self.context_length = context_length
         self.prediction_length = prediction_length
@@ -513,6 +265,9 @@ class InformerModel(nn.Module):
         # Scaled over time: the last axis of (B, T), the middle one of (B, T, D).
         self.scaler = make_scaler(scaling, dim=-1 if target_dim is None else 1)
 
+        # Submodules in the order that fixes their random initial weights and the
+        # state_dict keys of saved models: static embedder, the two token embeddings,
+        # encoder, decoder, output head.
         self.embedding_dimension = (
             embedding_dimension if embedding_dimension is not None else [min(50, (cat + 1) // 2) for cat in cardinality]
         )
@@ -520,59 +275,12 @@ class InformerModel(nn.Module):
             cardinalities=cardinality,
             embedding_dims=self.embedding_dimension,
         )
-
         self.enc_embedding = DataEmbedding(self._num_token_features, d_model, dropout, embed)
         self.dec_embedding = DataEmbedding(self._num_token_features, d_model, dropout, embed)
-
-        def attention_layer(kind: str, masked: bool, mix: bool):
-            return AttentionLayer(
-                make_attention(kind, factor, masked, dropout),
-                d_model,
-                n_heads,
-                mix=mix,
-            )
-
-        def encoder(depth: int) -> InformerEncoder:
-            return InformerEncoder(
-                [
-                    EncoderLayer(
-                        attention_layer(attention, masked=False, mix=False),
-                        d_model,
-                        d_ff,
-                        dropout,
-                        activation,
-                    )
-                    for _ in range(depth)
-                ],
-                ([DistillingLayer(d_model) for _ in range(depth - 1)] if distil else None),
-                d_model,
-            )
-
-        self.encoder = (
-            InformerEncoderStack([encoder(depth) for depth in e_layers])
-            if isinstance(e_layers, (list, tuple))
-            else encoder(e_layers)
-        )
-        # Decoder self-attention is causal (masked) and "mixes" heads as in
-        # the official code (mix=True); cross-attention is always canonical attention.
-        self.decoder = InformerDecoder(
-            [
-                DecoderLayer(
-                    attention_layer(attention, masked=True, mix=mix),
-                    attention_layer("full", masked=False, mix=False),
-                    d_model,
-                    d_ff,
-                    dropout,
-                    activation,
-                )
-                for _ in range(d_layers)
-            ],
-            d_model,
-        )
-        if target_dim is not None and distr_output.event_shape == ():
-            self.args_proj = PerVariableArgsProj(d_model, target_dim, distr_output)
-        else:
-            self.args_proj = distr_output.get_args_proj(d_model)
+        sizes = dict(d_model=d_model, n_heads=n_heads, d_ff=d_ff, factor=factor, dropout=dropout, activation=activation)
+        self.encoder = build_encoder(e_layers, attention=attention, distil=distil, **sizes)
+        self.decoder = build_decoder(d_layers, attention=attention, mix=mix, **sizes)
+        self.args_proj = output_head(d_model, target_dim, distr_output)
 
     # ----------------------------------------------------------------------
     # Shapes

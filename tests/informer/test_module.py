@@ -12,7 +12,7 @@ from gluonts.dataset.common import ListDataset
 from gluonts.time_feature import get_lags_for_frequency
 
 from informer_gluonts import InformerEstimator, InformerLightningModule, InformerModel
-from informer_gluonts.module import DistillingLayer
+from informer_gluonts.layers import DistillingLayer
 
 
 def small_model(**overrides) -> InformerModel:
@@ -78,6 +78,42 @@ def test_distilling_layer_is_conv_batchnorm_elu_maxpool():
     assert isinstance(layer.activation, torch.nn.ELU)
     assert (layer.pool.kernel_size, layer.pool.stride) == (3, 2)
     assert layer(torch.randn(2, 97, 8)).shape == (2, 49, 8)
+
+
+def test_state_dict_keys_are_stable():
+    # Saved models load by these keys: they name the submodules, in the order the model creates
+    # them (which also fixes the seeded initial weights).
+    keys = list(small_model(e_layers=2).state_dict())
+    top_level = [key.split(".")[0] for key in keys]
+    counts = {name: top_level.count(name) for name in dict.fromkeys(top_level)}
+    assert counts == {
+        "embedder": 1,
+        "enc_embedding": 1,
+        "dec_embedding": 1,
+        "encoder": 41,
+        "decoder": 28,
+        "args_proj": 6,
+    }
+    for key in (
+        "encoder.layers.1.self_attention.query_projection.weight",
+        "encoder.distilling_layers.0.norm.running_var",
+        "encoder.norm.bias",
+        "decoder.layers.0.cross_attention.out_projection.bias",
+        "decoder.layers.0.norm3.weight",
+    ):
+        assert key in keys
+    stack = small_model(e_layers=[2, 1]).state_dict()
+    assert "encoder.encoders.1.layers.0.feed_forward.conv2.weight" in stack
+    assert "encoder.encoders.0.distilling_layers.0.conv.weight" in stack
+
+
+def test_old_import_paths_still_work():
+    from informer_gluonts import embedding, layers, module
+
+    assert module.EMBEDS is embedding.EMBEDS
+    assert module.InformerEncoderStack is layers.InformerEncoderStack
+    assert module.TemporalEmbedding is embedding.TemporalEmbedding
+    assert InformerModel.__module__ == "informer_gluonts.module"  # serialized predictors name it
 
 
 def test_decoder_reads_start_token_plus_placeholders_once():
