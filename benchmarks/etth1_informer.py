@@ -233,11 +233,11 @@ def run_horizon(H: int, args, z, dates, mean, std) -> dict:
         distil=True,
         dropout=args.dropout,
         scaling=args.scaling,
-        lags_seq=lags,
+        lags=lags,
         batch_size=args.batch_size,
         num_batches_per_epoch=args.batches_per_epoch,
         lr=args.lr,
-        patience=args.lr_patience,
+        lr_patience=args.lr_patience,
         early_stopping_patience=args.patience,
         # Whole training windows only (no padding), as the official loader.
         train_sampler=ExpectedNumInstanceSampler(

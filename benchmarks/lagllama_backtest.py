@@ -27,7 +27,7 @@ from lagllama_gluonts import LagLlamaEstimator, load_predictor  # noqa: E402
 from lagllama_gluonts.cli import BUNDLED_CHECKPOINT  # noqa: E402
 from lagllama_gluonts.common.datasets import get_dataset  # noqa: E402
 from lagllama_gluonts.common.evaluation import seasonal_naive_baseline  # noqa: E402
-from lagllama_gluonts.defaults import SMALL_ARCHITECTURE, SMALL_CONTEXT_LENGTH  # noqa: E402
+from lagllama_gluonts.defaults import GRADIENT_CLIP_VAL, SMALL_ARCHITECTURE, SMALL_CONTEXT_LENGTH  # noqa: E402
 from lagllama_gluonts.estimator import DEFAULT_LAG_FREQUENCIES  # noqa: E402
 
 RESULTS = bench_common.RESULTS
@@ -70,7 +70,7 @@ def build_trained(model: str, args, name: str, freq: str, h: int):
             scaling="robust",
             lags_seq=list(DEFAULT_LAG_FREQUENCIES),  # the bundled checkpoint's lags
             num_parallel_samples=args.num_samples,
-            trainer_kwargs=dict(budget, gradient_clip_val=1.0),
+            trainer_kwargs=dict(budget, gradient_clip_val=GRADIENT_CLIP_VAL),
             **batch_budget(args),
         )
     raise ValueError(f"unknown model {model!r}; choose from {list(TRAINED)}")
@@ -140,7 +140,7 @@ def main(argv=None):
                 num_batches_per_epoch=args.batches_per_epoch,
                 num_parallel_samples=args.num_samples,
                 lr=args.finetune_lr,
-                trainer_kwargs=dict(budget, gradient_clip_val=1.0),
+                trainer_kwargs=dict(budget, gradient_clip_val=GRADIENT_CLIP_VAL),
             )
             with Timer() as training:
                 ft_predictor = finetune.train(dataset.train, cache_data=True)

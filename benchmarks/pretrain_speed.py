@@ -30,6 +30,7 @@ def steps_per_second(size, batch_size: int, precision: str, steps: int, warmup: 
     import torch
     from gluonts.dataset.loader import as_stacked_batches
 
+    from lagllama_gluonts.defaults import PRETRAINING
     from lagllama_gluonts.estimator import TRAINING_INPUT_NAMES
     from lagllama_gluonts.pretrain import PretrainConfig, _transform_once, build_estimator
     from lagllama_gluonts.synthetic import persistent_processes
@@ -64,7 +65,7 @@ def steps_per_second(size, batch_size: int, precision: str, steps: int, warmup: 
             enable_checkpointing=False,
             enable_progress_bar=False,
             enable_model_summary=False,
-            gradient_clip_val=1.0,
+            gradient_clip_val=PRETRAINING.gradient_clip_val,
         )
         trainer.fit(module, train_dataloaders=loader(n))
 

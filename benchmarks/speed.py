@@ -566,7 +566,7 @@ def multivariate_section(args) -> list:
             freq="h",
             prediction_length=24,
             context_length=96,
-            lags_seq=[24, 168],
+            lags=[24, 168],
             target_dim=dim,
             batch_size=32,
             num_batches_per_epoch=steps,

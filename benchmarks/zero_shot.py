@@ -199,7 +199,7 @@ def finetuned(args, dataset, h, lr, freeze, epochs):
         checkpoint=args.checkpoint,
         lr=lr,
         max_epochs=epochs,
-        patience=FINETUNE_PATIENCE,
+        early_stopping_patience=FINETUNE_PATIENCE,
         freeze_layers=freeze,
         num_batches_per_epoch=FINETUNE_BATCHES_PER_EPOCH,
         progress=False,

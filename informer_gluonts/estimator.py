@@ -17,7 +17,7 @@ from gluonts.time_feature import (
     get_lags_for_frequency,
     time_features_from_frequency_str,
 )
-from gluonts.torch.distributions import DistributionOutput, StudentTOutput
+from gluonts.torch.distributions import DistributionOutput
 from gluonts.torch.model.predictor import PyTorchPredictor
 from gluonts.transform import (
     AddAgeFeature,
@@ -39,11 +39,11 @@ from gluonts.transform import (
 from gluonts.transform.sampler import InstanceSampler
 
 from lagllama_gluonts.common.estimator import ForecastEstimator, trainer_defaults
-from lagllama_gluonts.common.scaling import SCALINGS
-from lagllama_gluonts.common.validation import DataError, ValidateSeries, check_positive, describe
+from lagllama_gluonts.common.validation import DataError, ValidateSeries, describe
 
+from .arguments import check_arguments, make_distr_output, renamed_arguments
+from .defaults import DEVICE, LR_PATIENCE, TRAINING
 from .lightning_module import InformerLightningModule
-from .module import EMBEDS
 
 TRAINING_TARGET_NAMES = ["future_target", "future_observed_values"]
 TIME_MARKS = "time_marks"
@@ -75,18 +75,18 @@ def minute_mark(index: pd.PeriodIndex) -> np.ndarray:
 CALENDAR_MARK_FEATURES = (month_mark, day_mark, weekday_mark, hour_mark, minute_mark)
 
 
-def _frequency_features(freq: str, time_features, lags_seq):
+def _frequency_features(freq: str, time_features, lags):
     """Resolve calendar features and lags, naming the frequency on error."""
     try:
         if time_features is None:
             time_features = time_features_from_frequency_str(freq)
-        if lags_seq is None:
-            lags_seq = get_lags_for_frequency(freq_str=freq)
+        if lags is None:
+            lags = get_lags_for_frequency(freq_str=freq)
     except Exception as error:
         raise ValueError(
             f"unknown or unsupported frequency {freq!r} (use a pandas offset alias such as 'h', 'D', 'W', 'M'): {error}"
         ) from None
-    return time_features, lags_seq
+    return time_features, lags
 
 
 class InformerEstimator(ForecastEstimator):
@@ -177,13 +177,18 @@ class InformerEstimator(ForecastEstimator):
         Number of static real features (default: 0).
     cardinality
         Number of values of each categorical feature; required if
-        ``num_feat_static_cat > 0``.
+        ``num_feat_static_cat > 0``. Without categorical features it is
+        ignored: ``None`` and GluonTS's ``[1]`` both mean "none", as in
+        ``LagLlamaEstimator`` (the attribute is then ``None``).
     embedding_dimension
         Dimension of the embeddings for categorical features (default:
         ``[min(50, (cat+1)//2) for cat in cardinality]``).
     distr_output
-        Distribution to use to evaluate observations and sample predictions
-        (default: StudentTOutput()). With ``target_dim``, a univariate output
+        Distribution to use to evaluate observations and sample predictions:
+        a GluonTS ``DistributionOutput`` or a name, ``"studentT"`` (default;
+        also ``"student-t"``) or ``"low-rank-normal"`` (with ``target_dim``:
+        ``LowRankMultivariateNormalOutput(dim=target_dim)``), the names
+        ``LagLlamaEstimator`` and the command lines take. With ``target_dim``, a univariate output
         is applied independently per variable; a multivariate one (event
         shape ``(D,)``, e.g. ``informer_gluonts.distributions.
         LowRankMultivariateNormalOutput(dim=D)``) models their correlations.
@@ -191,12 +196,17 @@ class InformerEstimator(ForecastEstimator):
         ``"std"`` (default), ``"mean"``, ``"robust"`` or ``"none"``: scaler
         fitted on the observed context of each window; ``log(scale)`` is fed
         as a static feature.
-    lags_seq
+    lags
         Target lags (>= 1) fed as features besides the current value: lag
         ``L`` is the value ``L`` steps before the predicted position, the
         convention of GluonTS's ``get_lags_for_frequency(freq)``, which is
         the default (``[]`` to disable). The network reads
-        ``context_length + max(lags_seq)`` past steps.
+        ``past_length = context_length + max(lags)`` past steps.
+        ``LagLlamaEstimator`` takes the same 1-based ``lags``.
+    lags_seq
+        Deprecated name of ``lags`` (warns): the same 1-based lags. The name
+        is Lag-Llama's, whose ``lags_seq`` are the reference's 0-based
+        indices (index ``i`` = lag ``i + 1``), so one name had two meanings.
     time_features
         Calendar features (default:
         ``time_features_from_frequency_str(freq)``); an age feature is
@@ -213,11 +223,16 @@ class InformerEstimator(ForecastEstimator):
     num_batches_per_epoch
         Number of batches per training epoch (default: 50).
     lr
-        Learning rate (default: ``1e-3``).
+        Adam's learning rate (default: ``1e-3``).
     weight_decay
         Weight decay regularization parameter (default: ``1e-8``).
+    lr_patience
+        Epochs without a lower loss before ``ReduceLROnPlateau`` halves the
+        learning rate (default: 10).
     patience
-        Patience of the learning-rate scheduler, in epochs (default: 10).
+        Deprecated name of ``lr_patience`` (warns): everywhere else
+        (``finetune``, the command lines' ``--patience``) patience means
+        early stopping, which is ``early_stopping_patience`` here.
     early_stopping_patience
         If set and validation data is given to ``train``, stop once
         ``val_loss`` has not improved for this many epochs (the best
@@ -232,6 +247,14 @@ class InformerEstimator(ForecastEstimator):
         Where training and prediction run: ``"auto"`` (CUDA when
         available, the default), ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or a
         ``torch.device``.
+
+    Training defaults (batch size, batches per epoch, learning rate, the
+    trainer's 100 epochs, gradient clipping at 10, precision) are
+    ``informer_gluonts.defaults.TRAINING``, which the command line reads
+    too. The loss is the negative log-likelihood of the horizon, averaged
+    over each series' observed steps and then over the series of a batch
+    (a per-series mean; Lag-Llama trains on a mean over all observed
+    tokens of the batch).
     """
 
     @validated()
@@ -261,83 +284,30 @@ class InformerEstimator(ForecastEstimator):
         num_feat_static_real: int = 0,
         cardinality: Optional[List[int]] = None,
         embedding_dimension: Optional[List[int]] = None,
-        distr_output: DistributionOutput = StudentTOutput(),
+        distr_output: Union[str, DistributionOutput] = "studentT",
         scaling: str = "std",
-        lags_seq: Optional[List[int]] = None,
+        lags: Optional[List[int]] = None,
         time_features: Optional[List[TimeFeature]] = None,
         num_parallel_samples: int = 100,
         nonnegative_pred_samples: bool = False,
-        batch_size: int = 32,
-        num_batches_per_epoch: int = 50,
-        lr: float = 1e-3,
-        weight_decay: float = 1e-8,
-        patience: int = 10,
-        early_stopping_patience: Optional[int] = None,
+        batch_size: int = TRAINING.batch_size,
+        num_batches_per_epoch: int = TRAINING.num_batches_per_epoch,
+        lr: float = TRAINING.lr,
+        weight_decay: float = TRAINING.weight_decay,
+        lr_patience: int = LR_PATIENCE,
+        early_stopping_patience: Optional[int] = TRAINING.early_stopping_patience,
         trainer_kwargs: Optional[Dict[str, Any]] = None,
         train_sampler: Optional[InstanceSampler] = None,
         validation_sampler: Optional[InstanceSampler] = None,
-        device: Union[str, torch.device, None] = "auto",
+        device: Union[str, torch.device, None] = DEVICE,
+        # deprecated names, kept working (they warn): see ``lags`` and ``lr_patience``
+        lags_seq: Optional[List[int]] = None,
+        patience: Optional[int] = None,
     ) -> None:
-        super().__init__(
-            trainer_kwargs=trainer_defaults(trainer_kwargs, device, max_epochs=100, gradient_clip_val=10.0)
-        )
-        check_positive(
-            prediction_length=prediction_length,
-            context_length=context_length,
-            d_model=d_model,
-            n_heads=n_heads,
-            d_layers=d_layers,
-            target_dim=target_dim,
-            d_ff=d_ff,
-            factor=factor,
-            num_parallel_samples=num_parallel_samples,
-            batch_size=batch_size,
-            num_batches_per_epoch=num_batches_per_epoch,
-        )
-        depths = e_layers if isinstance(e_layers, (list, tuple)) else [e_layers]
-        if not depths:
-            raise ValueError("e_layers must be a positive integer or a non-empty list of them, got []")
-        for depth in depths:
-            check_positive(e_layers=depth)
-        if embed not in EMBEDS:
-            raise ValueError(f"embed must be one of {EMBEDS}, got {embed!r}")
-        if padding not in (0, 1):
-            raise ValueError(f"padding must be 0 or 1 (the decoder placeholders' value), got {padding!r}")
-        expected_event = () if target_dim is None else ((), (target_dim,))
-        if target_dim is None and distr_output.event_shape != ():
-            raise ValueError(
-                f"distr_output has event shape {distr_output.event_shape}: a multivariate output needs "
-                "target_dim (the number of variables)"
-            )
-        if target_dim is not None and distr_output.event_shape not in expected_event:
-            raise ValueError(
-                f"distr_output has event shape {distr_output.event_shape}, but target_dim={target_dim}: "
-                f"use a univariate output (one per variable) or one of event shape ({target_dim},)"
-            )
-        if d_model % n_heads:
-            raise ValueError(f"d_model={d_model} is not divisible by n_heads={n_heads}")
-        if not lr >= 0:
-            raise ValueError(f"lr must be >= 0, got {lr!r}")
-        if not weight_decay >= 0:
-            raise ValueError(f"weight_decay must be >= 0, got {weight_decay!r}")
-        if not 0 <= dropout < 1:
-            raise ValueError(f"dropout must lie in [0, 1), got {dropout!r}")
-        if activation not in ("gelu", "relu"):
-            raise ValueError(f"activation must be 'gelu' or 'relu', got {activation!r}")
-        # 0 is a valid patience for the scheduler (halve at every stall),
-        # not for early stopping (stop after the first epoch).
-        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
-            raise ValueError(f"patience must be an integer >= 0, got {patience!r}")
-        check_positive(early_stopping_patience=early_stopping_patience)
-        if attention not in ("prob", "full"):
-            raise ValueError(f"attention must be 'prob' or 'full', got {attention!r}")
-        if scaling not in SCALINGS:
-            raise ValueError(f"scaling must be one of {SCALINGS}, got {scaling!r}")
-        if num_feat_static_cat > 0 and (cardinality is None or len(cardinality) != num_feat_static_cat):
-            raise ValueError(
-                "cardinality must list one value per static categorical "
-                f"feature ({num_feat_static_cat}), got {cardinality!r}"
-            )
+        super().__init__(trainer_kwargs=trainer_defaults(trainer_kwargs, device, **TRAINING.trainer_kwargs()))
+        lags, lr_patience = renamed_arguments(lags, lags_seq, lr_patience, patience)
+        distr_output = make_distr_output(distr_output, target_dim)
+        check_arguments({**locals(), "distr_output": distr_output, "lr_patience": lr_patience})
 
         self.freq = freq
         self.device = device
@@ -346,13 +316,13 @@ class InformerEstimator(ForecastEstimator):
         self.label_len = label_len if label_len is not None else self.context_length // 2
         if not 0 <= self.label_len <= self.context_length:
             raise ValueError(f"label_len must lie in [0, context_length={self.context_length}], got {self.label_len}")
-        self.time_features, lags = _frequency_features(freq, time_features, lags_seq)
+        self.time_features, lags = _frequency_features(freq, time_features, lags)
         if embed != "timeF" and time_features is None:
             # the temporal embedding carries the calendar; no second copy as token inputs
             self.time_features = []
-        self.lags_seq = list(lags)
-        if any(lag < 1 for lag in self.lags_seq):
-            raise ValueError(f"lags_seq must be >= 1, got {self.lags_seq}")
+        self.lags = list(lags)
+        if any(lag < 1 for lag in self.lags):
+            raise ValueError(f"lags must be >= 1, got {self.lags}")
 
         self.d_model = d_model
         self.n_heads = n_heads
@@ -372,7 +342,8 @@ class InformerEstimator(ForecastEstimator):
         self.num_past_feat_dynamic_real = num_past_feat_dynamic_real
         self.num_feat_static_cat = num_feat_static_cat
         self.num_feat_static_real = num_feat_static_real
-        self.cardinality = cardinality if cardinality and num_feat_static_cat > 0 else [1]
+        # None or [1]: no categorical feature, one meaning for both models (see the docstring)
+        self.cardinality = list(cardinality) if cardinality and num_feat_static_cat > 0 else None
         self.embedding_dimension = embedding_dimension
         self.distr_output = distr_output
         self.scaling = scaling
@@ -382,13 +353,30 @@ class InformerEstimator(ForecastEstimator):
         self.num_batches_per_epoch = num_batches_per_epoch
         self.lr = lr
         self.weight_decay = weight_decay
-        self.patience = patience
+        self.lr_patience = lr_patience
         self.early_stopping_patience = early_stopping_patience
 
         self.train_sampler = train_sampler or ExpectedNumInstanceSampler(
             num_instances=1.0, min_future=prediction_length
         )
         self.validation_sampler = validation_sampler or ValidationSplitSampler(min_future=prediction_length)
+
+    # -- the shared vocabulary: public and deprecated names -------------------------------------
+
+    @property
+    def past_length(self) -> int:
+        """Past values one window holds: the context and the longest lag's reach before it."""
+        return self.context_length + max(self.lags, default=0)
+
+    @property
+    def lags_seq(self) -> List[int]:
+        """Deprecated name of :attr:`lags` (1-based; Lag-Llama's ``lags_seq`` are 0-based indices)."""
+        return self.lags
+
+    @property
+    def patience(self) -> int:
+        """Deprecated name of :attr:`lr_patience`."""
+        return self.lr_patience
 
     @classmethod
     def derive_auto_fields(cls, train_iter):
@@ -421,6 +409,15 @@ class InformerEstimator(ForecastEstimator):
     # ----------------------------------------------------------------------
 
     def create_transformation(self) -> Transformation:
+        return Chain(
+            [ValidateSeries(target_dim=self.target_dim, freq=self.freq)]
+            + self._static_field_steps()
+            + self._target_and_time_steps()
+            + self._covariate_steps()
+        )
+
+    def _static_field_steps(self) -> List[Transformation]:
+        """Drop the covariate fields the model does not use; a constant static feature where none is given."""
         remove_field_names = []
         if self.num_feat_static_real == 0:
             remove_field_names.append(FieldName.FEAT_STATIC_REAL)
@@ -428,82 +425,72 @@ class InformerEstimator(ForecastEstimator):
             remove_field_names.append(FieldName.FEAT_DYNAMIC_REAL)
         if self.num_past_feat_dynamic_real == 0:
             remove_field_names.append(FieldName.PAST_FEAT_DYNAMIC_REAL)
+        steps: List[Transformation] = [RemoveFields(field_names=remove_field_names)]
+        if not self.num_feat_static_cat > 0:
+            steps.append(SetField(output_field=FieldName.FEAT_STATIC_CAT, value=[0]))
+        if not self.num_feat_static_real > 0:
+            steps.append(SetField(output_field=FieldName.FEAT_STATIC_REAL, value=[0.0]))
+        return steps + [
+            AsNumpyArray(field=FieldName.FEAT_STATIC_CAT, expected_ndim=1, dtype=int),
+            AsNumpyArray(field=FieldName.FEAT_STATIC_REAL, expected_ndim=1),
+        ]
 
-        return Chain(
-            [
-                ValidateSeries(target_dim=self.target_dim, freq=self.freq),
-                RemoveFields(field_names=remove_field_names),
-            ]
-            + (
-                [SetField(output_field=FieldName.FEAT_STATIC_CAT, value=[0])]
-                if not self.num_feat_static_cat > 0
-                else []
-            )
-            + (
-                [SetField(output_field=FieldName.FEAT_STATIC_REAL, value=[0.0])]
-                if not self.num_feat_static_real > 0
-                else []
-            )
-            + [
-                AsNumpyArray(field=FieldName.FEAT_STATIC_CAT, expected_ndim=1, dtype=int),
-                AsNumpyArray(field=FieldName.FEAT_STATIC_REAL, expected_ndim=1),
-                AsNumpyArray(
-                    field=FieldName.TARGET,
-                    expected_ndim=1 if self.target_dim is None else 2,
-                ),
-                AddObservedValuesIndicator(
-                    target_field=FieldName.TARGET,
-                    output_field=FieldName.OBSERVED_VALUES,
-                    imputation_method=DummyValueImputation(self.distr_output.value_in_support),
-                ),
+    def _target_and_time_steps(self) -> List[Transformation]:
+        """The target, its observed mask, calendar features and the age feature."""
+        return [
+            AsNumpyArray(
+                field=FieldName.TARGET,
+                expected_ndim=1 if self.target_dim is None else 2,
+            ),
+            AddObservedValuesIndicator(
+                target_field=FieldName.TARGET,
+                output_field=FieldName.OBSERVED_VALUES,
+                imputation_method=DummyValueImputation(self.distr_output.value_in_support),
+            ),
+            AddTimeFeatures(
+                start_field=FieldName.START,
+                target_field=FieldName.TARGET,
+                output_field=FieldName.FEAT_TIME,
+                time_features=self.time_features,
+                pred_length=self.prediction_length,
+            ),
+            AddAgeFeature(
+                target_field=FieldName.TARGET,
+                output_field=FieldName.FEAT_AGE,
+                pred_length=self.prediction_length,
+                log_scale=True,
+            ),
+        ]
+
+    def _covariate_steps(self) -> List[Transformation]:
+        """Known-future covariates stacked with the time features, calendar marks, past-only covariates."""
+        known = self.num_feat_dynamic_real > 0
+        steps: List[Transformation] = []
+        if known:
+            steps.append(AsNumpyArray(field=FieldName.FEAT_DYNAMIC_REAL, expected_ndim=2))
+        steps += [
+            # Known-future covariates ride along with the calendar
+            # features (they come last, see InformerModel).
+            VstackFeatures(
+                output_field=FieldName.FEAT_TIME,
+                input_fields=[FieldName.FEAT_TIME, FieldName.FEAT_AGE]
+                + ([FieldName.FEAT_DYNAMIC_REAL] if known else []),
+            ),
+            AsNumpyArray(FieldName.FEAT_TIME, expected_ndim=2),
+        ]
+        if self.embed != "timeF":
+            steps.append(
                 AddTimeFeatures(
                     start_field=FieldName.START,
                     target_field=FieldName.TARGET,
-                    output_field=FieldName.FEAT_TIME,
-                    time_features=self.time_features,
+                    output_field=TIME_MARKS,
+                    time_features=list(CALENDAR_MARK_FEATURES),
                     pred_length=self.prediction_length,
-                ),
-                AddAgeFeature(
-                    target_field=FieldName.TARGET,
-                    output_field=FieldName.FEAT_AGE,
-                    pred_length=self.prediction_length,
-                    log_scale=True,
-                ),
-            ]
-            + (
-                [AsNumpyArray(field=FieldName.FEAT_DYNAMIC_REAL, expected_ndim=2)]
-                if self.num_feat_dynamic_real > 0
-                else []
+                )
             )
-            + [
-                # Known-future covariates ride along with the calendar
-                # features (they come last, see InformerModel).
-                VstackFeatures(
-                    output_field=FieldName.FEAT_TIME,
-                    input_fields=[FieldName.FEAT_TIME, FieldName.FEAT_AGE]
-                    + ([FieldName.FEAT_DYNAMIC_REAL] if self.num_feat_dynamic_real > 0 else []),
-                ),
-                AsNumpyArray(FieldName.FEAT_TIME, expected_ndim=2),
-            ]
-            + (
-                [
-                    AddTimeFeatures(
-                        start_field=FieldName.START,
-                        target_field=FieldName.TARGET,
-                        output_field=TIME_MARKS,
-                        time_features=list(CALENDAR_MARK_FEATURES),
-                        pred_length=self.prediction_length,
-                    )
-                ]
-                if self.embed != "timeF"
-                else []
-            )
-            + (
-                [AsNumpyArray(field=FieldName.PAST_FEAT_DYNAMIC_REAL, expected_ndim=2)]
-                if self.num_past_feat_dynamic_real > 0
-                else []
-            )
-        )
+        if self.num_past_feat_dynamic_real > 0:
+            steps.append(AsNumpyArray(field=FieldName.PAST_FEAT_DYNAMIC_REAL, expected_ndim=2))
+        return steps
 
     def _create_instance_splitter(self, module: InformerLightningModule, mode: str) -> Transformation:
         assert mode in ["training", "validation", "test"]
@@ -521,7 +508,7 @@ class InformerEstimator(ForecastEstimator):
             start_field=FieldName.START,
             forecast_start_field=FieldName.FORECAST_START,
             instance_sampler=instance_sampler,
-            past_length=module.model._past_length,
+            past_length=self.past_length,
             future_length=self.prediction_length,
             time_series_fields=[FieldName.FEAT_TIME, FieldName.OBSERVED_VALUES]
             + ([FieldName.PAST_FEAT_DYNAMIC_REAL] if past_covariates else [])
@@ -582,7 +569,7 @@ class InformerEstimator(ForecastEstimator):
         return InformerLightningModule(
             lr=self.lr,
             weight_decay=self.weight_decay,
-            patience=self.patience,
+            lr_patience=self.lr_patience,
             model_kwargs={
                 "context_length": self.context_length,
                 "prediction_length": self.prediction_length,
@@ -591,9 +578,10 @@ class InformerEstimator(ForecastEstimator):
                 "num_past_feat_dynamic_real": self.num_past_feat_dynamic_real,
                 "num_feat_static_real": max(1, self.num_feat_static_real),
                 "num_feat_static_cat": max(1, self.num_feat_static_cat),
-                "cardinality": self.cardinality,
+                # the network always has one categorical input: a constant 0 of one value without any
+                "cardinality": self.cardinality or [1],
                 "embedding_dimension": self.embedding_dimension,
-                "lags_seq": self.lags_seq,
+                "lags_seq": self.lags,  # InformerModel's own name: 1-based, lag 0 added there
                 "label_len": self.label_len,
                 "d_model": self.d_model,
                 "n_heads": self.n_heads,

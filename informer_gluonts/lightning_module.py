@@ -1,5 +1,8 @@
 """Lightning wrapper that trains an ``InformerModel`` by likelihood."""
 
+import warnings
+from typing import Optional
+
 import lightning.pytorch as pl
 import torch
 from gluonts.core.component import validated
@@ -7,6 +10,7 @@ from gluonts.itertools import select
 from gluonts.torch.model.lightning_util import has_validation_loop
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 
+from .defaults import LR, LR_FACTOR, LR_PATIENCE, WEIGHT_DECAY
 from .module import InformerModel
 
 
@@ -33,26 +37,43 @@ class InformerLightningModule(pl.LightningModule):
         Learning rate of Adam.
     weight_decay
         Weight decay regularization parameter.
-    patience
+    lr_patience
         Patience (in epochs) of the ``ReduceLROnPlateau`` scheduler that
         halves the learning rate when the monitored loss stalls.
+    patience
+        Deprecated name of ``lr_patience`` (``patience`` means early
+        stopping everywhere else); warns.
     """
 
     @validated()
     def __init__(
         self,
         model_kwargs: dict,
-        lr: float = 1e-3,
-        weight_decay: float = 1e-8,
-        patience: int = 10,
+        lr: float = LR,
+        weight_decay: float = WEIGHT_DECAY,
+        lr_patience: int = LR_PATIENCE,
+        patience: Optional[int] = None,
     ) -> None:
         super().__init__()
+        if patience is not None:
+            warnings.warn(
+                "InformerLightningModule(patience=) is deprecated: it is the learning-rate plateau's "
+                "patience, now lr_patience=",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            lr_patience = patience
         self.model = InformerModel(**model_kwargs)
         self.lr = lr
         self.weight_decay = weight_decay
-        self.patience = patience
+        self.lr_patience = lr_patience
         self.inputs = self.model.describe_inputs()
         self.example_input_array = self.inputs.zeros()
+
+    @property
+    def patience(self) -> int:
+        """Deprecated name of :attr:`lr_patience`."""
+        return self.lr_patience
 
     def forward(self, *args, **kwargs) -> torch.Tensor:
         """Sample paths (B, num_samples, prediction_length): ``InformerModel.sample``."""
@@ -97,8 +118,8 @@ class InformerLightningModule(pl.LightningModule):
                 "scheduler": ReduceLROnPlateau(
                     optimizer=optimizer,
                     mode="min",
-                    factor=0.5,
-                    patience=self.patience,
+                    factor=LR_FACTOR,
+                    patience=self.lr_patience,
                 ),
                 "monitor": monitor,
             },

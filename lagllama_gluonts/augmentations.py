@@ -226,12 +226,17 @@ def window_warp(
 
 @dataclass
 class Augmentations:
-    """The reference's eight time-domain augmentations and their settings (its names and defaults).
+    """Every training augmentation's settings, with the reference's names and defaults: the 22
+    flat keywords of ``LagLlamaEstimator`` and ``LagLlamaLightningModule`` as one object.
 
-    :meth:`__call__` follows the reference's ``ApplyAugmentations``: on a training window (past
-    and future together) the list of enabled augmentations (probability > 0) is applied with
-    probability 1/2 (the reference's ``RandomApply``), and within it each augmentation with its
-    own probability, in the order below. All probabilities 0 (the default) changes nothing.
+    ``aug_prob``, ``freq_mask_rate`` and ``freq_mixing_rate`` configure the frequency
+    augmentations (:func:`freq_mask`, :func:`freq_mix`; applied by the Lightning module to a batch
+    with probability ``aug_prob``, before the time-domain ones). The other fields configure the
+    reference's eight time-domain augmentations, which :meth:`__call__` applies as the
+    reference's ``ApplyAugmentations`` does: on a training window (past and future together) the
+    list of enabled augmentations (probability > 0) is applied with probability 1/2 (the
+    reference's ``RandomApply``), and within it each augmentation with its own probability, in
+    the order below. All their probabilities 0 (the default) changes nothing.
     """
 
     jitter_prob: float = 0.0
@@ -253,9 +258,13 @@ class Augmentations:
     window_warp_prob: float = 0.0
     window_warp_window_ratio: float = 0.1
     window_warp_scales: Sequence[float] = field(default_factory=lambda: [0.5, 2.0])
+    # the frequency augmentations of Lag-Llama's paper (last: positional use stays the reference's)
+    aug_prob: float = 0.1
+    freq_mask_rate: float = 0.1
+    freq_mixing_rate: float = 0.1
 
     def __post_init__(self) -> None:
-        for name in PROBABILITIES:
+        for name in PROBABILITIES + FREQUENCY_ARGUMENTS:
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be a probability in [0, 1], got {value!r}")
@@ -264,16 +273,40 @@ class Augmentations:
         if not self.window_warp_scales or min(self.window_warp_scales) <= 0:
             raise ValueError(f"window_warp_scales must be positive factors, got {self.window_warp_scales!r}")
 
+    def __getnewargs_ex__(self):
+        # what GluonTS's serde encodes: an estimator given an Augmentations serializes and reloads
+        return (), {f.name: getattr(self, f.name) for f in fields(self)}
+
     @classmethod
     def from_arguments(cls, arguments: Mapping[str, Any]) -> "Augmentations":
         """The settings among a constructor's ``arguments`` (its ``locals()``, which carry the
         reference's names); ``window_warp_scales=None`` means the default scales."""
-        settings = {f.name: arguments[f.name] for f in fields(cls)}
-        if settings["window_warp_scales"] is None:
+        settings = {f.name: arguments[f.name] for f in fields(cls) if f.name in arguments}
+        if settings.get("window_warp_scales", ()) is None:
             del settings["window_warp_scales"]
-        else:
+        elif "window_warp_scales" in settings:
             settings["window_warp_scales"] = list(settings["window_warp_scales"])
         return cls(**settings)
+
+    @classmethod
+    def resolve(cls, augmentations: Any, arguments: Mapping[str, Any]) -> "Augmentations":
+        """A constructor's settings: its ``augmentations`` argument (an :class:`Augmentations` or a
+        mapping of its fields) when given, else the reference's flat keywords among ``arguments``.
+        Giving both (a flat keyword away from its default) is an error: which should win is unclear."""
+        flat = cls.from_arguments(arguments)
+        if augmentations is None:
+            return flat
+        if isinstance(augmentations, Mapping):  # e.g. read back from a checkpoint's plain data
+            unknown = sorted(set(augmentations) - set(AUGMENTATION_ARGUMENTS))
+            if unknown:
+                raise ValueError(f"unknown augmentation settings {unknown}")
+            augmentations = cls.from_arguments(augmentations)
+        if not isinstance(augmentations, cls):
+            raise ValueError(f"augmentations must be an Augmentations or None, got {augmentations!r}")
+        changed = sorted(f.name for f in fields(cls) if getattr(flat, f.name) != getattr(cls(), f.name))
+        if changed:
+            raise ValueError(f"give augmentations= or the flat keywords {changed}, not both")
+        return augmentations
 
     def steps(self) -> List[Tuple[float, Callable]]:
         """(probability, augmentation) of each enabled augmentation, in the reference's order."""
@@ -326,5 +359,6 @@ PROBABILITIES = (
     "window_slice_prob",
     "window_warp_prob",
 )
+FREQUENCY_ARGUMENTS = ("aug_prob", "freq_mask_rate", "freq_mixing_rate")
 # the constructor arguments of the reference that configure these augmentations
 AUGMENTATION_ARGUMENTS = tuple(Augmentations.__dataclass_fields__)

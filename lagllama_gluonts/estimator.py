@@ -8,26 +8,18 @@ such indices, and ``LagLlamaModel.lags`` gives the network's set 1-based.
 """
 
 import logging
-import warnings
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Union
+from typing import Any, Dict, Iterable, List, Optional, Union
 
+import lightning.pytorch as pl
 import torch
 from gluonts.core.component import validated
 from gluonts.dataset.common import Dataset
 from gluonts.dataset.field_names import FieldName
 from gluonts.dataset.loader import as_stacked_batches
 from gluonts.itertools import Cyclic
-from gluonts.time_feature import (
-    get_lags_for_frequency,
-    time_features_from_frequency_str,
-)
-from gluonts.torch.distributions import (
-    DistributionOutput,
-    ImplicitQuantileNetworkOutput,
-    NegativeBinomialOutput,
-    StudentTOutput,
-)
+from gluonts.time_feature import time_features_from_frequency_str
+from gluonts.torch.distributions import DistributionOutput
 from gluonts.torch.model.predictor import PyTorchPredictor
 from gluonts.transform import (
     AddObservedValuesIndicator,
@@ -42,15 +34,21 @@ from gluonts.transform import (
     ValidationSplitSampler,
 )
 
+from .arguments import (  # noqa: F401 (resolve_lags: public here since the start)
+    DEFAULT_LAG_FREQUENCIES,
+    check_arguments,
+    frequency_lags,
+    initial_lags,
+    make_distr_output,
+    resolve_lags,
+)
 from .augmentations import Augmentations
 from .checkpoint import BUNDLED_CHECKPOINT, COVARIATE_KWARGS, Checkpoint, CheckpointError, read_checkpoint
 from .common.estimator import ForecastEstimator, trainer_defaults
-from .common.scaling import make_scaler
 from .common.validation import DataError, ValidateSeries, check_positive
 from .covariates import KNOWN, PAST_ONLY, JoinCovariates, ValidateCovariates, covariates_of
-from .defaults import FINETUNE_LR
+from .defaults import DEVICE, FINE_TUNING, TRAINING
 from .lightning_module import LagLlamaLightningModule
-from .module import check_architecture, check_covariates, validate_rope_scaling
 
 logger = logging.getLogger(__name__)
 
@@ -58,65 +56,12 @@ PREDICTION_INPUT_NAMES = ["past_target", "past_observed_values"]
 TRAINING_INPUT_NAMES = PREDICTION_INPUT_NAMES + ["future_target", "future_observed_values"]
 TIME_FEAT_NAMES = ["past_time_feat", "future_time_feat"]
 
-# The reference's lag set: GluonTS's lags of every frequency, 84 of them: 0-based indices up to 1092 (lag 1093).
-DEFAULT_LAG_FREQUENCIES = ("Q", "M", "W", "D", "H", "T", "S")
-
 # one fine-tuning learning rate for the API and the `finetune` command (measured in
 # benchmarks/results/finetune_settings.md; see defaults.py)
-FINE_TUNING_LR = FINETUNE_LR
+FINE_TUNING_LR = FINE_TUNING.lr
 
 # the covariate inputs of the network and the estimator arguments that configure them
 COVARIATE_NAMES = ["feat_dynamic_real", "past_feat_dynamic_real", "feat_static_real", "feat_static_cat"]
-
-
-def _gluonts_lags(freq: str, num_default_lags: int) -> List[int]:
-    """0-based indices (lag - 1) of GluonTS's 1-based ``get_lags_for_frequency(freq, num_default_lags)``."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        try:
-            return sorted({lag - 1 for lag in get_lags_for_frequency(freq_str=freq, num_default_lags=num_default_lags)})
-        except Exception:
-            raise ValueError(f"unknown frequency {freq!r} in lags_seq") from None
-
-
-def resolve_lags(lags_seq: Sequence[Union[str, int]]) -> List[int]:
-    """0-based lag indices (index ``i`` = lag ``i + 1``) from frequency strings or integers.
-
-    Strings follow the reference: lags of ``get_lags_for_frequency(f, num_default_lags=1)``
-    for every frequency, merged, minus one. Integers are taken as 0-based indices already,
-    as the reference's ``lags_seq`` takes them (``0`` is the previous value, lag 1).
-    """
-    lags = set()
-    for item in lags_seq:
-        if isinstance(item, str):
-            lags.update(_gluonts_lags(item, num_default_lags=1))
-        else:
-            if int(item) < 0:
-                raise ValueError(f"lag indices must be >= 0, got {item}")
-            lags.add(int(item))
-    if not lags:
-        raise ValueError("lags_seq is empty")
-    return sorted(lags)
-
-
-def frequency_lags(freq: str) -> List[int]:
-    """The lags a model trained from scratch on data of frequency ``freq`` gets by default.
-
-    GluonTS's own choice for ``freq`` (``get_lags_for_frequency``, as ``DeepAREstimator`` uses:
-    lags 1-7 and the seasonal lags around each period), as 0-based indices (lag - 1). The
-    reference's lags of all seven frequencies reach 1093 steps back: on series of a few hundred
-    steps most of them point into padding.
-    """
-    return _gluonts_lags(freq, num_default_lags=7)
-
-
-def make_distr_output(distr_output: Union[str, DistributionOutput]) -> DistributionOutput:
-    if isinstance(distr_output, DistributionOutput):
-        return distr_output
-    names = {"studentT": StudentTOutput, "neg_bin": NegativeBinomialOutput, "iqn": ImplicitQuantileNetworkOutput}
-    if distr_output not in names:
-        raise ValueError(f"distr_output must be a DistributionOutput or one of {sorted(names)}, got {distr_output!r}")
-    return names[distr_output]()
 
 
 class LagLlamaEstimator(ForecastEstimator):
@@ -160,7 +105,11 @@ class LagLlamaEstimator(ForecastEstimator):
         Feed missing and padded past values as ``loc`` (0 after scaling) instead of the
         reference's raw 0. See ``LagLlamaModel``.
     lr, weight_decay
-        AdamW settings.
+        AdamW settings (``defaults.TRAINING``: 1e-3 and 1e-8; ``from_checkpoint``: 1e-5).
+    augmentations
+        Every augmentation setting below as one :class:`~lagllama_gluonts.augmentations.Augmentations`
+        (``Augmentations(jitter_prob=0.5)``); the flat keywords stay the reference's compatibility
+        path and build the same object. Giving both is an error.
     aug_prob, freq_mask_rate, freq_mixing_rate
         Frequency-masking and frequency-mixing augmentation.
     jitter_prob, jitter_sigma, scaling_prob, scaling_sigma, rotation_prob, permutation_prob,
@@ -170,7 +119,8 @@ class LagLlamaEstimator(ForecastEstimator):
         The reference's eight time-domain augmentations, with its names and defaults (all
         off): see :class:`~lagllama_gluonts.augmentations.Augmentations`.
     distr_output
-        "studentT" (default), "neg_bin", "iqn" (GluonTS's implicit quantile network: trained
+        "studentT" (default; also "student-t", Informer's and the command lines' spelling),
+        "neg_bin" (also "negative-binomial"), "iqn" (GluonTS's implicit quantile network: trained
         on the quantile loss at random levels, each sample path drawing its own levels) or
         any GluonTS ``DistributionOutput``.
     loss
@@ -179,9 +129,15 @@ class LagLlamaEstimator(ForecastEstimator):
     num_parallel_samples
         Sample paths per series at prediction time.
     batch_size, num_batches_per_epoch
-        Training batches.
+        Training batches (32 and 50; ``from_checkpoint``: 25 batches per epoch).
     trainer_kwargs
-        Passed to ``lightning.pytorch.Trainer`` (e.g. ``max_epochs``).
+        Passed to ``lightning.pytorch.Trainer`` over ``defaults.TRAINING``'s (100 epochs, gradient
+        norms clipped at 1.0 as every command line and ``finetune`` run clips, 32-bit precision);
+        ``{"gradient_clip_val": None}`` turns clipping off.
+    early_stopping_patience
+        With validation data given to ``train``: stop once ``val_loss`` has not improved for
+        this many epochs (the best epoch is kept either way); None (default): no early stopping.
+        Informer's name for the same; ``finetune`` stops on its held-out window's loss instead.
     train_sampler, validation_sampler
         Instance samplers for training and validation windows.
     time_feat
@@ -199,6 +155,11 @@ class LagLlamaEstimator(ForecastEstimator):
         them. The all-frequency lags of a pretrained model reach 1093 steps back; trained from
         scratch on one dataset they mostly point into padding (the from-scratch defaults'
         accuracy: ``benchmarks/results/accuracy.md``).
+    lags
+        The same lags 1-based (lag ``L`` is the value ``L`` steps back), as ``InformerEstimator``
+        and GluonTS count them; ``lags=[1, 24]`` is ``lags_seq=[0, 23]``. Give one of the two.
+        The :attr:`lags` property reads them back 1-based, :attr:`past_length` the window read
+        from each series (``context_length + max(lags_seq)``).
     freq
         Frequency of the data (pandas alias), used only to pick the default ``lags_seq``.
         When neither is given, ``train()`` reads it from the training data's ``start``.
@@ -227,14 +188,15 @@ class LagLlamaEstimator(ForecastEstimator):
         compound over the horizon and path-level statistics (sums, maxima) are wrong; the
         per-step quantiles are only approximately right. Off by default.
     device
-        Device of the predictor and trainer: "auto" or None (CUDA when available), "cpu",
-        "cuda", "cuda:N" or a ``torch.device``.
+        Device of the predictor and trainer: "auto" (default, as for every API entry point) or
+        None (CUDA when available), "cpu", "cuda", "cuda:N" or a ``torch.device``.
     num_feat_dynamic_real, num_past_feat_dynamic_real, num_feat_static_real, num_feat_static_cat, cardinality
         Covariates in GluonTS's fields, with ``DeepAREstimator``'s names: ``feat_dynamic_real``
         (known over the horizon: at prediction it must reach ``prediction_length`` steps past
         the target), ``past_feat_dynamic_real`` (known only up to the forecast start: never
         read beyond it), ``feat_static_real``, ``feat_static_cat`` (integer codes below
-        ``cardinality``). ``from_inputs(dataset, ...)`` reads them from the data. They enter
+        ``cardinality``; without categorical features None and GluonTS's ``[1]`` both mean
+        "none", in both models). ``from_inputs(dataset, ...)`` reads them from the data. They enter
         through a separate zero-initialised projection added to each token
         (``LagLlamaModel``'s ``CovariateEncoder``): with its initial weights the model
         forecasts exactly as without covariates, so a checkpoint trained without them
@@ -249,6 +211,11 @@ class LagLlamaEstimator(ForecastEstimator):
         scaled on its own; covariates shared); forecasts have samples
         ``(num_samples, prediction_length, D)``, what ``MultivariateEvaluator`` scores.
         ``from_inputs`` reads it from the data.
+
+    Training minimises the negative log-likelihood averaged over every observed predicted
+    position of a batch (a token-weighted mean, as the reference trains); ``LagLlamaModel.loss``
+    and Informer's loss average per series first, so a long series weighs no more than a short
+    one there. The two agree when every series of a batch has the same observed length.
     """
 
     @validated()
@@ -265,8 +232,8 @@ class LagLlamaEstimator(ForecastEstimator):
         scaling: Optional[str] = "robust",
         scaling_window: Union[int, str, None] = "context",
         unobserved_as_loc: bool = False,
-        lr: float = 1e-3,
-        weight_decay: float = 1e-8,
+        lr: float = TRAINING.lr,
+        weight_decay: float = TRAINING.weight_decay,
         aug_prob: float = 0.1,
         freq_mask_rate: float = 0.1,
         freq_mixing_rate: float = 0.1,
@@ -291,8 +258,8 @@ class LagLlamaEstimator(ForecastEstimator):
         window_warp_scales: Optional[List[float]] = None,
         distr_output: Union[str, DistributionOutput] = "studentT",
         num_parallel_samples: int = 100,
-        batch_size: int = 32,
-        num_batches_per_epoch: int = 50,
+        batch_size: int = TRAINING.batch_size,
+        num_batches_per_epoch: int = TRAINING.num_batches_per_epoch,
         trainer_kwargs: Optional[Dict[str, Any]] = None,
         train_sampler: Optional[InstanceSampler] = None,
         validation_sampler: Optional[InstanceSampler] = None,
@@ -306,7 +273,7 @@ class LagLlamaEstimator(ForecastEstimator):
         nonnegative_pred_samples: bool = False,
         use_kv_cache: bool = True,
         rescale_every_step: bool = False,
-        device: Union[str, torch.device, None] = None,
+        device: Union[str, torch.device, None] = DEVICE,
         # accepted for source compatibility with the reference; they only tune its logging
         data_id_to_name_map: Optional[dict] = None,
         track_loss_per_series: bool = False,
@@ -320,41 +287,17 @@ class LagLlamaEstimator(ForecastEstimator):
         embedding_dimension: Optional[List[int]] = None,
         covariate_scaling: str = "std",
         target_dim: Optional[int] = None,
+        augmentations: Any = None,  # an Augmentations or a mapping of its fields: checked, not coerced
+        lags: Optional[List[int]] = None,
+        early_stopping_patience: Optional[int] = TRAINING.early_stopping_patience,
     ) -> None:
-        super().__init__(trainer_kwargs=trainer_defaults(trainer_kwargs, device, max_epochs=100))
-        # one record of the reference's augmentation settings, checked here (a bad probability
-        # fails at construction, not at the first augmented batch)
-        self.augmentations = Augmentations.from_arguments(locals())
-        if use_single_pass_sampling and rescale_every_step:
-            raise ValueError("use_single_pass_sampling and rescale_every_step are separate decodings: choose one")
-        if loss is not None and not callable(loss):
-            raise ValueError(f"loss must be None or a callable loss(distribution, target), got {loss!r}")
+        super().__init__(trainer_kwargs=trainer_defaults(trainer_kwargs, device, **TRAINING.trainer_kwargs()))
+        # one record of the augmentation settings, checked here (a bad probability fails at
+        # construction, not at the first augmented batch): the object, or the flat keywords
+        self.augmentations = Augmentations.resolve(augmentations, locals())
         if num_feat_static_cat == 0:
             cardinality = None  # DeepAREstimator's callers pass [1] for "none"
-        check_covariates(
-            num_feat_dynamic_real=num_feat_dynamic_real,
-            num_past_feat_dynamic_real=num_past_feat_dynamic_real,
-            num_feat_static_real=num_feat_static_real,
-            num_feat_static_cat=num_feat_static_cat,
-            cardinality=cardinality,
-            embedding_dimension=embedding_dimension,
-            covariate_scaling=covariate_scaling,
-        )
-        check_positive(target_dim=target_dim)
-        check_architecture(
-            prediction_length=prediction_length,
-            context_length=context_length,
-            n_layer=n_layer,
-            n_head=n_head,
-            n_embd_per_head=n_embd_per_head,
-            batch_size=batch_size,
-            num_parallel_samples=num_parallel_samples,
-            num_batches_per_epoch=num_batches_per_epoch,
-        )
-        validate_rope_scaling(rope_scaling)
-        make_scaler(scaling)  # an unknown name fails here, at construction, not at the first batch
-        if not lr >= 0:
-            raise ValueError(f"lr must be >= 0, got {lr!r}")
+        check_arguments(locals())
         self.prediction_length = prediction_length
         self.context_length = context_length
         self.input_size = input_size
@@ -372,29 +315,24 @@ class LagLlamaEstimator(ForecastEstimator):
         self.unobserved_as_loc = unobserved_as_loc
         self.lr = lr
         self.weight_decay = weight_decay
-        self.aug_prob = aug_prob
-        self.freq_mask_rate = freq_mask_rate
-        self.freq_mixing_rate = freq_mixing_rate
+        self.aug_prob = self.augmentations.aug_prob
+        self.freq_mask_rate = self.augmentations.freq_mask_rate
+        self.freq_mixing_rate = self.augmentations.freq_mixing_rate
         self.distr_output = make_distr_output(distr_output)
         self.num_parallel_samples = num_parallel_samples
         self.batch_size = batch_size
         self.num_batches_per_epoch = num_batches_per_epoch
+        self.early_stopping_patience = early_stopping_patience
         self.time_feat = time_feat
         self.dropout = dropout
         self.freq = freq
-        # None until training reads the data's frequency (see ``train_model``)
-        self._lags_from_data = lags_seq is None and freq is None and ckpt_path is None
-        if lags_seq is not None:
-            self.lags_seq: Optional[List[int]] = resolve_lags(lags_seq)
-        elif freq is not None:
-            self.lags_seq = frequency_lags(freq)
-        elif ckpt_path is not None:
-            self.lags_seq = resolve_lags(DEFAULT_LAG_FREQUENCIES)
-        else:
-            self.lags_seq = None
-        if use_cosine_annealing_lr is None:
-            use_cosine_annealing_lr = ckpt_path is None
-        self.use_cosine_annealing_lr = use_cosine_annealing_lr
+        # None until training reads the data's frequency (see ``prepare``)
+        self._lags_from_data = lags_seq is None and lags is None and freq is None and ckpt_path is None
+        self.lags_seq: Optional[List[int]] = initial_lags(lags_seq, lags, freq, ckpt_path)
+        # by default: decay from scratch, a constant rate when fine-tuning (see the docstring)
+        self.use_cosine_annealing_lr = (
+            (ckpt_path is None) if use_cosine_annealing_lr is None else use_cosine_annealing_lr
+        )
         self.cosine_annealing_lr_args = cosine_annealing_lr_args
         self.ckpt_path = ckpt_path
         self.nonnegative_pred_samples = nonnegative_pred_samples
@@ -416,6 +354,18 @@ class LagLlamaEstimator(ForecastEstimator):
         )
         self.validation_sampler = validation_sampler or ValidationSplitSampler(min_future=prediction_length)
 
+    # -- the shared vocabulary ----------------------------------------------------------------
+
+    @property
+    def lags(self) -> List[int]:
+        """The lags in the 1-based convention shared with Informer (``lags_seq`` + 1)."""
+        return [index + 1 for index in self._known_lags()]
+
+    @property
+    def past_length(self) -> int:
+        """Past values one window holds: the context and the longest lag's reach before it."""
+        return self.context_length + max(self._known_lags())
+
     # -- from a checkpoint ---------------------------------------------------------------------
 
     @classmethod
@@ -434,14 +384,18 @@ class LagLlamaEstimator(ForecastEstimator):
         zero-shot. ``context_length`` None is the checkpoint's; ``kwargs`` override anything
         but the architecture.
 
-        The learning rate defaults to ``FINE_TUNING_LR`` (1e-5), not the 1e-3 of training from
-        scratch: AdamW's first steps move every weight by about ``lr``, and larger rates undo
-        the pretraining. Of 1e-5, 3e-5 and 1e-4, only 1e-5 improved on zero-shot on all five
-        held-out sets in every run (measured in ``benchmarks/results/finetune_settings.md``).
+        Training defaults are fine-tuning's (``defaults.FINE_TUNING``, as for ``finetune``): 25
+        batches per epoch, at most 10 epochs, and a learning rate of ``FINE_TUNING_LR`` (1e-5),
+        not the 1e-3 of training from scratch: AdamW's first steps move every weight by about
+        ``lr``, and larger rates undo the pretraining. Of 1e-5, 3e-5 and 1e-4, only 1e-5 improved
+        on zero-shot on all five held-out sets in every run (``benchmarks/results/finetune_settings.md``).
         """
         check_positive(context_length=context_length)  # 0 is an error, not "the checkpoint's"
         ckpt = read_checkpoint(BUNDLED_CHECKPOINT if checkpoint is None else checkpoint)
-        kwargs.setdefault("lr", FINE_TUNING_LR)
+        # fine-tuning's defaults (defaults.FINE_TUNING), as `finetune` and the command line use them
+        kwargs.setdefault("lr", FINE_TUNING.lr)
+        kwargs.setdefault("num_batches_per_epoch", FINE_TUNING.num_batches_per_epoch)
+        kwargs["trainer_kwargs"] = {"max_epochs": FINE_TUNING.max_epochs, **(kwargs.get("trainer_kwargs") or {})}
         model_kwargs = ckpt.model_kwargs
         arch = dict(
             input_size=model_kwargs.get("input_size", 1),
@@ -577,9 +531,7 @@ class LagLlamaEstimator(ForecastEstimator):
             prediction_length=self.prediction_length,
             lr=self.lr,
             weight_decay=self.weight_decay,
-            aug_prob=self.aug_prob,
-            freq_mask_rate=self.freq_mask_rate,
-            freq_mixing_rate=self.freq_mixing_rate,
+            augmentations=self.augmentations,
             use_cosine_annealing_lr=self.use_cosine_annealing_lr,
             cosine_annealing_lr_args=self.cosine_annealing_lr_args,
             cosine_steps=(
@@ -590,11 +542,16 @@ class LagLlamaEstimator(ForecastEstimator):
             rescale_every_step=self.rescale_every_step,
             use_single_pass_sampling=self.use_single_pass_sampling,
             loss=self.loss,
-            **vars(self.augmentations),
         )
         if self.ckpt_path is not None:
             self._load_checkpoint_into(module)
         return module
+
+    def extra_callbacks(self, validation_data: Optional[Dataset]) -> List[pl.Callback]:
+        """Early stopping on ``val_loss`` when ``early_stopping_patience`` is set and there is validation data."""
+        if self.early_stopping_patience is None or validation_data is None:
+            return []
+        return [pl.callbacks.EarlyStopping(monitor="val_loss", mode="min", patience=self.early_stopping_patience)]
 
     def checkpoint(self) -> Optional[Checkpoint]:
         """The checkpoint of ``ckpt_path`` (None without one), read once per estimator: every

@@ -17,6 +17,7 @@ measurement in ``benchmarks/results/finetune_settings.md``.
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, Optional, Union
@@ -30,16 +31,9 @@ from .checkpoint import Checkpoint, read_checkpoint
 from .common.estimator import BestWeights
 from .common.evaluation import holdout_last_window
 from .common.validation import DataError, check_positive
-from .defaults import (
-    BUNDLED_CHECKPOINT,
-    FINETUNE_BATCHES_PER_EPOCH,
-    FINETUNE_FREEZE_LAYERS,
-    FINETUNE_LR,
-    FINETUNE_MAX_EPOCHS,
-    FINETUNE_PATIENCE,
-)
+from .defaults import BUNDLED_CHECKPOINT, FINE_TUNING, FINETUNE_FREEZE_LAYERS
 from .estimator import LagLlamaEstimator
-from .module import validate_rope_scaling
+from .model_checks import validate_rope_scaling
 from .predictor import resolve_rope_scaling
 
 
@@ -99,15 +93,16 @@ def finetune(
     checkpoint: Union[str, Path, Checkpoint, None] = None,
     context_length: Optional[int] = None,
     rope_scaling: Optional[dict] = None,
-    lr: float = FINETUNE_LR,
-    max_epochs: int = FINETUNE_MAX_EPOCHS,
+    lr: float = FINE_TUNING.lr,
+    max_epochs: int = FINE_TUNING.max_epochs,
     max_steps: Optional[int] = None,
-    patience: int = FINETUNE_PATIENCE,
+    early_stopping_patience: int = FINE_TUNING.early_stopping_patience,
     freeze_layers: int = FINETUNE_FREEZE_LAYERS,
-    num_batches_per_epoch: int = FINETUNE_BATCHES_PER_EPOCH,
-    batch_size: int = 32,
+    num_batches_per_epoch: int = FINE_TUNING.num_batches_per_epoch,
+    batch_size: int = FINE_TUNING.batch_size,
     max_minutes: Optional[float] = None,
     progress: bool = True,
+    patience: Optional[int] = None,
     **estimator_kwargs,
 ) -> FineTuneResult:
     """Fine-tune ``checkpoint`` (default: the bundled one) on ``train_data``; see the module doc.
@@ -115,8 +110,18 @@ def finetune(
     ``checkpoint`` is a path, a :class:`~lagllama_gluonts.checkpoint.Checkpoint` already read,
     or None; the file is read once. ``context_length`` and ``rope_scaling`` work as in
     :func:`~lagllama_gluonts.load_predictor`; ``estimator_kwargs`` go to
-    :meth:`LagLlamaEstimator.from_checkpoint` (e.g. ``num_parallel_samples``, ``use_kv_cache``).
+    :meth:`LagLlamaEstimator.from_checkpoint` (e.g. ``num_parallel_samples``, ``use_kv_cache``,
+    ``device``, "auto" by default). The training defaults are ``defaults.FINE_TUNING``'s, with
+    its gradient clipping and precision. ``early_stopping_patience``: epochs without a lower
+    validation-horizon loss before stopping (``patience`` is its deprecated name, which warns).
     """
+    if patience is not None:
+        warnings.warn(
+            "finetune(patience=) is deprecated: use early_stopping_patience= (the estimators' name)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        early_stopping_patience = patience
     # the arguments first: a bad one fails before the data is split or anything is built
     check_positive(prediction_length=prediction_length, context_length=context_length)
     validate_rope_scaling(rope_scaling)
@@ -127,12 +132,12 @@ def finetune(
     fit, validation = holdout_last_window(train_data, prediction_length)
     best = BestWeights(monitor="val_horizon_loss")
     trainer_kwargs = {
+        **FINE_TUNING.trainer_kwargs(),
         "max_epochs": max_epochs,
-        "gradient_clip_val": 1.0,
         "enable_progress_bar": progress,
         "enable_model_summary": False,
         "callbacks": [
-            pl.callbacks.EarlyStopping(monitor="val_horizon_loss", mode="min", patience=patience),
+            pl.callbacks.EarlyStopping(monitor="val_horizon_loss", mode="min", patience=early_stopping_patience),
             FreezeLayers(freeze_layers),
             best,
         ],
@@ -167,7 +172,7 @@ def finetune(
     record = {
         "lr": lr,
         "max_epochs": max_epochs,
-        "patience": patience,
+        "patience": early_stopping_patience,
         "freeze_layers": freeze_layers,
         "num_batches_per_epoch": num_batches_per_epoch,
         "epochs_run": output.trainer.current_epoch,

@@ -12,7 +12,7 @@ from lightning.fabric.utilities.data import AttributeDict
 
 from .augmentations import Augmentations, freq_mask, freq_mix
 from .checkpoint import CheckpointError, encode_distr_output, read_checkpoint
-from .module import COVARIATE_INPUTS, LagLlamaModel
+from .module import COVARIATE_INPUTS, LagLlamaModel, token_mean
 
 
 def fold_channels(batch: Dict[str, Any]) -> Dict[str, Any]:
@@ -90,6 +90,10 @@ class LagLlamaLightningModule(pl.LightningModule):
         independent draws per step. Not coherent sample paths (see ``LagLlamaModel.sample``).
     data_id_to_name_map, track_loss_per_series
         Accepted for source compatibility with the reference (they only tune its logging).
+    augmentations
+        All augmentation settings as one :class:`~lagllama_gluonts.augmentations.Augmentations`
+        (or a mapping of its fields), in place of the 22 flat keywords above, which stay as the
+        reference's compatibility path; giving both is an error.
     """
 
     @validated()
@@ -132,8 +136,11 @@ class LagLlamaLightningModule(pl.LightningModule):
         use_single_pass_sampling: bool = False,
         data_id_to_name_map: Optional[dict] = None,
         track_loss_per_series: bool = False,
+        augmentations: Any = None,  # an Augmentations or a mapping of its fields: checked, not coerced
     ) -> None:
         super().__init__()
+        # one object, or the reference's flat keywords (the compatibility path) made into one
+        self.augmentations = Augmentations.resolve(augmentations, locals())
         self.model = LagLlamaModel(
             **{**model_kwargs, "context_length": context_length, "prediction_length": prediction_length}
         )
@@ -141,9 +148,9 @@ class LagLlamaLightningModule(pl.LightningModule):
         self.prediction_length = prediction_length
         self.lr = lr
         self.weight_decay = weight_decay
-        self.aug_prob = aug_prob
-        self.freq_mask_rate = freq_mask_rate
-        self.freq_mixing_rate = freq_mixing_rate
+        self.aug_prob = self.augmentations.aug_prob
+        self.freq_mask_rate = self.augmentations.freq_mask_rate
+        self.freq_mixing_rate = self.augmentations.freq_mixing_rate
         self.use_cosine_annealing_lr = use_cosine_annealing_lr
         self.cosine_annealing_lr_args = dict(cosine_annealing_lr_args or {})
         self.cosine_steps = cosine_steps
@@ -158,7 +165,6 @@ class LagLlamaLightningModule(pl.LightningModule):
                 f"loss must be None (the distribution's own) or a callable loss(distribution, target), got {loss!r}"
             )
         self.loss = loss
-        self.augmentations = Augmentations.from_arguments(locals())
 
     # -- configuration as plain data ----------------------------------------------------------
 
@@ -174,6 +180,10 @@ class LagLlamaLightningModule(pl.LightningModule):
         # a custom loss is code, not data: recorded by name only
         loss = args.get("loss")
         args["loss"] = None if loss is None else f"{type(loss).__module__}.{type(loss).__qualname__}"
+        # the augmentations as the reference's flat keywords, however they were given: the plain
+        # data checkpoints always held, which the constructor takes back
+        args.pop("augmentations", None)
+        args.update(self.augmentations.__getnewargs_ex__()[1])
         return AttributeDict(args)
 
     @classmethod
@@ -253,11 +263,10 @@ class LagLlamaLightningModule(pl.LightningModule):
 
     # -- training ------------------------------------------------------------------------------
 
-    def loss_per_position(self, batch: dict):
-        """``(nll, observed)`` at every predicted position of a batch: :meth:`LagLlamaModel.nll_per_position`
-        (with this module's ``loss``); a multivariate batch counts each variable as a series."""
+    def _model_inputs(self, batch: dict) -> dict:
+        """The model's training inputs of a batch (a multivariate one folded: each variable a series)."""
         batch = fold_channels(batch)
-        return self.model.nll_per_position(
+        return dict(
             past_target=batch["past_target"],
             past_observed_values=batch["past_observed_values"],
             past_time_feat=batch.get("past_time_feat"),
@@ -268,9 +277,15 @@ class LagLlamaLightningModule(pl.LightningModule):
             **{name: batch[name] for name in COVARIATE_INPUTS if batch.get(name) is not None},
         )
 
+    def loss_per_position(self, batch: dict):
+        """``(nll, observed)`` at every predicted position of a batch: :meth:`LagLlamaModel.nll_per_position`
+        (with this module's ``loss``); a multivariate batch counts each variable as a series."""
+        return self.model.nll_per_position(**self._model_inputs(batch))
+
     def _mean_loss(self, batch: dict) -> torch.Tensor:
-        nll, observed = self.loss_per_position(batch)
-        return (nll * observed).sum() / observed.sum().clamp_min(1.0)
+        """The training loss, :meth:`LagLlamaModel.loss` as GluonTS's DeepAR module trains on its
+        model's ``loss``; averaged over tokens, as the reference trains (see its ``reduction``)."""
+        return self.model.loss(**self._model_inputs(batch), reduction="token")
 
     def augment(self, batch: dict) -> dict:
         if random.random() >= self.aug_prob:
@@ -290,13 +305,16 @@ class LagLlamaLightningModule(pl.LightningModule):
         return loss
 
     def validation_step(self, batch, batch_idx: int):
+        # one teacher-forced pass for both numbers (the training loss's token mean, and the
+        # horizon's): a second pass through LagLlamaModel.loss would cost twice and, for the
+        # implicit quantile network, draw other quantile levels
         nll, observed = self.loss_per_position(batch)
-        loss = (nll * observed).sum() / observed.sum().clamp_min(1.0)
+        loss = token_mean(nll, observed)
         self.log("val_loss", loss, on_epoch=True, on_step=False, prog_bar=True)
         # The context positions of a validation window may have been trained on; only its
         # horizon is unseen, so fine-tuning stops early and picks its epoch on this one.
-        horizon_nll, horizon_observed = nll[:, -self.prediction_length :], observed[:, -self.prediction_length :]
-        horizon_loss = (horizon_nll * horizon_observed).sum() / horizon_observed.sum().clamp_min(1.0)
+        H = self.prediction_length
+        horizon_loss = token_mean(nll[:, -H:], observed[:, -H:])
         self.log("val_horizon_loss", horizon_loss, on_epoch=True, on_step=False)
         return loss
 

@@ -9,8 +9,9 @@ from gluonts.torch.model.predictor import PyTorchPredictor
 
 from .checkpoint import BUNDLED_CHECKPOINT, Checkpoint, read_checkpoint
 from .common.validation import check_positive
+from .defaults import DEVICE
 from .estimator import LagLlamaEstimator
-from .module import validate_rope_scaling
+from .model_checks import validate_rope_scaling
 
 
 def resolve_rope_scaling(
@@ -34,7 +35,7 @@ def load_predictor(
     num_parallel_samples: int = 100,
     rope_scaling: Optional[dict] = None,
     batch_size: int = 16,
-    device: Union[str, torch.device] = "cpu",
+    device: Union[str, torch.device, None] = DEVICE,
     use_kv_cache: bool = True,
     **kwargs,
 ) -> PyTorchPredictor:
@@ -42,7 +43,8 @@ def load_predictor(
 
     ``checkpoint`` is a path, a :class:`~lagllama_gluonts.checkpoint.Checkpoint` already read,
     or None for the bundled checkpoint; the released ``lag-llama.ckpt`` goes through the same
-    code. The file is read once. ``context_length`` None is the checkpoint's own.
+    code. The file is read once. ``context_length`` None is the checkpoint's own. ``device``:
+    "auto" (CUDA when available, else the CPU; every API entry point's default), "cpu", "cuda"...
 
     When ``context_length`` exceeds the checkpoint's and ``rope_scaling`` is not given,
     linear rope scaling by their ratio is applied, as the Lag-Llama authors recommend.

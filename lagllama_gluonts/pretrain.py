@@ -34,7 +34,7 @@ from .checkpoint import read_checkpoint, save_checkpoint
 from .common.datasets import DEFAULT_MIRROR, get_dataset
 from .common.evaluation import holdout_last_window
 from .common.tables import read_corpus
-from .defaults import SMALL_ARCHITECTURE, SMALL_CONTEXT_LENGTH
+from .defaults import PRETRAINING, SMALL_ARCHITECTURE, SMALL_CONTEXT_LENGTH
 from .estimator import DEFAULT_LAG_FREQUENCIES, TRAINING_INPUT_NAMES, LagLlamaEstimator
 from .synthetic import gluonts_artificial, kernel_synth, persistent_processes, ts_mixup
 
@@ -206,17 +206,18 @@ class PretrainConfig:
     n_embd_per_head: int = SMALL_ARCHITECTURE["n_embd_per_head"]
     scaling_window: Optional[int] = SMALL_CONTEXT_LENGTH
     unobserved_as_loc: bool = True
-    batch_size: int = 64
-    steps_per_epoch: int = 100
-    max_steps: int = 4000
+    # the training defaults of pretraining (defaults.PRETRAINING)
+    batch_size: int = PRETRAINING.batch_size
+    steps_per_epoch: int = PRETRAINING.num_batches_per_epoch
+    max_steps: int = PRETRAINING.max_steps
     max_minutes: Optional[float] = None
-    lr: float = 1e-3
+    lr: float = PRETRAINING.lr
     seed: int = 0
     weights: Optional[Dict[str, float]] = None
     num_synthetic: int = 300
     # Lightning precision: "32-true", or "bf16-mixed" (autocast; AVX512-BF16 CPUs and GPUs);
     # benchmarks/pretrain_speed.py measures which is faster for a size
-    precision: str = "32-true"
+    precision: str = PRETRAINING.precision
     corpus_dir: Optional[Path] = None
     corpus_files: Optional[Sequence[str]] = None
     max_validation_series: int = 64
@@ -266,6 +267,7 @@ def build_estimator(cfg: PretrainConfig) -> LagLlamaEstimator:
         lags_seq=list(DEFAULT_LAG_FREQUENCIES),
         batch_size=cfg.batch_size,
         lr=cfg.lr,
+        weight_decay=PRETRAINING.weight_decay,
         aug_prob=0.5,
         use_cosine_annealing_lr=True,
         cosine_annealing_lr_args={"T_max": max(1, cfg.max_steps // cfg.steps_per_epoch), "eta_min": cfg.lr / 10},
@@ -369,7 +371,6 @@ def pretrain(cfg: PretrainConfig) -> Optional[Path]:
     """Train from scratch (or resume) on the mixture; export a plain-data checkpoint to
     ``cfg.out`` on the global-zero process and return its path (None on the other ranks)."""
     import lightning.pytorch as pl
-    from lightning.pytorch.loggers import CSVLogger
 
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     cfg.check()
@@ -398,22 +399,7 @@ def pretrain(cfg: PretrainConfig) -> Optional[Path]:
     )
     val_loader = validation_batches(cfg, estimator, module, validation)
 
-    trainer = pl.Trainer(
-        accelerator=cfg.accelerator,
-        devices=cfg.devices,
-        num_nodes=cfg.num_nodes,
-        strategy=cfg.strategy,
-        max_steps=cfg.max_steps,
-        max_epochs=-1,
-        max_time={"minutes": cfg.max_minutes} if cfg.max_minutes else None,
-        gradient_clip_val=1.0,
-        precision=cfg.precision,
-        logger=CSVLogger(run_path, name="logs"),
-        log_every_n_steps=10,
-        enable_progress_bar=cfg.progress_bar,
-        enable_model_summary=False,
-        callbacks=_mixture_callbacks(mixture, run_path) + list(cfg.callbacks),
-    )
+    trainer = _trainer(cfg, mixture)
     started = time.time()
     trainer.fit(
         module,
@@ -428,7 +414,43 @@ def pretrain(cfg: PretrainConfig) -> Optional[Path]:
         return None
 
     history = read_loss_history(run_path / "logs")
-    info = {
+    info = _training_record(cfg, trainer, module, history, counts, weights, time.time() - started)
+    if start is not None:
+        info["init_from"] = start
+        parent = start["training"]
+        info["total_steps"] = trainer.global_step + int(parent.get("total_steps", parent.get("steps", 0)))
+    out = save_checkpoint(Path(cfg.out), module.model, estimator.model_kwargs(), extra={"training": info})
+    Path(cfg.out).with_suffix(".json").write_text(json.dumps(info, indent=2))
+    plot_loss_curve(history, run_path / "loss.png")
+    return out
+
+
+def _trainer(cfg: PretrainConfig, mixture: WeightedMixture):
+    """The Lightning trainer of a pretraining run: a step budget, ``defaults.PRETRAINING``'s clipping."""
+    import lightning.pytorch as pl
+    from lightning.pytorch.loggers import CSVLogger
+
+    return pl.Trainer(
+        accelerator=cfg.accelerator,
+        devices=cfg.devices,
+        num_nodes=cfg.num_nodes,
+        strategy=cfg.strategy,
+        max_steps=cfg.max_steps,
+        max_epochs=-1,
+        max_time={"minutes": cfg.max_minutes} if cfg.max_minutes else None,
+        gradient_clip_val=PRETRAINING.gradient_clip_val,
+        precision=cfg.precision,
+        logger=CSVLogger(cfg.run_path, name="logs"),
+        log_every_n_steps=10,
+        enable_progress_bar=cfg.progress_bar,
+        enable_model_summary=False,
+        callbacks=_mixture_callbacks(mixture, cfg.run_path) + list(cfg.callbacks),
+    )
+
+
+def _training_record(cfg: PretrainConfig, trainer, module, history, counts, weights, seconds: float) -> Dict:
+    """What the exported checkpoint records of the run (its ``training`` entry)."""
+    return {
         "sources": {name: {**counts[name], "weight": round(weights[name], 4)} for name in weights},
         "held_out": list(HELD_OUT_DATASETS) + list(HELD_OUT_CORPUS),
         "steps": trainer.global_step,
@@ -440,20 +462,12 @@ def pretrain(cfg: PretrainConfig) -> Optional[Path]:
         "precision": cfg.precision,
         "architecture": {"n_layer": cfg.n_layer, "n_head": cfg.n_head, "n_embd_per_head": cfg.n_embd_per_head},
         "parameters": sum(p.numel() for p in module.model.parameters()),
-        "train_minutes_this_run": round((time.time() - started) / 60, 1),
+        "train_minutes_this_run": round(seconds / 60, 1),
         "final_train_loss": _last(history, "train_loss"),
         "final_val_loss": _last(history, "val_loss"),
         "best_val_loss": _best(history, "val_loss"),
         "torch_threads": torch.get_num_threads(),
     }
-    if start is not None:
-        info["init_from"] = start
-        parent = start["training"]
-        info["total_steps"] = trainer.global_step + int(parent.get("total_steps", parent.get("steps", 0)))
-    out = save_checkpoint(Path(cfg.out), module.model, estimator.model_kwargs(), extra={"training": info})
-    Path(cfg.out).with_suffix(".json").write_text(json.dumps(info, indent=2))
-    plot_loss_curve(history, run_path / "loss.png")
-    return out
 
 
 # --------------------------------------------------------------------------- loss history

@@ -1,8 +1,18 @@
 """The model-agnostic layer both ``lagllama_gluonts`` and ``informer_gluonts`` stand on.
 
-Nothing here imports model code (a test walks the imports): offline repository datasets
-(``datasets``), the table reader (``tables``), input validation (``validation``), the
-estimator base with its training loop (``estimator``), the scalers (``scaling``), the
-backtest, hold-out rule and report (``evaluation``, ``plots``), the command-line builders
-(``cli``), and lazy package exports (``lazy``).
+Nothing here imports model code, and no module imports one that imports it back, not even
+inside a function (``tests/common/test_imports.py`` walks the imports). The layers, each
+importing only those below it:
+
+1. leaves: ``errors`` (:class:`DataError`, with the parameter at fault as ``field``),
+   ``constants`` (quantile levels, float32 bounds, metric names), ``lazy``, ``scaling``,
+   ``plots``;
+2. ``frequency`` (pandas aliases and GluonTS periods), then ``validation`` (entry checks);
+3. the one reading path, file -> frame -> dataset: ``files`` (a table file read or written),
+   ``dataframes`` (a long frame as GluonTS entries, and forecasts back as a frame), ``tables``
+   (a file of one or many series, through ``dataframes``); ``datasets`` (offline repository
+   datasets) and ``distributed`` beside them;
+4. ``estimator`` (the shared training loop), ``backtesting`` (evaluation that computes),
+   ``reporting`` (what writes files or prints), ``evaluation`` (both in one import, as before);
+5. the command-line layer on top (``cli`` and the shared commands).
 """

@@ -32,11 +32,12 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence
 
 import numpy as np
 import pandas as pd
+from tqdm.auto import tqdm
 
-from .evaluation import QUANTILES
+from .constants import MAX_MAGNITUDE, QUANTILES
+from .errors import DataError
+from .files import to_numbers
 from .frequency import future_timestamps, infer_frequency, make_period, period_frequency, to_offset
-from .tables import to_numbers
-from .validation import MAX_MAGNITUDE, DataError
 
 _NO_DIFF = np.iinfo(np.int64).max
 _TRIES = 5  # items of a group whose grid pandas is asked for before the group is left to the others
@@ -117,18 +118,7 @@ def read_df(
 
 
 def _read(df, id_column, timestamp_column, target, freq) -> FrameSeries:
-    if not isinstance(df, pd.DataFrame):
-        raise DataError(f"expected a pandas DataFrame, got {type(df).__name__}")
-    wanted = {"id_column": id_column, "timestamp_column": timestamp_column, "target": target}
-    missing = [f"{value!r} ({name}=)" for name, value in wanted.items() if value is not None and value not in df]
-    if missing:
-        raise DataError(
-            f"the DataFrame has no column {', '.join(missing)}; its columns are: "
-            f"{', '.join(map(repr, map(str, df.columns)))}"
-        )
-    if len(df) == 0:
-        raise DataError("the DataFrame has no rows")
-
+    _check_frame(df, id_column, timestamp_column, target)
     labels = df.index
     if id_column is None:
         codes, ids = np.zeros(len(df), dtype=np.int64), None
@@ -137,30 +127,14 @@ def _read(df, id_column, timestamp_column, target, freq) -> FrameSeries:
         codes = codes.astype(np.int64)
         if (codes < 0).any():
             row = int(np.flatnonzero(codes < 0)[0])
-            raise DataError(f"missing item id in column {id_column!r}, row {_row(labels, row)!r}")
+            raise DataError(f"missing item id in column {id_column!r}, row {_row(labels, row)!r}", field="id_column")
 
     def who(code: int) -> str:
         return "the series" if ids is None else f"item {ids[code]!r}"
 
     times = _timestamps(df[timestamp_column], timestamp_column, codes, who, labels)
     values = _numbers(df[target], target, codes, who, labels)
-
-    # sort by (item, time) unless already so (the usual case: no copy then)
-    same = codes[1:] == codes[:-1]
-    if not (np.all(codes[1:] >= codes[:-1]) and np.all(~same | (times[1:] > times[:-1]))):
-        order = np.lexsort((times, codes))
-        codes, times, values = codes[order], times[order], values[order]
-        same = codes[1:] == codes[:-1]
-    else:
-        order = None
-    duplicate = same & (times[1:] == times[:-1])
-    if duplicate.any():
-        i = int(np.flatnonzero(duplicate)[0])
-        rows = (i, i + 1) if order is None else (order[i], order[i + 1])
-        raise DataError(
-            f"{who(int(codes[i]))}: duplicate timestamp {pd.Timestamp(times[i])} (rows {_row(labels, rows[0])!r} and "
-            f"{_row(labels, rows[1])!r}); one row per item and time step is expected"
-        )
+    codes, times, values, same = _sorted(codes, times, values, labels, who)
 
     first_row = np.flatnonzero(np.r_[True, ~same])  # item k's rows: first_row[k] .. first_row[k + 1] - 1
     counts = np.diff(np.r_[first_row, len(times)])
@@ -200,6 +174,44 @@ def _read(df, id_column, timestamp_column, target, freq) -> FrameSeries:
     )
 
 
+def _check_frame(df, id_column, timestamp_column, target) -> None:
+    """A DataFrame with rows and the named columns, else a :class:`DataError` naming the parameter."""
+    if not isinstance(df, pd.DataFrame):
+        raise DataError(f"expected a pandas DataFrame, got {type(df).__name__}")
+    wanted = {"id_column": id_column, "timestamp_column": timestamp_column, "target": target}
+    missing = {name: value for name, value in wanted.items() if value is not None and value not in df}
+    if missing:
+        named = ", ".join(f"{value!r} ({name}=)" for name, value in missing.items())
+        raise DataError(
+            f"the DataFrame has no column {named}; its columns are: {', '.join(map(repr, map(str, df.columns)))}",
+            field=next(iter(missing)),
+        )
+    if len(df) == 0:
+        raise DataError("the DataFrame has no rows")
+
+
+def _sorted(codes, times, values, labels, who):
+    """The rows sorted by (item, time) unless already so (the usual case: no copy then), and
+    which rows continue the item of the row before; duplicate (item, time) rows are an error."""
+    same = codes[1:] == codes[:-1]
+    if not (np.all(codes[1:] >= codes[:-1]) and np.all(~same | (times[1:] > times[:-1]))):
+        order = np.lexsort((times, codes))
+        codes, times, values = codes[order], times[order], values[order]
+        same = codes[1:] == codes[:-1]
+    else:
+        order = None
+    duplicate = same & (times[1:] == times[:-1])
+    if duplicate.any():
+        i = int(np.flatnonzero(duplicate)[0])
+        rows = (i, i + 1) if order is None else (order[i], order[i + 1])
+        raise DataError(
+            f"{who(int(codes[i]))}: duplicate timestamp {pd.Timestamp(times[i])} (rows {_row(labels, rows[0])!r} and "
+            f"{_row(labels, rows[1])!r}); one row per item and time step is expected",
+            field="timestamp_column",
+        )
+    return codes, times, values, same
+
+
 def _row(labels: pd.Index, position) -> Any:
     """A row's label as errors show it (a plain ``5``, not ``np.int64(5)``)."""
     label = labels[int(position)]
@@ -217,27 +229,35 @@ def _timestamps(column: pd.Series, name: str, codes, who, labels) -> np.ndarray:
             try:
                 column = pd.to_datetime(column, format="mixed")
             except (ValueError, TypeError) as error:
-                raise DataError(f"cannot parse the timestamps in column {name!r}: {error}") from None
+                raise DataError(
+                    f"cannot parse the timestamps in column {name!r}: {error}", field="timestamp_column"
+                ) from None
         except OverflowError as error:
-            raise DataError(f"cannot parse the timestamps in column {name!r}: {error}") from None
+            raise DataError(
+                f"cannot parse the timestamps in column {name!r}: {error}", field="timestamp_column"
+            ) from None
         if isinstance(column.dtype, pd.DatetimeTZDtype):
             column = column.dt.tz_localize(None)
     index = pd.DatetimeIndex(column)
     if index.hasnans:
         row = int(np.flatnonzero(index.isna())[0])
-        raise DataError(f"{who(int(codes[row]))}: missing timestamp in column {name!r}, row {_row(labels, row)!r}")
+        raise DataError(
+            f"{who(int(codes[row]))}: missing timestamp in column {name!r}, row {_row(labels, row)!r}",
+            field="timestamp_column",
+        )
     return index.as_unit("ns").asi8
 
 
 def _numbers(column: pd.Series, name: str, codes, who, labels) -> np.ndarray:
     """The column as float64 (blanks NaN), or a DataError naming the item and the row of text."""
     if pd.api.types.is_bool_dtype(column.dtype):
-        raise DataError(f"column {name!r} holds booleans, not numbers")
+        raise DataError(f"column {name!r} holds booleans, not numbers", field="target")
     values, row = to_numbers(column)
     if row is not None:
         raise DataError(
             f"{who(int(codes[row]))}: column {name!r} has a non-numeric value {column.iloc[row]!r} "
-            f"in row {_row(labels, row)!r}"
+            f"in row {_row(labels, row)!r}",
+            field="target",
         )
     return values
 
@@ -248,19 +268,21 @@ def _check_values(values, codes, times, first_row, who) -> None:
         i = int(np.flatnonzero(infinite)[0])
         raise DataError(
             f"{who(int(codes[i]))}: infinite target at {pd.Timestamp(times[i])} ({int(infinite.sum())} in all); "
-            "mark missing values with NaN"
+            "mark missing values with NaN",
+            field="target",
         )
     observed = np.add.reduceat((~np.isnan(values)).astype(np.int64), first_row)
     if (observed == 0).any():
         empty = np.flatnonzero(observed == 0)
         more = f" ({len(empty) - 1} other items too)" if len(empty) > 1 else ""
-        raise DataError(f"{who(int(empty[0]))} has no observed target value (all NaN){more}")
+        raise DataError(f"{who(int(empty[0]))} has no observed target value (all NaN){more}", field="target")
     largest = np.nanmax(np.abs(values))
     if largest > MAX_MAGNITUDE:
         i = int(np.nanargmax(np.abs(values)))
         raise DataError(
             f"{who(int(codes[i]))}: target reaches {largest:.3g}, beyond what float32 models can hold "
-            f"(|value| <= {MAX_MAGNITUDE:.1e}); rescale the data"
+            f"(|value| <= {MAX_MAGNITUDE:.1e}); rescale the data",
+            field="target",
         )
 
 
@@ -285,7 +307,7 @@ def _infer(times, same, first_row, counts, who) -> str:
     smallest = np.minimum.reduceat(np.r_[steps, _NO_DIFF], first_row)
     informative = np.flatnonzero((smallest != _NO_DIFF) & (counts >= 3))
     if not len(informative):
-        raise DataError("too few timestamps per item (fewer than 3) to infer the frequency; pass freq=")
+        raise DataError("too few timestamps per item (fewer than 3) to infer the frequency; pass freq=", field="freq")
     groups = pd.Series(informative).groupby(smallest[informative], sort=False)
     found: Dict[str, np.ndarray] = {}
     failure = None
@@ -298,14 +320,15 @@ def _infer(times, same, first_row, counts, who) -> str:
                 alias = infer_frequency(pd.DatetimeIndex(times[start : start + counts[item]]), "freq=")
                 break
             except DataError as error:
-                failure = failure or DataError(f"{who(int(item))}: {error}")
+                failure = failure or DataError(f"{who(int(item))}: {error}", field="freq")
         if alias is None:  # no member tells: they are checked against the others' grid later
             continue
         if found and alias not in found:
             ((majority, seen),) = list(found.items())
             raise DataError(
                 f"the items do not share one frequency: {_some(seen, who)} {_look(seen)} {majority!r} but "
-                f"{_some(members, who)} {_look(members)} {alias!r}; pass freq= (missing steps then become NaN)"
+                f"{_some(members, who)} {_look(members)} {alias!r}; pass freq= (missing steps then become NaN)",
+                field="freq",
             )
         found[alias] = np.concatenate([found.get(alias, members[:0]), members])
     if not found:
@@ -316,7 +339,8 @@ def _infer(times, same, first_row, counts, who) -> str:
 def _off_grid(item: int, timestamp, freq: str, who) -> DataError:
     return DataError(
         f"{who(item)}: timestamp {pd.Timestamp(timestamp)} does not lie on the {freq!r} grid of the item "
-        "(starting at its first timestamp); pass the right freq="
+        "(starting at its first timestamp); pass the right freq=",
+        field="freq",
     )
 
 
@@ -411,9 +435,6 @@ def predict_series(
     kwargs = {} if num_samples is None else {"num_samples": num_samples}
     total = len(series.entries)
     forecasts = iter(predictor.predict(series.entries, **kwargs))
-
-    from tqdm.auto import tqdm
-
     count = 0
     with tqdm(
         total=total, desc="forecasting", unit="series", disable=None if progress is None else not progress

@@ -13,11 +13,22 @@ redirected to the mirror, so the materialized dataset is byte-for-byte what
 ``get_dataset(NAME)`` would produce online (same split, metadata and item
 order), and it lands in GluonTS' normal dataset cache, so later calls to
 GluonTS' ``get_dataset(NAME)`` find it without any network access.
+
+The recipes take no source path (they read fixed URLs with ``pandas.read_csv``), so the
+redirection hooks ``urllib.request.urlopen``; it is scoped to the call and the thread: the
+hook is installed only while some call is generating, serves the mirror only in the context
+that asked for it (a ``contextvars`` variable), and hands every other caller, in other
+threads included, to the original function unchanged. Loading a materialized dataset needs no
+redirection at all: it is read from its folder.
+
+The mirror is the ``mirror=`` argument, else ``$LAGLLAMA_GLUONTS_MIRROR``, else the
+repository's sibling ``../shared/datasets/mirror``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import logging
 import os
 import shutil
@@ -29,7 +40,7 @@ from pathlib import Path
 from typing import Iterator, Optional, Union
 from urllib.parse import urlsplit
 
-from gluonts.dataset.common import TrainDatasets
+from gluonts.dataset.common import TrainDatasets, load_datasets
 from gluonts.dataset.repository import datasets as gluonts_datasets
 
 logger = logging.getLogger(__name__)
@@ -44,31 +55,26 @@ _REPO_ROOT = Path(__file__).resolve().parents[2]
 
 def _resolve_default_mirror() -> Path:
     """
-    Locate the mirror directory used when none is given explicitly.
+    The mirror directory used when none is given explicitly, read at call time.
 
     Returns
     -------
     Path
-        ``$LAGLLAMA_GLUONTS_MIRROR`` if set; otherwise the first existing of
-        ``<repo root>/../shared/datasets/mirror`` and
-        ``/work/shared/datasets/mirror``. When neither exists the first
-        candidate is returned, so that missing-file errors still point to a
-        sensible location.
+        ``$LAGLLAMA_GLUONTS_MIRROR`` if set, else ``<repo root>/../shared/datasets/mirror``
+        (returned even when missing, so that missing-file errors point to it).
     """
     env = os.environ.get(MIRROR_ENV_VAR)
     if env:
         return Path(env).expanduser()
-    candidates = [
-        _REPO_ROOT.parent / "shared" / "datasets" / "mirror",
-        Path("/work/shared/datasets/mirror"),
-    ]
-    for candidate in candidates:
-        if candidate.is_dir():
-            return candidate
-    return candidates[0]
+    return _REPO_ROOT.parent / "shared" / "datasets" / "mirror"
 
 
+# The default as it was when the module was imported; the functions resolve it per call.
 DEFAULT_MIRROR: Path = _resolve_default_mirror()
+
+
+def _mirror_root(mirror: Union[Path, str, None]) -> Path:
+    return Path(mirror) if mirror is not None else _resolve_default_mirror()
 
 
 class MirrorFileMissing(FileNotFoundError):
@@ -135,66 +141,93 @@ def mirror_path(url: str, mirror: Union[Path, str]) -> Path:
     return Path(mirror) / parts.hostname / relative
 
 
-# The patches below are process-global; a lock keeps two threads from
-# interleaving install/restore and leaving the originals lost.
-_patch_lock = threading.RLock()
+# The mirror served to the current context (thread or task); None: no redirection here.
+_active_mirror: contextvars.ContextVar[Optional[Path]] = contextvars.ContextVar("mirror", default=None)
+# How many redirections are open in the process, and the originals their hooks replaced.
+_hook_lock = threading.Lock()
+_hook_users = 0
+_originals: dict = {}
+
+
+def _urlopen_hook(url, *args, **kwargs):
+    original = _originals["urlopen"]
+    root = _active_mirror.get()
+    full_url = getattr(url, "full_url", url)
+    if root is None or not _is_url(full_url):
+        return original(url, *args, **kwargs)
+    local = mirror_path(full_url, root)
+    if not local.is_file():
+        raise MirrorFileMissing(full_url, local)
+    logger.info("serving %s from %s", full_url, local)
+    # Only the URL is forwarded: request headers and POST data are meaningless for a local file.
+    return original(local.resolve().as_uri())
+
+
+def _getaddrinfo_hook(host, *args, **kwargs):
+    root = _active_mirror.get()
+    if root is None:
+        return _originals["getaddrinfo"](host, *args, **kwargs)
+    raise NetworkAccessBlocked(
+        f"network access to {host!r} attempted while downloads are "
+        f"redirected to the mirror {str(root)!r}; this fetch does not "
+        "go through urllib.request.urlopen and cannot be mirrored"
+    )
+
+
+def _install_hooks() -> None:
+    global _hook_users
+    with _hook_lock:
+        if _hook_users == 0:
+            _originals.update(urlopen=urllib.request.urlopen, getaddrinfo=socket.getaddrinfo)
+            urllib.request.urlopen = _urlopen_hook
+            socket.getaddrinfo = _getaddrinfo_hook
+        _hook_users += 1
+
+
+def _remove_hooks() -> None:
+    global _hook_users
+    with _hook_lock:
+        _hook_users -= 1
+        if _hook_users == 0:
+            urllib.request.urlopen = _originals.pop("urlopen")
+            socket.getaddrinfo = _originals.pop("getaddrinfo")
 
 
 @contextlib.contextmanager
 def redirect_downloads(mirror: Union[Path, str, None] = None) -> Iterator[Path]:
     """
-    Serve every ``http(s)`` download from a local mirror.
+    Serve every ``http(s)`` download of this context (thread) from a local mirror.
 
     All GluonTS recipes fetch through ``urllib.request``: ``pandas.read_csv``
     on a URL calls ``urllib.request.urlopen`` and
-    ``urllib.request.urlretrieve`` calls it too. Patching that single
+    ``urllib.request.urlretrieve`` calls it too. Hooking that single
     function therefore covers both, and the file is actually served by
     urllib's own ``file://`` handler, so callers see a normal response
     (headers, ``read``, ``info``). Any other attempt to resolve a host name
-    is refused with :class:`NetworkAccessBlocked` instead of hanging.
+    in this context is refused with :class:`NetworkAccessBlocked` instead of hanging.
+
+    Only the calling context is redirected: other threads keep urllib's and socket's own
+    behaviour, and the hooks are removed when the last redirection ends.
 
     Parameters
     ----------
     mirror
-        Root of the mirror; defaults to :data:`DEFAULT_MIRROR`.
+        Root of the mirror; defaults to ``$LAGLLAMA_GLUONTS_MIRROR`` or the repository's
+        sibling ``../shared/datasets/mirror``.
 
     Yields
     ------
     Path
         The mirror root in use.
     """
-    root = Path(mirror) if mirror is not None else DEFAULT_MIRROR
-
-    with _patch_lock:
-        original_urlopen = urllib.request.urlopen
-        original_getaddrinfo = socket.getaddrinfo
-
-        def urlopen(url, *args, **kwargs):
-            full_url = getattr(url, "full_url", url)
-            if not _is_url(full_url):
-                return original_urlopen(url, *args, **kwargs)
-            local = mirror_path(full_url, root)
-            if not local.is_file():
-                raise MirrorFileMissing(full_url, local)
-            logger.info("serving %s from %s", full_url, local)
-            # Only the URL is forwarded: request headers and POST data are
-            # meaningless for a local file.
-            return original_urlopen(local.resolve().as_uri())
-
-        def getaddrinfo(host, *args, **kwargs):
-            raise NetworkAccessBlocked(
-                f"network access to {host!r} attempted while downloads are "
-                f"redirected to the mirror {str(root)!r}; this fetch does not "
-                "go through urllib.request.urlopen and cannot be mirrored"
-            )
-
-        urllib.request.urlopen = urlopen
-        socket.getaddrinfo = getaddrinfo
-        try:
-            yield root
-        finally:
-            urllib.request.urlopen = original_urlopen
-            socket.getaddrinfo = original_getaddrinfo
+    root = _mirror_root(mirror)
+    token = _active_mirror.set(root)
+    _install_hooks()
+    try:
+        yield root
+    finally:
+        _remove_hooks()
+        _active_mirror.reset(token)
 
 
 def default_dataset_path() -> Path:
@@ -259,7 +292,8 @@ def materialize_dataset(
     name
         GluonTS repository name, for instance ``"m4_hourly"``.
     mirror
-        Root of the local mirror; defaults to :data:`DEFAULT_MIRROR`.
+        Root of the local mirror; defaults to ``$LAGLLAMA_GLUONTS_MIRROR`` or the
+        repository's sibling ``../shared/datasets/mirror``.
     path
         Cache directory holding one sub-directory per dataset; defaults to
         GluonTS' own (``gluonts.dataset.repository.datasets
@@ -307,7 +341,8 @@ def get_dataset(
     name
         GluonTS repository name, for instance ``"exchange_rate"``.
     mirror
-        Root of the local mirror; defaults to :data:`DEFAULT_MIRROR`.
+        Root of the local mirror; defaults to ``$LAGLLAMA_GLUONTS_MIRROR`` or the
+        repository's sibling ``../shared/datasets/mirror``.
     path
         Cache directory; defaults to GluonTS' own.
     regenerate
@@ -319,7 +354,5 @@ def get_dataset(
         Loaded by GluonTS itself from the materialized cache entry.
     """
     dataset_dir = materialize_dataset(name, mirror=mirror, path=path, regenerate=regenerate)
-    # The dataset is in place now, so GluonTS only loads it; any download
-    # attempt would mean the cache was removed in between.
-    with redirect_downloads(mirror):
-        return gluonts_datasets.get_dataset(name, path=dataset_dir.parent, regenerate=False)
+    # The dataset is in place now: GluonTS loads it from its folder, as its own get_dataset does.
+    return load_datasets(metadata=dataset_dir, train=dataset_dir / "train", test=dataset_dir / "test")

@@ -24,9 +24,9 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 import pandas as pd
 
+from .constants import QUANTILES
 from .dataframes import predict_df
-from .evaluation import QUANTILES
-from .validation import DataError
+from .errors import DataError
 
 GROUP_COLUMN = "__group__"
 
@@ -36,7 +36,8 @@ def assign_groups(df: pd.DataFrame, id_column: str, groups: int) -> np.ndarray:
     if id_column not in df:
         raise DataError(
             f"the DataFrame has no column {id_column!r} (id_column=); its columns are: "
-            f"{', '.join(map(repr, map(str, df.columns)))}"
+            f"{', '.join(map(repr, map(str, df.columns)))}",
+            field="id_column",
         )
     if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
         raise ValueError(f"groups must be a positive integer, got {groups!r}")

@@ -32,6 +32,7 @@ from typing import Any, Dict, List, Optional, Union
 import lightning.pytorch as pl
 import torch
 from gluonts.core import serde
+from gluonts.core.settings import let
 from gluonts.dataset.common import Dataset
 from gluonts.env import env
 from gluonts.itertools import Cached
@@ -43,13 +44,22 @@ from .validation import check_dataset
 DeviceLike = Union[str, torch.device, None]
 
 
-# GluonTS serde cannot encode a torch.device, so an estimator built with
-# ``device=torch.device("cpu")`` (as the reference's demos do) could not be serialized. Its
-# name is all the estimators need (they accept "cpu", "cuda:1"...), and serde decodes a
-# string without having to allow torch.device as a class to instantiate.
-@serde.encode.register(torch.device)
 def _encode_device(device: torch.device) -> str:
     return str(device)
+
+
+def register_device_encoder() -> None:
+    """Teach GluonTS serde to encode a ``torch.device`` as its name; idempotent.
+
+    serde cannot encode a torch.device, so an estimator built with
+    ``device=torch.device("cpu")`` (as the reference's demos do) could not be serialized. Its
+    name is all the estimators need (they accept "cpu", "cuda:1"...), and serde decodes a
+    string without having to allow torch.device as a class to instantiate. serde's registry
+    is its one extension point, so this is called where a device can enter an estimator
+    (:class:`ForecastEstimator`'s constructor), not as a side effect of importing this module.
+    """
+    if serde.encode.dispatch(torch.device) is not _encode_device:
+        serde.encode.register(torch.device)(_encode_device)
 
 
 def resolve_device(device: DeviceLike) -> str:
@@ -125,6 +135,10 @@ class ForecastEstimator(PyTorchLightningEstimator):
     freq: Optional[str] = None
     target_dim: Optional[int] = None
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        register_device_encoder()  # the estimator's own arguments may hold a torch.device
+        super().__init__(*args, **kwargs)
+
     # -- data checks --------------------------------------------------------------------------
 
     def check_training_data(self, training_data: Dataset, validation_data: Optional[Dataset]) -> None:
@@ -156,7 +170,7 @@ class ForecastEstimator(PyTorchLightningEstimator):
         self.check_training_data(training_data, validation_data)
         self.prepare(training_data, from_predictor)
         transformation = self.create_transformation()
-        with env._let(max_idle_transforms=max(len(training_data), 100)):
+        with let(env, max_idle_transforms=max(len(training_data), 100)):
             transformed = transformation.apply(training_data, is_train=True)
             if cache_data:
                 transformed = Cached(transformed)
@@ -166,7 +180,7 @@ class ForecastEstimator(PyTorchLightningEstimator):
             )
         validation_loader = None
         if validation_data is not None:
-            with env._let(max_idle_transforms=max(len(validation_data), 100)):
+            with let(env, max_idle_transforms=max(len(validation_data), 100)):
                 transformed_validation = transformation.apply(validation_data, is_train=True)
                 if cache_data:
                     transformed_validation = Cached(transformed_validation)

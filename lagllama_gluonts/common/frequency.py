@@ -9,7 +9,7 @@ from collections import Counter
 
 import pandas as pd
 
-from .validation import DataError
+from .errors import DataError
 
 _MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 
@@ -20,7 +20,8 @@ def to_offset(freq: str) -> pd.DateOffset:
         return pd.tseries.frequencies.to_offset(freq)
     except (ValueError, TypeError):
         raise DataError(
-            f"unknown frequency {freq!r}: use a pandas offset alias such as 'h', 'D', 'W', 'MS', 'ME', '15min'"
+            f"unknown frequency {freq!r}: use a pandas offset alias such as 'h', 'D', 'W', 'MS', 'ME', '15min'",
+            field="freq",
         ) from None
 
 
@@ -51,7 +52,8 @@ def period_frequency(freq: str) -> str:
     except (ValueError, TypeError):
         raise DataError(
             f"frequency {freq!r} has no period equivalent that GluonTS can use as the series' "
-            "start; resample the data to a regular frequency such as 'D', 'W' or 'M'"
+            "start; resample the data to a regular frequency such as 'D', 'W' or 'M'",
+            field="freq",
         ) from None
     return offset.freqstr
 
@@ -67,9 +69,12 @@ def make_period(value, freq: str) -> pd.Period:
 
 def infer_frequency(index: pd.DatetimeIndex, freq_option: str = "--freq") -> str:
     """The grid of sorted, unique timestamps: pandas' inference on the whole index, else the
-    alias most short gap-free runs agree on (so a few missing steps do not defeat it)."""
+    alias most short gap-free runs agree on (so a few missing steps do not defeat it).
+
+    A :class:`DataError` (``field="freq"``) when it cannot tell; its message quotes
+    ``freq_option`` as the way to give the frequency (``"freq="`` for the Python API)."""
     if len(index) < 3:
-        raise DataError(f"too few timestamps ({len(index)}) to infer the frequency; pass {freq_option}")
+        raise DataError(f"too few timestamps ({len(index)}) to infer the frequency; pass {freq_option}", field="freq")
     freq = pd.infer_freq(index)
     if freq is None:
         runs = Counter()
@@ -83,7 +88,8 @@ def infer_frequency(index: pd.DatetimeIndex, freq_option: str = "--freq") -> str
     if freq is None:
         raise DataError(
             f"cannot infer a regular frequency from the timestamps (irregular steps?); pass {freq_option}, "
-            "missing steps then become missing values"
+            "missing steps then become missing values",
+            field="freq",
         )
     return to_offset(freq).freqstr
 

@@ -23,148 +23,50 @@ any value.
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 import pandas as pd
 
+from .dataframes import FrameSeries, read_df
+from .errors import DataError
+from .files import (  # the file layer's names, importable from here as before
+    SEPARATORS,
+    TIME_COLUMN_NAMES,
+    PathLike,
+    guess_time_column,
+    numeric_column,
+    parse_timestamps,
+    read_frame,
+    sniff_separator,
+    to_numbers,
+    write_forecast_frames,
+)
 from .frequency import future_timestamps, infer_frequency, make_period, period_frequency, to_offset
-from .validation import DataError
 
-PathLike = Union[str, Path]
-
-# Column names taken as the timestamps when none is named (else the first column).
-TIME_COLUMN_NAMES = ("ds", "date", "datetime", "timestamp", "time")
-SEPARATORS = ",;\t|"
-
-
-# --------------------------------------------------------------------------- reading
-
-
-def sniff_separator(path: PathLike) -> str:
-    """The column separator of a delimited text file, from its first lines."""
-    with open(path, newline="", encoding="utf-8", errors="replace") as handle:
-        sample = "".join(handle.readline() for _ in range(20))
-    try:
-        return csv.Sniffer().sniff(sample, delimiters=SEPARATORS).delimiter
-    except csv.Error:
-        return ","  # one column, or nothing to tell: pandas' default
-
-
-def _has_pyarrow() -> bool:
-    try:
-        import pyarrow  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def read_frame(
-    path: PathLike, sep: Optional[str] = None, engine: Optional[str] = None, **read_csv_kwargs
-) -> pd.DataFrame:
-    """The raw table, with clear errors for a missing, empty or unreadable file: delimited
-    text, or Parquet (a ``.parquet`` file, read with pyarrow when it is installed).
-
-    Delimited text is read with pandas' pyarrow engine when pyarrow is installed (several
-    times faster on large files, timestamps parsed natively), else with its C engine.
-    ``engine`` forces one. The C engine decides where the two would differ: a file pyarrow
-    refuses (e.g. rows with fewer cells than the header, which the C engine fills with NaN),
-    and timestamps with UTC offsets (pyarrow converts them to UTC; the tables here keep each
-    timestamp's local wall time).
-    """
-    path = Path(path)
-    if path.is_dir():
-        raise DataError(f"{str(path)!r} is a directory, not a table file")
-    if not path.is_file():
-        raise DataError(f"table file not found: {str(path)!r}")
-    if path.suffix.lower() in (".parquet", ".pq"):
-        if not _has_pyarrow():
-            raise DataError(f"reading {str(path)!r} needs pyarrow: pip install pyarrow")
-        try:
-            frame = pd.read_parquet(path, engine="pyarrow")
-        except Exception as error:  # pyarrow's errors for a broken or foreign file
-            raise DataError(f"cannot read {str(path)!r} as Parquet: {error}") from None
-        if not isinstance(frame.index, pd.RangeIndex):  # e.g. timestamps saved as the index
-            frame = frame.reset_index()
-        frame.columns = [str(c).strip() for c in frame.columns]
-        return frame
-    sep = sep or sniff_separator(path)
-    frame = None
-    if engine == "pyarrow" or (engine is None and not read_csv_kwargs and _has_pyarrow()):
-        frame = _read_with_pyarrow(path, sep)
-    if frame is None:
-        try:
-            frame = pd.read_csv(path, sep=sep, **read_csv_kwargs)
-        except pd.errors.EmptyDataError:
-            raise DataError(f"{str(path)!r} is empty") from None
-        except Exception as error:  # pandas has many parser error types
-            raise DataError(f"cannot read {str(path)!r} as CSV: {error}") from None
-    frame.columns = [str(c).strip() for c in frame.columns]
-    return frame
-
-
-def _read_with_pyarrow(path: Path, sep: str) -> Optional[pd.DataFrame]:
-    """The file through pandas' pyarrow engine, or None where the C engine must decide."""
-    try:
-        frame = pd.read_csv(path, sep=sep, engine="pyarrow")
-    except Exception:  # empty, ragged or otherwise odd files: the C engine's answer and errors
-        return None
-    if any(isinstance(dtype, pd.DatetimeTZDtype) for dtype in frame.dtypes):
-        return None  # offsets were converted to UTC: re-read for the local wall time
-    for column in frame.columns:
-        dtype = frame[column].dtype
-        if isinstance(dtype, pd.ArrowDtype) or str(dtype).startswith(("date32", "time")):
-            return None  # types pandas' own engine never produces
-    return frame
-
-
-def guess_time_column(columns: Sequence[str]) -> str:
-    """The timestamp column: one named like ``ds``/``date``, else the first column."""
-    if not len(columns):
-        raise DataError("the table has no columns")
-    lowered = {str(c).lower(): str(c) for c in columns}
-    for name in TIME_COLUMN_NAMES:
-        if name in lowered:
-            return lowered[name]
-    return str(columns[0])
-
-
-def to_numbers(raw: pd.Series) -> Tuple[np.ndarray, Optional[int]]:
-    """A column's cells as float64 (blank and whitespace-only cells NaN), and the position of
-    the first cell holding text (None when there is none): the callers phrase the error."""
-    if pd.api.types.is_numeric_dtype(raw.dtype):
-        return raw.to_numpy(dtype=np.float64, na_value=np.nan), None
-    values = pd.to_numeric(raw, errors="coerce")
-    bad = values.isna().to_numpy() & raw.notna().to_numpy()
-    if bad.any():
-        bad &= raw.astype(str).str.strip().to_numpy() != ""  # whitespace-only cells are missing, not text
-    first = int(np.flatnonzero(bad)[0]) if bad.any() else None
-    return values.to_numpy(dtype=np.float64, na_value=np.nan), first
-
-
-def numeric_column(frame: pd.DataFrame, column: str) -> pd.Series:
-    """The column as float64; text is an error naming a cell (blanks are NaN)."""
-    raw = frame[column]
-    values, row = to_numbers(raw)
-    if row is not None:
-        raise DataError(f"column {column!r} has non-numeric values, e.g. {raw.iloc[row]!r} in data row {row + 1}")
-    return pd.Series(values, index=raw.index, name=column)
-
-
-def parse_timestamps(frame: pd.DataFrame, column: str) -> pd.DatetimeIndex:
-    try:
-        times = pd.to_datetime(frame[column], format="mixed")
-    except (ValueError, TypeError) as error:
-        raise DataError(f"cannot parse the timestamps in column {column!r}: {error}") from None
-    if times.isna().any():
-        row = int(np.flatnonzero(times.isna().to_numpy())[0])
-        raise DataError(f"missing timestamp in column {column!r}, data row {row + 1}")
-    if getattr(times.dt, "tz", None) is not None:
-        times = times.dt.tz_localize(None)
-    return pd.DatetimeIndex(times)
+__all__ = [
+    "SEPARATORS",
+    "TIME_COLUMN_NAMES",
+    "WIDE_ID_COLUMNS",
+    "PathLike",
+    "RegularTable",
+    "SeriesTable",
+    "forecast_table",
+    "guess_time_column",
+    "load_table",
+    "numeric_column",
+    "parse_timestamps",
+    "read_corpus",
+    "read_frame",
+    "read_series_csv",
+    "read_series_table",
+    "read_table",
+    "sniff_separator",
+    "to_numbers",
+    "write_forecast_frames",
+]
 
 
 @dataclass
@@ -224,8 +126,17 @@ def load_table(
     roles
         What each column is (e.g. "target", "covariate"), quoted in errors.
     time_option, freq_option
-        Command-line spellings quoted in errors.
+        How errors quote ``time_column`` and ``freq`` (by default the command lines' flags; see
+        :meth:`~lagllama_gluonts.common.errors.DataError.message_for`).
     """
+    try:
+        return _load_table(path, columns, time_column, freq, sep, roles)
+    except DataError as error:
+        raise error.for_flags({"time_column": time_option, "freq": freq_option}) from None
+
+
+def _load_table(path, columns, time_column, freq, sep, roles) -> RegularTable:
+    """:func:`load_table`, its errors naming the parameters (``time_column=``, ``freq=``)."""
     frame = read_frame(path, sep=sep)
     if frame.empty:
         raise DataError(f"{str(path)!r} has no data rows")
@@ -234,15 +145,18 @@ def load_table(
     if time_column not in frame.columns:
         raise DataError(
             f"{Path(path).name}: no timestamp column {time_column!r} (columns: {', '.join(names)}); "
-            f"name it with {time_option}"
+            "name it with time_column=",
+            field="time_column",
         )
     roles = list(roles or ["value"] * len(columns))
     for name, role in zip(columns, roles):
         if name not in frame.columns:
             others = ", ".join(c for c in names if c != time_column)
-            raise DataError(f"{Path(path).name}: unknown {role} column {name!r}; the table has: {others}")
+            raise DataError(
+                f"{Path(path).name}: unknown {role} column {name!r}; the table has: {others}", field="columns"
+            )
         if name == time_column:
-            raise DataError(f"the {role} column {name!r} is the timestamp column")
+            raise DataError(f"the {role} column {name!r} is the timestamp column", field="columns")
 
     times = parse_timestamps(frame, time_column)
     table = pd.DataFrame({name: numeric_column(frame, name) for name in dict.fromkeys(columns)})
@@ -255,13 +169,14 @@ def load_table(
             f"{Path(path).name}: duplicate timestamp {duplicate} in column {time_column!r} (data rows "
             f"{rows[0]} and {rows[1]}); one row per time step is expected"
         )
-    freq = to_offset(freq).freqstr if freq is not None else infer_frequency(table.index, freq_option)
+    freq = to_offset(freq).freqstr if freq is not None else infer_frequency(table.index, "freq=")
     grid = pd.date_range(table.index[0], table.index[-1], freq=to_offset(freq))
     off_grid = table.index.difference(grid)
     if len(off_grid):
         raise DataError(
             f"{Path(path).name}: timestamp {off_grid[0]} does not lie on the {freq!r} grid starting at "
-            f"{table.index[0]}; pass the right {freq_option}"
+            f"{table.index[0]}; pass the right freq=",
+            field="freq",
         )
     table = table.reindex(grid)  # missing steps: NaN, i.e. unobserved
     first = columns[0]
@@ -321,7 +236,7 @@ class SeriesTable:
     id_column: str
     time_column: str
     target: str
-    series: "object"
+    series: FrameSeries
     source: str = ""
     wide: bool = False
     # with ``read_series_table(..., covariates=...)``: the columns, and per entry their values
@@ -441,8 +356,30 @@ def read_series_table(
     freq_option: str = "--freq",
     covariates: Sequence[str] = (),
 ) -> SeriesTable:
+    """:func:`read_table`, with its errors quoting ``item_option``, ``target_option``,
+    ``time_option`` and ``freq_option`` (by default the command lines' flags) where
+    :func:`read_table` names the Python parameters: the name both CLIs have called.
     """
-    Read a file of many series (CSV or Parquet) into GluonTS entries, checked before any work.
+    flags = {"item_column": item_option, "targets": target_option, "time_column": time_option, "freq": freq_option}
+    try:
+        return read_table(path, targets, item_column, time_column, freq, sep, covariates)
+    except DataError as error:
+        raise error.for_flags(flags) from None
+
+
+def read_table(
+    path: PathLike,
+    targets: Sequence[str],
+    item_column: Optional[str] = None,
+    time_column: Optional[str] = None,
+    freq: Optional[str] = None,
+    sep: Optional[str] = None,
+    covariates: Sequence[str] = (),
+) -> SeriesTable:
+    """
+    Read a file of many series (CSV or Parquet) into GluonTS entries, checked before any work:
+    the file (:func:`read_frame`) becomes a long frame, read as :func:`~lagllama_gluonts.common.
+    dataframes.read_df` reads any long frame.
 
     Two layouts:
 
@@ -455,7 +392,10 @@ def read_series_table(
     cells are NaN. Refused with a :class:`DataError` naming the file, the columns the file has,
     the item or the data row (counted from 1 after the header): a missing item, time or target
     column; text in a target (the first bad row); duplicate (item, timestamp) rows; items whose
-    timestamps disagree on the frequency (two items named); an item without any value.
+    timestamps disagree on the frequency (two items named); an item without any value. The
+    error's ``field`` is the parameter at fault (``item_column``, ``targets``, ``time_column``,
+    ``freq``, ``covariates``), its message quotes it as ``item_column=`` ...: a command line
+    renders it with its flags (:meth:`DataError.message_for`).
 
     ``covariates``: numeric columns read beside the target(s), onto each item's grid
     (``SeriesTable.covariate_values``; in a wide table every series shares them). Each item's
@@ -467,85 +407,20 @@ def read_series_table(
     """
     targets = list(dict.fromkeys(targets or []))
     name = Path(path).name
-    if not targets:
-        raise DataError(f"name the column(s) to forecast with {target_option}")
-    if item_column is not None and len(targets) > 1:
-        raise DataError(
-            f"{item_option} reads a long table with one {target_option} column; several "
-            f"{target_option} columns ({', '.join(targets)}) are a wide table (leave out {item_option})"
-        )
+    _check_layout(targets, item_column)
     frame = read_frame(path, sep=sep)
     if frame.empty:
         raise DataError(f"{name} has no data rows")
     names = [str(c) for c in frame.columns]
-    if item_column is not None and item_column not in frame.columns:
-        raise DataError(f"{name}: no item column {item_column!r} ({item_option}); the table has: {', '.join(names)}")
-    time_column = time_column or guess_time_column([c for c in names if c != item_column] or names)
-    if time_column not in frame.columns:
-        raise DataError(
-            f"{name}: no timestamp column {time_column!r} ({time_option}); the table has: {', '.join(names)}"
-        )
-    if item_column is not None and item_column == time_column:
-        raise DataError(f"{item_option} {item_column!r} is also the timestamp column; name another column")
-    missing = [t for t in targets if t not in frame.columns]
-    if missing:
-        raise DataError(
-            f"{name}: no target column {', '.join(map(repr, missing))} ({target_option}); the table "
-            f"has: {', '.join(names)}"
-        )
-    for target in targets:
-        if target in (time_column, item_column):
-            role = "timestamp" if target == time_column else "item"
-            raise DataError(f"the target column {target!r} is the {role} column")
-
+    time_column = _check_columns(frame, name, names, targets, item_column, time_column)
     frame.index = pd.RangeIndex(1, len(frame) + 1)  # errors name data rows counted from 1
-    values = {}
-    for target in targets:
-        raw = frame[target]
-        numbers, row = to_numbers(raw)
-        if row is not None:
-            who = "" if item_column is None else f"item {frame[item_column].iloc[row]!r}: "
-            raise DataError(
-                f"{name}: {who}column {target!r} has a non-numeric value {raw.iloc[row]!r} in data row {row + 1}"
-            )
-        values[target] = numbers
+    values = {target: _target_values(frame, name, target, item_column) for target in targets}
     covariates = list(dict.fromkeys(covariates or []))
     covariate_values = _covariate_columns(frame, name, names, covariates, targets, time_column, item_column)
-
-    from .dataframes import read_df
-
-    if item_column is not None:
-        long = pd.DataFrame(
-            {item_column: frame[item_column], time_column: frame[time_column], targets[0]: values[targets[0]]},
-            index=frame.index,
-        )
-        id_column, target, wide = item_column, targets[0], False
-    else:
-        for column, numbers in values.items():
-            if np.isnan(numbers).all():
-                raise DataError(f"{name}: target column {column!r} has no values")
-        id_column = next(c for c in WIDE_ID_COLUMNS if c not in (time_column, *targets))
-        target = "target" if "target" not in (id_column, time_column) else "value"
-        count = len(frame)
-        long = pd.DataFrame(
-            {
-                id_column: pd.Categorical(np.repeat(np.arange(len(targets)), count)).rename_categories(targets),
-                time_column: np.tile(frame[time_column].to_numpy(), len(targets)),
-                target: np.concatenate([values[t] for t in targets]),
-            },
-            index=np.tile(frame.index.to_numpy(), len(targets)),
-        )  # each cell's data row in the file
-        # blank cells are left out: each column's series runs from its first to its last value
-        # (a column that starts later has its own start); gaps inside come back as NaN on the grid
-        long = long[~np.isnan(long[target].to_numpy())]
-        wide = True
+    long, id_column, target = _as_long(frame, name, values, targets, item_column, time_column)
     del values
-    try:
-        series = read_df(long, id_column=id_column, timestamp_column=time_column, target=target, freq=freq)
-    except DataError as error:
-        message = str(error).replace("freq=", freq_option).replace("(rows ", "(data rows ")
-        message = message.replace(", row ", ", data row ").replace(" in row ", " in data row ")
-        raise DataError(f"{name}: {message}") from None
+    wide = item_column is None
+    series = _read_long(long, name, id_column, time_column, target, freq)
     if wide:  # the ids were categories: plain column names from here on
         series.ids = pd.Index(list(series.ids.astype(str)) if hasattr(series.ids, "astype") else series.ids)
         for entry, item in zip(series.entries, series.ids):
@@ -566,6 +441,108 @@ def read_series_table(
             series, covariate_values, times, None if wide else frame[item_column].to_numpy()
         )
     return table
+
+
+def _check_layout(targets: List[str], item_column: Optional[str]) -> None:
+    if not targets:
+        raise DataError("name the column(s) to forecast with targets=", field="targets")
+    if item_column is not None and len(targets) > 1:
+        raise DataError(
+            "item_column= reads a long table with one targets= column; several "
+            f"targets= columns ({', '.join(targets)}) are a wide table (leave out item_column=)",
+            field="item_column",
+        )
+
+
+def _check_columns(
+    frame: pd.DataFrame,
+    name: str,
+    names: List[str],
+    targets: List[str],
+    item_column: Optional[str],
+    time_column: Optional[str],
+) -> str:
+    """The item, time and target columns are in the file and distinct; returns the time column."""
+    if item_column is not None and item_column not in frame.columns:
+        raise DataError(
+            f"{name}: no item column {item_column!r} (item_column=); the table has: {', '.join(names)}",
+            field="item_column",
+        )
+    time_column = time_column or guess_time_column([c for c in names if c != item_column] or names)
+    if time_column not in frame.columns:
+        raise DataError(
+            f"{name}: no timestamp column {time_column!r} (time_column=); the table has: {', '.join(names)}",
+            field="time_column",
+        )
+    if item_column is not None and item_column == time_column:
+        raise DataError(
+            f"item_column= {item_column!r} is also the timestamp column; name another column", field="item_column"
+        )
+    missing = [t for t in targets if t not in frame.columns]
+    if missing:
+        raise DataError(
+            f"{name}: no target column {', '.join(map(repr, missing))} (targets=); the table has: {', '.join(names)}",
+            field="targets",
+        )
+    for target in targets:
+        if target in (time_column, item_column):
+            role = "timestamp" if target == time_column else "item"
+            raise DataError(f"the target column {target!r} is the {role} column", field="targets")
+    return time_column
+
+
+def _target_values(frame: pd.DataFrame, name: str, target: str, item_column: Optional[str]) -> np.ndarray:
+    """A target column as float64 (blanks NaN); text is an error naming the data row."""
+    raw = frame[target]
+    numbers, row = to_numbers(raw)
+    if row is not None:
+        who = "" if item_column is None else f"item {frame[item_column].iloc[row]!r}: "
+        raise DataError(
+            f"{name}: {who}column {target!r} has a non-numeric value {raw.iloc[row]!r} in data row {row + 1}",
+            field="targets",
+        )
+    return numbers
+
+
+def _as_long(frame, name: str, values: Mapping[str, np.ndarray], targets, item_column, time_column):
+    """The long frame (item, time, target) of either layout, its item and target column names."""
+    if item_column is not None:
+        long = pd.DataFrame(
+            {item_column: frame[item_column], time_column: frame[time_column], targets[0]: values[targets[0]]},
+            index=frame.index,
+        )
+        return long, item_column, targets[0]
+    for column, numbers in values.items():
+        if np.isnan(numbers).all():
+            raise DataError(f"{name}: target column {column!r} has no values", field="targets")
+    id_column = next(c for c in WIDE_ID_COLUMNS if c not in (time_column, *targets))
+    target = "target" if "target" not in (id_column, time_column) else "value"
+    count = len(frame)
+    long = pd.DataFrame(
+        {
+            id_column: pd.Categorical(np.repeat(np.arange(len(targets)), count)).rename_categories(targets),
+            time_column: np.tile(frame[time_column].to_numpy(), len(targets)),
+            target: np.concatenate([values[t] for t in targets]),
+        },
+        index=np.tile(frame.index.to_numpy(), len(targets)),
+    )  # each cell's data row in the file
+    # blank cells are left out: each column's series runs from its first to its last value
+    # (a column that starts later has its own start); gaps inside come back as NaN on the grid
+    return long[~np.isnan(long[target].to_numpy())], id_column, target
+
+
+def _read_long(long: pd.DataFrame, name: str, id_column: str, time_column: str, target: str, freq) -> FrameSeries:
+    """:func:`read_df` of the long frame, its errors naming the file and its data rows."""
+    try:
+        return read_df(long, id_column=id_column, timestamp_column=time_column, target=target, freq=freq)
+    except DataError as error:
+        message = str(error).replace("(rows ", "(data rows ")
+        message = message.replace(", row ", ", data row ").replace(" in row ", " in data row ")
+        raise DataError(f"{name}: {message}", field=_FIELDS.get(error.field, error.field)) from None
+
+
+# read_df's parameters, as read_table calls them
+_FIELDS = {"id_column": "item_column", "timestamp_column": "time_column", "target": "targets"}
 
 
 def _wall_times(column: pd.Series) -> pd.DatetimeIndex:
@@ -590,12 +567,14 @@ def _covariate_columns(
     """The covariate columns of the raw frame as float64 (len(frame), K), checked."""
     for column in covariates:
         if column not in frame.columns:
-            raise DataError(f"{name}: no covariate column {column!r}; the table has: {', '.join(names)}")
+            raise DataError(
+                f"{name}: no covariate column {column!r}; the table has: {', '.join(names)}", field="covariates"
+            )
         if column in targets:
-            raise DataError(f"the target {column!r} cannot also be a covariate")
+            raise DataError(f"the target {column!r} cannot also be a covariate", field="covariates")
         if column in (time_column, item_column):
             role = "timestamp" if column == time_column else "item"
-            raise DataError(f"the covariate column {column!r} is the {role} column")
+            raise DataError(f"the covariate column {column!r} is the {role} column", field="covariates")
     columns = []
     for column in covariates:
         raw = frame[column]
@@ -606,7 +585,8 @@ def _covariate_columns(
             who = "" if item_column is None else f"item {frame[item_column].iloc[row]!r}: "
             raise DataError(
                 f"{name}: {who}covariate column {column!r} has a non-numeric or infinite value "
-                f"{raw.iloc[row]!r} in data row {row + 1}"
+                f"{raw.iloc[row]!r} in data row {row + 1}",
+                field="covariates",
             )
         columns.append(numbers)
     return np.stack(columns, axis=1) if columns else np.zeros((len(frame), 0))
@@ -637,33 +617,3 @@ def _on_item_grids(
             entry["target"] = entry["target"][:end]
             series.last[position] = grid[end - 1].as_unit("ns").value
     return out
-
-
-def write_forecast_frames(path: PathLike, frames) -> Tuple[Path, int]:
-    """Write the pieces of a long forecast table (e.g. from
-    :func:`~lagllama_gluonts.common.dataframes.predict_series`) to one file as they come:
-    CSV, or Parquet for a ``.parquet`` name (pyarrow). Only one piece is in memory at a time.
-    Returns the path and the number of rows written."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    parquet = path.suffix.lower() in (".parquet", ".pq")
-    if parquet and not _has_pyarrow():
-        raise DataError(f"writing {str(path)!r} needs pyarrow: pip install pyarrow")
-    rows, writer = 0, None
-    try:
-        for k, piece in enumerate(frames):
-            if parquet:
-                import pyarrow as pa
-                import pyarrow.parquet as pq
-
-                table = pa.Table.from_pandas(piece, preserve_index=False)
-                if writer is None:
-                    writer = pq.ParquetWriter(path, table.schema)
-                writer.write_table(table.cast(writer.schema))
-            else:
-                piece.to_csv(path, mode="w" if k == 0 else "a", header=k == 0, index=False)
-            rows += len(piece)
-    finally:
-        if writer is not None:
-            writer.close()
-    return path, rows

@@ -23,13 +23,20 @@ from gluonts.core.component import validated
 from gluonts.dataset.common import DataEntry
 from gluonts.transform import MapTransformation
 
-FLOAT32_MAX = float(np.finfo(np.float32).max)
-# the largest |value| a series may hold: headroom below float32's range for sample paths beyond the data
-MAX_MAGNITUDE = FLOAT32_MAX / 1e3
+from .constants import FLOAT32_MAX, MAX_MAGNITUDE
+from .errors import DataError
+from .frequency import make_period, period_frequency
 
-
-class DataError(ValueError):
-    """A dataset, series or argument the models cannot use, with the reason in the message."""
+__all__ = [  # DataError and the bounds are re-exported: they were defined here first
+    "FLOAT32_MAX",
+    "MAX_MAGNITUDE",
+    "DataError",
+    "ValidateSeries",
+    "check_dataset",
+    "check_entry",
+    "check_positive",
+    "describe",
+]
 
 
 def check_positive(**values: Any) -> None:
@@ -55,17 +62,19 @@ def _as_period(start: Any, freq: Optional[str], who: str) -> pd.Period:
         if freq is None:
             raise DataError(
                 f"{who}: 'start' {start!r} carries no frequency; give it as a pandas Period "
-                "(pd.Period('2020-01-01', freq='h')), or tell the estimator freq="
+                "(pd.Period('2020-01-01', freq='h')), or tell the estimator freq=",
+                field="freq",
             )
-        from .frequency import make_period, period_frequency
-
         try:
             return make_period(start, period_frequency(freq))
         except (ValueError, TypeError) as error:
-            raise DataError(f"{who}: cannot read 'start' {start!r} as a time of frequency {freq!r}: {error}") from None
+            raise DataError(
+                f"{who}: cannot read 'start' {start!r} as a time of frequency {freq!r}: {error}", field="start"
+            ) from None
     raise DataError(
         f"{who}: 'start' must be a pandas Period carrying the frequency "
-        f"(e.g. pd.Period('2020-01-01', freq='h')), got {type(start).__name__}"
+        f"(e.g. pd.Period('2020-01-01', freq='h')), got {type(start).__name__}",
+        field="start",
     )
 
 
@@ -85,37 +94,43 @@ def check_entry(
     if not isinstance(entry, dict):
         raise DataError(f"{who}: a data entry must be a dict with 'start' and 'target', got {type(entry).__name__}")
     if "target" not in entry:
-        raise DataError(f"{who} has no 'target' field")
+        raise DataError(f"{who} has no 'target' field", field="target")
     try:
         target64 = np.asarray(entry["target"], dtype=np.float64)
     except (TypeError, ValueError):
-        raise DataError(f"{who}: 'target' holds non-numeric values") from None
+        raise DataError(f"{who}: 'target' holds non-numeric values", field="target") from None
     expected_ndim = 1 if target_dim is None else 2
     if target64.ndim != expected_ndim:
         shape = "(time,)" if target_dim is None else f"({target_dim}, time)"
         hint = (
             " (one value per time step: this model is univariate)" if target_dim is None and target64.ndim == 2 else ""
         )
-        raise DataError(f"{who}: 'target' must have shape {shape}, got shape {target64.shape}{hint}")
+        raise DataError(f"{who}: 'target' must have shape {shape}, got shape {target64.shape}{hint}", field="target")
     if target_dim is not None and target64.shape[0] != target_dim:
-        raise DataError(f"{who}: 'target' has {target64.shape[0]} variables, the model expects {target_dim}")
+        raise DataError(
+            f"{who}: 'target' has {target64.shape[0]} variables, the model expects {target_dim}", field="target"
+        )
     if target64.shape[-1] == 0:
-        raise DataError(f"{who}: 'target' is empty (length 0)")
+        raise DataError(f"{who}: 'target' is empty (length 0)", field="target")
     infinite = np.isinf(target64)
     if infinite.any():
         position = tuple(int(i) for i in np.argwhere(infinite)[0])
         where = position[0] if len(position) == 1 else position
         raise DataError(
             f"{who}: 'target' holds an infinite value at position {where} "
-            f"({int(infinite.sum())} in all); mark missing values with NaN"
+            f"({int(infinite.sum())} in all); mark missing values with NaN",
+            field="target",
         )
     finite = target64[~np.isnan(target64)]
     if finite.size == 0:
-        raise DataError(f"{who}: 'target' has no observed value (all {target64.shape[-1]} values are NaN)")
+        raise DataError(
+            f"{who}: 'target' has no observed value (all {target64.shape[-1]} values are NaN)", field="target"
+        )
     if np.abs(finite).max() > MAX_MAGNITUDE:
         raise DataError(
             f"{who}: 'target' reaches {np.abs(finite).max():.3g}, beyond what float32 models can hold "
-            f"(|value| <= {MAX_MAGNITUDE:.1e}); rescale the data"
+            f"(|value| <= {MAX_MAGNITUDE:.1e}); rescale the data",
+            field="target",
         )
     normalised = dict(entry)
     normalised["target"] = target64.astype(np.float32)

@@ -11,6 +11,7 @@ from gluonts.time_feature import get_lags_for_frequency
 
 from lagllama_gluonts import LagLlamaEstimator
 from lagllama_gluonts.estimator import frequency_lags
+from lagllama_gluonts.layers import lag_features
 from lagllama_gluonts.module import LagLlamaModel
 
 from conftest import LAG_LLAMA_FIXTURES
@@ -92,8 +93,6 @@ def test_lags_property_is_the_one_based_convention_of_gluonts_and_informer():
     # lag L is the value L steps before the predicted position: the token predicting the
     # value after a series 0, 1, 2, ... reads, at lag L, the value (length - L)
     series = torch.arange(20.0)[None]
-    from lagllama_gluonts.module import lag_features
-
     last_token = lag_features(series, model.lag_index, 1)[0, 0]
     assert last_token.tolist() == [20.0 - lag for lag in model.lags]
 
@@ -126,6 +125,47 @@ def test_loss_is_the_per_series_mean_of_the_nll_per_position():
     )
     target = torch.cat((batch["past_target"][:, -7:], batch["future_target"]), dim=1)
     torch.testing.assert_close(nll, -model.distr_output.distribution(args, loc, scale).log_prob(target))
+
+
+def test_training_loss_is_the_token_mean_of_the_model_loss(monkeypatch):
+    """The Lightning module trains on LagLlamaModel.loss (as GluonTS's DeepAR module), with the
+    token-weighted mean the reference trains on, which differs from the per-series mean."""
+    from lagllama_gluonts.lightning_module import LagLlamaLightningModule
+
+    model_kwargs = dict(
+        max_context_length=64,
+        scaling="robust",
+        input_size=1,
+        n_layer=1,
+        n_embd_per_head=4,
+        n_head=2,
+        lags_seq=[0, 2, 5],
+    )
+    module = LagLlamaLightningModule(model_kwargs=model_kwargs, context_length=8, prediction_length=3, aug_prob=0.0)
+    g = torch.Generator().manual_seed(0)
+    batch = dict(
+        past_target=torch.randn(2, 13, generator=g),
+        past_observed_values=torch.ones(2, 13),
+        past_time_feat=torch.randn(2, 13, 6, generator=g),
+        future_time_feat=torch.randn(2, 3, 6, generator=g),
+        future_target=torch.randn(2, 3, generator=g),
+        future_observed_values=torch.ones(2, 3),
+    )
+    batch["past_observed_values"][1, -6:] = 0  # series 1 has fewer observed positions: the means differ
+    nll, observed = module.model.nll_per_position(**batch)
+    token = module.model.loss(**batch, reduction="token")
+    torch.testing.assert_close(token, (nll * observed).sum() / observed.sum())
+    assert not torch.isclose(token, module.model.loss(**batch).mean())
+    with pytest.raises(ValueError, match="reduction"):
+        module.model.loss(**batch, reduction="sum")
+
+    calls = []
+    model_loss = module.model.loss
+    monkeypatch.setattr(module.model, "loss", lambda **kw: calls.append(kw["reduction"]) or model_loss(**kw))
+    module.log = lambda *args, **kwargs: None
+    torch.testing.assert_close(module.training_step(batch, 0), token)
+    assert calls == ["token"]
+    torch.testing.assert_close(module.validation_step(batch, 0), token)
 
 
 def test_context_length_one_trains_a_step_and_forecasts(tmp_path):

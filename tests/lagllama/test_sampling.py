@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from lagllama_gluonts.module import LagLlamaModel, RotaryEmbedding
+from lagllama_gluonts.layers import RotaryEmbedding
+from lagllama_gluonts.module import LagLlamaModel
 
 from conftest import LAG_LLAMA_FIXTURES
 

@@ -1,0 +1,174 @@
+"""The file layer: a table file read into a raw ``DataFrame`` and a long forecast table
+written out, with clear errors for a missing, empty or unreadable file, and the cell-level
+parsing (numbers, timestamps) every reader above shares. Imports only the error module.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Optional, Sequence, Tuple, Union
+
+import numpy as np
+import pandas as pd
+
+from .errors import DataError
+
+PathLike = Union[str, Path]
+
+# Column names taken as the timestamps when none is named (else the first column).
+TIME_COLUMN_NAMES = ("ds", "date", "datetime", "timestamp", "time")
+SEPARATORS = ",;\t|"
+
+
+def sniff_separator(path: PathLike) -> str:
+    """The column separator of a delimited text file, from its first lines."""
+    with open(path, newline="", encoding="utf-8", errors="replace") as handle:
+        sample = "".join(handle.readline() for _ in range(20))
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=SEPARATORS).delimiter
+    except csv.Error:
+        return ","  # one column, or nothing to tell: pandas' default
+
+
+def _has_pyarrow() -> bool:
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def read_frame(
+    path: PathLike, sep: Optional[str] = None, engine: Optional[str] = None, **read_csv_kwargs
+) -> pd.DataFrame:
+    """The raw table, with clear errors for a missing, empty or unreadable file: delimited
+    text, or Parquet (a ``.parquet`` file, read with pyarrow when it is installed).
+
+    Delimited text is read with pandas' pyarrow engine when pyarrow is installed (several
+    times faster on large files, timestamps parsed natively), else with its C engine.
+    ``engine`` forces one. The C engine decides where the two would differ: a file pyarrow
+    refuses (e.g. rows with fewer cells than the header, which the C engine fills with NaN),
+    and timestamps with UTC offsets (pyarrow converts them to UTC; the tables here keep each
+    timestamp's local wall time).
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{str(path)!r} is a directory, not a table file")
+    if not path.is_file():
+        raise DataError(f"table file not found: {str(path)!r}")
+    if path.suffix.lower() in (".parquet", ".pq"):
+        if not _has_pyarrow():
+            raise DataError(f"reading {str(path)!r} needs pyarrow: pip install pyarrow")
+        try:
+            frame = pd.read_parquet(path, engine="pyarrow")
+        except Exception as error:  # pyarrow's errors for a broken or foreign file
+            raise DataError(f"cannot read {str(path)!r} as Parquet: {error}") from None
+        if not isinstance(frame.index, pd.RangeIndex):  # e.g. timestamps saved as the index
+            frame = frame.reset_index()
+        frame.columns = [str(c).strip() for c in frame.columns]
+        return frame
+    sep = sep or sniff_separator(path)
+    frame = None
+    if engine == "pyarrow" or (engine is None and not read_csv_kwargs and _has_pyarrow()):
+        frame = _read_with_pyarrow(path, sep)
+    if frame is None:
+        try:
+            frame = pd.read_csv(path, sep=sep, **read_csv_kwargs)
+        except pd.errors.EmptyDataError:
+            raise DataError(f"{str(path)!r} is empty") from None
+        except Exception as error:  # pandas has many parser error types
+            raise DataError(f"cannot read {str(path)!r} as CSV: {error}") from None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    return frame
+
+
+def _read_with_pyarrow(path: Path, sep: str) -> Optional[pd.DataFrame]:
+    """The file through pandas' pyarrow engine, or None where the C engine must decide."""
+    try:
+        frame = pd.read_csv(path, sep=sep, engine="pyarrow")
+    except Exception:  # empty, ragged or otherwise odd files: the C engine's answer and errors
+        return None
+    if any(isinstance(dtype, pd.DatetimeTZDtype) for dtype in frame.dtypes):
+        return None  # offsets were converted to UTC: re-read for the local wall time
+    for column in frame.columns:
+        dtype = frame[column].dtype
+        if isinstance(dtype, pd.ArrowDtype) or str(dtype).startswith(("date32", "time")):
+            return None  # types pandas' own engine never produces
+    return frame
+
+
+def guess_time_column(columns: Sequence[str]) -> str:
+    """The timestamp column: one named like ``ds``/``date``, else the first column."""
+    if not len(columns):
+        raise DataError("the table has no columns")
+    lowered = {str(c).lower(): str(c) for c in columns}
+    for name in TIME_COLUMN_NAMES:
+        if name in lowered:
+            return lowered[name]
+    return str(columns[0])
+
+
+def to_numbers(raw: pd.Series) -> Tuple[np.ndarray, Optional[int]]:
+    """A column's cells as float64 (blank and whitespace-only cells NaN), and the position of
+    the first cell holding text (None when there is none): the callers phrase the error."""
+    if pd.api.types.is_numeric_dtype(raw.dtype):
+        return raw.to_numpy(dtype=np.float64, na_value=np.nan), None
+    values = pd.to_numeric(raw, errors="coerce")
+    bad = values.isna().to_numpy() & raw.notna().to_numpy()
+    if bad.any():
+        bad &= raw.astype(str).str.strip().to_numpy() != ""  # whitespace-only cells are missing, not text
+    first = int(np.flatnonzero(bad)[0]) if bad.any() else None
+    return values.to_numpy(dtype=np.float64, na_value=np.nan), first
+
+
+def numeric_column(frame: pd.DataFrame, column: str) -> pd.Series:
+    """The column as float64; text is an error naming a cell (blanks are NaN)."""
+    raw = frame[column]
+    values, row = to_numbers(raw)
+    if row is not None:
+        raise DataError(f"column {column!r} has non-numeric values, e.g. {raw.iloc[row]!r} in data row {row + 1}")
+    return pd.Series(values, index=raw.index, name=column)
+
+
+def parse_timestamps(frame: pd.DataFrame, column: str) -> pd.DatetimeIndex:
+    try:
+        times = pd.to_datetime(frame[column], format="mixed")
+    except (ValueError, TypeError) as error:
+        raise DataError(f"cannot parse the timestamps in column {column!r}: {error}") from None
+    if times.isna().any():
+        row = int(np.flatnonzero(times.isna().to_numpy())[0])
+        raise DataError(f"missing timestamp in column {column!r}, data row {row + 1}")
+    if getattr(times.dt, "tz", None) is not None:
+        times = times.dt.tz_localize(None)
+    return pd.DatetimeIndex(times)
+
+
+def write_forecast_frames(path: PathLike, frames) -> Tuple[Path, int]:
+    """Write the pieces of a long forecast table (e.g. from
+    :func:`~lagllama_gluonts.common.dataframes.predict_series`) to one file as they come:
+    CSV, or Parquet for a ``.parquet`` name (pyarrow). Only one piece is in memory at a time.
+    Returns the path and the number of rows written."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    parquet = path.suffix.lower() in (".parquet", ".pq")
+    if parquet and not _has_pyarrow():
+        raise DataError(f"writing {str(path)!r} needs pyarrow: pip install pyarrow")
+    rows, writer = 0, None
+    try:
+        for k, piece in enumerate(frames):
+            if parquet:
+                import pyarrow as pa
+                import pyarrow.parquet as pq
+
+                table = pa.Table.from_pandas(piece, preserve_index=False)
+                if writer is None:
+                    writer = pq.ParquetWriter(path, table.schema)
+                writer.write_table(table.cast(writer.schema))
+            else:
+                piece.to_csv(path, mode="w" if k == 0 else "a", header=k == 0, index=False)
+            rows += len(piece)
+    finally:
+        if writer is not None:
+            writer.close()
+    return path, rows

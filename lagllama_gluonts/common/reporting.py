@@ -1,0 +1,137 @@
+"""Reporting: the files (``metrics.json``, ``item_metrics.csv``, ``forecast.csv``, PNGs) both
+models' commands write, and the one-line summaries they print. The top of the evaluation
+layers: it computes nothing itself (:mod:`~lagllama_gluonts.common.backtesting` does).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import pandas as pd
+from gluonts.dataset import Dataset
+from gluonts.model.forecast import Forecast
+from gluonts.model.predictor import Predictor
+
+from .backtesting import RollingBacktest, TimeSeries, compare_backtests, compare_metrics_table
+from .constants import QUANTILES
+from .dataframes import predict_series
+from .files import write_forecast_frames
+from .plots import plot_backtest, plot_forecasts, plot_history_and_forecast
+from .plots import plot_items as plot_table_items
+from .tables import forecast_table
+
+METRICS_FILE = "metrics.json"
+FORECASTS_PNG = "forecasts.png"
+ITEM_METRICS_FILE = "item_metrics.csv"
+BACKTEST_PNG = "backtest.png"
+
+
+def backtest_side_by_side(
+    predictors: Dict[str, Predictor],
+    test_data: Dataset,
+    num_samples: int = 100,
+    max_series: Optional[int] = None,
+    progress: bool = True,
+) -> Tuple[Dict[str, Dict[str, float]], List[Forecast], List[TimeSeries]]:
+    """:func:`~lagllama_gluonts.common.backtesting.compare_backtests`, its metrics printed side
+    by side (the commands' report). Returns what ``compare_backtests`` returns."""
+    metrics, forecasts, tss = compare_backtests(
+        predictors, test_data, num_samples=num_samples, max_series=max_series, progress=progress
+    )
+    print(compare_metrics_table(metrics), flush=True)
+    return metrics, forecasts, tss
+
+
+def write_report(
+    out: Union[Path, str], record: dict, forecasts: Sequence[Forecast], tss: Sequence[TimeSeries], title: str
+) -> Tuple[Path, Path]:
+    """``OUT/metrics.json`` (the record) and ``OUT/forecasts.png``: the same names for both models."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    metrics_path = out / METRICS_FILE
+    metrics_path.write_text(json.dumps(record, indent=2, default=float))
+    png = plot_forecasts(forecasts, tss, out / FORECASTS_PNG, num_series=4, title=title)
+    print(f"wrote {metrics_path} and {png}")
+    return metrics_path, png
+
+
+def write_forecast(
+    out: Union[Path, str],
+    table,
+    column: str,
+    forecast: Forecast,
+    title: str,
+    quantiles: Sequence[float] = QUANTILES,
+    history: Optional[int] = None,
+) -> Tuple[Path, Path]:
+    """``OUT/forecast.csv`` (timestamp on the table's own grid, mean, median, ``q0.1`` ...,
+    in the column's units) and ``OUT/forecast.png`` for a forecast past the end of a
+    :class:`~lagllama_gluonts.common.tables.RegularTable` column: both models' CLIs."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    horizon = forecast.prediction_length
+    frame = forecast_table(forecast, quantiles, timestamps=table.future_timestamps(horizon))
+    csv_path = out / "forecast.csv"
+    frame.to_csv(csv_path, index=False)
+    values = table.frame[column]
+    recent = values.iloc[-(history or max(4 * horizon, 64)) :]
+    png = plot_history_and_forecast(recent, frame, out / "forecast.png", title)
+    print(f"wrote {csv_path} and {png} (forecast {frame['timestamp'].iloc[0]} .. {frame['timestamp'].iloc[-1]})")
+    return csv_path, png
+
+
+def write_backtest_report(
+    out: Union[Path, str], result: RollingBacktest, title: str, extra: Optional[dict] = None
+) -> Tuple[Path, Path, Path]:
+    """``OUT/metrics.json`` (aggregates per model and what was skipped), ``OUT/item_metrics.csv``
+    (one row per model and item) and ``OUT/backtest.png`` (the first items' windows)."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    metrics_path = out / METRICS_FILE
+    metrics_path.write_text(json.dumps({**(extra or {}), **result.record()}, indent=2, default=float))
+    items_path = out / ITEM_METRICS_FILE
+    result.item_metrics.to_csv(items_path, index=False)
+    png = plot_backtest(result.examples, out / BACKTEST_PNG, title=title)
+    print(f"wrote {metrics_path}, {items_path} and {png}")
+    return metrics_path, items_path, png
+
+
+def forecast_table_file(
+    predictor,
+    table,
+    path: Union[Path, str],
+    title: str,
+    num_samples: Optional[int] = None,
+    quantiles: Sequence[float] = QUANTILES,
+    plot_items: int = 4,
+    progress: Optional[bool] = None,
+) -> Tuple[Path, int, Path]:
+    """Forecast every item of a :class:`~lagllama_gluonts.common.tables.SeriesTable` past its
+    end and write the long table (item, timestamp, mean, median, ``q0.1`` ...) to ``path``
+    (.csv or .parquet) piece by piece as the forecasts stream; ``forecast.png`` beside it
+    shows the first ``plot_items`` items. Returns the file, its rows and the PNG."""
+    path = Path(path)
+    first: List[pd.DataFrame] = []
+
+    def pieces():
+        for piece in predict_series(predictor, table.series, quantiles, num_samples=num_samples, progress=progress):
+            if not first:
+                first.append(piece[piece[table.id_column].isin(pd.unique(piece[table.id_column])[:plot_items])])
+            yield piece
+
+    path, rows = write_forecast_frames(path, pieces())
+    shown = first[0]
+    horizon = len(shown) // max(1, shown[table.id_column].nunique())
+    history = table.history(list(pd.unique(shown[table.id_column])), max(4 * horizon, 64))
+    png = plot_table_items(
+        history,
+        shown,
+        path.parent / "forecast.png",
+        title,
+        max_items=plot_items,
+        id_column=table.id_column,
+        time_column=table.time_column,
+    )
+    return path, rows, png
