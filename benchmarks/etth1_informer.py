@@ -146,7 +146,7 @@ class WindowBatcher:
     def __init__(self, estimator, module, z: np.ndarray, start: pd.Period):
         self.model = module.model.eval()
         self.H = estimator.prediction_length
-        self.past = self.model._past_length
+        self.past = self.model.past_length
         transformed = next(iter(estimator.create_transformation().apply([entry(z, len(z), start)], is_train=False)))
         self.target = torch.as_tensor(transformed[FieldName.TARGET])
         self.observed = torch.as_tensor(transformed[FieldName.OBSERVED_VALUES])

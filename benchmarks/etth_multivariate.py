@@ -147,7 +147,7 @@ def informer(z: np.ndarray, start: pd.Period, H: int, args) -> dict:
     target = torch.as_tensor(transformed[FieldName.TARGET])  # (D, T)
     observed = torch.as_tensor(transformed[FieldName.OBSERVED_VALUES])
     time_feat = torch.as_tensor(transformed[FieldName.FEAT_TIME]).T.contiguous()  # (T + H, F)
-    past = model._past_length
+    past = model.past_length
     means = []
     starts = test_starts(H)
     with torch.no_grad():

@@ -287,8 +287,12 @@ class InformerModel(nn.Module):
     # ----------------------------------------------------------------------
 
     @property
-    def _past_length(self) -> int:
+    def past_length(self) -> int:
+        """Past values one window holds: the context and the longest lag's reach before it."""
         return self.context_length + max(self.lags_seq)
+
+    # the name before the shared vocabulary (Lag-Llama's network always called it past_length)
+    _past_length = past_length
 
     @property
     def _num_variables(self) -> int:
@@ -309,9 +313,9 @@ class InformerModel(nn.Module):
     def describe_inputs(self, batch_size=1) -> InputSpec:
         num_dynamic = self.num_time_features + self.num_feat_dynamic_real
         target = (
-            (batch_size, self._past_length)
+            (batch_size, self.past_length)
             if self.target_dim is None
-            else (batch_size, self._past_length, self.target_dim)
+            else (batch_size, self.past_length, self.target_dim)
         )
         inputs = {
             "feat_static_cat": Input(shape=(batch_size, self.num_feat_static_cat), dtype=torch.long),
@@ -320,7 +324,7 @@ class InformerModel(nn.Module):
                 dtype=torch.float,
             ),
             "past_time_feat": Input(
-                shape=(batch_size, self._past_length, num_dynamic),
+                shape=(batch_size, self.past_length, num_dynamic),
                 dtype=torch.float,
             ),
             "past_target": Input(shape=target, dtype=torch.float),
@@ -334,14 +338,14 @@ class InformerModel(nn.Module):
             inputs["past_feat_dynamic_real"] = Input(
                 shape=(
                     batch_size,
-                    self._past_length,
+                    self.past_length,
                     self.num_past_feat_dynamic_real,
                 ),
                 dtype=torch.float,
             )
         if self.embed != "timeF":
             marks = len(CALENDAR_MARKS)
-            inputs["past_time_marks"] = Input(shape=(batch_size, self._past_length, marks), dtype=torch.float)
+            inputs["past_time_marks"] = Input(shape=(batch_size, self.past_length, marks), dtype=torch.float)
             inputs["future_time_marks"] = Input(shape=(batch_size, self.prediction_length, marks), dtype=torch.float)
         return InputSpec(inputs, zeros_fn=torch.zeros)
 
@@ -379,7 +383,7 @@ class InformerModel(nn.Module):
         multivariate model.
         """
         H = self.prediction_length
-        past_length = self._past_length
+        past_length = self.past_length
         batch_size = past_target.shape[0]
 
         _, loc, scale = self.scaler(

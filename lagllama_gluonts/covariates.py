@@ -1,6 +1,6 @@
 """Covariates in GluonTS's fields for Lag-Llama: the checks and the data plumbing.
 
-The network side is :class:`~lagllama_gluonts.module.CovariateEncoder`. Here: the entries'
+The network side is :class:`~lagllama_gluonts.covariate_encoder.CovariateEncoder`. Here: the entries'
 ``feat_dynamic_real`` (known over the horizon), ``past_feat_dynamic_real`` (known only in the
 past), ``feat_static_real`` and ``feat_static_cat`` are checked against the model's covariate
 configuration (a clear :class:`DataError` naming the item, the field and the problem, never a

@@ -49,7 +49,7 @@ def test_lags_seq_is_a_deprecated_alias_of_lags():
     assert old.lags == new.lags == new.lags_seq == [1, 24]
     model = new.create_lightning_module().model
     assert model.lags_seq == [0, 1, 24]  # the network's own list, lag 0 added
-    assert new.past_length == 16 + 24 == model._past_length
+    assert new.past_length == 16 + 24 == model.past_length == model._past_length
     with pytest.raises(ValueError, match="not both"):
         small(lags=[1], lags_seq=[2])
 
