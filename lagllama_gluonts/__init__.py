@@ -30,7 +30,7 @@ _HOMES = {
     "CheckpointError": ".checkpoint",
     "read_checkpoint": ".checkpoint",
     "save_checkpoint": ".checkpoint",
-    "DataError": ".common.validation",
+    "DataError": ".common.errors",
     "dataset_from_df": ".common.dataframes",
     "predict_df": ".common.dataframes",
     "LagLlamaEstimator": ".estimator",
@@ -42,7 +42,7 @@ _HOMES = {
 if TYPE_CHECKING:  # pragma: no cover
     from .checkpoint import Checkpoint, CheckpointError, read_checkpoint, save_checkpoint
     from .common.dataframes import dataset_from_df, predict_df
-    from .common.validation import DataError
+    from .common.errors import DataError
     from .estimator import LagLlamaEstimator
     from .lightning_module import LagLlamaLightningModule
     from .module import LagLlamaModel

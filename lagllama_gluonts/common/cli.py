@@ -1,9 +1,12 @@
-"""Argument builders both command lines use, so that they spell the same thing the same way
-(``--csv``, ``--target``, ``--time-column``, ``--freq``, ``--sep``, ``--prediction-length``,
-``--num-samples``, ``--seed``, ``--device``, ``--out`` ...), and the one way they end on a
-user error: a single line ``PROG: error: ...`` on stderr and exit status 2.
+"""The command-line layer both models share: argument types and builders, so that both spell
+the same thing the same way (``--csv``, ``--target``, ``--prediction-length``, ``--threads``,
+``--nonnegative``, ``--out`` ...); one parser class; one user-error type, :class:`CLIError`,
+reported as one line ``PROG: error: ...`` with exit status 2; one dispatch (a command's name,
+or any of its aliases, to its function); and the program name as the user typed it
+(``python -m lagllama_gluonts`` or ``lagllama-gluonts``).
 
-Kept free of torch imports: ``--help`` and input errors answer at once.
+The commands themselves live in :mod:`~lagllama_gluonts.common.commands`; this module is kept
+free of torch imports: ``--help`` and input errors answer at once.
 """
 
 from __future__ import annotations
@@ -13,10 +16,16 @@ import logging
 import sys
 import warnings
 from pathlib import Path
-from typing import Callable, Dict, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
+from .constants import QUANTILES
 from .datasets import MIRRORED_DATASETS
-from .validation import DataError
+from .errors import DataError, message_with_flags
+
+
+class CLIError(DataError):
+    """A problem with the user's input or options, reported as one line and exit status 2."""
+
 
 # --------------------------------------------------------------------------- argument types
 
@@ -60,6 +69,155 @@ def device(text: str) -> str:
     raise argparse.ArgumentTypeError(f"expected auto, cpu, cuda, cuda:N or mps, got {text!r}")
 
 
+# The forecast distributions' names on both command lines; the other spellings a user may know
+# (the Python API's ``studentT``, GluonTS's class names) are accepted and mean the same.
+DISTRIBUTIONS = ("student-t", "low-rank-normal")
+_DISTRIBUTION_SPELLINGS = {
+    "studentt": "student-t",
+    "student_t": "student-t",
+    "studenttoutput": "student-t",
+    "lowranknormal": "low-rank-normal",
+    "low_rank_normal": "low-rank-normal",
+    "lowrankmultivariatenormal": "low-rank-normal",
+    "lowrankmultivariatenormaloutput": "low-rank-normal",
+}
+
+
+def distribution(text: str) -> str:
+    """argparse type of ``--distribution``: one of :data:`DISTRIBUTIONS`, any spelling."""
+    if text in DISTRIBUTIONS:
+        return text
+    value = _DISTRIBUTION_SPELLINGS.get(text.lower().replace("-", "").replace(" ", ""))
+    if value is None:
+        raise argparse.ArgumentTypeError(f"expected one of {', '.join(DISTRIBUTIONS)}, got {text!r}")
+    return value
+
+
+# --------------------------------------------------------------------------- the parser and dispatch
+
+
+def program_name(console_script: str, package: str) -> str:
+    """How the user started the program: ``python -m PACKAGE`` or the console script's name."""
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)  # None for a console script
+    return (
+        f"python -m {package}" if spec is not None and spec.name in (package, f"{package}.__main__") else console_script
+    )
+
+
+class Parser(argparse.ArgumentParser):
+    """A usage error is one line, ``PROG: error: COMMAND: ...`` with exit status 2, like every
+    other user error (argparse's own prints the usage block first). ``handlers``: each command's
+    name and alias to its function, filled by :func:`add_command`. Subparsers share the class."""
+
+    root: Optional[str] = None  # the program name, on the subparsers too
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.handlers: Dict[str, Callable] = {}
+
+    def error(self, message: str):
+        root = self.root or self.prog
+        command = self.prog[len(root) :].strip()
+        self.exit(2, f"{root}: error: {command + ': ' if command else ''}{message}\n")
+
+
+def command_parsers(parser: Parser):
+    """The root parser's subcommand action (``dest="command"``), created once."""
+    return parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+
+def add_command(
+    parser: Parser,
+    commands,
+    name: str,
+    run: Callable,
+    configure: Optional[Callable[[Parser], None]] = None,
+    aliases: Sequence[str] = (),
+    **kwargs,
+) -> Parser:
+    """A subcommand of ``parser`` that runs ``run(args)``, its options added by ``configure``.
+    Each alias is a parser of its own with the same options, so that usage lines and errors
+    name the command the user typed."""
+    first = None
+    for spelling in (name, *aliases):
+        options = dict(kwargs, help=f"another name of {name}") if spelling != name and "help" in kwargs else kwargs
+        sub = commands.add_parser(spelling, **options)
+        sub.root = parser.prog
+        sub.set_defaults(canonical_command=name)
+        if configure is not None:
+            configure(sub)
+        parser.handlers[spelling] = run
+        first = first or sub
+    return first
+
+
+# the data layer's parameters (a DataError's ``field``, quoted ``name=`` in its message) as flags
+FLAGS = {
+    "id_column": "--item-column",
+    "item_column": "--item-column",
+    "timestamp_column": "--time-column",
+    "time_column": "--time-column",
+    "freq": "--freq",
+    "target": "--target",
+    "sep": "--sep",
+}
+
+
+def run_command(
+    prog: str, commands: Dict[str, Callable], args: argparse.Namespace, user_errors: Sequence[type] = ()
+) -> int:
+    """Run ``commands[args.command]``; a user error is one line on stderr and exit status 2."""
+    from .datasets import MirrorFileMissing
+
+    errors = (DataError, MirrorFileMissing, *user_errors)
+    try:
+        check_out_dir(getattr(args, "out", None), is_file=getattr(args, "out_is_file", False))
+        return commands[args.command](args)
+    except errors as error:
+        message = message_with_flags(str(error), FLAGS).strip().splitlines()
+        print(f"{prog}: error: {message[0] if message else type(error).__name__}", file=sys.stderr)
+        for line in message[1:]:  # details (e.g. a checkpoint's differing shapes) go below the line
+            print(f"  {line}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+
+
+def main(build_parser: Callable[[str], Parser], prog: str, argv: Optional[List[str]], user_errors=()) -> int:
+    """Both programs' entry point: parse (``--help`` and usage errors end here), quieten the
+    libraries' warnings (the command line's choice, never the library's), then dispatch.
+    ``user_errors``: more error types reported as one line, or a function returning them
+    (imported only once the arguments are read: ``--help`` loads no model code)."""
+    parser = build_parser(prog)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as done:  # --help (0) or a usage error (2, one line already printed)
+        return done.code if isinstance(done.code, int) else 2
+    quiet_libraries(everything=getattr(args, "quiet", False))
+    user_errors = tuple(user_errors() if callable(user_errors) else user_errors)
+    return run_command(prog, parser.handlers, args, user_errors=user_errors)
+
+
+def quiet_libraries(everything: bool = False) -> None:
+    """Warning filters for a command-line run, installed by :func:`main` only: the libraries'
+    deprecation and user warnings are noise to a command-line user; ``everything``
+    (``--quiet``) silences every warning and Lightning's summaries."""
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", category=UserWarning)
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric", "gluonts", "pytorch_lightning"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    if everything:
+        for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
+            logging.getLogger(name).setLevel(logging.ERROR)
+        warnings.filterwarnings("ignore")
+
+
+def default_out(args: argparse.Namespace, model: str, name: str) -> Path:
+    """``--out``, else ``out/MODEL/COMMAND/NAME`` (the command as typed, e.g. ``zero-shot``)."""
+    return args.out or Path("out") / model / args.command / name
+
+
 # --------------------------------------------------------------------------- argument groups
 
 
@@ -75,7 +233,7 @@ def add_dataset_argument(parser, required: bool = False, default: Optional[str] 
     )
 
 
-def add_table_arguments(parser, target_help: str = "the column to forecast", several: bool = False) -> None:
+def add_table_arguments(parser, target_help: str = "the column to forecast", several: bool = True) -> None:
     """``--csv`` and how to read it: the shared table reader's options. ``several``: ``--target``
     takes one or more columns (a wide table: each column its own series)."""
     parser.add_argument(
@@ -116,14 +274,52 @@ def add_table_arguments(parser, target_help: str = "the column to forecast", sev
     )
 
 
+def add_spelling(parser, flag: str, dest: str, type: Callable) -> None:
+    """Another spelling of an option (``--n-head`` of ``--n-heads``): the same destination, left
+    out of ``--help``; an error names the spelling the user typed."""
+    parser.add_argument(flag, dest=dest, type=type, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
+
+def add_covariate_arguments(parser) -> None:
+    """``--covariates`` (past-only: only their history is read) and ``--known-covariates``
+    (known over the horizon too: the rows after each series' last target value)."""
+    parser.add_argument(
+        "--covariates",
+        "--past-covariates",
+        dest="covariates",
+        nargs="+",
+        default=None,
+        metavar="COL",
+        help="with --csv: columns fed as past-only covariates (past_feat_dynamic_real; their future "
+        "is unknown, only their history is used)",
+    )
+    parser.add_argument(
+        "--known-covariates",
+        nargs="+",
+        default=None,
+        metavar="COL",
+        help="with --csv: columns known over the horizon too (feat_dynamic_real: calendars, planned prices); "
+        "forecasting reads their values from the --prediction-length rows after the last target value "
+        "(target left empty)",
+    )
+
+
 def add_forecast_output(parser) -> None:
-    """``--output FILE``: where a table's forecasts go, CSV or Parquet by the suffix."""
+    """``--output FILE``: where a table's forecasts go, CSV or Parquet by the suffix; and
+    ``--quantiles``: which quantile columns it has."""
     parser.add_argument(
         "--output",
         type=Path,
         default=None,
         metavar="FILE",
         help="with --csv: the forecast table, .csv or .parquet (default: OUT/forecast.csv)",
+    )
+    parser.add_argument(
+        "--quantiles",
+        type=quantile,
+        nargs="+",
+        default=list(QUANTILES),
+        help="quantile columns to write (default: 0.1 ... 0.9)",
     )
 
 
@@ -143,44 +339,6 @@ def add_window_arguments(parser) -> None:
     )
 
 
-def read_table_args(args: argparse.Namespace):
-    """The ``--csv`` table of many series (long with ``--item-column``, else wide: one series per
-    ``--target`` column) as a :class:`~lagllama_gluonts.common.tables.SeriesTable`, checked
-    before any model is loaded."""
-    from .tables import read_series_table
-
-    targets = args.target if isinstance(args.target, (list, tuple)) else ([args.target] if args.target else [])
-    return read_series_table(
-        args.csv, targets, item_column=args.item_column, time_column=args.time_column, freq=args.freq, sep=args.sep
-    )
-
-
-def check_table_source(args: argparse.Namespace, table_only: Sequence[str]) -> None:
-    """One of ``--dataset`` and ``--csv``; the ``table_only`` options (argparse dests) only with
-    ``--csv``, and a table needs ``--target`` and ``--prediction-length``. Both CLIs' message."""
-    if args.dataset is not None and args.csv is not None:
-        raise DataError("give one of --dataset NAME or --csv FILE, not both")
-    if args.csv is None:
-        for option in table_only:
-            if getattr(args, option, None) is not None:
-                raise DataError(f"--{option.replace('_', '-')} works on a table: it needs --csv FILE")
-        return
-    if args.target is None:
-        raise DataError("--csv needs --target COLUMN (the column, or columns, to forecast)")
-    if args.prediction_length is None:
-        raise DataError("--csv needs --prediction-length H (steps to forecast)")
-
-
-def forecast_output(args: argparse.Namespace, out: Path) -> Path:
-    """``--output`` (checked: .csv or .parquet), else ``OUT/forecast.csv``."""
-    path = getattr(args, "output", None) or out / "forecast.csv"
-    if path.suffix.lower() not in (".csv", ".parquet", ".pq"):
-        raise DataError(f"--output {str(path)!r}: name a .csv or .parquet file")
-    if path.is_dir():
-        raise DataError(f"--output {str(path)!r} is a folder; name the file to write")
-    return path
-
-
 def add_prediction_length(parser, default: Optional[int] = None, what: str = "the dataset's") -> None:
     parser.add_argument(
         "--prediction-length", type=positive_int, default=default, help=f"horizon in steps (default: {what})"
@@ -188,6 +346,7 @@ def add_prediction_length(parser, default: Optional[int] = None, what: str = "th
 
 
 def add_sampling_arguments(parser, batch_size_default: int = 16) -> None:
+    """``--num-samples``, ``--batch-size`` and ``--nonnegative``: how forecasts are drawn."""
     parser.add_argument(
         "--num-samples", type=positive_int, default=100, help="sample paths per series (default: %(default)s)"
     )
@@ -197,10 +356,17 @@ def add_sampling_arguments(parser, batch_size_default: int = 16) -> None:
         default=batch_size_default,
         help="series per prediction batch (default: %(default)s)",
     )
+    parser.add_argument(
+        "--nonnegative",
+        action="store_true",
+        help="sample paths clipped at 0, for counts, amounts and percentages (the estimators' "
+        "nonnegative_pred_samples): no negative quantile",
+    )
 
 
 def add_run_arguments(parser, out_help: str, max_series: bool = True) -> None:
-    """``--seed``, ``--device``, ``--max-series``, ``--out``: every command that forecasts has them."""
+    """``--seed``, ``--device``, ``--threads``, ``--max-series``, ``--out``: every command that
+    forecasts has them."""
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     parser.add_argument(
         "--device",
@@ -208,6 +374,7 @@ def add_run_arguments(parser, out_help: str, max_series: bool = True) -> None:
         default="auto",
         help="where the model runs: auto (CUDA when available), cpu, cuda, cuda:N (default: %(default)s)",
     )
+    add_threads(parser)
     if max_series:
         parser.add_argument(
             "--max-series", type=positive_int, default=None, help="evaluate only the first N test series"
@@ -215,13 +382,25 @@ def add_run_arguments(parser, out_help: str, max_series: bool = True) -> None:
     parser.add_argument("--out", type=Path, default=None, help=out_help)
 
 
+def add_threads(parser) -> None:
+    parser.add_argument(
+        "--threads",
+        type=positive_int,
+        default=None,
+        help="torch CPU threads (default: torch's choice; on a small busy machine 1 is often fastest)",
+    )
+
+
 def add_training_budget(
     parser,
-    epochs: int = 10,
-    batches_per_epoch: int = 50,
-    lr: Optional[float] = 1e-3,
+    epochs: int,
+    batches_per_epoch: Optional[int],
+    lr: Optional[float],
+    batch_size: int,
     lr_help: str = "learning rate (default: %(default)s)",
+    batches_help: str = "training batches per epoch (default: %(default)s)",
 ) -> None:
+    """The training budget's options; the defaults are each model's (its ``defaults`` module)."""
     parser.add_argument("--epochs", type=positive_int, default=epochs, help="max epochs (default: %(default)s)")
     parser.add_argument(
         "--max-steps",
@@ -229,28 +408,87 @@ def add_training_budget(
         default=None,
         help="stop after this many optimizer steps, whatever --epochs says",
     )
+    parser.add_argument("--batches-per-epoch", type=positive_int, default=batches_per_epoch, help=batches_help)
     parser.add_argument(
-        "--batches-per-epoch",
+        "--train-batch-size",
         type=positive_int,
-        default=batches_per_epoch,
-        help="training batches per epoch (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--train-batch-size", type=positive_int, default=32, help="windows per training batch (default: %(default)s)"
+        default=batch_size,
+        help="windows per training batch (default: %(default)s)",
     )
     parser.add_argument("--lr", type=learning_rate, default=lr, help=lr_help)
     parser.add_argument("--max-minutes", type=positive_float, default=None, help="wall-clock budget for training")
 
 
-# --------------------------------------------------------------------------- checks and running
+def add_patience(parser, default: Optional[int], validation: str) -> None:
+    """``--patience``: early stopping on a validation loss, on every command that trains."""
+    parser.add_argument(
+        "--patience",
+        type=positive_int,
+        default=default,
+        help=f"early stopping: stop after this many epochs without a lower validation loss ({validation}) "
+        + ("(default: %(default)s)" if default else "(default: no early stopping)"),
+    )
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def table_targets(args: argparse.Namespace) -> List[str]:
+    """``--target``'s columns as a list (once each)."""
+    target = args.target
+    return list(dict.fromkeys(target if isinstance(target, (list, tuple)) else ([target] if target else [])))
+
+
+def read_table_args(args: argparse.Namespace, covariates: Sequence[str] = ()):
+    """The ``--csv`` table of many series (long with ``--item-column``, else wide: one series per
+    ``--target`` column) as a :class:`~lagllama_gluonts.common.tables.SeriesTable`, with the
+    ``covariates`` columns when given, checked before any model is loaded."""
+    from .tables import read_series_table
+
+    return read_series_table(
+        args.csv,
+        table_targets(args),
+        item_column=args.item_column,
+        time_column=args.time_column,
+        freq=args.freq,
+        sep=args.sep,
+        covariates=list(covariates),
+    )
+
+
+def check_table_source(args: argparse.Namespace, table_only: Sequence[str], needs_target: bool = True) -> None:
+    """One of ``--dataset`` and ``--csv``; the ``table_only`` options (argparse dests) only with
+    ``--csv``, and a table needs ``--target`` (unless ``needs_target`` is false: a model that
+    then forecasts every numeric column) and ``--prediction-length``."""
+    if args.dataset is not None and args.csv is not None:
+        raise CLIError("give one of --dataset NAME or --csv FILE, not both")
+    if args.csv is None:
+        for option in table_only:
+            if getattr(args, option, None) is not None:
+                raise CLIError(f"--{option.replace('_', '-')} works on a table: it needs --csv FILE")
+        return
+    if args.target is None and needs_target:
+        raise CLIError("--csv needs --target COLUMN (the column, or columns, to forecast)")
+    if args.prediction_length is None:
+        raise CLIError("--csv needs --prediction-length H (steps to forecast)")
+
+
+def forecast_output(args: argparse.Namespace, out: Path) -> Path:
+    """``--output`` (checked: .csv or .parquet), else ``OUT/forecast.csv``."""
+    path = getattr(args, "output", None) or out / "forecast.csv"
+    if path.suffix.lower() not in (".csv", ".parquet", ".pq"):
+        raise CLIError(f"--output {str(path)!r}: name a .csv or .parquet file")
+    if path.is_dir():
+        raise CLIError(f"--output {str(path)!r} is a folder; name the file to write")
+    return path
 
 
 def dataset_and_horizon(args: argparse.Namespace):
     """``--dataset``'s repository dataset (offline), its frequency, and the horizon:
     ``--prediction-length`` or the dataset's own."""
-    from .datasets import get_dataset
+    from . import datasets
 
-    dataset = get_dataset(args.dataset)
+    dataset = datasets.get_dataset(args.dataset)
     return dataset, dataset.metadata.freq, args.prediction_length or dataset.metadata.prediction_length
 
 
@@ -260,37 +498,9 @@ def check_out_dir(path: Optional[Path], is_file: bool = False) -> Optional[Path]
     if path is None:
         return None
     if is_file and path.is_dir():
-        raise DataError(f"--out {str(path)!r} is a folder; name the file to write")
+        raise CLIError(f"--out {str(path)!r} is a folder; name the file to write")
     for parent in ([] if is_file else [path]) + list(path.parents):
         if parent.exists() and not parent.is_dir():
             where = "is" if parent == path else f"lies under {str(parent)!r}, which is"
-            raise DataError(f"--out {str(path)!r} {where} a file, not a folder")
+            raise CLIError(f"--out {str(path)!r} {where} a file, not a folder")
     return path
-
-
-def quiet_libraries() -> None:
-    warnings.filterwarnings("ignore", category=FutureWarning)
-    warnings.filterwarnings("ignore", category=UserWarning)
-    for name in ("lightning", "lightning.pytorch", "lightning.fabric", "gluonts", "pytorch_lightning"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-
-
-def run_command(
-    prog: str, commands: Dict[str, Callable], args: argparse.Namespace, user_errors: Sequence[type] = ()
-) -> int:
-    """Run ``commands[args.command]``; a user error is one line on stderr and exit status 2."""
-    from .datasets import MirrorFileMissing
-
-    errors = (DataError, MirrorFileMissing, *user_errors)
-    try:
-        check_out_dir(getattr(args, "out", None), is_file=getattr(args, "out_is_file", False))
-        return commands[args.command](args)
-    except errors as error:
-        message = str(error).strip().splitlines()
-        print(f"{prog}: error: {message[0] if message else type(error).__name__}", file=sys.stderr)
-        for line in message[1:]:  # details (e.g. a checkpoint's differing shapes) go below the line
-            print(f"  {line}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"{prog}: interrupted", file=sys.stderr)
-        return 130

@@ -16,15 +16,46 @@ def options(parser: argparse.ArgumentParser, command: str) -> set:
     return {flag for action in sub._actions for flag in action.option_strings}
 
 
-SHARED_DATA = {"--csv", "--target", "--time-column", "--freq", "--sep", "--prediction-length"}
-SHARED_RUN = {"--num-samples", "--batch-size", "--seed", "--device", "--out"}
+SHARED_DATA = {
+    "--csv",
+    "--target",
+    "--time-column",
+    "--freq",
+    "--sep",
+    "--item-column",
+    "--prediction-length",
+    "--covariates",
+    "--known-covariates",
+    "--dataset",
+}
+SHARED_RUN = {"--num-samples", "--batch-size", "--nonnegative", "--seed", "--device", "--threads", "--out", "--quiet"}
 
 
 def test_both_clis_spell_the_table_and_run_options_the_same():
     lagllama = options(lagllama_parser(), "zero-shot")
     informer = options(informer_parser(), "forecast")
-    assert SHARED_DATA | SHARED_RUN <= lagllama
-    assert SHARED_DATA | SHARED_RUN <= informer
+    assert SHARED_DATA | SHARED_RUN | {"--output", "--quantiles"} <= lagllama
+    assert SHARED_DATA | SHARED_RUN | {"--output", "--quantiles"} <= informer
+    assert options(lagllama_parser(), "forecast") == lagllama  # zero-shot is forecast's other name
+
+
+def test_both_spellings_of_the_head_count_and_the_distribution():
+    assert lagllama_parser().parse_args(["backtest", "--n-heads", "8"]).n_head == 8
+    assert informer_parser().parse_args(["backtest", "--n-head", "2"]).n_heads == 2
+    for spelling in ("student-t", "studentT", "StudentTOutput"):
+        assert informer_parser().parse_args(["forecast", "--distribution", spelling]).distribution == "student-t"
+
+
+def test_usage_lines_name_the_program_as_it_was_started(monkeypatch):
+    import sys
+    import types
+
+    assert cli.program_name("lagllama-gluonts", "lagllama_gluonts") == "lagllama-gluonts"  # under pytest
+    module = types.ModuleType("__main__")
+    module.__spec__ = types.SimpleNamespace(name="lagllama_gluonts.__main__")
+    monkeypatch.setitem(sys.modules, "__main__", module)
+    assert cli.program_name("lagllama-gluonts", "lagllama_gluonts") == "python -m lagllama_gluonts"
+    assert lagllama_parser("python -m lagllama_gluonts").format_usage().startswith("usage: python -m lagllama_gluonts")
 
 
 def test_both_backtests_and_training_commands_share_their_options():
@@ -41,9 +72,12 @@ def test_both_backtests_and_training_commands_share_their_options():
         "--train-batch-size",
         "--lr",
         "--max-minutes",
+        "--patience",
+        "--windows",
+        "--distance",
     }
     assert common <= lagllama_bt and common <= informer_bt
-    training = {"--epochs", "--max-steps", "--lr", "--max-minutes", "--train-batch-size"}
+    training = {"--epochs", "--max-steps", "--lr", "--max-minutes", "--train-batch-size", "--patience"}
     assert training <= options(lagllama_parser(), "finetune")
 
 

@@ -154,12 +154,12 @@ def test_csv_forecast_on_small_custom_file(tmp_path):
     "text, extra, message",
     [
         ("x,OT\n1,2\n2,3\n", ["--time-column", "date"], "no timestamp column 'date'"),
-        ("date,OT\n2021-01-01,1\n", ["--target", "XX"], "unknown target column 'XX'"),
-        ("date,OT,a\n2021-01-01,1,2\n", ["--covariates", "b"], "unknown covariate column 'b'"),
+        ("date,OT\n2021-01-01,1\n", ["--target", "XX"], "no target column 'XX'"),
+        ("date,OT,a\n2021-01-01,1,2\n", ["--covariates", "b"], "no covariate column 'b'"),
         (
             "date,OT\n2021-01-01 00:00,1\n2021-01-01 01:00,abc\n2021-01-01 02:00,3\n",
             [],
-            "non-numeric values, e.g. 'abc'",
+            "has a non-numeric value 'abc' in data row 2",
         ),
         ("date,OT\nyesterday,1\n", [], "cannot parse the timestamps"),
         ("date,OT\n2021-01-01 00:00,1\n2021-01-01 00:00,2\n2021-01-01 01:00,2\n", [], "duplicate timestamp"),
@@ -251,7 +251,8 @@ def test_cli_error_exits_nonzero_without_traceback(tmp_path):
         cwd=REPO_ROOT,
     )
     assert result.returncode == 2
-    assert result.stderr.strip().startswith("informer-gluonts: error:")
+    # the program as the user started it
+    assert result.stderr.strip().startswith("python -m informer_gluonts: error:")
     assert "Traceback" not in result.stderr
 
 

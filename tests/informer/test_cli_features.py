@@ -44,7 +44,7 @@ def test_features_m_forecasts_every_column_jointly_in_long_form(tmp_path):
     code, out = forecast(tmp_path, "--features", "M", "--output-attention")
     assert code == 0
     table = pd.read_csv(out / "forecast.csv", parse_dates=["timestamp"])
-    assert list(table.columns[:4]) == ["timestamp", "variable", "mean", "median"]
+    assert list(table.columns[:4]) == ["variable", "timestamp", "mean", "median"]
     assert list(pd.unique(table["variable"])) == COLUMNS
     assert (table.groupby("variable").size() == 12).all()
     last = pd.read_csv(ETTH1, parse_dates=["date"])
@@ -111,7 +111,7 @@ def test_features_s_is_univariate(tmp_path):
         (["--features", "MS"], "forecast needs --csv FILE and --target"),
         (["--features", "M", "--target", "OT", "--covariates", "OT"], "cannot also be a covariate"),
         (["--target", "OT", "--distribution", "low-rank-normal"], "use --features M"),
-        (["--features", "M", "--target", "OT", "XX"], "unknown target column 'XX'"),
+        (["--features", "M", "--target", "OT", "XX"], "no target column 'XX'"),
         (["--features", "M", "--output-attention", "--attention-layer", "5"], "the encoder has 2 layers"),
     ],
 )

@@ -116,7 +116,7 @@ def test_features_m_keeps_its_joint_meaning_on_a_wide_table(hospital_pv_csv, tmp
     )
     assert code == 0, capsys.readouterr().err
     table = pd.read_parquet(out / "joint.parquet")
-    assert list(table.columns[:2]) == ["timestamp", "variable"] and list(table["variable"].unique()) == [
+    assert list(table.columns[:2]) == ["variable", "timestamp"] and list(table["variable"].unique()) == [
         "hospital",
         "pv",
     ]
@@ -218,7 +218,7 @@ def test_forecast_target_is_the_shared_option():
         (
             "backtest",
             ["--item-column", "meter", "--target", "y", "--features", "M"],
-            "backtest --csv scores every series",
+            "--item-column forecasts each item",
         ),
     ],
 )
@@ -249,27 +249,16 @@ def test_table_options_need_a_table(tmp_path, capsys):
     assert "--csv needs --prediction-length H" in capsys.readouterr().err
 
 
-def test_output_with_covariates_is_refused(tmp_path, capsys):
+def test_output_with_covariates_writes_the_one_long_layout(tmp_path, capsys):
+    """--features MS (--covariates) is a shared forecast like any other: --output gets the one
+    long layout, the item column first."""
     path = tmp_path / "one.csv"
     corpus_tail("SF_hospital_load").assign(x=1.0).to_csv(path, index=False)
-    assert (
-        main(
-            [
-                "forecast",
-                "--csv",
-                str(path),
-                "--target",
-                "y",
-                "--covariates",
-                "x",
-                "--output",
-                str(tmp_path / "f.csv"),
-                "--quiet",
-            ]
-        )
-        == 2
-    )
-    assert "--output writes the long table of many series" in capsys.readouterr().err
+    output = tmp_path / "f.csv"
+    argv = ["forecast", "--csv", str(path), "--target", "y", "--covariates", "x", "--output", str(output)]
+    assert main([*argv, "--prediction-length", "6", "--out", str(tmp_path / "o"), *TINY]) == 0, capsys.readouterr().err
+    table = pd.read_csv(output)
+    assert list(table.columns[:4]) == ["item_id", "ds", "mean", "median"] and len(table) == 6
 
 
 def test_mixed_frequencies_name_two_items(tmp_path, capsys):

@@ -13,7 +13,8 @@ import pytest
 import torch
 
 from lagllama_gluonts import LagLlamaEstimator, load_predictor, save_checkpoint
-from lagllama_gluonts.cli import _read_table, _table_entries, build_parser, main
+from lagllama_gluonts.cli import ADAPTER, build_parser, main
+from lagllama_gluonts.common.commands import read_entries
 
 from conftest import CORPUS
 from conftest import LAGLLAMA_FAST_OPTIONS as FAST
@@ -90,14 +91,14 @@ def test_the_columns_arrive_in_gluonts_fields_with_the_horizon_for_the_known_one
             "hour",
         ]
     )
-    (entry,) = _table_entries(_read_table(args), args, horizon=H)
+    _, (entry,), _ = read_entries(ADAPTER, args, H, forecasting=True)
     target_length = 400 - H
     assert entry["target"].shape == (target_length,)
     assert entry["feat_dynamic_real"].shape == (1, 400)  # the target's span and the horizon
     assert entry["past_feat_dynamic_real"].shape == (1, target_length)  # never beyond the forecast start
     np.testing.assert_allclose(entry["feat_dynamic_real"][0], frame[TEMP], rtol=1e-6)
     np.testing.assert_allclose(entry["past_feat_dynamic_real"][0], frame["hour"][:target_length])
-    (entry,) = _table_entries(_read_table(args), args)  # training and backtests: the target's span alone
+    _, (entry,), _ = read_entries(ADAPTER, args, H, forecasting=False)  # training and backtests: the target's span
     assert entry["feat_dynamic_real"].shape == (1, target_length)
 
 

@@ -110,7 +110,7 @@ def test_zero_shot_csv_writes_quantiles_in_the_series_units(tmp_path, capsys):
 @pytest.mark.parametrize(
     "text, options, message",
     [
-        ("ds,y\n2020-01-01,1\n2020-01-02,2\n", ["--target", "sales"], "unknown target column 'sales'"),
+        ("ds,y\n2020-01-01,1\n2020-01-02,2\n", ["--target", "sales"], "no target column 'sales'"),
         (
             "ds,y\n" + "".join(f"2020-01-{d:02d},{d}\n" for d in range(1, 21)),
             ["--target", "y", "--freq", "fortnightly"],

@@ -1,0 +1,321 @@
+"""The commands both models share, written once over a
+:class:`~lagllama_gluonts.common.adapter.ModelAdapter`:
+
+* :func:`forecast` — forecast a file past its end (one series, a long table with
+  ``--item-column``, a wide one with several ``--target`` columns, or several columns jointly
+  when the model forecasts them as one multivariate series); with ``--dataset``, the dataset's
+  test windows scored beside SeasonalNaive.
+* :func:`backtest` — a repository dataset's test split (:func:`backtest_dataset`), or
+  rolling-origin windows on a file (:func:`backtest_table`), beside SeasonalNaive.
+
+Every model reads its table, skips the series too short to forecast (one rule:
+:func:`min_observations`), writes one table layout and one report through the same code; a
+model adds only how its predictor is built (trained, or read from a checkpoint).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Sequence
+
+import numpy as np
+
+from . import evaluation, multivariate
+from .adapter import ModelAdapter
+from .cli import CLIError, check_table_source, dataset_and_horizon, default_out, forecast_output, read_table_args
+from .constants import QUANTILES
+from .tables import RegularTable
+
+# A forecast from fewer observed values than this is a guess, not a forecast; and never from
+# fewer than the horizon: the one rule of every model, for a single series and for a table.
+MIN_OBSERVATIONS = 8
+# the options that only mean something on a --csv table
+TABLE_ONLY = ("item_column", "target", "windows", "distance", "output", "covariates", "known_covariates")
+
+
+def min_observations(horizon: int) -> int:
+    """Observed values a series needs to be forecast ``horizon`` steps ahead."""
+    return max(MIN_OBSERVATIONS, horizon)
+
+
+def _covariate_counts(known: Sequence[str], past: Sequence[str]) -> dict:
+    """The estimators' covariate arguments for ``known`` and ``past`` columns (none: no key)."""
+    counts = dict(num_feat_dynamic_real=len(known), num_past_feat_dynamic_real=len(past))
+    return {key: value for key, value in counts.items() if value}
+
+
+def _some(names: Sequence) -> str:
+    return ", ".join(map(repr, names[:3])) + (" ..." if len(names) > 3 else "")
+
+
+# --------------------------------------------------------------------------- reading a table
+
+
+def read_entries(adapter: ModelAdapter, args: argparse.Namespace, horizon: int, forecasting: bool):
+    """The ``--csv`` table (checked before any model is loaded), its short series left out and
+    counted, and its entries with the covariate fields: ``(table, entries, covariate counts)``.
+    ``forecasting``: the known covariates' future rows are read too, and a series needs
+    :func:`min_observations` observed values (a backtest's windows have their own rule)."""
+    known, past = adapter.covariates(args)
+    args.target = adapter.targets(args)
+    table = read_table_args(args, covariates=known + past)
+    if forecasting:
+        _drop_short(table, args, horizon)
+    entries = table.add_covariate_fields(known, past, horizon if forecasting else 0) if known or past else table.entries
+    if getattr(args, "max_series", None) and not forecasting:
+        entries = entries[: args.max_series]
+    return table, entries, _covariate_counts(known, past)
+
+
+def _drop_short(table, args: argparse.Namespace, horizon: int) -> None:
+    """Leave out the series with fewer than :func:`min_observations` values, saying so; a
+    single series that short is an error."""
+    minimum = min_observations(horizon)
+    if len(table.entries) == 1 and args.item_column is None:
+        observed = int((table.entries[0]["target"] == table.entries[0]["target"]).sum())  # not NaN
+        if observed < minimum:
+            raise CLIError(
+                f"column {args.target[0]!r} has {observed} values; at least {minimum} are needed to forecast "
+                f"{horizon} steps"
+            )
+    skipped = table.drop_short(minimum)
+    if skipped:
+        rule = f"than the horizon ({horizon})" if minimum == horizon else f"than {minimum}"
+        print(f"skipped {len(skipped)} series with fewer observed values {rule}: {_some(skipped)}")
+
+
+# --------------------------------------------------------------------------- forecast
+
+
+def forecast(adapter: ModelAdapter, args: argparse.Namespace) -> int:
+    """``forecast``: with ``--csv``, every series of the table past its end; with
+    ``--dataset``, the dataset's test windows beside SeasonalNaive (:func:`backtest_dataset`)."""
+    if (args.dataset is None) == (args.csv is None):
+        raise CLIError("give one of --dataset NAME or --csv FILE")
+    adapter.check(args)
+    check_table_source(args, TABLE_ONLY, needs_target=not adapter.joint(args))
+    if args.dataset is not None:
+        return backtest_dataset(adapter, args, baseline=True)
+    if adapter.joint(args):
+        return multivariate.forecast(adapter, args)
+    return forecast_table(adapter, args)
+
+
+def forecast_table(adapter: ModelAdapter, args: argparse.Namespace) -> int:
+    """Forecast every series of the ``--csv`` table: one series (one ``--target``, no item
+    column, no ``--output``) goes to ``OUT/forecast.csv`` as ``timestamp, mean, median,
+    q0.1 ...``; many go to ``--output`` in long form, the item column first, as they stream.
+    Both in the series' own units, with ``forecast.png`` beside."""
+    horizon = args.prediction_length
+    out = default_out(args, adapter.key, args.csv.stem)
+    single = args.item_column is None and len(adapter.targets(args)) == 1 and args.output is None
+    path = None if single else forecast_output(args, out)  # a bad --output fails before any work
+    table, entries, covariates = read_entries(adapter, args, horizon, forecasting=True)
+    adapter.setup(args)
+    predictor = adapter.forecaster(args, entries, table.freq, horizon, **covariates)
+    quantiles = getattr(args, "quantiles", None) or QUANTILES
+    what = f"{horizon} x {table.freq}"
+    if single:
+        _write_one(
+            adapter,
+            args,
+            table,
+            entries[0],
+            predictor,
+            out,
+            quantiles,
+            f"{adapter.name} forecast of {args.target[0]} ({what})",
+        )
+    else:
+        count = len(entries)
+        title = f"{adapter.name} forecast of {args.csv.name} ({what}; {count} series)"
+        path, rows, png = evaluation.forecast_table_file(
+            predictor,
+            table,
+            path,
+            title,
+            num_samples=args.num_samples,
+            quantiles=quantiles,
+            progress=not getattr(args, "quiet", False),
+        )
+        print(f"wrote {path} ({count} series x {horizon} steps, {rows} rows) and {png}")
+    adapter.save(args, predictor, entries, out)
+    return 0
+
+
+def _write_one(adapter, args, table, entry: dict, predictor, out, quantiles, title: str) -> None:
+    """One series' forecast: ``OUT/forecast.csv`` (timestamp, mean, median, quantiles) and its PNG."""
+    forecast_ = next(iter(predictor.predict([entry], num_samples=args.num_samples)))
+    item = table.series.name(0)
+    history = table.history([item], len(entry["target"]))[item]  # the target up to its last value
+    regular = RegularTable(frame=history.to_frame(args.target[0]), freq=table.freq, source=str(args.csv))
+    evaluation.write_forecast(out, regular, args.target[0], forecast_, title, quantiles=quantiles)
+
+
+# --------------------------------------------------------------------------- backtest
+
+
+def backtest(adapter: ModelAdapter, args: argparse.Namespace) -> int:
+    """``backtest``: rolling windows on ``--csv``, else the ``--dataset``'s test split
+    (default: ett_small_1h)."""
+    adapter.check(args)
+    check_table_source(args, TABLE_ONLY, needs_target=not adapter.joint(args))
+    if args.csv is not None:
+        if adapter.joint(args):
+            return multivariate.backtest_table(adapter, args)
+        return backtest_table(adapter, args)
+    args.dataset = args.dataset or "ett_small_1h"
+    return backtest_dataset(adapter, args, baseline=args.baseline)
+
+
+def backtest_table(adapter: ModelAdapter, args: argparse.Namespace) -> int:
+    """Rolling-origin windows on every series of the ``--csv`` table through the shared
+    ``rolling_backtest``: the model trains on each series' part before the first window (or
+    forecasts zero-shot), beside SeasonalNaive; the shared report (metrics.json,
+    item_metrics.csv, backtest.png)."""
+    horizon, windows = args.prediction_length, args.windows or 1
+    table, entries, covariates = read_entries(adapter, args, horizon, forecasting=False)
+    adapter.setup(args)
+    mode, model = adapter.backtester(args, table.freq, horizon, **covariates)
+    print(
+        f"{adapter.name} {mode} on {args.csv.name}: {len(entries)} series (freq {table.freq}), "
+        f"{windows} window(s) of {horizon}",
+        flush=True,
+    )
+    started = time.time()
+    result = evaluation.rolling_backtest(
+        entries,
+        model,
+        horizon,
+        windows=windows,
+        distance=args.distance,
+        num_samples=args.num_samples,
+        name=adapter.name,
+        progress=not getattr(args, "quiet", False),
+    )
+    if result.skipped:
+        print(
+            f"skipped {len(result.skipped)} series too short for {windows} window(s) of {horizon} "
+            f"(e.g. {_some(result.skipped)})"
+        )
+    print(evaluation.compare_metrics_table(result.metrics), flush=True)
+    extra = {
+        "csv": str(args.csv),
+        "model": adapter.name,
+        "mode": mode,
+        "train_seconds": adapter.train_seconds(model),
+        "seconds": time.time() - started,
+        **adapter.record(args),
+    }
+    evaluation.write_backtest_report(
+        default_out(args, adapter.key, args.csv.stem),
+        result,
+        f"{adapter.name} {mode.split(' with ')[0]} — {args.csv.name}, {windows} window(s)",
+        extra,
+    )
+    return 0
+
+
+def backtest_dataset(adapter: ModelAdapter, args: argparse.Namespace, baseline: bool) -> int:
+    """The dataset's test split (GluonTS's ``make_evaluation_predictions`` and ``Evaluator``),
+    the model trained first on its train split unless it forecasts zero-shot; SeasonalNaive
+    beside it with ``baseline``. Writes ``metrics.json`` and ``forecasts.png``."""
+    adapter.setup(args)
+    dataset, freq, horizon = dataset_and_horizon(args)
+    if adapter.joint(args):
+        return multivariate.backtest_dataset(adapter, args, dataset, freq, horizon)
+    mode, model = adapter.backtester(args, freq, horizon)
+    started = time.time()
+    predictor = model if hasattr(model, "predict") else model.train(dataset.train)
+    train_seconds = 0.0 if predictor is model else time.time() - started
+    print(f"{adapter.name} {mode} on {args.dataset} (freq {freq}, horizon {horizon})", flush=True)
+    predictors = {adapter.dataset_label(args, mode): predictor}
+    if baseline:
+        predictors["SeasonalNaive"] = evaluation.seasonal_naive_baseline(freq, horizon)
+    metrics, forecasts, tss = evaluation.backtest_side_by_side(
+        predictors,
+        dataset.test,
+        num_samples=args.num_samples,
+        max_series=args.max_series,
+        progress=not getattr(args, "quiet", False),
+    )
+    record = {
+        "dataset": args.dataset,
+        "model": adapter.name,
+        "mode": mode,
+        "prediction_length": horizon,
+        "series": len(forecasts),
+        "train_seconds": train_seconds,
+        **adapter.record(args),
+        "metrics": metrics,
+    }
+    evaluation.write_report(
+        default_out(args, adapter.key, args.dataset),
+        record,
+        forecasts,
+        tss,
+        f"{adapter.name} {mode.split(' with ')[0]} — {args.dataset}",
+    )
+    return 0
+
+
+# --------------------------------------------------------------------------- training helpers
+
+
+def training_split(entries: Sequence[dict], horizon: int, validate: bool):
+    """``(train, validation)`` for a model of many series. With ``validate``: each series
+    without its last ``horizon`` steps to train on, and the full series to score those windows
+    (the shared ``holdout_last_window``; a series too short to give its window up trains whole,
+    unvalidated); validation drives checkpoint choice and ``--patience``."""
+    if not validate:
+        return list(entries), None
+    fit, validation = evaluation.holdout_last_window(entries, horizon, keep_short=True)
+    # a series observed only in its last ``horizon`` steps has nothing left to train on
+    fit = [_known_past(e) for e in fit if not np.isnan(np.asarray(e["target"], dtype=float)).all()]
+    return fit, validation or None
+
+
+class TrainBeforeWindows:
+    """An estimator as the backtests train it: on each series' part before the first window
+    (a dataset: its train split), with ``validate`` the last horizon of each part held out to
+    validate on (early stopping); the predictor forecasts ``batch_size`` series a batch."""
+
+    def __init__(self, estimator, prediction_length: int, validate: bool, batch_size: int, **train_kwargs):
+        self.estimator, self.prediction_length = estimator, prediction_length
+        self.validate, self.batch_size, self.train_kwargs = validate, batch_size, train_kwargs
+        self.seconds = 0.0
+
+    def train(self, training_data):
+        entries = [_known_past(entry) for entry in training_data]
+        fit, validation = training_split(entries, self.prediction_length, self.validate)
+        began = time.time()
+        predictor = self.estimator.train(fit, validation_data=validation, **self.train_kwargs)
+        self.seconds = time.time() - began
+        predictor.batch_size = self.batch_size
+        return predictor
+
+
+def _known_past(entry: dict) -> dict:
+    """``entry`` as a model trains on it: its known-future covariates over the target's span
+    (a forecast's entries carry the horizon's values too)."""
+    known = entry.get("feat_dynamic_real")
+    length = np.shape(entry["target"])[-1]
+    if known is None or np.shape(known)[-1] == length:
+        return entry
+    return {**entry, "feat_dynamic_real": np.asarray(known)[:, :length]}
+
+
+def check_longest(entries: Sequence[dict], context_length: int, horizon: int) -> None:
+    """A model trained on ``entries`` sees one full window: the longest series fills one
+    context and one horizon (shorter ones are padded, but a model that never saw a full window
+    has little to learn)."""
+    lengths = [np.shape(e["target"])[-1] for e in entries]  # time is the last axis, also of D x T
+    longest = max(range(len(entries)), key=lengths.__getitem__)
+    if lengths[longest] < context_length + horizon:
+        which = f"the longest series ({entries[longest].get('item_id', longest)!r}) has " if len(entries) > 1 else ""
+        raise CLIError(
+            f"too few rows: {which}{lengths[longest]} time steps, but context length {context_length} + "
+            f"prediction length {horizon} = {context_length + horizon} are needed "
+            "(lower --context-length or --prediction-length)"
+        )
