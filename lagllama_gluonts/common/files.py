@@ -122,28 +122,6 @@ def to_numbers(raw: pd.Series) -> Tuple[np.ndarray, Optional[int]]:
     return values.to_numpy(dtype=np.float64, na_value=np.nan), first
 
 
-def numeric_column(frame: pd.DataFrame, column: str) -> pd.Series:
-    """The column as float64; text is an error naming a cell (blanks are NaN)."""
-    raw = frame[column]
-    values, row = to_numbers(raw)
-    if row is not None:
-        raise DataError(f"column {column!r} has non-numeric values, e.g. {raw.iloc[row]!r} in data row {row + 1}")
-    return pd.Series(values, index=raw.index, name=column)
-
-
-def parse_timestamps(frame: pd.DataFrame, column: str) -> pd.DatetimeIndex:
-    try:
-        times = pd.to_datetime(frame[column], format="mixed")
-    except (ValueError, TypeError) as error:
-        raise DataError(f"cannot parse the timestamps in column {column!r}: {error}") from None
-    if times.isna().any():
-        row = int(np.flatnonzero(times.isna().to_numpy())[0])
-        raise DataError(f"missing timestamp in column {column!r}, data row {row + 1}")
-    if getattr(times.dt, "tz", None) is not None:
-        times = times.dt.tz_localize(None)
-    return pd.DatetimeIndex(times)
-
-
 def write_forecast_frames(path: PathLike, frames) -> Tuple[Path, int]:
     """Write the pieces of a long forecast table (e.g. from
     :func:`~lagllama_gluonts.common.dataframes.predict_series`) to one file as they come:

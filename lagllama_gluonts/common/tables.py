@@ -37,14 +37,12 @@ from .files import (  # the file layer's names, importable from here as before
     TIME_COLUMN_NAMES,
     PathLike,
     guess_time_column,
-    numeric_column,
-    parse_timestamps,
     read_frame,
     sniff_separator,
     to_numbers,
     write_forecast_frames,
 )
-from .frequency import future_timestamps, infer_frequency, make_period, period_frequency, to_offset
+from .frequency import future_timestamps, make_period, period_frequency, to_offset
 
 __all__ = [
     "SEPARATORS",
@@ -56,8 +54,6 @@ __all__ = [
     "forecast_table",
     "guess_time_column",
     "load_table",
-    "numeric_column",
-    "parse_timestamps",
     "read_corpus",
     "read_frame",
     "read_series_csv",
@@ -109,14 +105,17 @@ def load_table(
     freq_option: str = "--freq",
 ) -> RegularTable:
     """
-    Read ``columns`` of a delimited table onto a regular time grid.
+    Read ``columns`` of a wide table onto one regular time grid: :func:`read_table` reads and
+    checks the file (the first column, and any other whose role is ``"target"``, as targets;
+    the rest as covariates), :meth:`SeriesTable.regular` puts them on the grid from the file's
+    first to its last timestamp.
 
     Parameters
     ----------
     path
-        CSV (or other delimited text) file.
+        CSV (or other delimited text, or Parquet) file.
     columns
-        Numeric columns to keep; the first must have at least one value.
+        Numeric columns to keep, in this order; the first must have at least one value.
     time_column
         The timestamp column (default: one named ds/date/datetime/timestamp/time, else the first).
     freq
@@ -124,66 +123,22 @@ def load_table(
     sep
         Column separator; sniffed when ``None``.
     roles
-        What each column is (e.g. "target", "covariate"), quoted in errors.
+        What each column is (e.g. "target", "covariate"): a target must have a value.
     time_option, freq_option
         How errors quote ``time_column`` and ``freq`` (by default the command lines' flags; see
-        :meth:`~lagllama_gluonts.common.errors.DataError.message_for`).
+        :meth:`~lagllama_gluonts.common.errors.DataError.message_for`); ``targets=`` is
+        quoted as ``columns=``, this function's parameter.
     """
+    columns = list(dict.fromkeys(columns))
+    role = dict(zip(columns, roles or ()))
+    targets = columns[:1] + [c for c in columns[1:] if role.get(c) == "target"]
+    covariates = [c for c in columns if c not in targets]
+    flags = {"targets": "columns=", "time_column": time_option, "freq": freq_option}
     try:
-        return _load_table(path, columns, time_column, freq, sep, roles)
+        table = read_table(path, targets, time_column=time_column, freq=freq, sep=sep, covariates=covariates)
     except DataError as error:
-        raise error.for_flags({"time_column": time_option, "freq": freq_option}) from None
-
-
-def _load_table(path, columns, time_column, freq, sep, roles) -> RegularTable:
-    """:func:`load_table`, its errors naming the parameters (``time_column=``, ``freq=``)."""
-    frame = read_frame(path, sep=sep)
-    if frame.empty:
-        raise DataError(f"{str(path)!r} has no data rows")
-    names = list(frame.columns)
-    time_column = time_column or guess_time_column(names)
-    if time_column not in frame.columns:
-        raise DataError(
-            f"{Path(path).name}: no timestamp column {time_column!r} (columns: {', '.join(names)}); "
-            "name it with time_column=",
-            field="time_column",
-        )
-    roles = list(roles or ["value"] * len(columns))
-    for name, role in zip(columns, roles):
-        if name not in frame.columns:
-            others = ", ".join(c for c in names if c != time_column)
-            raise DataError(
-                f"{Path(path).name}: unknown {role} column {name!r}; the table has: {others}", field="columns"
-            )
-        if name == time_column:
-            raise DataError(f"the {role} column {name!r} is the timestamp column", field="columns")
-
-    times = parse_timestamps(frame, time_column)
-    table = pd.DataFrame({name: numeric_column(frame, name) for name in dict.fromkeys(columns)})
-    table.index = times
-    table = table.sort_index(kind="stable")
-    if table.index.has_duplicates:
-        duplicate = table.index[table.index.duplicated()][0]
-        rows = np.flatnonzero(times == duplicate)[:2] + 1
-        raise DataError(
-            f"{Path(path).name}: duplicate timestamp {duplicate} in column {time_column!r} (data rows "
-            f"{rows[0]} and {rows[1]}); one row per time step is expected"
-        )
-    freq = to_offset(freq).freqstr if freq is not None else infer_frequency(table.index, "freq=")
-    grid = pd.date_range(table.index[0], table.index[-1], freq=to_offset(freq))
-    off_grid = table.index.difference(grid)
-    if len(off_grid):
-        raise DataError(
-            f"{Path(path).name}: timestamp {off_grid[0]} does not lie on the {freq!r} grid starting at "
-            f"{table.index[0]}; pass the right freq=",
-            field="freq",
-        )
-    table = table.reindex(grid)  # missing steps: NaN, i.e. unobserved
-    first = columns[0]
-    if table[first].notna().sum() == 0:
-        raise DataError(f"{Path(path).name}: {roles[0]} column {first!r} has no values")
-    period_frequency(freq)  # a grid GluonTS cannot use as a start fails here, not later
-    return RegularTable(frame=table, freq=freq, source=str(path))
+        raise error.for_flags(flags) from None
+    return table.regular(columns)
 
 
 def read_series_csv(
@@ -244,6 +199,9 @@ class SeriesTable:
     # beyond the target being the covariates' future rows (see :meth:`add_covariate_fields`)
     covariates: List[str] = field(default_factory=list)
     covariate_values: List[np.ndarray] = field(default_factory=list)
+    # a wide table's columns as read (targets, then covariates; float64, NaN where blank),
+    # indexed by the file's timestamps in file order: what :meth:`regular` puts on the grid
+    rows: Optional[pd.DataFrame] = None
 
     @property
     def entries(self) -> List[Dict]:
@@ -252,6 +210,16 @@ class SeriesTable:
     @property
     def freq(self) -> str:
         return self.series.freq
+
+    def regular(self, columns: Optional[Sequence[str]] = None) -> RegularTable:
+        """A wide table's ``columns`` (by default all it read) on one regular grid from the
+        file's first to its last timestamp, float64, NaN where a step has no row or no value
+        (every timestamp lies on that grid: :func:`read_table` checked them all)."""
+        if self.rows is None:
+            raise ValueError("a long table's items each have their own grid; only a wide table is one RegularTable")
+        rows = self.rows if columns is None else self.rows[list(columns)]
+        grid = pd.date_range(rows.index.min(), rows.index.max(), freq=to_offset(self.freq))
+        return RegularTable(frame=rows.reindex(grid), freq=self.freq, source=self.source)
 
     def drop_short(self, min_observed: int) -> List:
         """Leave out the items with fewer than ``min_observed`` observed values; their ids are
@@ -386,7 +354,9 @@ def read_table(
     * long (``item_column`` given, one target): one row per item and time step, e.g.
       ``store, date, sales``; each item its own start and length;
     * wide (no ``item_column``, one or more targets): one timestamp column and one column per
-      series; each target column is an independent series named after its column.
+      series; each target column is an independent series named after its column, from its
+      first to its last value. Every row's timestamp is checked and the frequency inferred
+      from them all, blank or not: the file is one grid (:meth:`SeriesTable.regular`).
 
     Rows may come in any order (they are sorted); missing steps on an item's grid and blank
     cells are NaN. Refused with a :class:`DataError` naming the file, the columns the file has,
@@ -414,17 +384,26 @@ def read_table(
     names = [str(c) for c in frame.columns]
     time_column = _check_columns(frame, name, names, targets, item_column, time_column)
     frame.index = pd.RangeIndex(1, len(frame) + 1)  # errors name data rows counted from 1
+    # a row empty in every cell (the ",,," a spreadsheet export leaves at the end) is no row
+    frame = frame.dropna(how="all")
+    if frame.empty:
+        raise DataError(f"{name} has no data rows")
     values = {target: _target_values(frame, name, target, item_column) for target in targets}
     covariates = list(dict.fromkeys(covariates or []))
     covariate_values = _covariate_columns(frame, name, names, covariates, targets, time_column, item_column)
     long, id_column, target = _as_long(frame, name, values, targets, item_column, time_column)
-    del values
     wide = item_column is None
     series = _read_long(long, name, id_column, time_column, target, freq)
+    times = _wall_times(frame[time_column]) if wide or covariates else None
+    rows = None
     if wide:  # the ids were categories: plain column names from here on
         series.ids = pd.Index(list(series.ids.astype(str)) if hasattr(series.ids, "astype") else series.ids)
         for entry, item in zip(series.entries, series.ids):
             entry["item_id"] = item
+        _trim_to_values(series)
+        long = long[~np.isnan(long[target].to_numpy())]  # the long frame: the cells with a value
+        rows = pd.DataFrame({**values, **dict(zip(covariates, covariate_values.T))}, index=times)
+    del values
     table = SeriesTable(
         frame=long,
         id_column=id_column,
@@ -433,9 +412,9 @@ def read_table(
         series=series,
         source=str(path),
         wide=wide,
+        rows=rows,
     )
     if covariates:
-        times = _wall_times(frame[time_column])
         table.covariates = covariates
         table.covariate_values = _on_item_grids(
             series, covariate_values, times, None if wide else frame[item_column].to_numpy()
@@ -498,7 +477,7 @@ def _target_values(frame: pd.DataFrame, name: str, target: str, item_column: Opt
     if row is not None:
         who = "" if item_column is None else f"item {frame[item_column].iloc[row]!r}: "
         raise DataError(
-            f"{name}: {who}column {target!r} has a non-numeric value {raw.iloc[row]!r} in data row {row + 1}",
+            f"{name}: {who}column {target!r} has a non-numeric value {raw.iloc[row]!r} in data row {raw.index[row]}",
             field="targets",
         )
     return numbers
@@ -526,9 +505,26 @@ def _as_long(frame, name: str, values: Mapping[str, np.ndarray], targets, item_c
         },
         index=np.tile(frame.index.to_numpy(), len(targets)),
     )  # each cell's data row in the file
-    # blank cells are left out: each column's series runs from its first to its last value
-    # (a column that starts later has its own start); gaps inside come back as NaN on the grid
-    return long[~np.isnan(long[target].to_numpy())], id_column, target
+    # every row, blank cells too, so that read_df checks each of the file's timestamps and
+    # infers the frequency from them all; _trim_to_values then cuts each column to its values
+    return long, id_column, target
+
+
+def _trim_to_values(series: FrameSeries) -> None:
+    """Each entry of a wide table from its first to its last value: a column that starts
+    later has its own start, one that ends earlier its own end (``series.last`` follows);
+    blanks inside stay NaN."""
+    period_freq = period_frequency(series.freq)
+    for position, entry in enumerate(series.entries):
+        length = len(entry["target"])
+        observed = np.flatnonzero(~np.isnan(entry["target"]))  # _as_long refused columns without any
+        first, end = int(observed[0]), int(observed[-1]) + 1
+        if first == 0 and end == length:
+            continue
+        grid = pd.date_range(end=pd.Timestamp(series.last[position]), periods=length, freq=to_offset(series.freq))
+        entry["target"] = entry["target"][first:end]
+        entry["start"] = make_period(grid[first], period_freq)
+        series.last[position] = grid[end - 1].as_unit("ns").value
 
 
 def _read_long(long: pd.DataFrame, name: str, id_column: str, time_column: str, target: str, freq) -> FrameSeries:
@@ -585,7 +581,7 @@ def _covariate_columns(
             who = "" if item_column is None else f"item {frame[item_column].iloc[row]!r}: "
             raise DataError(
                 f"{name}: {who}covariate column {column!r} has a non-numeric or infinite value "
-                f"{raw.iloc[row]!r} in data row {row + 1}",
+                f"{raw.iloc[row]!r} in data row {raw.index[row]}",
                 field="covariates",
             )
         columns.append(numbers)
