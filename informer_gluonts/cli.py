@@ -1,11 +1,12 @@
 """
-Command line: ``informer-gluonts`` (or ``python -m informer_gluonts``) ``{forecast,backtest}``.
+Command line: ``informer-gluonts`` (or ``python -m informer_gluonts``) ``{forecast,backtest,train}``.
 
 The commands are the shared ones (:mod:`lagllama_gluonts.common.commands`, the same as
 Lag-Llama's): ``forecast`` (alias ``train-csv``) trains Informer on a table and forecasts past
 its end; ``backtest`` trains on a repository dataset's train split and scores its test split,
-or scores rolling-origin windows of a table. This module holds Informer's adapter (how the
-estimator is built and trained) and its own options, among them the official ``--features``:
+or scores rolling-origin windows of a table; ``train`` trains once and saves the predictor,
+which ``--predictor DIR`` uses instead of training. This module holds Informer's adapter (how
+the estimator is built and trained) and its own options, among them the official ``--features``:
 ``S`` (each column univariate), ``MS`` (one target, the other columns past-only covariates) and
 ``M`` (several columns forecast jointly by one model, ``InformerEstimator(target_dim=D)``).
 """
@@ -13,16 +14,16 @@ estimator is built and trained) and its own options, among them the official ``-
 from __future__ import annotations
 
 import argparse
-import shutil
 from pathlib import Path
 from typing import List, Optional, Sequence
 
 from lagllama_gluonts.common import cli as common_cli
 from lagllama_gluonts.common import commands
-from lagllama_gluonts.common.adapter import ModelAdapter
+from lagllama_gluonts.common.adapter import ModelAdapter, serialize_predictor
 from lagllama_gluonts.common.cli import CLIError, nonnegative_int, positive_int
 
 from . import defaults
+from . import trained as trained_model
 
 CONSOLE_SCRIPT = "informer-gluonts"
 FEATURES = ("M", "MS", "S")
@@ -152,15 +153,25 @@ def _add_model_arguments(parser, command: str) -> None:
         train,
         None,
         "on each training series' held-out last prediction length"
-        + ("; not with --no-validation" if command == "forecast" else ""),
+        + ("; not with --no-validation" if command != "backtest" else ""),
     )
-    if command == "forecast":
+    if command != "backtest":
         train.add_argument(
             "--no-validation", action="store_true", help="train on all rows (checkpoint chosen by training loss)"
         )
     prediction = parser.add_argument_group("prediction")
     common_cli.add_sampling_arguments(prediction, batch_size_default=32)
     parser.add_argument("--quiet", action="store_true", help="no progress bars, Lightning summaries or warnings")
+    if command == "train":
+        return
+    parser.add_argument(
+        "--predictor",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="forecast with the predictor train --save wrote instead of training (the model and training "
+        "options are then its own; --prediction-length defaults to its horizon)",
+    )
     parser.add_argument(
         "--output-attention",
         action="store_true",
@@ -185,9 +196,16 @@ class InformerAdapter(ModelAdapter):
         return args.features or ("MS" if args.covariates else "S")
 
     def check(self, args) -> None:
+        saved = args.saved = trained_model.read_saved(args.predictor) if getattr(args, "predictor", None) else None
+        if saved is not None:  # its horizon, unless --prediction-length says otherwise (an error)
+            args.prediction_length = trained_model.check_horizon(saved, args.prediction_length)
+        elif args.prediction_length is None and args.canonical_command != "backtest":
+            args.prediction_length = defaults.PREDICTION_LENGTH
         features, targets = self.features(args), common_cli.table_targets(args)
         if args.command != "backtest" and args.csv is not None and not targets and features != "M":
-            raise CLIError("forecast needs --csv FILE and --target COLUMN (or --features M: every numeric column)")
+            raise CLIError(
+                f"{args.canonical_command} needs --csv FILE and --target COLUMN (or --features M: every numeric column)"
+            )
         if getattr(args, "no_validation", False) and args.patience:
             raise CLIError("--patience stops on the validation loss: drop --no-validation")
         if features == "MS" and (len(targets) != 1 if args.csv is not None else True):
@@ -214,7 +232,7 @@ class InformerAdapter(ModelAdapter):
         if args.d_model % args.n_heads:
             raise CLIError(f"--d-model {args.d_model} is not divisible by --n-heads {args.n_heads}")
         layers = sum(args.e_layers)
-        if args.output_attention and args.attention_layer >= layers:
+        if getattr(args, "output_attention", False) and args.attention_layer >= layers:
             raise CLIError(
                 f"--attention-layer {args.attention_layer}: the encoder has {layers} layers (0 .. {layers - 1})"
             )
@@ -300,6 +318,9 @@ class InformerAdapter(ModelAdapter):
             raise CLIError(str(error)) from None
 
     def forecaster(self, args, entries, freq, horizon, **covariates):
+        if args.saved is not None:
+            trained_model.check_data(args.saved, freq, covariates)
+            return trained_model.load(args.saved, args)
         estimator = self.estimator(args, freq, horizon, **covariates)
         commands.check_longest(entries, estimator.context_length, horizon)
         validate = not args.no_validation if hasattr(args, "no_validation") else bool(args.patience)
@@ -309,6 +330,9 @@ class InformerAdapter(ModelAdapter):
         return predictor
 
     def backtester(self, args, freq, horizon, **covariates):
+        if args.saved is not None:
+            trained_model.check_data(args.saved, freq, covariates)
+            return f"saved predictor with {args.saved.path}", trained_model.load(args.saved, args)
         estimator = self.estimator(args, freq, horizon, **covariates)
         validate = bool(args.patience)  # early stopping needs data the model does not train on
         return "trained", commands.TrainBeforeWindows(estimator, horizon, validate, batch_size=args.batch_size)
@@ -318,15 +342,20 @@ class InformerAdapter(ModelAdapter):
             from .plots import write_attention
 
             write_attention(out / "attention.png", predictor, list(data)[:1], args.attention_layer)
-        if trained:
-            path = out / "predictor"
-            if path.exists():
-                shutil.rmtree(path)
-            path.mkdir(parents=True)
-            predictor.serialize(path)
+        if trained and args.saved is None:
+            serialize_predictor(predictor, out / "predictor")
+
+    def save_path(self, args, out: Path) -> Path:
+        return args.save or out / "predictor"
+
+    def fit(self, args, train, validation, freq, horizon, **covariates):
+        estimator = self.estimator(args, freq, horizon, **covariates)
+        commands.check_longest(validation or train, estimator.context_length, horizon)
+        return trained_model.fit(estimator, train, validation, args.batch_size)
 
     def record(self, args) -> dict:
-        return {"features": self.features(args)}
+        saved = getattr(args, "saved", None)
+        return {"features": self.features(args), **({"predictor": str(saved.path)} if saved else {})}
 
 
 ADAPTER = InformerAdapter()
@@ -340,9 +369,19 @@ each; the long table (the item column first) streams to --output (.csv or .parqu
 OUT/forecast.csv), OUT/forecast.png shows up to 4 series. --features M forecasts the columns
 jointly: the long table with a variable column first. The last prediction-length steps of each
 series are held out for validation (checkpoint choice, --patience) unless --no-validation; the
-trained predictor goes to OUT/predictor. Series with fewer observed values than the horizon (at
-least 8) are skipped, counted. With --dataset: trained on its train split, its test split scored
-beside SeasonalNaive. Default OUT: out/informer/forecast/CSV-NAME."""
+trained predictor goes to OUT/predictor. --predictor DIR forecasts with a predictor that train
+--save wrote, without training. Series with fewer observed values than the horizon (at least 8)
+are skipped, counted. With --dataset: trained on its train split, its test split scored beside
+SeasonalNaive. Default OUT: out/informer/forecast/CSV-NAME."""
+
+TRAIN_HELP = """\
+Train Informer once, to forecast or backtest later with --predictor DIR: on a table (--csv, read
+as forecast reads it; --features M: the columns jointly) or on a repository dataset's train split.
+The last prediction-length steps of each series are held out for validation (checkpoint choice,
+--patience) unless --no-validation; series too short to give them up train whole (counted). The
+predictor goes to --save DIR (default OUT/predictor; checked before training), the training record
+to OUT/metrics.json; with --dataset, its test split is scored beside SeasonalNaive (a PNG too).
+Default OUT: out/informer/train/DATASET or CSV-NAME."""
 
 BACKTEST_HELP = """\
 Train Informer on the train split of a GluonTS repository dataset (offline, from the local
@@ -352,7 +391,8 @@ your table (--windows windows of --prediction-length per series, Informer traine
 series' part before the first window), beside SeasonalNaive: OUT/metrics.json,
 OUT/item_metrics.csv and OUT/backtest.png; series too short for the windows are skipped
 (counted). --features M scores the columns (or the dataset's series) jointly with GluonTS's
-MultivariateEvaluator. Default OUT: out/informer/backtest/DATASET or CSV-NAME."""
+MultivariateEvaluator. --predictor DIR backtests a predictor that train --save wrote, without
+training. Default OUT: out/informer/backtest/DATASET or CSV-NAME."""
 
 EXAMPLES = """\
 examples:
@@ -362,20 +402,29 @@ examples:
   {prog} forecast --csv stores.csv --item-column store --target sales --prediction-length 12 --output f.parquet
   {prog} backtest --dataset ett_small_1h --max-steps 200 --baseline
   {prog} backtest --csv stores.csv --item-column store --target sales --prediction-length 24 --windows 3
+  {prog} train --csv ETTh1.csv --target OT --prediction-length 24 --save etth1-model
+  {prog} forecast --csv ETTh1.csv --target OT --predictor etth1-model
 """
 
 
-def _forecast_options(forecast) -> None:
+def _forecast_options(forecast, command: str = "forecast") -> None:
+    """``forecast``'s options; ``train``'s are the same without ``--output`` and with ``--save``."""
     common_cli.add_table_arguments(
         forecast,
         target_help="the column(s) to forecast, e.g. OT (with --features M: jointly; none: every numeric column)",
     )
     common_cli.add_covariate_arguments(forecast)
-    common_cli.add_dataset_argument(forecast, note="; instead of --csv: its test split scored")
-    common_cli.add_forecast_output(forecast)
-    common_cli.add_prediction_length(forecast, default=24, what="%(default)s")
-    common_cli.add_run_arguments(forecast, "output folder (default: out/informer/forecast/CSV-NAME)")
-    _add_model_arguments(forecast, "forecast")
+    common_cli.add_dataset_argument(forecast, note="; instead of --csv: trained on its train split, scored on its test")
+    what = f"{defaults.PREDICTION_LENGTH}" + (", or the --predictor's" if command == "forecast" else "")
+    common_cli.add_prediction_length(forecast, what=what)
+    if command == "forecast":
+        common_cli.add_forecast_output(forecast)
+    else:
+        forecast.add_argument(
+            "--save", type=Path, default=None, metavar="DIR", help="the predictor's folder (default: OUT/predictor)"
+        )
+    common_cli.add_run_arguments(forecast, f"output folder (default: out/informer/{command}/CSV-NAME or DATASET)")
+    _add_model_arguments(forecast, command)
 
 
 def _backtest_options(backtest) -> None:
@@ -384,7 +433,7 @@ def _backtest_options(backtest) -> None:
     common_cli.add_table_arguments(source)
     common_cli.add_covariate_arguments(source)
     common_cli.add_window_arguments(source)
-    common_cli.add_prediction_length(backtest, what="the dataset's; required with --csv")
+    common_cli.add_prediction_length(backtest, what="the dataset's, or the --predictor's; else required with --csv")
     backtest.add_argument(
         "--baseline", action="store_true", help="also score the seasonal naive baseline (with --csv: always)"
     )
@@ -421,6 +470,16 @@ def build_parser(prog: str = CONSOLE_SCRIPT) -> common_cli.Parser:
         _backtest_options,
         help="train on a repository dataset (or a table) and backtest it",
         description=BACKTEST_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    common_cli.add_command(
+        parser,
+        subparsers,
+        "train",
+        lambda args: commands.train(ADAPTER, args),
+        lambda train: _forecast_options(train, "train"),
+        help="train on a table (or a dataset) and save the predictor, for --predictor",
+        description=TRAIN_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     return parser

@@ -16,6 +16,8 @@ NUM_BATCHES_PER_EPOCH = 50
 # GluonTS's estimators train for 100 epochs by default; the commands' ``--epochs`` is a quick budget.
 MAX_EPOCHS = 100
 CLI_MAX_EPOCHS = 10
+# ``forecast`` and ``train``'s horizon on a table unless --prediction-length (or --predictor) says.
+PREDICTION_LENGTH = 24
 # Epochs without improvement before ``ReduceLROnPlateau`` halves the learning rate (``lr_patience``,
 # once ``patience``); early stopping (``early_stopping_patience``) is off unless asked for.
 LR_PATIENCE = 10

@@ -1,10 +1,11 @@
 """Command line: ``lagllama-gluonts`` (or ``python -m lagllama_gluonts``)
 ``{forecast,zero-shot,finetune,backtest,pretrain,info} --help``.
 
-``forecast`` and ``backtest`` are the shared commands (:mod:`lagllama_gluonts.common.commands`,
-the same as Informer's) over Lag-Llama's adapter: a predictor read from a checkpoint (default:
-the bundled one), or trained with ``backtest --train``. ``zero-shot`` is ``forecast``'s other
-name. ``finetune``, ``pretrain`` and ``info`` are Lag-Llama's own.
+``forecast``, ``backtest`` and ``finetune`` are the shared commands
+(:mod:`lagllama_gluonts.common.commands`, the same as Informer's) over Lag-Llama's adapter: a
+predictor read from a checkpoint (default: the bundled one), trained with ``backtest --train``, or
+fine-tuned (``finetune``: the shared ``train``). ``zero-shot`` is ``forecast``'s other name,
+``train`` is ``finetune``'s. ``pretrain`` and ``info`` are Lag-Llama's own.
 """
 
 import argparse
@@ -17,7 +18,7 @@ from . import defaults
 from .common import cli as common_cli
 from .common import commands
 from .common.adapter import ModelAdapter
-from .common.cli import CLIError, positive_int
+from .common.cli import positive_int
 from .defaults import BUNDLED_CHECKPOINT, SMALL_ARCHITECTURE, SMALL_CONTEXT_LENGTH
 from .pretrain_cli import add_pretrain_parser
 
@@ -30,7 +31,7 @@ Lag-Llama forecasting on GluonTS datasets and your own tables, offline.
             bundled one), without training; or, with --dataset, score a GluonTS repository
             dataset's test split beside SeasonalNaive. Also called zero-shot.
   finetune  fine-tune a checkpoint on a dataset's train split or your table (early stopping on
-            the last window), then compare fine-tuned, zero-shot and SeasonalNaive.
+            the last window), then compare fine-tuned, zero-shot and SeasonalNaive. Also called train.
   backtest  a checkpoint zero-shot, or a model trained (--train), on a repository dataset's test
             split or on rolling windows of your table, beside SeasonalNaive.
   pretrain  train a Lag-Llama from scratch on the allowed pretraining mixture (how the bundled
@@ -86,13 +87,18 @@ class LagLlamaAdapter(ModelAdapter):
 
     name, key = "Lag-Llama", "lagllama"
 
+    # a checkpoint file; keep-if-better validates every series it trains on
+    saves_folder, train_short_series, trained_label = False, False, "fine-tuned"
+
     def checkpoint(self, args):
-        """The command's checkpoint, read once (None: trained from scratch)."""
+        """The command's checkpoint, read once per command (None: trained from scratch)."""
         from .checkpoint import read_checkpoint
 
-        if getattr(args, "from_scratch", False) and getattr(args, "train", False):
+        if self.checkpoint_free(args):
             return None
-        return read_checkpoint(args.checkpoint or BUNDLED_CHECKPOINT)
+        if getattr(args, "read_checkpoint", None) is None:  # fine-tuning and the zero-shot row share it
+            args.read_checkpoint = read_checkpoint(args.checkpoint or BUNDLED_CHECKPOINT)
+        return args.read_checkpoint
 
     def predictor(self, checkpoint, args, horizon: int, **covariates):
         from .predictor import load_predictor
@@ -157,6 +163,48 @@ class LagLlamaAdapter(ModelAdapter):
             estimator = LagLlamaEstimator(prediction_length=horizon, context_length=context, **sizes, **kwargs)
         return mode, commands.TrainBeforeWindows(estimator, horizon, bool(args.patience), args.batch_size)
 
+    def training_covariates(self, args, covariates):
+        from .finetune import check_freeze_layers
+
+        ckpt = self.checkpoint(args)
+        check_freeze_layers(ckpt, args.freeze_layers)
+        return self.checked_covariates(ckpt, args, trains=True) if args.csv is not None else {}
+
+    def fit(self, args, train, validation, freq, horizon, **covariates):
+        """Fine-tune the checkpoint (keep-if-better, :func:`~lagllama_gluonts.finetune.finetune`)."""
+        from .common.adapter import Trained
+        from .finetune import finetune
+
+        ckpt = self.checkpoint(args)
+        print(
+            f"fine-tuning {ckpt.path}; lr {args.lr}, up to {args.epochs} epochs x {args.batches_per_epoch} "
+            f"batches, patience {args.patience}, {args.freeze_layers} frozen layers",
+            flush=True,
+        )
+        result = finetune(
+            train, horizon, checkpoint=ckpt, validation_data=validation, **_finetune_kwargs(args), **covariates
+        )
+        result.predictor.batch_size = args.batch_size
+        rec = result.record
+        print(
+            f"validation loss {rec['start_val_loss']:.4f} -> {rec['best_val_loss']:.4f} after "
+            f"{rec['epochs_run']} epochs ({rec['train_seconds']:.0f}s); kept: {rec['kept']}"
+        )
+        return Trained(result.predictor, rec, model=result)
+
+    def save_model(self, args, trained, path, source):
+        """A checkpoint file (``save_checkpoint``), its record naming the data and covariates."""
+        from .checkpoint import save_checkpoint
+
+        covariates = {k: v for k, v in self.record(args).items() if k.endswith("covariates")}
+        training = {"fine_tuned_from": str(self.checkpoint(args).path), **source, **trained.record, **covariates}
+        # model_kwargs() holds the covariate configuration; the record adds the columns' names
+        result = trained.model
+        return save_checkpoint(path, result.module.model, result.estimator.model_kwargs(), extra={"training": training})
+
+    def references(self, args, freq, horizon):
+        return {"zero-shot": self.predictor(self.checkpoint(args), args, horizon)}
+
     def record(self, args) -> dict:
         known, past = self.covariates(args)
         record = {"checkpoint": None if self.checkpoint_free(args) else str(args.checkpoint or BUNDLED_CHECKPOINT)}
@@ -172,44 +220,10 @@ class LagLlamaAdapter(ModelAdapter):
 
     def checked_covariates(self, ckpt, args, trains: bool) -> dict:
         """The covariate arguments of a model built on ``ckpt`` for the command's covariates,
-        checked against what the checkpoint was trained with: one trained with covariates
-        needs as many of each kind (its configuration is read from it: nothing to pass); one
-        trained without takes new ones only when the command trains (``trains``): their
-        projection starts at zero, so a zero-shot forecast with them would be the forecast
-        without them, and is refused rather than silently ignored."""
-        known, past = self.covariates(args)
-        stored, name, flags = ckpt.covariates, ckpt.path.name, _covariate_flags(known, past)
-        if not stored:
-            if (known or past) and not trains:
-                raise CLIError(
-                    f"{name} was trained without covariates: its covariate projection starts at zero, so "
-                    f"{flags} would change nothing until fine-tuned; fine-tune first (finetune --csv ... {flags} "
-                    "--save tuned.ckpt, or backtest --train), then pass --checkpoint tuned.ckpt"
-                )
-            return commands._covariate_counts(known, past)
-        if stored.get("num_feat_static_real") or stored.get("num_feat_static_cat"):
-            raise CLIError(
-                f"{name} was trained with static features (feat_static_real / feat_static_cat), which a "
-                "--csv table cannot give: use the Python API (LagLlamaEstimator.from_checkpoint)"
-            )
-        want = (stored.get("num_feat_dynamic_real", 0), stored.get("num_past_feat_dynamic_real", 0))
-        if want != (len(known), len(past)):
-            columns = (ckpt.training.get("known_covariates") or [], ckpt.training.get("past_covariates") or [])
-            trained = (
-                _covariate_flags(*columns)
-                if sum(map(len, columns)) == sum(want)
-                else f"{want[0]} known-future and {want[1]} past-only covariate(s)"
-            )
-            raise CLIError(
-                f"{name} was trained with covariates ({trained}) and this command gives {flags}: name as many "
-                f"columns of each kind ({want[0]} with --known-covariates, {want[1]} with --covariates)"
-            )
-        return {}
+        checked against what it was trained with (:func:`~.checkpoint_covariates.checked_covariates`)."""
+        from .checkpoint_covariates import checked_covariates
 
-
-def _covariate_flags(known, past) -> str:
-    flags = [f"--known-covariates {' '.join(known)}" if known else "", f"--covariates {' '.join(past)}" if past else ""]
-    return " ".join(f for f in flags if f) or "no covariates"
+        return checked_covariates(ckpt, *self.covariates(args), trains=trains)
 
 
 def _trainer_kwargs(args) -> dict:
@@ -223,75 +237,6 @@ def _trainer_kwargs(args) -> dict:
 
 
 ADAPTER = LagLlamaAdapter()
-
-
-# --------------------------------------------------------------------------- finetune
-
-
-def cmd_finetune(args) -> int:
-    """Fine-tune on a dataset's train split (then fine-tuned, zero-shot and SeasonalNaive side
-    by side on its test split) or on a table (validated on each series' last horizon)."""
-    from .checkpoint import save_checkpoint
-    from .common import evaluation
-    from .finetune import check_freeze_layers, finetune
-
-    if (args.dataset is None) == (args.csv is None):
-        raise CLIError("give one of --dataset NAME or --csv FILE")
-    common_cli.check_table_source(args, commands.TABLE_ONLY)
-    if args.csv is not None:
-        table, entries, _ = commands.read_entries(ADAPTER, args, args.prediction_length, forecasting=False)
-    ckpt = ADAPTER.checkpoint(args)  # once: fine-tuning and the zero-shot row share it
-    check_freeze_layers(ckpt, args.freeze_layers)
-    covariates = ADAPTER.checked_covariates(ckpt, args, trains=True) if args.csv is not None else {}
-    ADAPTER.setup(args)
-    if args.dataset is not None:
-        dataset, freq, horizon = common_cli.dataset_and_horizon(args)
-        data, where = dataset.train, f"{args.dataset}'s train split (freq {freq})"
-    else:
-        horizon, data = args.prediction_length, entries
-        where = f"{args.csv.name}: {len(entries)} series (freq {table.freq}), validated on their last {horizon} steps"
-    print(
-        f"fine-tuning {ckpt.path} on {where}; lr {args.lr}, up to {args.epochs} epochs x {args.batches_per_epoch} "
-        f"batches, patience {args.patience}, {args.freeze_layers} frozen layers",
-        flush=True,
-    )
-    result = finetune(data, horizon, checkpoint=ckpt, **_finetune_kwargs(args), **covariates)
-    result.predictor.batch_size = args.batch_size
-    rec = result.record
-    if args.csv is not None and len(entries) > rec["train_series"]:
-        print(f"skipped {len(entries) - rec['train_series']} series shorter than {2 * horizon + 1} steps")
-    print(
-        f"validation loss {rec['start_val_loss']:.4f} -> {rec['best_val_loss']:.4f} after "
-        f"{rec['epochs_run']} epochs ({rec['train_seconds']:.0f}s); kept: {rec['kept']}"
-    )
-    source = {"dataset": args.dataset} if args.dataset is not None else {"csv": str(args.csv)}
-    record = {**source, "checkpoint": str(ckpt.path), "prediction_length": horizon, "finetune": rec}
-    covariate_record = {k: v for k, v in ADAPTER.record(args).items() if k.endswith("covariates")}
-    if args.csv is not None:
-        record.update(series=len(entries), skipped=len(entries) - rec["train_series"], **covariate_record)
-    if args.save:
-        training = {"fine_tuned_from": str(ckpt.path), **source, **rec, **covariate_record}
-        # model_kwargs() holds the covariate configuration; the record adds the columns' names
-        path = save_checkpoint(
-            args.save, result.module.model, result.estimator.model_kwargs(), extra={"training": training}
-        )
-        record["saved"] = str(path)
-        print(f"wrote {path}")
-    out = common_cli.default_out(args, ADAPTER.key, args.dataset or args.csv.stem)
-    if args.csv is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "metrics.json").write_text(json.dumps(record, indent=2, default=float))
-        print(f"wrote {out / 'metrics.json'}")
-        return 0
-    models = {
-        "fine-tuned": result.predictor,
-        "zero-shot": ADAPTER.predictor(ckpt, args, horizon),
-        "SeasonalNaive": evaluation.seasonal_naive_baseline(freq, horizon),
-    }
-    metrics, forecasts, tss = evaluation.backtest_side_by_side(models, dataset.test, args.num_samples, args.max_series)
-    record.update(series=len(forecasts), metrics=metrics)
-    evaluation.write_report(out, record, forecasts, tss, f"Lag-Llama fine-tuned — {args.dataset}")
-    return 0
 
 
 def _finetune_kwargs(args) -> dict:
@@ -440,8 +385,8 @@ def _finetune_options(ft) -> None:
         default=defaults.FINETUNE_FREEZE_LAYERS,
         help="keep the input projection and the first N transformer blocks fixed (default: %(default)s)",
     )
-    ft.add_argument("--save", type=Path, default=None, help="write the fine-tuned checkpoint here")
-    common_cli.add_run_arguments(ft, "output folder (default: out/lagllama/finetune/DATASET or CSV-NAME)")
+    ft.add_argument("--save", type=Path, metavar="FILE", help="the fine-tuned checkpoint to write (default: none)")
+    common_cli.add_run_arguments(ft, "output folder (default: out/lagllama/COMMAND/DATASET or CSV-NAME)")
 
 
 def _backtest_options(bt) -> None:
@@ -509,20 +454,23 @@ def build_parser(prog: str = CONSOLE_SCRIPT) -> common_cli.Parser:
         parser,
         subparsers,
         "finetune",
-        cmd_finetune,
+        lambda args: commands.train(ADAPTER, args),
         _finetune_options,
-        "fine-tune a checkpoint on a dataset's train split or a table",
-        "Fine-tune a Lag-Llama checkpoint. The last prediction-length steps of every training series are "
-        "held out as validation (never the test windows): training stops early (--patience) when their loss "
-        "stops improving and the best epoch is kept, or the checkpoint itself when no epoch beats it. With "
-        "--dataset: fine-tuned, zero-shot and SeasonalNaive are then backtested side by side on the test "
-        "split (OUT/metrics.json, a PNG). With --csv: the same training on your table (items too short to "
-        "give up a window are skipped, counted), OUT/metrics.json holds the record. --save writes the "
-        "fine-tuned checkpoint. Defaults measured in benchmarks/results/finetune_settings.md.",
+        "fine-tune a checkpoint on a dataset's train split or a table (also called train)",
+        "Fine-tune a Lag-Llama checkpoint (default: the bundled one); the shared train command. The last "
+        "prediction-length steps of every training series are held out as validation (never the test windows): "
+        "training stops early (--patience) when their loss stops improving and the best epoch is kept, or the "
+        "checkpoint itself when no epoch beats it. With --csv: your table, read as forecast reads it (series "
+        "too short to give up a window are skipped, counted). With --dataset: its train split, then fine-tuned, "
+        "zero-shot and SeasonalNaive side by side on its test split (and a PNG). OUT/metrics.json holds the "
+        "record; --save FILE writes the fine-tuned checkpoint (checked before training), for --checkpoint. "
+        "Default OUT: out/lagllama/COMMAND/DATASET or CSV-NAME. Defaults measured in "
+        "benchmarks/results/finetune_settings.md.",
         [
             "--dataset m4_hourly --save tuned.ckpt",
             "--csv prices.csv --target y --prediction-length 24 --save tuned.ckpt",
         ],
+        aliases=["train"],
     )
     _command(
         parser,

@@ -103,6 +103,7 @@ def finetune(
     max_minutes: Optional[float] = None,
     progress: bool = True,
     patience: Optional[int] = None,
+    validation_data: Optional[Dataset] = None,
     **estimator_kwargs,
 ) -> FineTuneResult:
     """Fine-tune ``checkpoint`` (default: the bundled one) on ``train_data``; see the module doc.
@@ -114,6 +115,9 @@ def finetune(
     ``device``, "auto" by default). The training defaults are ``defaults.FINE_TUNING``'s, with
     its gradient clipping and precision. ``early_stopping_patience``: epochs without a lower
     validation-horizon loss before stopping (``patience`` is its deprecated name, which warns).
+    ``validation_data``: ``train_data`` is already split (the commands split with the shared
+    rule before training), these are the full series whose last window validates; by default
+    ``train_data`` is split here by :func:`holdout_last_window`.
     """
     if patience is not None:
         warnings.warn(
@@ -129,7 +133,10 @@ def finetune(
     check_freeze_layers(ckpt, freeze_layers)
     context_length = context_length or ckpt.context_length
     rope_scaling = resolve_rope_scaling(rope_scaling, ckpt.model_kwargs, context_length, prediction_length)
-    fit, validation = holdout_last_window(train_data, prediction_length)
+    if validation_data is None:
+        fit, validation = holdout_last_window(train_data, prediction_length)
+    else:
+        fit, validation = list(train_data), list(validation_data)
     best = BestWeights(monitor="val_horizon_loss")
     trainer_kwargs = {
         **FINE_TUNING.trainer_kwargs(),

@@ -3,7 +3,8 @@
 ``predict``). :mod:`~lagllama_gluonts.common.commands` reads tables, holds out windows,
 scores, plots and writes for every model; an adapter says only what differs: the model's name,
 its own options, and how to build a predictor (trained on the data, or read from a checkpoint)
-for a frequency and a horizon.
+for a frequency and a horizon; and, for the shared ``train`` command, how it trains on a
+table and how a trained model is saved.
 
 Kept free of torch imports, like the rest of the command-line layer.
 """
@@ -11,8 +12,21 @@ Kept free of torch imports, like the rest of the command-line layer.
 from __future__ import annotations
 
 import argparse
+import shutil
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+
+@dataclass
+class Trained:
+    """What :meth:`ModelAdapter.fit` returns: the predictor that forecasts, the training record
+    (``metrics.json``), and what :meth:`ModelAdapter.save_model` writes when the predictor
+    alone does not hold it (Lag-Llama: the network and its configuration)."""
+
+    predictor: Any
+    record: Dict[str, Any] = field(default_factory=dict)
+    model: Any = None
 
 
 class ModelAdapter:
@@ -23,6 +37,16 @@ class ModelAdapter:
     name = "model"
     #: the output folder's model part: ``out/KEY/COMMAND/NAME``
     key = "model"
+    #: ``train``: a series too short to give up its last horizon for validation is trained on
+    #: whole, unvalidated (True), or left out (False: every series it trains on is validated)
+    train_short_series = True
+    #: ``train --save``: the model is saved as a folder (True) or as one file (False)
+    saves_folder = True
+    #: a file in a folder this model saved (an existing ``--save`` folder holding it is replaced):
+    #: by default the one GluonTS's ``Predictor.serialize`` writes
+    saved_marker: Optional[str] = "gluonts-config.json"
+    #: the trained model's name in ``train --dataset``'s metrics table (None: :attr:`name`)
+    trained_label: Optional[str] = None
 
     # ------------------------------------------------------------------ options
 
@@ -99,3 +123,46 @@ class ModelAdapter:
     def dataset_label(self, args: argparse.Namespace, mode: str) -> str:
         """The model's name in a dataset backtest's metrics table."""
         return self.name
+
+    # ------------------------------------------------------------------ training (``train``)
+
+    def validates(self, args: argparse.Namespace) -> bool:
+        """Whether ``train`` holds each series' last horizon out to validate on."""
+        return not getattr(args, "no_validation", False)
+
+    def save_path(self, args: argparse.Namespace, out: Path) -> Optional[Path]:
+        """Where ``train`` saves the model (default: ``--save``; None: nowhere)."""
+        return getattr(args, "save", None)
+
+    def training_covariates(self, args: argparse.Namespace, covariates: dict) -> dict:
+        """``train``'s checks that need the data read (raise :class:`~.cli.CLIError`), before
+        anything is printed or trained; returns the covariate arguments :meth:`fit` gets."""
+        return covariates
+
+    def fit(
+        self, args: argparse.Namespace, train: Sequence[dict], validation, freq: str, horizon: int, **covariates
+    ) -> Trained:
+        """Train on ``train`` (each series without its last ``horizon`` steps when validated),
+        ``validation`` the full series whose last window scores each epoch (None: unvalidated)."""
+        raise NotImplementedError(f"{self.name} has no train command")
+
+    def save_model(self, args: argparse.Namespace, trained: Trained, path: Path, source: dict) -> Path:
+        """Write the trained model to ``path`` (checked before training); ``source`` names the
+        data it trained on (``{"csv": ...}`` or ``{"dataset": ...}``). Returns what was written.
+        By default the predictor as GluonTS serializes it, into the folder ``path`` (replaced),
+        which ``Predictor.deserialize`` reads back."""
+        return serialize_predictor(trained.predictor, path)
+
+    def references(self, args: argparse.Namespace, freq: str, horizon: int) -> Dict[str, Any]:
+        """The models scored beside the trained one (and SeasonalNaive) after ``train --dataset``."""
+        return {}
+
+
+def serialize_predictor(predictor, path: Path) -> Path:
+    """``predictor`` serialized (GluonTS's ``serialize``) into the folder ``path``; a folder
+    there is replaced (the commands check before training that it holds a saved model)."""
+    if path.exists():
+        shutil.rmtree(path)
+    path.mkdir(parents=True)
+    predictor.serialize(path)
+    return path

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -504,3 +505,24 @@ def check_out_dir(path: Optional[Path], is_file: bool = False) -> Optional[Path]
             where = "is" if parent == path else f"lies under {str(parent)!r}, which is"
             raise CLIError(f"--out {str(path)!r} {where} a file, not a folder")
     return path
+
+
+def check_save_path(path: Optional[Path], folder: bool, marker: Optional[str] = None, flag: str = "--save") -> None:
+    """Where a trained model will be written, checked before any training (a bad path must not
+    cost a training run): a ``folder`` that is not an existing file and, when it exists and is
+    not empty, holds ``marker`` (a model saved before, replaced); or a file that is not an
+    existing folder. Either way not under a file, and its nearest existing folder writable."""
+    if path is None:
+        return
+    shown = repr(str(path))
+    if folder and path.is_file():
+        raise CLIError(f"{flag} {shown} is a file; name a folder to write the model into")
+    if not folder and path.is_dir():
+        raise CLIError(f"{flag} {shown} is a folder; name the file to write")
+    if folder and path.is_dir() and any(path.iterdir()) and not (marker and (path / marker).is_file()):
+        raise CLIError(f"{flag} {shown} is a folder with other files in it; name a new or empty folder")
+    existing = next(parent for parent in [path, *path.parents] if parent.exists())
+    if existing != path and not existing.is_dir():
+        raise CLIError(f"{flag} {shown} lies under {str(existing)!r}, which is a file, not a folder")
+    if not os.access(existing if existing.is_dir() else existing.parent, os.W_OK):
+        raise CLIError(f"{flag} {shown}: {str(existing)!r} is not writable")

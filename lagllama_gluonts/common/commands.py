@@ -7,6 +7,9 @@
   test windows scored beside SeasonalNaive.
 * :func:`backtest` — a repository dataset's test split (:func:`backtest_dataset`), or
   rolling-origin windows on a file (:func:`backtest_table`), beside SeasonalNaive.
+* :func:`train` — train (or fine-tune) on a file or a dataset's train split, validated on each
+  series' last horizon, and save the model; on a dataset, its test split scored beside
+  SeasonalNaive and the model's references.
 
 Every model reads its table, skips the series too short to forecast (one rule:
 :func:`min_observations`), writes one table layout and one report through the same code; a
@@ -16,6 +19,7 @@ model adds only how its predictor is built (trained, or read from a checkpoint).
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from typing import Sequence
 
@@ -23,7 +27,15 @@ import numpy as np
 
 from . import evaluation, multivariate
 from .adapter import ModelAdapter
-from .cli import CLIError, check_table_source, dataset_and_horizon, default_out, forecast_output, read_table_args
+from .cli import (
+    CLIError,
+    check_save_path,
+    check_table_source,
+    dataset_and_horizon,
+    default_out,
+    forecast_output,
+    read_table_args,
+)
 from .constants import QUANTILES
 from .tables import RegularTable
 
@@ -39,7 +51,7 @@ def min_observations(horizon: int) -> int:
     return max(MIN_OBSERVATIONS, horizon)
 
 
-def _covariate_counts(known: Sequence[str], past: Sequence[str]) -> dict:
+def covariate_counts(known: Sequence[str], past: Sequence[str]) -> dict:
     """The estimators' covariate arguments for ``known`` and ``past`` columns (none: no key)."""
     counts = dict(num_feat_dynamic_real=len(known), num_past_feat_dynamic_real=len(past))
     return {key: value for key, value in counts.items() if value}
@@ -65,7 +77,7 @@ def read_entries(adapter: ModelAdapter, args: argparse.Namespace, horizon: int, 
     entries = table.add_covariate_fields(known, past, horizon if forecasting else 0) if known or past else table.entries
     if getattr(args, "max_series", None) and not forecasting:
         entries = entries[: args.max_series]
-    return table, entries, _covariate_counts(known, past)
+    return table, entries, covariate_counts(known, past)
 
 
 def _drop_short(table, args: argparse.Namespace, horizon: int) -> None:
@@ -260,17 +272,100 @@ def backtest_dataset(adapter: ModelAdapter, args: argparse.Namespace, baseline: 
     return 0
 
 
+# --------------------------------------------------------------------------- train
+
+
+def train(adapter: ModelAdapter, args: argparse.Namespace) -> int:
+    """``train`` (Lag-Llama's ``finetune``): train on the ``--csv`` table (read as ``forecast``
+    reads it) or on the ``--dataset``'s train split, each series' last horizon held out to
+    validate on; ``--save`` the model (the path checked before any training); write
+    ``OUT/metrics.json`` with the training record, and with ``--dataset`` score its test split
+    beside SeasonalNaive and the model's references (Lag-Llama: its checkpoint zero-shot)."""
+    if (args.dataset is None) == (args.csv is None):
+        raise CLIError("give one of --dataset NAME or --csv FILE")
+    adapter.check(args)
+    check_table_source(args, TABLE_ONLY, needs_target=not adapter.joint(args))
+    if adapter.joint(args) and args.dataset is not None:
+        raise CLIError(
+            f"{args.command} trains a joint model of several columns on a table: give --csv FILE "
+            "(a repository dataset's series are scored jointly by backtest --dataset)"
+        )
+    out = default_out(args, adapter.key, args.dataset or args.csv.stem)
+    save = adapter.save_path(args, out)
+    check_save_path(save, folder=adapter.saves_folder, marker=adapter.saved_marker)
+    if args.csv is not None:
+        dataset, source, horizon = None, {"csv": str(args.csv)}, args.prediction_length
+        freq, entries, covariates = _training_table(adapter, args)
+        where = f"{args.csv.name}: {len(entries)} series (freq {freq})"
+    else:
+        dataset, freq, horizon = dataset_and_horizon(args)
+        source, entries, covariates = {"dataset": args.dataset}, list(dataset.train), {}
+        where = f"{args.dataset}'s train split (freq {freq})"
+    covariates = adapter.training_covariates(args, covariates)
+    adapter.setup(args)
+    validate = adapter.validates(args)
+    fit, validation = training_split(entries, horizon, validate, keep_short=adapter.train_short_series)
+    counts = _say_short(entries, fit, validation, horizon, validate)
+    print(f"{adapter.name}: training on {where}" + (f", validated on the last {horizon} steps" if validation else ""))
+    trained = adapter.fit(args, fit, validation, freq, horizon, **covariates)
+    record = {**source, "model": adapter.name, "prediction_length": horizon, **adapter.record(args)}
+    record.update({args.canonical_command: trained.record, "series": len(entries), **counts})
+    if save is not None:
+        record["saved"] = str(adapter.save_model(args, trained, save, source))
+        print(f"wrote {record['saved']}")
+    if dataset is None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / evaluation.METRICS_FILE).write_text(json.dumps(record, indent=2, default=float))
+        print(f"wrote {out / evaluation.METRICS_FILE}")
+        return 0
+    label = adapter.trained_label or adapter.name
+    models = {label: trained.predictor, **adapter.references(args, freq, horizon)}
+    models["SeasonalNaive"] = evaluation.seasonal_naive_baseline(freq, horizon)
+    metrics, forecasts, tss = evaluation.backtest_side_by_side(
+        models, dataset.test, args.num_samples, args.max_series, progress=not getattr(args, "quiet", False)
+    )
+    record.update(series=len(forecasts), metrics=metrics)
+    title = f"{adapter.name} {'trained' if label == adapter.name else label} — {args.dataset}"
+    evaluation.write_report(out, record, forecasts, tss, title)
+    return 0
+
+
+def _training_table(adapter: ModelAdapter, args: argparse.Namespace):
+    """The ``--csv`` table to train on: ``(freq, entries, covariate arguments)``; in joint
+    mode one entry, the columns stacked (``target_dim`` among the arguments)."""
+    if adapter.joint(args):
+        table, entry, _, covariates = multivariate.read_joint(adapter, args)
+        return table.freq, [entry], covariates
+    table, entries, covariates = read_entries(adapter, args, args.prediction_length, forecasting=False)
+    return table.freq, entries, covariates
+
+
+def _say_short(entries: Sequence[dict], fit, validation, horizon: int, validate: bool) -> dict:
+    """Count and say the series that were too short to give up their last ``horizon`` steps:
+    left out (``skipped``), or trained on whole without validation (``unvalidated``)."""
+    if not validate:
+        return {}
+    skipped, unvalidated = len(entries) - len(fit), len(fit) - len(validation or [])
+    need = f"shorter than {2 * horizon + 1} steps (too short to give up their last {horizon} for validation)"
+    if skipped:
+        print(f"skipped {skipped} series {need}")
+    if unvalidated:
+        print(f"{unvalidated} series {need} train whole, unvalidated")
+    return {"skipped": skipped, **({"unvalidated": unvalidated} if unvalidated else {})}
+
+
 # --------------------------------------------------------------------------- training helpers
 
 
-def training_split(entries: Sequence[dict], horizon: int, validate: bool):
+def training_split(entries: Sequence[dict], horizon: int, validate: bool, keep_short: bool = True):
     """``(train, validation)`` for a model of many series. With ``validate``: each series
     without its last ``horizon`` steps to train on, and the full series to score those windows
     (the shared ``holdout_last_window``; a series too short to give its window up trains whole,
-    unvalidated); validation drives checkpoint choice and ``--patience``."""
+    unvalidated, or with ``keep_short=False`` is left out); validation drives checkpoint choice
+    and ``--patience``."""
     if not validate:
         return list(entries), None
-    fit, validation = evaluation.holdout_last_window(entries, horizon, keep_short=True)
+    fit, validation = evaluation.holdout_last_window(entries, horizon, keep_short=keep_short)
     # a series observed only in its last ``horizon`` steps has nothing left to train on
     fit = [_known_past(e) for e in fit if not np.isnan(np.asarray(e["target"], dtype=float)).all()]
     return fit, validation or None

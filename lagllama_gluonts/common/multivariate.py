@@ -49,7 +49,7 @@ def stacked_entry(table, past: Sequence[str] = ()) -> dict:
     return entry
 
 
-def _read(adapter: ModelAdapter, args: argparse.Namespace):
+def read_joint(adapter: ModelAdapter, args: argparse.Namespace):
     """The ``--csv`` table's targets stacked: ``(table, entry, names, model arguments)``."""
     known, past = adapter.covariates(args)
     if known:
@@ -76,7 +76,7 @@ def forecast(adapter: ModelAdapter, args: argparse.Namespace) -> int:
     horizon = args.prediction_length
     out = default_out(args, adapter.key, args.csv.stem)
     path = forecast_output(args, out)
-    table, entry, names, kwargs = _read(adapter, args)
+    table, entry, names, kwargs = read_joint(adapter, args)
     adapter.setup(args)
     predictor = adapter.forecaster(args, [entry], table.freq, horizon, **kwargs)
     forecast_ = next(iter(predictor.predict([entry], num_samples=args.num_samples)))
@@ -127,7 +127,7 @@ def backtest_table(adapter: ModelAdapter, args: argparse.Namespace) -> int:
     ``MultivariateEvaluator``."""
     horizon, windows = args.prediction_length, args.windows or 1
     distance = args.distance or horizon
-    table, entry, names, kwargs = _read(adapter, args)
+    table, entry, names, kwargs = read_joint(adapter, args)
     span = evaluation.backtest_span(horizon, windows, distance)
     length = entry["target"].shape[1]
     if length < span + horizon:
@@ -141,7 +141,7 @@ def backtest_table(adapter: ModelAdapter, args: argparse.Namespace) -> int:
     adapter.setup(args)
     mode, model = adapter.backtester(args, table.freq, horizon, **kwargs)
     print(f"{adapter.name} {mode} on {args.csv.name}: {len(names)} variables jointly, {windows} window(s)", flush=True)
-    predictor = model.train([_cut(entry, length - span)])
+    predictor = model if hasattr(model, "predict") else model.train([_cut(entry, length - span)])
     record = {"csv": str(args.csv), "windows": windows, "distance": distance}
     return _score(adapter, args, predictor, model, test, names, record, args.csv.stem)
 
@@ -159,7 +159,7 @@ def backtest_dataset(adapter: ModelAdapter, args: argparse.Namespace, dataset, f
     train = MultivariateGrouper(max_target_dim=dims)(train_series)
     test = MultivariateGrouper(max_target_dim=dims, num_test_dates=max(1, len(test_series) // dims))(test_series)
     mode, model = adapter.backtester(args, freq, horizon, target_dim=dims)
-    predictor = model.train(train)
+    predictor = model if hasattr(model, "predict") else model.train(train)  # a predictor: used as it is
     print(f"\n{adapter.name} (M, {dims} variables) on {args.dataset} (H={horizon})")
     names = [str(t.get("item_id", k)) for k, t in enumerate(train_series)]
     return _score(adapter, args, predictor, model, list(test), names, {"dataset": args.dataset}, f"{args.dataset}_M")

@@ -1,0 +1,50 @@
+"""Whether a Lag-Llama checkpoint fits the covariates a command names (``--known-covariates``,
+``--covariates``): the command line's check before a model is built on it, one line naming
+both sides when it does not. Kept free of torch imports, like the command line."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from .common.cli import CLIError
+from .common.commands import covariate_counts
+
+
+def checked_covariates(ckpt, known: Sequence[str], past: Sequence[str], trains: bool) -> dict:
+    """The covariate arguments of a model built on ``ckpt`` for the ``known`` and ``past``
+    columns: one trained with covariates needs as many of each kind (its configuration is read
+    from it: nothing to pass); one trained without takes new ones only when the command trains
+    (``trains``): their projection starts at zero, so a zero-shot forecast with them would be
+    the forecast without them, and is refused rather than silently ignored."""
+    stored, name, flags = ckpt.covariates, ckpt.path.name, _covariate_flags(known, past)
+    if not stored:
+        if (known or past) and not trains:
+            raise CLIError(
+                f"{name} was trained without covariates: its covariate projection starts at zero, so "
+                f"{flags} would change nothing until fine-tuned; fine-tune first (finetune --csv ... {flags} "
+                "--save tuned.ckpt, or backtest --train), then pass --checkpoint tuned.ckpt"
+            )
+        return covariate_counts(known, past)
+    if stored.get("num_feat_static_real") or stored.get("num_feat_static_cat"):
+        raise CLIError(
+            f"{name} was trained with static features (feat_static_real / feat_static_cat), which a "
+            "--csv table cannot give: use the Python API (LagLlamaEstimator.from_checkpoint)"
+        )
+    want = (stored.get("num_feat_dynamic_real", 0), stored.get("num_past_feat_dynamic_real", 0))
+    if want != (len(known), len(past)):
+        columns = (ckpt.training.get("known_covariates") or [], ckpt.training.get("past_covariates") or [])
+        trained = (
+            _covariate_flags(*columns)
+            if sum(map(len, columns)) == sum(want)
+            else f"{want[0]} known-future and {want[1]} past-only covariate(s)"
+        )
+        raise CLIError(
+            f"{name} was trained with covariates ({trained}) and this command gives {flags}: name as many "
+            f"columns of each kind ({want[0]} with --known-covariates, {want[1]} with --covariates)"
+        )
+    return {}
+
+
+def _covariate_flags(known, past) -> str:
+    flags = [f"--known-covariates {' '.join(known)}" if known else "", f"--covariates {' '.join(past)}" if past else ""]
+    return " ".join(f for f in flags if f) or "no covariates"
