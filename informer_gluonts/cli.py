@@ -341,7 +341,8 @@ class InformerAdapter(ModelAdapter):
         if args.output_attention:
             from .plots import write_attention
 
-            write_attention(out / "attention.png", predictor, list(data)[:1], args.attention_layer)
+            attention = write_attention(out / "attention.png", predictor, list(data)[:1], args.attention_layer)
+            common_cli.say_wrote(attention)
         if trained and args.saved is None:
             serialize_predictor(predictor, out / "predictor")
 

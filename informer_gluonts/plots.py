@@ -27,5 +27,4 @@ def write_attention(path: Path, predictor, dataset, layer: int) -> Path:
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, format="png", dpi=100)
-    print(f"wrote {path}")
     return path

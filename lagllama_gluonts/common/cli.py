@@ -200,6 +200,12 @@ def main(build_parser: Callable[[str], Parser], prog: str, argv: Optional[List[s
     return run_command(prog, parser.handlers, args, user_errors=user_errors)
 
 
+def say_wrote(*paths) -> None:
+    """One line naming the files a command wrote (the reporting functions return them)."""
+    names = [str(p) for p in paths]
+    print("wrote " + (", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]), flush=True)
+
+
 def quiet_libraries(everything: bool = False) -> None:
     """Warning filters for a command-line run, installed by :func:`main` only: the libraries'
     deprecation and user warnings are noise to a command-line user; ``everything``

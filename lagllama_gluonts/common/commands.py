@@ -35,6 +35,7 @@ from .cli import (
     default_out,
     forecast_output,
     read_table_args,
+    say_wrote,
 )
 from .constants import QUANTILES
 from .tables import RegularTable
@@ -162,7 +163,7 @@ def _write_one(adapter, args, table, entry: dict, predictor, out, quantiles, tit
     item = table.series.name(0)
     history = table.history([item], len(entry["target"]))[item]  # the target up to its last value
     regular = RegularTable(frame=history.to_frame(args.target[0]), freq=table.freq, source=str(args.csv))
-    evaluation.write_forecast(out, regular, args.target[0], forecast_, title, quantiles=quantiles)
+    say_wrote(*evaluation.write_forecast(out, regular, args.target[0], forecast_, title, quantiles=quantiles))
 
 
 # --------------------------------------------------------------------------- backtest
@@ -220,12 +221,8 @@ def backtest_table(adapter: ModelAdapter, args: argparse.Namespace) -> int:
         "seconds": time.time() - started,
         **adapter.record(args),
     }
-    evaluation.write_backtest_report(
-        default_out(args, adapter.key, args.csv.stem),
-        result,
-        f"{adapter.name} {mode.split(' with ')[0]} — {args.csv.name}, {windows} window(s)",
-        extra,
-    )
+    title = f"{adapter.name} {mode.split(' with ')[0]} — {args.csv.name}, {windows} window(s)"
+    say_wrote(*evaluation.write_backtest_report(default_out(args, adapter.key, args.csv.stem), result, title, extra))
     return 0
 
 
@@ -252,6 +249,7 @@ def backtest_dataset(adapter: ModelAdapter, args: argparse.Namespace, baseline: 
         max_series=args.max_series,
         progress=not getattr(args, "quiet", False),
     )
+    print(evaluation.compare_metrics_table(metrics), flush=True)
     record = {
         "dataset": args.dataset,
         "model": adapter.name,
@@ -262,13 +260,8 @@ def backtest_dataset(adapter: ModelAdapter, args: argparse.Namespace, baseline: 
         **adapter.record(args),
         "metrics": metrics,
     }
-    evaluation.write_report(
-        default_out(args, adapter.key, args.dataset),
-        record,
-        forecasts,
-        tss,
-        f"{adapter.name} {mode.split(' with ')[0]} — {args.dataset}",
-    )
+    title = f"{adapter.name} {mode.split(' with ')[0]} — {args.dataset}"
+    say_wrote(*evaluation.write_report(default_out(args, adapter.key, args.dataset), record, forecasts, tss, title))
     return 0
 
 
@@ -324,9 +317,10 @@ def train(adapter: ModelAdapter, args: argparse.Namespace) -> int:
     metrics, forecasts, tss = evaluation.backtest_side_by_side(
         models, dataset.test, args.num_samples, args.max_series, progress=not getattr(args, "quiet", False)
     )
+    print(evaluation.compare_metrics_table(metrics), flush=True)
     record.update(series=len(forecasts), metrics=metrics)
     title = f"{adapter.name} {'trained' if label == adapter.name else label} — {args.dataset}"
-    evaluation.write_report(out, record, forecasts, tss, title)
+    say_wrote(*evaluation.write_report(out, record, forecasts, tss, title))
     return 0
 
 

@@ -18,7 +18,7 @@ import pandas as pd
 
 from . import evaluation
 from .adapter import ModelAdapter
-from .cli import CLIError, default_out, forecast_output, read_table_args
+from .cli import CLIError, default_out, forecast_output, read_table_args, say_wrote
 from .constants import QUANTILES
 from .frequency import future_timestamps
 
@@ -196,6 +196,6 @@ def _score(adapter, args, predictor, model, test: List[dict], names, record: dic
         "metrics": {adapter.name: metrics},
     }
     out = default_out(args, adapter.key, name)
-    evaluation.write_report(out, record, forecasts, tss, f"{adapter.name} (M) — {name}, variable 0")
+    say_wrote(*evaluation.write_report(out, record, forecasts, tss, f"{adapter.name} (M) — {name}, variable 0"))
     adapter.save(args, predictor, test, out, trained=False)
     return 0

@@ -1,6 +1,7 @@
 """Reporting: the files (``metrics.json``, ``item_metrics.csv``, ``forecast.csv``, PNGs) both
-models' commands write, and the one-line summaries they print. The top of the evaluation
-layers: it computes nothing itself (:mod:`~lagllama_gluonts.common.backtesting` does).
+models' commands write. The top of the evaluation layers: it computes nothing itself
+(:mod:`~lagllama_gluonts.common.backtesting` does) and prints nothing (each function returns
+what it wrote; the commands say so).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from gluonts.dataset import Dataset
 from gluonts.model.forecast import Forecast
 from gluonts.model.predictor import Predictor
 
-from .backtesting import RollingBacktest, TimeSeries, compare_backtests, compare_metrics_table
+from .backtesting import RollingBacktest, TimeSeries, compare_backtests
 from .constants import QUANTILES
 from .dataframes import predict_series
 from .files import write_forecast_frames
@@ -35,13 +36,9 @@ def backtest_side_by_side(
     max_series: Optional[int] = None,
     progress: bool = True,
 ) -> Tuple[Dict[str, Dict[str, float]], List[Forecast], List[TimeSeries]]:
-    """:func:`~lagllama_gluonts.common.backtesting.compare_backtests`, its metrics printed side
-    by side (the commands' report). Returns what ``compare_backtests`` returns."""
-    metrics, forecasts, tss = compare_backtests(
-        predictors, test_data, num_samples=num_samples, max_series=max_series, progress=progress
-    )
-    print(compare_metrics_table(metrics), flush=True)
-    return metrics, forecasts, tss
+    """:func:`~lagllama_gluonts.common.backtesting.compare_backtests` under the name the
+    commands have always called (``compare_metrics_table(metrics)`` shows them side by side)."""
+    return compare_backtests(predictors, test_data, num_samples=num_samples, max_series=max_series, progress=progress)
 
 
 def write_report(
@@ -53,7 +50,6 @@ def write_report(
     metrics_path = out / METRICS_FILE
     metrics_path.write_text(json.dumps(record, indent=2, default=float))
     png = plot_forecasts(forecasts, tss, out / FORECASTS_PNG, num_series=4, title=title)
-    print(f"wrote {metrics_path} and {png}")
     return metrics_path, png
 
 
@@ -78,7 +74,6 @@ def write_forecast(
     values = table.frame[column]
     recent = values.iloc[-(history or max(4 * horizon, 64)) :]
     png = plot_history_and_forecast(recent, frame, out / "forecast.png", title)
-    print(f"wrote {csv_path} and {png} (forecast {frame['timestamp'].iloc[0]} .. {frame['timestamp'].iloc[-1]})")
     return csv_path, png
 
 
@@ -94,7 +89,6 @@ def write_backtest_report(
     items_path = out / ITEM_METRICS_FILE
     result.item_metrics.to_csv(items_path, index=False)
     png = plot_backtest(result.examples, out / BACKTEST_PNG, title=title)
-    print(f"wrote {metrics_path}, {items_path} and {png}")
     return metrics_path, items_path, png
 
 
