@@ -13,6 +13,6 @@ importing only those below it:
    (a file of one or many series, through ``dataframes``); ``datasets`` (offline repository
    datasets) and ``distributed`` beside them;
 4. ``estimator`` (the shared training loop), ``backtesting`` (evaluation that computes),
-   ``reporting`` (what writes files or prints), ``evaluation`` (both in one import, as before);
+   ``reporting`` (the files a command writes; it prints nothing), ``evaluation`` (both in one import, as before);
 5. the command-line layer on top (``cli`` and the shared commands).
 """

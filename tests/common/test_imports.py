@@ -206,3 +206,15 @@ def test_the_cycle_check_can_fail(tmp_path):
     graph = import_graph(tmp_path, packages=("probe",))
     assert graph["probe.d"] == {"probe.a"} and graph["probe.e"] == {"probe.d"}
     assert find_cycles(graph) == [["probe.a", "probe.b", "probe.c", "probe.a"]]
+
+
+def test_the_old_datasets_module_still_imports_and_says_where_to_go():
+    import importlib
+    import sys
+
+    sys.modules.pop("lagllama_gluonts.datasets", None)
+    with pytest.warns(DeprecationWarning, match="lagllama_gluonts.common.datasets"):
+        module = importlib.import_module("lagllama_gluonts.datasets")
+    from lagllama_gluonts.common.datasets import get_dataset
+
+    assert module.get_dataset is get_dataset
