@@ -3,7 +3,15 @@ as GluonTS entries, and any GluonTS predictor's forecasts back as a long DataFra
 
 >>> from lagllama_gluonts import load_predictor, predict_df   # or: from informer_gluonts import predict_df
 >>> predictor = load_predictor(None, prediction_length=12)    # doctest: +SKIP
->>> forecasts = predict_df(predictor, df, id_column="item_id", target="sales")  # doctest: +SKIP
+>>> forecasts = predict_df(predictor, df)  # item_id/timestamp/target or unique_id/ds/y  # doctest: +SKIP
+>>> forecasts = predict_df(predictor, df, id_column="store", target="sales")  # doctest: +SKIP
+
+The columns, when not named: Chronos/AutoGluon's ``item_id``/``timestamp``/``target`` or
+Nixtla's ``unique_id``/``ds``/``y`` (statsforecast, neuralforecast), recognised by their names
+(:func:`~lagllama_gluonts.common.columns.guess_columns`, the rules the command lines guess
+the timestamp column by). A named column always wins; a frame with columns of both
+conventions, or of neither, is a :class:`DataError` that names its columns and the
+parameters to pass.
 
 ``forecasts`` has one row per item and future step: the id column, the timestamp column
 (each step on the item's own grid: month-end data gets month ends), ``mean``, ``median`` and
@@ -15,7 +23,8 @@ start and length, timestamps as datetimes or strings pandas parses (time zones d
 local wall time), the frequency given (``freq=``, any pandas alias old or new: ``H``/``h``,
 ``M``/``ME``, ``MS``, ``Q``/``QE``, ``B``, ``W-SUN`` ...) or inferred from the items (all of
 them must share one), missing steps on an item's grid and blank targets as NaN (unobserved).
-Items keep the order of their first row. ``id_column=None`` takes the whole frame as one series.
+Items keep the order of their first row. ``id_column=None`` takes the whole frame as one series
+(a frame without an item column is never guessed to be one: it says so).
 
 What it refuses, with one :class:`~lagllama_gluonts.common.validation.DataError` naming the
 item, the row or the timestamp: missing columns, missing ids or timestamps, text in the
@@ -34,6 +43,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from .columns import GUESS, guess_columns
 from .constants import MAX_MAGNITUDE, QUANTILES
 from .errors import DataError
 from .files import to_numbers
@@ -81,9 +91,9 @@ _Series = FrameSeries  # the name it had
 
 def dataset_from_df(
     df: pd.DataFrame,
-    id_column: Optional[str] = "item_id",
-    timestamp_column: str = "timestamp",
-    target: str = "target",
+    id_column: Optional[str] = GUESS,
+    timestamp_column: Optional[str] = None,
+    target: Optional[str] = None,
     freq: Optional[str] = None,
 ) -> List[Dict[str, Any]]:
     """GluonTS entries (``start`` a ``pd.Period``, ``target`` float32 with NaN for missing
@@ -92,13 +102,18 @@ def dataset_from_df(
     Parameters
     ----------
     df
-        The table; other columns are ignored.
+        The table; other columns are ignored. Its columns are found by name when not given:
+        ``item_id``/``timestamp``/``target`` (Chronos, AutoGluon) or ``unique_id``/``ds``/``y``
+        (Nixtla's statsforecast, neuralforecast); columns of both, or of neither, are a
+        :class:`DataError` asking for the parameters below.
     id_column
-        Column naming each row's item; ``None``: the whole frame is one series (no ``item_id``).
+        Column naming each row's item; ``None``: the whole frame is one series (no ``item_id``);
+        not given: ``item_id`` or ``unique_id``.
     timestamp_column
-        Column of each row's time.
+        Column of each row's time; ``None``: ``timestamp`` or ``ds`` (or, with ``id_column``
+        and ``target`` named, the first column named ``ds``/``date``/``datetime``/``timestamp``/``time``).
     target
-        Numeric column to forecast.
+        Numeric column to forecast; ``None``: ``target`` or ``y``.
     freq
         Pandas frequency alias of the grid, old or new spelling; inferred when ``None``.
     """
@@ -107,9 +122,9 @@ def dataset_from_df(
 
 def read_df(
     df: pd.DataFrame,
-    id_column: Optional[str] = "item_id",
-    timestamp_column: str = "timestamp",
-    target: str = "target",
+    id_column: Optional[str] = GUESS,
+    timestamp_column: Optional[str] = None,
+    target: Optional[str] = None,
     freq: Optional[str] = None,
 ) -> FrameSeries:
     """:func:`dataset_from_df`'s entries with each item's grid and id: what forecasting,
@@ -117,7 +132,22 @@ def read_df(
     return _read(df, id_column, timestamp_column, target, freq)
 
 
+def resolve_columns(df: pd.DataFrame, id_column=GUESS, timestamp_column=None, target=None):
+    """The item, time and target columns of ``df``: those given, the others guessed by
+    :func:`~lagllama_gluonts.common.columns.guess_columns` (``None`` for the time or target
+    column means "guess"; for the item column it means "one series")."""
+    if not isinstance(df, pd.DataFrame):
+        raise DataError(f"expected a pandas DataFrame, got {type(df).__name__}")
+    return guess_columns(
+        df.columns,
+        id_column,
+        GUESS if timestamp_column is None else timestamp_column,
+        GUESS if target is None else target,
+    )
+
+
 def _read(df, id_column, timestamp_column, target, freq) -> FrameSeries:
+    id_column, timestamp_column, target = resolve_columns(df, id_column, timestamp_column, target)
     _check_frame(df, id_column, timestamp_column, target)
     labels = df.index
     if id_column is None:
@@ -382,9 +412,9 @@ def _grid_positions(times, codes, first_row, counts, freq: str, who) -> np.ndarr
 def predict_df(
     predictor,
     df: pd.DataFrame,
-    id_column: Optional[str] = "item_id",
-    timestamp_column: str = "timestamp",
-    target: str = "target",
+    id_column: Optional[str] = GUESS,
+    timestamp_column: Optional[str] = None,
+    target: Optional[str] = None,
     quantile_levels: Sequence[float] = QUANTILES,
     freq: Optional[str] = None,
     num_samples: Optional[int] = None,
@@ -393,8 +423,15 @@ def predict_df(
     """Forecasts of every item of a long DataFrame (read as :func:`dataset_from_df` reads it)
     past its last timestamp, as a long DataFrame.
 
-    Columns: ``id_column`` (absent when ``None``), ``timestamp_column`` (the future steps on
-    each item's own grid), ``mean``, ``median`` and ``q{level:g}`` for each of
+    The input's columns, when not given, are ``item_id``/``timestamp``/``target``
+    (Chronos, AutoGluon) or ``unique_id``/``ds``/``y`` (Nixtla), found by name as
+    :func:`dataset_from_df` documents; a named column always wins, and a frame with columns
+    of both conventions or of neither is a :class:`DataError` asking for ``id_column=``,
+    ``timestamp_column=``, ``target=`` (``id_column=None``: the whole frame is one series).
+
+    Columns: the item column (absent when ``id_column=None``), the timestamp column (the
+    future steps on each item's own grid), both named as in the input (``unique_id``/``ds``
+    for a Nixtla frame), ``mean``, ``median`` and ``q{level:g}`` for each of
     ``quantile_levels`` (``q0.1`` ...), in the data's units; ``prediction_length`` rows per
     item, items in the order of their first row.
 
@@ -404,6 +441,7 @@ def predict_df(
     progress bar on a terminal only; True or False forces it on or off.
     """
     levels = check_levels(quantile_levels)
+    id_column, timestamp_column, target = resolve_columns(df, id_column, timestamp_column, target)
     if id_column is not None and id_column == timestamp_column:
         raise ValueError(f"id_column and timestamp_column are both {id_column!r}")
     series = _read(df, id_column, timestamp_column, target, freq)

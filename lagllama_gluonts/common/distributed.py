@@ -7,6 +7,11 @@ the way Spark's ``applyInPandas`` would do it, with a lighter install.
 >>> ray.init(num_cpus=2)            # local; on a cluster: ray.init(address="auto")  # doctest: +SKIP
 >>> table = predict_df_ray(predictor, df, id_column="store", target="sales", seed=0)  # doctest: +SKIP
 
+The columns are found as :func:`~lagllama_gluonts.common.dataframes.predict_df` finds them:
+those named, the others guessed from ``item_id``/``timestamp``/``target`` or Nixtla's
+``unique_id``/``ds``/``y``, once for the whole table before it is split (every group then
+uses the same names). Groups need items: ``id_column=None`` (one series) is refused.
+
 Reproducible: each group seeds torch and NumPy with ``seed + group`` before it forecasts,
 so the result does not depend on where or in which order the groups run;
 :func:`predict_df_grouped` runs the same groups one after another in this process and gives
@@ -24,8 +29,9 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 import pandas as pd
 
+from .columns import GUESS
 from .constants import QUANTILES
-from .dataframes import predict_df
+from .dataframes import predict_df, resolve_columns
 from .errors import DataError
 
 GROUP_COLUMN = "__group__"
@@ -33,6 +39,8 @@ GROUP_COLUMN = "__group__"
 
 def assign_groups(df: pd.DataFrame, id_column: str, groups: int) -> np.ndarray:
     """Each row's group: its item's position in first-row order, modulo ``groups``."""
+    if id_column is None:
+        raise DataError("forecasting in groups needs an item column: name it with id_column=", field="id_column")
     if id_column not in df:
         raise DataError(
             f"the DataFrame has no column {id_column!r} (id_column=); its columns are: "
@@ -74,9 +82,9 @@ def _in_item_order(table: pd.DataFrame, df: pd.DataFrame, id_column: str) -> pd.
 def predict_df_grouped(
     predictor,
     df: pd.DataFrame,
-    id_column: str = "item_id",
-    timestamp_column: str = "timestamp",
-    target: str = "target",
+    id_column: Optional[str] = GUESS,
+    timestamp_column: Optional[str] = None,
+    target: Optional[str] = None,
     groups: int = 4,
     seed: int = 0,
     quantile_levels: Sequence[float] = QUANTILES,
@@ -84,6 +92,7 @@ def predict_df_grouped(
     num_samples: Optional[int] = None,
 ) -> pd.DataFrame:
     """:func:`predict_df_ray`'s table, computed here group after group (the reference)."""
+    id_column, timestamp_column, target = resolve_columns(df, id_column, timestamp_column, target)
     kwargs = dict(
         id_column=id_column,
         timestamp_column=timestamp_column,
@@ -100,9 +109,9 @@ def predict_df_grouped(
 def predict_df_ray(
     predictor,
     df: pd.DataFrame,
-    id_column: str = "item_id",
-    timestamp_column: str = "timestamp",
-    target: str = "target",
+    id_column: Optional[str] = GUESS,
+    timestamp_column: Optional[str] = None,
+    target: Optional[str] = None,
     groups: int = 4,
     seed: int = 0,
     quantile_levels: Sequence[float] = QUANTILES,
@@ -124,6 +133,7 @@ def predict_df_ray(
         raise DataError('predict_df_ray needs Ray Data: pip install "ray[data]" (the distributed extra)') from None
     if predictor is None and make_predictor is None:
         raise ValueError("give a predictor or make_predictor")
+    id_column, timestamp_column, target = resolve_columns(df, id_column, timestamp_column, target)
     kwargs = dict(
         id_column=id_column,
         timestamp_column=timestamp_column,

@@ -1,6 +1,7 @@
 """The file layer: a table file read into a raw ``DataFrame`` and a long forecast table
 written out, with clear errors for a missing, empty or unreadable file, and the cell-level
-parsing (numbers, timestamps) every reader above shares. Imports only the error module.
+parsing (numbers, timestamps) every reader above shares. Imports only the error module and
+the column-guessing rules (:mod:`.columns`).
 """
 
 from __future__ import annotations
@@ -12,12 +13,11 @@ from typing import Optional, Sequence, Tuple, Union
 import numpy as np
 import pandas as pd
 
+from .columns import TIME_COLUMN_NAMES as TIME_COLUMN_NAMES  # importable from here as before (tables)
+from .columns import guess_columns
 from .errors import DataError
 
 PathLike = Union[str, Path]
-
-# Column names taken as the timestamps when none is named (else the first column).
-TIME_COLUMN_NAMES = ("ds", "date", "datetime", "timestamp", "time")
 SEPARATORS = ",;\t|"
 
 
@@ -99,14 +99,10 @@ def _read_with_pyarrow(path: Path, sep: str) -> Optional[pd.DataFrame]:
 
 
 def guess_time_column(columns: Sequence[str]) -> str:
-    """The timestamp column: one named like ``ds``/``date``, else the first column."""
-    if not len(columns):
-        raise DataError("the table has no columns")
-    lowered = {str(c).lower(): str(c) for c in columns}
-    for name in TIME_COLUMN_NAMES:
-        if name in lowered:
-            return lowered[name]
-    return str(columns[0])
+    """The command lines' timestamp column (they name the target and the item column): one
+    named like ``ds``/``date``, else the first column -- :func:`.columns.guess_columns`, the
+    rules ``predict_df`` guesses by too."""
+    return guess_columns(columns, id_column=None, target=None, first_column=True).timestamp_column
 
 
 def to_numbers(raw: pd.Series) -> Tuple[np.ndarray, Optional[int]]:

@@ -267,3 +267,100 @@ def test_both_packages_export_the_dataframe_functions():
     for package in (lagllama_gluonts, informer_gluonts):
         assert {"predict_df", "dataset_from_df"} <= set(package.__all__) <= set(dir(package))
         assert package.predict_df is predict_df and package.dataset_from_df is dataset_from_df
+
+
+# --------------------------------------------------------------------------- column conventions
+
+
+def nixtla(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.rename(columns={"item_id": "unique_id", "timestamp": "ds", "target": "y"})
+
+
+def test_a_nixtla_frame_forecasts_like_the_same_data_in_chronos_names(lagllama):
+    frame = level_frame("D", ["2021-01-01", "2021-01-09"])
+    for ours, theirs in zip(dataset_from_df(frame), dataset_from_df(nixtla(frame))):
+        assert ours["start"] == theirs["start"] and ours["item_id"] == theirs["item_id"]
+        np.testing.assert_array_equal(ours["target"], theirs["target"])
+    torch.manual_seed(0)
+    expected = predict_df(lagllama, frame, progress=False)
+    torch.manual_seed(0)
+    table = predict_df(lagllama, nixtla(frame), progress=False)
+    assert list(table.columns[:2]) == ["unique_id", "ds"]  # the input's own names come back
+    pd.testing.assert_frame_equal(table, nixtla(expected))
+
+
+def test_named_columns_win_over_the_guess():
+    frame = frame_with().assign(y=-1.0, ds="not a time")  # both conventions: a guess would refuse
+    entries = dataset_from_df(frame, id_column="item_id", timestamp_column="timestamp", target="target")
+    assert [e["item_id"] for e in entries] == ["a", "b", "c"] and entries[0]["target"][0] == 11.0
+    # one name given, the others guessed from the convention the rest of the frame shows
+    sales = nixtla(frame_with()).assign(sales=lambda f: f["y"] + 1, y=np.nan)  # y must not be read
+    (first, *_) = dataset_from_df(sales, target="sales")
+    assert first["item_id"] == "a" and first["target"][0] == 12.0
+    # id_column=None is a single series, as before; the other two are still guessed
+    (entry,) = dataset_from_df(nixtla(frame_with()).query("unique_id == 'a'").drop(columns="unique_id"), id_column=None)
+    assert "item_id" not in entry and len(entry["target"]) == 7
+
+
+@pytest.mark.parametrize(
+    "columns, expected",
+    [
+        (
+            ["item_id", "timestamp", "target", "y"],
+            r"^cannot guess the columns: the DataFrame has columns of both conventions, 'item_id', 'timestamp', "
+            r"'target' \(Chronos/AutoGluon\) and 'y' \(Nixtla\); say which with id_column=, timestamp_column=, "
+            r"target=$",
+        ),
+        (
+            ["store", "date", "sales"],
+            r"^cannot guess the columns: the DataFrame's columns \('store', 'date', 'sales'\) are neither "
+            r"item_id/timestamp/target nor unique_id/ds/y; name them with id_column=, timestamp_column=, target=$",
+        ),
+        (
+            ["ds", "y"],
+            r"^the DataFrame has no column 'unique_id' \(id_column=\), which Nixtla's unique_id/ds/y has; its "
+            r"columns are: 'ds', 'y'; name the column with id_column= \(id_column=None: the whole frame is one "
+            r"series\)$",
+        ),
+    ],
+    ids=["both-conventions", "neither", "nixtla-without-ids"],
+)
+def test_a_frame_the_guess_cannot_read_is_one_clear_error(lagllama, columns, expected):
+    frame = pd.DataFrame(
+        {name: ["2021-01-01"] * 3 if name in ("timestamp", "ds", "date") else [1, 1, 1] for name in columns}
+    )
+    for call in (dataset_from_df, lambda f: predict_df(lagllama, f, progress=False)):
+        with pytest.raises(DataError, match=expected) as raised:
+            call(frame)
+        assert raised.value.field in ("id_column", "timestamp_column", "target")
+
+
+@pytest.mark.parametrize(
+    "columns",
+    [
+        ["item_id", "timestamp", "target"],
+        ["unique_id", "ds", "y", "price"],
+        ["item_id", "Date", "target"],
+        ["unique_id", "y", "date", "ds"],
+    ],
+)
+def test_the_command_line_and_the_api_guess_the_time_column_with_one_function(monkeypatch, columns):
+    from lagllama_gluonts.common import columns as rules
+    from lagllama_gluonts.common import files
+    from lagllama_gluonts.common.dataframes import resolve_columns
+    from lagllama_gluonts.common.tables import guess_time_column
+
+    assert guess_time_column is files.guess_time_column
+    frame = pd.DataFrame(columns=columns)
+    cli, api = guess_time_column(columns), resolve_columns(frame).timestamp_column
+    assert cli == api
+    calls = []
+
+    def spy(*args, **kwargs):
+        calls.append(args[0])
+        return rules.guess_columns(*args, **kwargs)
+
+    for module in ("files", "dataframes"):  # both go through the one set of rules
+        monkeypatch.setattr(f"lagllama_gluonts.common.{module}.guess_columns", spy)
+    assert (guess_time_column(columns), resolve_columns(frame).timestamp_column) == (cli, api)
+    assert len(calls) == 2

@@ -62,3 +62,15 @@ def test_ray_local_cluster_equals_the_local_run(predictor):
     finally:
         ray.shutdown()
     pd.testing.assert_frame_equal(distributed, local)
+
+
+def test_a_nixtla_table_is_grouped_without_naming_its_columns(predictor):
+    frame = corpus_long().rename(columns={"item": "unique_id"})
+    named = predict_df_grouped(
+        predictor, frame, id_column="unique_id", timestamp_column="ds", target="y", groups=2, seed=3, freq="h"
+    )
+    guessed = predict_df_grouped(predictor, frame, groups=2, seed=3, freq="h")
+    pd.testing.assert_frame_equal(guessed, named)
+    assert list(guessed.columns[:2]) == ["unique_id", "ds"]
+    with pytest.raises(DataError, match=r"needs an item column: name it with id_column="):
+        predict_df_grouped(predictor, frame.drop(columns="unique_id"), id_column=None, freq="h")
