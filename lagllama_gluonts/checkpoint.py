@@ -34,12 +34,9 @@ from gluonts.core import serde
 from gluonts.torch.distributions import DistributionOutput, StudentTOutput
 
 from .defaults import BUNDLED_CHECKPOINT  # noqa: F401  (re-exported: the path None stands for)
+from .hub import CheckpointError, resolve_checkpoint  # noqa: F401  (CheckpointError's home is below us)
 
 PathLike = Union[str, Path]
-
-
-class CheckpointError(ValueError):
-    """A checkpoint that cannot be used: unreadable, unsafe, or not matching the model."""
 
 
 @dataclass
@@ -182,17 +179,21 @@ def _check_globals(path: PathLike) -> None:
         )
 
 
-def read_checkpoint(path: Union[PathLike, Checkpoint]) -> Checkpoint:
+def read_checkpoint(path: Union[PathLike, Checkpoint, None] = None) -> Checkpoint:
     """Load a Lag-Llama checkpoint (released or ours) safely, with ``weights_only=True``.
 
-    The file is scanned for the globals its pickle names, then loaded, once. The released
-    file's pickled ``distr_output`` and ``loss`` become plain data; the architecture is
-    checked, so a bad file fails here, naming itself, not deep inside the model. A
-    :class:`Checkpoint` passes through unchanged (callers accept either).
+    ``path``: a local file, None for the bundled checkpoint, or a Hugging Face Hub reference
+    ``OWNER/NAME[@REVISION][:FILE]`` (e.g. ``time-series-foundation-models/Lag-Llama``; FILE
+    defaults to ``lag-llama.ckpt``), fetched into the Hub cache with the ``hub`` extra
+    (:func:`~lagllama_gluonts.hub.resolve_checkpoint`: an existing path always wins). The file
+    is scanned for the globals its pickle names, then loaded, once. The released file's
+    pickled ``distr_output`` and ``loss`` become plain data; the architecture is checked, so
+    a bad file fails here, naming itself, not deep inside the model. A :class:`Checkpoint`
+    passes through unchanged (callers accept either).
     """
     if isinstance(path, Checkpoint):
         return path
-    path = Path(path)
+    path = resolve_checkpoint(path)  # a HubError (a CheckpointError) when the Hub cannot serve it
     if path.is_dir():
         raise CheckpointError(f"checkpoint {path} is a folder, not a checkpoint file")
     if not path.is_file():

@@ -9,17 +9,17 @@ fine-tuned (``finetune``: the shared ``train``). ``zero-shot`` is ``forecast``'s
 """
 
 import argparse
-import json
 import textwrap
 from pathlib import Path
 from typing import List, Optional
 
 from . import defaults
 from .common import cli as common_cli
-from .common import commands
+from .common import commands, jsonio
 from .common.adapter import ModelAdapter
 from .common.cli import positive_int
 from .defaults import BUNDLED_CHECKPOINT, SMALL_ARCHITECTURE, SMALL_CONTEXT_LENGTH
+from .hub import SPEC_HELP, checkpoint_path  # --checkpoint: a file or a Hub reference, resolved when parsed
 from .pretrain_cli import add_pretrain_parser
 
 CONSOLE_SCRIPT = "lagllama-gluonts"
@@ -46,16 +46,6 @@ only their history is read. --known-covariates COL ... are known over the horizo
 value, the covariates filled in and the target left empty. Fine-tuning learns their weights (a
 projection that starts at zero) and --save records them; a checkpoint trained with covariates
 needs as many of each kind, and one trained without them refuses them unless the command trains."""
-
-
-def checkpoint_path(text: str) -> Path:
-    """argparse type of a checkpoint: an existing file (not a folder), checked before any work."""
-    path = Path(text)
-    if path.is_dir():
-        raise argparse.ArgumentTypeError(f"{text!r} is a folder, not a checkpoint file")
-    if not path.exists():
-        raise argparse.ArgumentTypeError(f"checkpoint not found: {text!r}")
-    return path
 
 
 def rope_scaling_arg(text: str) -> Optional[dict]:
@@ -273,7 +263,7 @@ def cmd_info(args) -> int:
     for key, value in shown.items():
         print(f"{key:>22}: {value}")
     if ckpt.training:
-        print(json.dumps(ckpt.training, indent=2))
+        print(jsonio.dumps(ckpt.training))
     return 0
 
 
@@ -286,7 +276,9 @@ def _add_checkpoint_arguments(p, rope: bool = True) -> None:
         "--checkpoint",
         type=checkpoint_path,
         default=None,
-        help=f"Lag-Llama checkpoint (default: the bundled {BUNDLED_CHECKPOINT.name}; lag-llama.ckpt works too)",
+        help=f"Lag-Llama checkpoint: a file (default: the bundled {BUNDLED_CHECKPOINT.name}) or a Hugging Face "
+        f"Hub repository, {SPEC_HELP}, e.g. time-series-foundation-models/Lag-Llama (pip install "
+        "'lagllama-gluonts[hub]'; cached where huggingface_hub caches)",
     )
     p.add_argument(
         "--context-length",
@@ -320,14 +312,15 @@ def _add_decoding_arguments(p) -> None:
 
 
 def _add_architecture_arguments(p, prefix: str = "") -> None:
-    """--n-layer, --n-head (or --n-heads), --n-embd-per-head: the bundled checkpoint's size by default."""
+    """--n-layer, --n-head (or --n-heads), --n-embd-per-head: the small size by default."""
+    bundled = defaults.bundled_architecture()  # from the checkpoint's JSON record: --help loads no torch
     for name in SMALL_ARCHITECTURE:
         p.add_argument(
             "--" + name.replace("_", "-"),
             type=positive_int,
             default=SMALL_ARCHITECTURE[name],
-            help=f"{prefix}default: %(default)s, the bundled checkpoint's"
-            + (" (or --n-heads)" if name == "n_head" else ""),
+            help=f"{prefix}default: %(default)s; the bundled checkpoint has {bundled.get(name, '?')}"
+            + ("; or --n-heads" if name == "n_head" else ""),
         )
     common_cli.add_spelling(p, "--n-heads", "n_head", positive_int)
 
@@ -420,7 +413,7 @@ def _info_options(info) -> None:
         type=checkpoint_path,
         nargs="?",
         default=BUNDLED_CHECKPOINT,
-        help="the checkpoint (default: the bundled one)",
+        help=f"the checkpoint (default: the bundled one), a file or a Hub repository ({SPEC_HELP})",
     )
 
 
@@ -464,8 +457,7 @@ def build_parser(prog: str = CONSOLE_SCRIPT) -> common_cli.Parser:
         "too short to give up a window are skipped, counted). With --dataset: its train split, then fine-tuned, "
         "zero-shot and SeasonalNaive side by side on its test split (and a PNG). OUT/metrics.json holds the "
         "record; --save FILE writes the fine-tuned checkpoint (checked before training), for --checkpoint. "
-        "Default OUT: out/lagllama/COMMAND/DATASET or CSV-NAME. Defaults measured in "
-        "benchmarks/results/finetune_settings.md.",
+        "Default OUT: out/lagllama/COMMAND/DATASET or CSV-NAME.",
         [
             "--dataset m4_hourly --save tuned.ckpt",
             "--csv prices.csv --target y --prediction-length 24 --save tuned.ckpt",

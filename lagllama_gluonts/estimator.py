@@ -43,7 +43,7 @@ from .arguments import (  # noqa: F401 (resolve_lags: public here since the star
     resolve_lags,
 )
 from .augmentations import Augmentations
-from .checkpoint import BUNDLED_CHECKPOINT, COVARIATE_KWARGS, Checkpoint, CheckpointError, read_checkpoint
+from .checkpoint import COVARIATE_KWARGS, Checkpoint, CheckpointError, read_checkpoint
 from .common.estimator import ForecastEstimator, trainer_defaults
 from .common.validation import DataError, ValidateSeries, check_positive
 from .covariates import KNOWN, PAST_ONLY, JoinCovariates, ValidateCovariates, covariates_of
@@ -378,8 +378,9 @@ class LagLlamaEstimator(ForecastEstimator):
     ) -> "LagLlamaEstimator":
         """An estimator with the checkpoint's architecture and weights.
 
-        ``checkpoint`` is a path, a :class:`~lagllama_gluonts.checkpoint.Checkpoint` already
-        read (nothing is read again), or None for the bundled checkpoint. ``train()``
+        ``checkpoint`` is a path, None for the bundled checkpoint, a Hugging Face Hub reference
+        ``OWNER/NAME[@REVISION][:FILE]`` (:mod:`~lagllama_gluonts.hub`), or a
+        :class:`~lagllama_gluonts.checkpoint.Checkpoint` already read (nothing is read again). ``train()``
         fine-tunes its weights; ``create_predictor`` on its untrained module forecasts
         zero-shot. ``context_length`` None is the checkpoint's; ``kwargs`` override anything
         but the architecture.
@@ -391,7 +392,7 @@ class LagLlamaEstimator(ForecastEstimator):
         on zero-shot on all five held-out sets in every run (``benchmarks/results/finetune_settings.md``).
         """
         check_positive(context_length=context_length)  # 0 is an error, not "the checkpoint's"
-        ckpt = read_checkpoint(BUNDLED_CHECKPOINT if checkpoint is None else checkpoint)
+        ckpt = read_checkpoint(checkpoint)  # None: the bundled checkpoint
         # fine-tuning's defaults (defaults.FINE_TUNING), as `finetune` and the command line use them
         kwargs.setdefault("lr", FINE_TUNING.lr)
         kwargs.setdefault("num_batches_per_epoch", FINE_TUNING.num_batches_per_epoch)

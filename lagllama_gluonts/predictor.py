@@ -7,7 +7,7 @@ from typing import Any, Dict, Optional, Union
 import torch
 from gluonts.torch.model.predictor import PyTorchPredictor
 
-from .checkpoint import BUNDLED_CHECKPOINT, Checkpoint, read_checkpoint
+from .checkpoint import Checkpoint, read_checkpoint
 from .common.validation import check_positive
 from .defaults import DEVICE
 from .estimator import LagLlamaEstimator
@@ -29,8 +29,8 @@ def resolve_rope_scaling(
 
 
 def load_predictor(
-    checkpoint: Union[str, Path, Checkpoint, None],
-    prediction_length: int,
+    checkpoint: Union[str, Path, Checkpoint, None] = None,
+    prediction_length: Optional[int] = None,
     context_length: Optional[int] = None,
     num_parallel_samples: int = 100,
     rope_scaling: Optional[dict] = None,
@@ -41,9 +41,13 @@ def load_predictor(
 ) -> PyTorchPredictor:
     """A zero-shot GluonTS predictor from a Lag-Llama checkpoint; architecture read from the file.
 
-    ``checkpoint`` is a path, a :class:`~lagllama_gluonts.checkpoint.Checkpoint` already read,
-    or None for the bundled checkpoint; the released ``lag-llama.ckpt`` goes through the same
-    code. The file is read once. ``context_length`` None is the checkpoint's own. ``device``:
+    ``checkpoint`` is a local path, None (the default) for the bundled checkpoint, a Hugging
+    Face Hub reference ``OWNER/NAME[@REVISION][:FILE]`` (``"time-series-foundation-models/Lag-Llama"``
+    is the released ``lag-llama.ckpt``; needs the ``hub`` extra; an existing path always wins),
+    or a :class:`~lagllama_gluonts.checkpoint.Checkpoint` already read. Every file goes through
+    the same weights-only reader, once. ``prediction_length`` is required (keyword or second
+    positional: ``load_predictor(prediction_length=24)``, ``load_predictor("x.ckpt", 24)``).
+    ``context_length`` None is the checkpoint's own. ``device``:
     "auto" (CUDA when available, else the CPU; every API entry point's default), "cpu", "cuda"...
 
     When ``context_length`` exceeds the checkpoint's and ``rope_scaling`` is not given,
@@ -57,6 +61,8 @@ def load_predictor(
     CPU's matrix units (memory and speed measured in ``benchmarks/results/speed.md``).
     """
     # the arguments first, then the file (read once, here)
+    if prediction_length is None:  # a default only so that `checkpoint` can have one before it
+        raise TypeError("load_predictor() needs prediction_length (e.g. load_predictor(prediction_length=24))")
     check_positive(
         prediction_length=prediction_length,
         context_length=context_length,
@@ -64,7 +70,7 @@ def load_predictor(
         batch_size=batch_size,
     )
     validate_rope_scaling(rope_scaling)
-    ckpt = read_checkpoint(BUNDLED_CHECKPOINT if checkpoint is None else checkpoint)
+    ckpt = read_checkpoint(checkpoint)  # None: the bundled checkpoint
     context_length = context_length or ckpt.context_length
     estimator = LagLlamaEstimator.from_checkpoint(
         ckpt,
