@@ -1,7 +1,7 @@
 """Informer's defaults, in one place: ``InformerEstimator``, its Lightning module, the command line
 and the benchmarks read them from here. Kept free of torch imports (the command line's ``--help``)."""
 
-from lagllama_gluonts.common.training_defaults import DEVICE, DISTRIBUTION_NAMES, TrainingDefaults  # noqa: F401
+from lagllama_gluonts.common.training_defaults import DEVICE, DISTRIBUTION_NAMES, PREDICTION_LENGTH, TrainingDefaults  # noqa: F401
 
 # Informer clips gradient norms at 10.0, GluonTS's torch estimators' value, with which its
 # benchmarks were measured; Lag-Llama keeps 1.0 (lagllama_gluonts/defaults.py), its own measured one.
@@ -16,8 +16,6 @@ NUM_BATCHES_PER_EPOCH = 50
 # GluonTS's estimators train for 100 epochs by default; the commands' ``--epochs`` is a quick budget.
 MAX_EPOCHS = 100
 CLI_MAX_EPOCHS = 10
-# ``forecast`` and ``train``'s horizon on a table unless --prediction-length (or --predictor) says.
-PREDICTION_LENGTH = 24
 # Epochs without improvement before ``ReduceLROnPlateau`` halves the learning rate (``lr_patience``,
 # once ``patience``); early stopping (``early_stopping_patience``) is off unless asked for.
 LR_PATIENCE = 10

@@ -4,9 +4,11 @@
 Kept free of torch imports: the command line builds its ``--help`` from these.
 """
 
+import json
 from pathlib import Path
+from typing import Dict
 
-from .common.training_defaults import DEVICE, DISTRIBUTION_NAMES, TrainingDefaults  # noqa: F401 (re-exported)
+from .common.training_defaults import DEVICE, DISTRIBUTION_NAMES, PREDICTION_LENGTH, TrainingDefaults  # noqa: F401 (re-exported)
 
 # The checkpoint shipped with the package (see the README); ``None`` in place of a path means it.
 BUNDLED_CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "lag-llama-medium.ckpt"
@@ -82,8 +84,18 @@ PRETRAINING = TrainingDefaults(
     lr_schedule="cosine per epoch over the step budget, down to lr / 10",
 )
 
-# The small architecture of the bundled checkpoint, also what the `backtest --from-scratch` and
-# `pretrain` commands and the benchmarks train when no size is given. (`LagLlamaEstimator`'s
-# own defaults stay the reference's, 1 layer x 4 heads x 32, so reference code runs unchanged.)
+# The small architecture: what the `backtest --from-scratch` and `pretrain` commands and the
+# benchmarks train when no size is given (the bundled checkpoint is larger: bundled_architecture()).
+# (`LagLlamaEstimator`'s own defaults stay the reference's, 1 layer x 4 heads x 32, so reference
+# code runs unchanged.)
 SMALL_ARCHITECTURE = {"n_layer": 4, "n_head": 4, "n_embd_per_head": 16}
 SMALL_CONTEXT_LENGTH = 64
+
+
+def bundled_architecture() -> Dict[str, int]:
+    """The bundled checkpoint's size (``n_layer``, ``n_head``, ``n_embd_per_head``), read from the
+    JSON record beside it without torch (``--help`` quotes it); {} when that record is missing."""
+    try:
+        return dict(json.loads(BUNDLED_CHECKPOINT.with_suffix(".json").read_text())["architecture"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}

@@ -9,7 +9,7 @@ from gluonts.torch.model.predictor import PyTorchPredictor
 
 from .checkpoint import Checkpoint, read_checkpoint
 from .common.validation import check_positive
-from .defaults import DEVICE
+from .defaults import DEVICE, PREDICTION_LENGTH
 from .estimator import LagLlamaEstimator
 from .model_checks import validate_rope_scaling
 
@@ -30,7 +30,7 @@ def resolve_rope_scaling(
 
 def load_predictor(
     checkpoint: Union[str, Path, Checkpoint, None] = None,
-    prediction_length: Optional[int] = None,
+    prediction_length: int = PREDICTION_LENGTH,
     context_length: Optional[int] = None,
     num_parallel_samples: int = 100,
     rope_scaling: Optional[dict] = None,
@@ -45,8 +45,8 @@ def load_predictor(
     Face Hub reference ``OWNER/NAME[@REVISION][:FILE]`` (``"time-series-foundation-models/Lag-Llama"``
     is the released ``lag-llama.ckpt``; needs the ``hub`` extra; an existing path always wins),
     or a :class:`~lagllama_gluonts.checkpoint.Checkpoint` already read. Every file goes through
-    the same weights-only reader, once. ``prediction_length`` is required (keyword or second
-    positional: ``load_predictor(prediction_length=24)``, ``load_predictor("x.ckpt", 24)``).
+    the same weights-only reader, once. ``prediction_length``: the horizon (default 24,
+    ``defaults.PREDICTION_LENGTH``; keyword or second positional: ``load_predictor("x.ckpt", 12)``).
     ``context_length`` None is the checkpoint's own. ``device``:
     "auto" (CUDA when available, else the CPU; every API entry point's default), "cpu", "cuda"...
 
@@ -61,8 +61,6 @@ def load_predictor(
     CPU's matrix units (memory and speed measured in ``benchmarks/results/speed.md``).
     """
     # the arguments first, then the file (read once, here)
-    if prediction_length is None:  # a default only so that `checkpoint` can have one before it
-        raise TypeError("load_predictor() needs prediction_length (e.g. load_predictor(prediction_length=24))")
     check_positive(
         prediction_length=prediction_length,
         context_length=context_length,

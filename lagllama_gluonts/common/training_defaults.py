@@ -42,6 +42,10 @@ class TrainingDefaults:
         return settings
 
 
+# The horizon when none is given (``load_predictor()``, Informer's ``forecast --csv``): a day of
+# hourly data, what GluonTS's ett_small_1h and the Lag-Llama reference's demos forecast.
+PREDICTION_LENGTH = 24
+
 # The device every API entry point uses unless told: CUDA when available, else the CPU.
 DEVICE = "auto"
 

@@ -181,5 +181,4 @@ def test_load_predictor_without_a_checkpoint_is_the_bundled_one():
     loaded = predictor.prediction_net.state_dict()
     assert all(torch.equal(loaded[k], v) for k, v in bundled.items())
     assert load_predictor(RELEASED_FORMAT, 24).prediction_length == 24  # positional use still works
-    with pytest.raises(TypeError, match="prediction_length"):
-        load_predictor()
+    assert load_predictor().prediction_length == 24  # nothing at all: the bundled checkpoint, a day of hours
