@@ -5,7 +5,9 @@ The scripts are run as ``python benchmarks/X.py``; Python then puts ``benchmarks
 ``sys.path``, so they ``import bench_common`` (tests put ``benchmarks/`` on ``sys.path`` the same
 way). The name is not ``common``: in the test process that is the ``tests/common`` package.
 Importing this module also puts the repository root on ``sys.path``, so that a script runs from
-a checkout whether or not the package is installed.
+a checkout whether or not the package is installed, and makes the checkout's sibling
+``shared/datasets/mirror`` the repository datasets' mirror (``$LAGLLAMA_GLUONTS_MIRROR``,
+unless already set): the package assumes no mirror, the benchmarks measure on this one.
 
 Nothing here imports torch, GluonTS or the package at import time: the attention benchmark's
 memory workers import this module and must start fast.
@@ -26,9 +28,14 @@ from typing import Dict, List, NamedTuple, Optional, Sequence
 BENCHMARKS = Path(__file__).resolve().parent
 REPO_ROOT = BENCHMARKS.parent
 RESULTS = BENCHMARKS / "results"
+# the shared data beside the checkout (CI's layout): the datasets' mirror and the corpus
+SHARED = REPO_ROOT.parent / "shared"
+MIRROR_ENV_VAR = "LAGLLAMA_GLUONTS_MIRROR"  # lagllama_gluonts.common.datasets', not imported here (see above)
 
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
+# the scripts, and the command lines they start, read repository datasets from this mirror
+os.environ.setdefault(MIRROR_ENV_VAR, str(SHARED / "datasets" / "mirror"))
 
 
 # --------------------------------------------------------------------------- the machine

@@ -32,7 +32,7 @@ from typing import Dict, List, Optional, Sequence
 import bench_common
 from bench_common import RESULTS, Timer, machine, markdown_table
 
-SHARED = bench_common.REPO_ROOT.parent / "shared"
+SHARED = bench_common.SHARED
 ETTH1 = (
     SHARED
     / "datasets"

@@ -51,12 +51,12 @@ from gluonts.model.forecast import SampleForecast
 from gluonts.transform import ExpectedNumInstanceSampler
 
 from informer_gluonts import InformerEstimator
-from lagllama_gluonts.common.datasets import DEFAULT_MIRROR, mirror_path
+from lagllama_gluonts.common.datasets import mirror_path, resolve_mirror
 from lagllama_gluonts.common.estimator import BestWeights
 from lagllama_gluonts.common.evaluation import QUANTILES
 from lagllama_gluonts.common.tables import load_table
 
-# In the offline mirror (``$LAGLLAMA_GLUONTS_MIRROR`` or ../shared/datasets/mirror).
+# In the offline mirror (``$LAGLLAMA_GLUONTS_MIRROR``; bench_common defaults it to ../shared/datasets/mirror).
 URL = "https://raw.githubusercontent.com/zhouhaoyi/ETDataset/main/ETT-small/{}.csv"
 # The official loader (Dataset_ETT_hour) uses the same 12/4/4-month borders for both files.
 TRAIN_END, VAL_END, TEST_END = 8640, 11520, 14400
@@ -93,7 +93,7 @@ def dataset_path(name: str) -> Path:
     """``ETTh1.csv`` / ``ETTh2.csv`` in the offline mirror."""
     if name not in PAPERS:
         raise ValueError(f"dataset {name!r}: expected one of {', '.join(DATASETS)}")
-    return mirror_path(URL.format(name), DEFAULT_MIRROR)
+    return mirror_path(URL.format(name), resolve_mirror())
 
 
 # Kept for callers of the ETTh1-only version of this script.

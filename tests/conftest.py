@@ -16,6 +16,13 @@ MIRROR = SHARED / "datasets" / "mirror"
 CORPUS = SHARED / "datasets" / "corpus"
 ETTH1 = MIRROR / "raw.githubusercontent.com" / "zhouhaoyi" / "ETDataset" / "main" / "ETT-small" / "ETTh1.csv"
 
+# The package assumes no dataset mirror (without one it uses GluonTS's cache and download), and the
+# tests must run offline: every test, and every command line a test starts (they inherit the
+# environment), reads the repository datasets from the shared mirror, named the way a user would.
+# Set for the whole session (every xdist worker imports this file); tests of the other ways to
+# resolve a dataset unset it themselves (tests/common/test_datasets.py).
+os.environ["LAGLLAMA_GLUONTS_MIRROR"] = str(MIRROR)
+
 # The CI machine has two small shared cores: oversubscribed intra-op threads made some
 # kernels (sparse sampled matmul, tiny matmuls) up to 20x slower, so tests use one.
 torch.set_num_threads(1)

@@ -10,8 +10,8 @@ importing only those below it:
 2. ``frequency`` (pandas aliases and GluonTS periods), then ``validation`` (entry checks);
 3. the one reading path, file -> frame -> dataset: ``files`` (a table file read or written),
    ``dataframes`` (a long frame as GluonTS entries, and forecasts back as a frame), ``tables``
-   (a file of one or many series, through ``dataframes``); ``datasets`` (offline repository
-   datasets) and ``distributed`` beside them;
+   (a file of one or many series, through ``dataframes``); ``datasets`` (repository
+   datasets: GluonTS's cache, filled from a mirror or GluonTS's download) and ``distributed`` beside them;
 4. ``estimator`` (the shared training loop), ``backtesting`` (evaluation that computes),
    ``reporting`` (the files a command writes; it prints nothing), ``evaluation`` (both in one import, as before);
 5. the command-line layer on top (``cli`` and the shared commands).

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence
 
 from .constants import QUANTILES
-from .datasets import MIRRORED_DATASETS
+from .datasets import MIRROR_ENV_VAR, MIRRORED_DATASETS
 from .errors import DataError, message_with_flags
 
 
@@ -123,7 +123,9 @@ class Parser(argparse.ArgumentParser):
 
 
 def command_parsers(parser: Parser):
-    """The root parser's subcommand action (``dest="command"``), created once."""
+    """The root parser's subcommand action (``dest="command"``), created once; the root help
+    ends with where repository datasets come from (both programs read them the same way)."""
+    parser.epilog = (parser.epilog + "\n" if parser.epilog else "") + DATASETS_HELP
     return parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
 
@@ -228,16 +230,38 @@ def default_out(args: argparse.Namespace, model: str, name: str) -> Path:
 # --------------------------------------------------------------------------- argument groups
 
 
+# where --dataset's repository datasets come from, in the root help (command_parsers)
+DATASETS_HELP = (
+    f"repository datasets (--dataset): from --mirror DIR or ${MIRROR_ENV_VAR} when given (the source\n"
+    "files laid out DIR/HOST/PATH, no network), else GluonTS's cache (~/.gluonts/datasets) and download\n"
+)
+
+
+def add_mirror_argument(parser, note: str = "") -> None:
+    """``--mirror DIR``: the repository datasets' source files, used instead of downloading them."""
+    parser.add_argument(
+        "--mirror",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="a local mirror of the repository datasets' source files, laid out DIR/HOST/PATH, used instead of "
+        f"the network (default: ${MIRROR_ENV_VAR}; without either, GluonTS's cache ~/.gluonts/datasets and, "
+        "online, its download)" + note,
+    )
+
+
 def add_dataset_argument(parser, required: bool = False, default: Optional[str] = None, note: str = "") -> None:
+    """``--dataset NAME`` and ``--mirror DIR``, where it may come from."""
     parser.add_argument(
         "--dataset",
         choices=MIRRORED_DATASETS,
         default=default,
         required=required,
-        help="GluonTS repository dataset, materialized offline from the mirror"
+        help="GluonTS repository dataset, from GluonTS's cache, --mirror or its download"
         + (" (default: %(default)s)" if default else "")
         + note,
     )
+    add_mirror_argument(parser)
 
 
 def add_table_arguments(parser, target_help: str = "the column to forecast", several: bool = True) -> None:
@@ -491,11 +515,12 @@ def forecast_output(args: argparse.Namespace, out: Path) -> Path:
 
 
 def dataset_and_horizon(args: argparse.Namespace):
-    """``--dataset``'s repository dataset (offline), its frequency, and the horizon:
-    ``--prediction-length`` or the dataset's own."""
+    """``--dataset``'s repository dataset (``--mirror``, else ``$LAGLLAMA_GLUONTS_MIRROR``, else
+    GluonTS's cache and download), its frequency, and the horizon: ``--prediction-length`` or
+    the dataset's own."""
     from . import datasets
 
-    dataset = datasets.get_dataset(args.dataset)
+    dataset = datasets.get_dataset(args.dataset, mirror=getattr(args, "mirror", None))
     return dataset, dataset.metadata.freq, args.prediction_length or dataset.metadata.prediction_length
 
 

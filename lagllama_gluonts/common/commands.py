@@ -19,7 +19,6 @@ model adds only how its predictor is built (trained, or read from a checkpoint).
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from typing import Sequence
 
@@ -38,6 +37,7 @@ from .cli import (
     say_wrote,
 )
 from .constants import QUANTILES
+from .jsonio import write_json
 from .tables import RegularTable
 
 # A forecast from fewer observed values than this is a guess, not a forecast; and never from
@@ -308,7 +308,7 @@ def train(adapter: ModelAdapter, args: argparse.Namespace) -> int:
         print(f"wrote {record['saved']}")
     if dataset is None:
         out.mkdir(parents=True, exist_ok=True)
-        (out / evaluation.METRICS_FILE).write_text(json.dumps(record, indent=2, default=float))
+        write_json(out / evaluation.METRICS_FILE, record)
         print(f"wrote {out / evaluation.METRICS_FILE}")
         return 0
     label = adapter.trained_label or adapter.name

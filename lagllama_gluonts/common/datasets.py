@@ -1,47 +1,55 @@
 """
-Offline access to GluonTS repository datasets.
+GluonTS repository datasets, resolved the way GluonTS users expect, or from a local mirror.
 
-GluonTS' :func:`gluonts.dataset.repository.get_dataset` downloads the raw
-files of each dataset from the internet and then runs a dataset-specific
-*recipe* that turns them into a train/test split. Machines that build and
-test this project cannot reach those hosts, but a local *mirror* holds the
-raw files, laid out by URL: the file behind ``https://HOST/PATH`` is
-``MIRROR/HOST/PATH``.
+GluonTS' :func:`gluonts.dataset.repository.get_dataset` downloads the raw files of each
+dataset from the internet, runs a dataset-specific *recipe* that turns them into a train/test
+split, and keeps the result in its cache (``~/.gluonts/datasets``: GluonTS reads the home
+folder once, at import, into ``gluonts.dataset.repository.datasets.default_dataset_path``).
+:func:`get_dataset` here resolves a dataset in this order:
 
-This module runs GluonTS' own recipes unchanged while their downloads are
-redirected to the mirror, so the materialized dataset is byte-for-byte what
-``get_dataset(NAME)`` would produce online (same split, metadata and item
-order), and it lands in GluonTS' normal dataset cache, so later calls to
-GluonTS' ``get_dataset(NAME)`` find it without any network access.
+1. GluonTS' cache (``path=``, else GluonTS' own ``default_dataset_path``): a dataset already
+   there is loaded from its folder, with no network and no mirror;
+2. a *mirror* when one is given -- ``mirror=`` (``--mirror DIR`` on the command line), else
+   ``$LAGLLAMA_GLUONTS_MIRROR`` -- a folder of the raw files laid out by URL (the file behind
+   ``https://HOST/PATH`` is ``MIRROR/HOST/PATH``): GluonTS' recipe runs unchanged with its
+   downloads served from the mirror and every other network access refused;
+3. otherwise GluonTS' own recipe and download, as ``gluonts.dataset.repository.get_dataset``
+   does. Offline, that fails as one :class:`DatasetUnavailable` line naming the dataset and
+   the three ways to provide it, not as urllib's traceback.
+
+Either way the dataset is byte-for-byte what GluonTS' ``get_dataset(NAME)`` produces (same
+split, metadata and item order) and lands in GluonTS' cache, generated in a staging folder and
+renamed into place, so a failed download never leaves a half-written dataset that GluonTS
+would later trust. No mirror is assumed: the package knows no machine's folders.
 
 The recipes take no source path (they read fixed URLs with ``pandas.read_csv``), so the
 redirection hooks ``urllib.request.urlopen``; it is scoped to the call and the thread: the
 hook is installed only while some call is generating, serves the mirror only in the context
 that asked for it (a ``contextvars`` variable), and hands every other caller, in other
-threads included, to the original function unchanged. Loading a materialized dataset needs no
-redirection at all: it is read from its folder.
-
-The mirror is the ``mirror=`` argument, else ``$LAGLLAMA_GLUONTS_MIRROR``, else the
-repository's sibling ``../shared/datasets/mirror``.
+threads included, to the original function unchanged.
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
+import http.client
 import logging
 import os
 import shutil
 import socket
 import tempfile
 import threading
+import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Iterator, Optional, Union
+from typing import Iterator, Optional, Tuple, Union
 from urllib.parse import urlsplit
 
 from gluonts.dataset.common import TrainDatasets, load_datasets
 from gluonts.dataset.repository import datasets as gluonts_datasets
+
+from .errors import DataError
 
 logger = logging.getLogger(__name__)
 
@@ -50,31 +58,59 @@ MIRROR_ENV_VAR = "LAGLLAMA_GLUONTS_MIRROR"
 # The repository datasets whose upstream files the shared mirror holds (tests cover each).
 MIRRORED_DATASETS = ("ett_small_1h", "exchange_rate", "m4_hourly", "m4_weekly", "airpassengers")
 
-_REPO_ROOT = Path(__file__).resolve().parents[2]
+# What a download raises when there is no network (or the host refuses): urllib wraps most in
+# URLError; a connection dropped mid-read surfaces as http.client's or socket's own.
+_NETWORK_ERRORS = (
+    urllib.error.URLError,
+    http.client.HTTPException,
+    ConnectionError,
+    TimeoutError,
+    socket.gaierror,
+    socket.herror,
+)
 
 
-def _resolve_default_mirror() -> Path:
+def _mirror_and_origin(mirror: Union[Path, str, None]) -> Tuple[Optional[Path], str]:
+    # The origin is named in errors, so that a wrong folder can be traced to where it was set.
+    if mirror is not None:
+        return Path(mirror).expanduser(), "--mirror / mirror="
+    env = os.environ.get(MIRROR_ENV_VAR)
+    if env:
+        return Path(env).expanduser(), f"${MIRROR_ENV_VAR}"
+    return None, ""
+
+
+def resolve_mirror(mirror: Union[Path, str, None] = None) -> Optional[Path]:
     """
-    The mirror directory used when none is given explicitly, read at call time.
+    The mirror to use, read at call time.
 
     Returns
     -------
-    Path
-        ``$LAGLLAMA_GLUONTS_MIRROR`` if set, else ``<repo root>/../shared/datasets/mirror``
-        (returned even when missing, so that missing-file errors point to it).
+    Path or None
+        ``mirror`` if given, else ``$LAGLLAMA_GLUONTS_MIRROR`` if set and not empty, else
+        None: no mirror, GluonTS' own cache and download.
     """
-    env = os.environ.get(MIRROR_ENV_VAR)
-    if env:
-        return Path(env).expanduser()
-    return _REPO_ROOT.parent / "shared" / "datasets" / "mirror"
+    return _mirror_and_origin(mirror)[0]
 
 
-# The default as it was when the module was imported; the functions resolve it per call.
-DEFAULT_MIRROR: Path = _resolve_default_mirror()
+class DatasetUnavailable(DataError):
+    """
+    A repository dataset that is neither in GluonTS' cache nor obtainable: no mirror was given
+    and GluonTS' download failed (typically: no network). One line, naming the dataset and the
+    three ways to provide it.
+    """
 
-
-def _mirror_root(mirror: Union[Path, str, None]) -> Path:
-    return Path(mirror) if mirror is not None else _resolve_default_mirror()
+    def __init__(self, name: str, cache: Path, reason: str) -> None:
+        self.name = name
+        self.cache = Path(cache)
+        super().__init__(
+            f"repository dataset {name!r} could not be had: it is not in GluonTS's cache "
+            f"({str(self.cache)!r}) and GluonTS's download failed ({reason}); provide it in one of "
+            f"three ways: a mirror of its source files laid out MIRROR/HOST/PATH (--mirror DIR on "
+            f"the command line, mirror=DIR in the API), the environment variable "
+            f"{MIRROR_ENV_VAR}=DIR, or GluonTS's own download into its cache on a machine with a network",
+            field="mirror",
+        )
 
 
 class MirrorFileMissing(FileNotFoundError):
@@ -95,7 +131,7 @@ class MirrorFileMissing(FileNotFoundError):
         super().__init__(
             f"offline mirror lacks {url!r}: expected the file at "
             f"{str(self.local_path)!r} (mirror layout is MIRROR/HOST/PATH; "
-            f"set ${MIRROR_ENV_VAR} or pass mirror= to use another mirror)"
+            f"give another mirror with --mirror DIR, mirror=DIR or ${MIRROR_ENV_VAR})"
         )
 
 
@@ -212,15 +248,16 @@ def redirect_downloads(mirror: Union[Path, str, None] = None) -> Iterator[Path]:
     Parameters
     ----------
     mirror
-        Root of the mirror; defaults to ``$LAGLLAMA_GLUONTS_MIRROR`` or the repository's
-        sibling ``../shared/datasets/mirror``.
+        Root of the mirror; defaults to ``$LAGLLAMA_GLUONTS_MIRROR``. One of the two is required.
 
     Yields
     ------
     Path
         The mirror root in use.
     """
-    root = _mirror_root(mirror)
+    root = resolve_mirror(mirror)
+    if root is None:
+        raise ValueError(f"redirect_downloads needs a mirror: pass mirror=DIR or set ${MIRROR_ENV_VAR}")
     token = _active_mirror.set(root)
     _install_hooks()
     try:
@@ -249,7 +286,8 @@ def _check_name(name: str) -> None:
 
 def _generate_into_staging(name: str, root: Path, mirror: Optional[Path]) -> Path:
     """
-    Run the GluonTS recipe for ``name`` into a fresh staging directory.
+    Run the GluonTS recipe for ``name`` into a fresh staging directory, its downloads served
+    from ``mirror``, or (None) from the network as GluonTS' own ``get_dataset`` fetches them.
 
     Generating next to the final location and renaming afterwards means a
     crash or a missing mirror file never leaves a half-written dataset in
@@ -257,8 +295,15 @@ def _generate_into_staging(name: str, root: Path, mirror: Optional[Path]) -> Pat
     """
     staging = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=root))
     try:
-        with redirect_downloads(mirror):
+        with redirect_downloads(mirror) if mirror is not None else contextlib.nullcontext():
             return gluonts_datasets.materialize_dataset(name, path=staging, regenerate=True)
+    except _NETWORK_ERRORS as error:
+        shutil.rmtree(staging, ignore_errors=True)
+        if mirror is not None:  # the mirror's own errors say what is missing
+            raise
+        reason = f"{type(error).__name__}: {getattr(error, 'reason', None) or error}"
+        # from None: the user gets the one line, not urllib's traceback
+        raise DatasetUnavailable(name, root / name, reason) from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -278,6 +323,14 @@ def _publish(generated: Path, target: Path, regenerate: bool) -> None:
         logger.info("%s was materialized concurrently; keeping it", target)
 
 
+def _checked_mirror(mirror: Union[Path, str, None]) -> Optional[Path]:
+    root, origin = _mirror_and_origin(mirror)
+    if root is not None and not root.is_dir():
+        # an explicit mirror that is not there is a mistake, never a reason to go online instead
+        raise DataError(f"the dataset mirror {str(root)!r} (from {origin}) is not a folder", field="mirror")
+    return root
+
+
 def materialize_dataset(
     name: str,
     mirror: Union[Path, str, None] = None,
@@ -285,15 +338,16 @@ def materialize_dataset(
     regenerate: bool = False,
 ) -> Path:
     """
-    Ensure a GluonTS repository dataset is in the cache, built from a mirror.
+    Ensure a GluonTS repository dataset is in the cache: already there, else generated by
+    GluonTS' recipe from the mirror when one is given, else from GluonTS' own download.
 
     Parameters
     ----------
     name
         GluonTS repository name, for instance ``"m4_hourly"``.
     mirror
-        Root of the local mirror; defaults to ``$LAGLLAMA_GLUONTS_MIRROR`` or the
-        repository's sibling ``../shared/datasets/mirror``.
+        Root of a local mirror (``MIRROR/HOST/PATH``); defaults to ``$LAGLLAMA_GLUONTS_MIRROR``;
+        without either, GluonTS downloads the files.
     path
         Cache directory holding one sub-directory per dataset; defaults to
         GluonTS' own (``gluonts.dataset.repository.datasets
@@ -311,6 +365,10 @@ def materialize_dataset(
     ------
     MirrorFileMissing
         If the mirror lacks a file the recipe needs.
+    DatasetUnavailable
+        If there is no mirror and GluonTS' download fails.
+    DataError
+        If the given mirror is not a folder.
     """
     _check_name(name)
     root = Path(path) if path is not None else default_dataset_path()
@@ -318,8 +376,9 @@ def materialize_dataset(
     if target.is_dir() and not regenerate:
         return target
 
+    mirror_root = _checked_mirror(mirror)
     root.mkdir(parents=True, exist_ok=True)
-    generated = _generate_into_staging(name, root, Path(mirror) if mirror is not None else None)
+    generated = _generate_into_staging(name, root, mirror_root)
     try:
         _publish(generated, target, regenerate)
     finally:
@@ -334,15 +393,15 @@ def get_dataset(
     regenerate: bool = False,
 ) -> TrainDatasets:
     """
-    Offline drop-in for :func:`gluonts.dataset.repository.get_dataset`.
+    :func:`gluonts.dataset.repository.get_dataset`, with an optional offline mirror.
 
     Parameters
     ----------
     name
         GluonTS repository name, for instance ``"exchange_rate"``.
     mirror
-        Root of the local mirror; defaults to ``$LAGLLAMA_GLUONTS_MIRROR`` or the
-        repository's sibling ``../shared/datasets/mirror``.
+        Root of a local mirror (``MIRROR/HOST/PATH``); defaults to ``$LAGLLAMA_GLUONTS_MIRROR``;
+        without either, GluonTS' cache and download, as GluonTS' own ``get_dataset``.
     path
         Cache directory; defaults to GluonTS' own.
     regenerate

@@ -6,7 +6,6 @@ what it wrote; the commands say so).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
@@ -19,6 +18,7 @@ from .backtesting import RollingBacktest, TimeSeries, compare_backtests
 from .constants import QUANTILES
 from .dataframes import predict_series
 from .files import write_forecast_frames
+from .jsonio import write_json
 from .plots import plot_backtest, plot_forecasts, plot_history_and_forecast
 from .plots import plot_items as plot_table_items
 from .tables import forecast_table
@@ -48,7 +48,7 @@ def write_report(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     metrics_path = out / METRICS_FILE
-    metrics_path.write_text(json.dumps(record, indent=2, default=float))
+    write_json(metrics_path, record)
     png = plot_forecasts(forecasts, tss, out / FORECASTS_PNG, num_series=4, title=title)
     return metrics_path, png
 
@@ -85,7 +85,7 @@ def write_backtest_report(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     metrics_path = out / METRICS_FILE
-    metrics_path.write_text(json.dumps({**(extra or {}), **result.record()}, indent=2, default=float))
+    write_json(metrics_path, {**(extra or {}), **result.record()})
     items_path = out / ITEM_METRICS_FILE
     result.item_metrics.to_csv(items_path, index=False)
     png = plot_backtest(result.examples, out / BACKTEST_PNG, title=title)

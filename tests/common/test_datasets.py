@@ -1,4 +1,6 @@
-"""Tests for offline materialization of GluonTS repository datasets."""
+"""GluonTS repository datasets: materialized from a mirror (given as mirror=, --mirror or
+$LAGLLAMA_GLUONTS_MIRROR), read from GluonTS's cache, or one line when neither is there and
+there is no network. No test goes online: a network failure is simulated in the process."""
 
 import socket
 import urllib.request
@@ -11,7 +13,7 @@ from gluonts.dataset.repository import datasets as gluonts_datasets
 
 from lagllama_gluonts.common import datasets
 from lagllama_gluonts.common.datasets import (
-    DEFAULT_MIRROR,
+    DatasetUnavailable,
     MirrorFileMissing,
     NetworkAccessBlocked,
     get_dataset,
@@ -19,13 +21,16 @@ from lagllama_gluonts.common.datasets import (
     mirror_path,
     redirect_downloads,
 )
+from lagllama_gluonts.common.errors import DataError
+
+from conftest import MIRROR
 
 GH_RAW = "raw.githubusercontent.com"
 M4 = "github.com/M4Competition/M4-methods/raw/master/Dataset"
 
 
 def raw(relative: str) -> Path:
-    return DEFAULT_MIRROR / relative
+    return MIRROR / relative
 
 
 @pytest.fixture(scope="module")
@@ -171,12 +176,152 @@ def test_unknown_dataset_name(tmp_path):
         materialize_dataset("no_such_dataset", path=tmp_path)
 
 
-def test_default_mirror_env_override(monkeypatch, tmp_path):
-    monkeypatch.setenv(datasets.MIRROR_ENV_VAR, str(tmp_path))
-    assert datasets._resolve_default_mirror() == tmp_path
-    monkeypatch.delenv(datasets.MIRROR_ENV_VAR)
-    assert datasets._resolve_default_mirror().is_dir()
-
-
 def test_default_cache_is_gluonts_default():
     assert datasets.default_dataset_path() == gluonts_datasets.default_dataset_path
+
+
+# --------------------------------------------------------------------------- how a dataset is resolved
+
+AIRPASSENGERS = f"{GH_RAW}/AileenNielsen/TimeSeriesAnalysisWithPython/master/data/AirPassengers.csv"
+
+
+@pytest.fixture
+def offline(monkeypatch):
+    """No network: every host name lookup fails as it does on a machine without one (urllib
+    turns it into URLError); the calls are counted, to tell a download attempted from none."""
+    attempts = []
+
+    def no_network(host, *args, **kwargs):
+        attempts.append(host)
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_network)
+    return attempts
+
+
+@pytest.fixture
+def gluonts_cache(monkeypatch, tmp_path):
+    """GluonTS's own dataset cache (``~/.gluonts/datasets``) pointed at an empty folder, and no
+    mirror in the environment (conftest sets one for the session)."""
+    cache = tmp_path / "gluonts-home" / "datasets"
+    monkeypatch.setattr(gluonts_datasets, "default_dataset_path", cache)
+    monkeypatch.delenv(datasets.MIRROR_ENV_VAR, raising=False)
+    return cache
+
+
+def one_passenger_mirror(root: Path) -> Path:
+    """A mirror holding airpassengers' one source file (a link into the shared mirror)."""
+    (root / AIRPASSENGERS).parent.mkdir(parents=True)
+    (root / AIRPASSENGERS).symlink_to(raw(AIRPASSENGERS))
+    return root
+
+
+def check_airpassengers(ds) -> None:
+    assert len(list(ds.test)[0]["target"]) == 144 and ds.metadata.freq == "1M"
+
+
+def test_resolve_mirror_argument_then_environment_then_none(monkeypatch, tmp_path):
+    monkeypatch.setenv(datasets.MIRROR_ENV_VAR, str(tmp_path / "env"))
+    assert datasets.resolve_mirror(tmp_path / "arg") == tmp_path / "arg"
+    assert datasets.resolve_mirror() == tmp_path / "env"
+    monkeypatch.setenv(datasets.MIRROR_ENV_VAR, "")
+    assert datasets.resolve_mirror() is None
+    monkeypatch.delenv(datasets.MIRROR_ENV_VAR)
+    assert datasets.resolve_mirror() is None
+    # no default computed from where the package is installed
+    assert not hasattr(datasets, "DEFAULT_MIRROR") and not hasattr(datasets, "_REPO_ROOT")
+
+
+def test_mirror_argument_fills_gluonts_cache_offline(gluonts_cache, offline, tmp_path):
+    ds = get_dataset("airpassengers", mirror=one_passenger_mirror(tmp_path / "mirror"))
+    check_airpassengers(ds)
+    assert (gluonts_cache / "airpassengers" / "metadata.json").is_file()
+    assert offline == []
+
+
+def test_mirror_from_the_environment_and_the_argument_wins(gluonts_cache, offline, monkeypatch, tmp_path):
+    monkeypatch.setenv(datasets.MIRROR_ENV_VAR, str(one_passenger_mirror(tmp_path / "mirror")))
+    check_airpassengers(get_dataset("airpassengers"))
+    assert offline == []
+    # an explicit mirror= comes before the environment's: this one lacks the file
+    empty = tmp_path / "empty-mirror"
+    empty.mkdir()
+    with pytest.raises(MirrorFileMissing, match="empty-mirror"):
+        get_dataset("airpassengers", mirror=empty, regenerate=True)
+
+
+def test_mirror_option_of_a_command(gluonts_cache, offline, tmp_path, capsys):
+    from lagllama_gluonts.cli import main
+
+    mirror = one_passenger_mirror(tmp_path / "mirror")
+    options = ["--num-samples", "4", "--context-length", "32", "--device", "cpu", "--out", str(tmp_path / "out")]
+    assert main(["zero-shot", "--dataset", "airpassengers", "--mirror", str(mirror), *options]) == 0
+    assert "SeasonalNaive" in capsys.readouterr().out
+    assert (gluonts_cache / "airpassengers" / "train").is_dir()
+    assert offline == []
+
+
+def test_no_mirror_reads_gluonts_cache_without_network(gluonts_cache, offline):
+    # the cache as GluonTS's own download would have left it, made here from the shared mirror
+    materialize_dataset("airpassengers", mirror=MIRROR, path=gluonts_cache)
+    check_airpassengers(get_dataset("airpassengers"))
+    assert offline == []
+
+
+def test_no_mirror_no_cache_no_network_is_one_line(gluonts_cache, offline):
+    with pytest.raises(DatasetUnavailable) as excinfo:
+        get_dataset("airpassengers")
+    assert offline, "GluonTS's download was not attempted"
+    message = str(excinfo.value)
+    assert isinstance(excinfo.value, DataError) and "\n" not in message
+    for part in ("'airpassengers'", "--mirror DIR", "mirror=DIR", datasets.MIRROR_ENV_VAR, "network"):
+        assert part in message
+    assert str(gluonts_cache / "airpassengers") in message
+    # urllib's error is summarised in the line, not chained below it
+    assert excinfo.value.__cause__ is None and excinfo.value.__suppress_context__
+    # nothing half-written where GluonTS would trust it
+    assert not gluonts_cache.exists() or list(gluonts_cache.iterdir()) == []
+
+
+@pytest.mark.parametrize("program", ["lagllama", "informer"])
+def test_commands_say_it_in_one_line_with_exit_status_2(program, gluonts_cache, offline, tmp_path, capsys):
+    if program == "lagllama":
+        from lagllama_gluonts.cli import main
+    else:
+        from informer_gluonts.cli import main
+    out = ["--out", str(tmp_path / "out")]
+    assert main(["backtest", "--dataset", "airpassengers", *out]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and ": error: " in err and "Traceback" not in err
+    assert "'airpassengers' could not be had" in err and "--mirror DIR" in err
+    # a mirror that is not there is named, never a reason to go online
+    assert main(["backtest", "--dataset", "airpassengers", "--mirror", str(tmp_path / "nowhere"), *out]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "nowhere" in err and "is not a folder" in err
+
+
+def test_help_names_the_mirror_option_and_variable(capsys):
+    from informer_gluonts.cli import main as informer_main
+    from lagllama_gluonts.cli import main as lagllama_main
+
+    for main, argv in [
+        (lagllama_main, ["--help"]),
+        (lagllama_main, ["zero-shot", "--help"]),
+        (lagllama_main, ["finetune", "--help"]),
+        (lagllama_main, ["pretrain", "--help"]),
+        (informer_main, ["--help"]),
+        (informer_main, ["backtest", "--help"]),
+        (informer_main, ["forecast", "--help"]),
+    ]:
+        assert main(argv) == 0
+        text = capsys.readouterr().out
+        assert "--mirror DIR" in text and "$LAGLLAMA_GLUONTS_MIRROR" in text, argv
+
+
+def test_pretrain_corpus_lies_beside_the_mirror(monkeypatch, tmp_path):
+    from lagllama_gluonts.pretrain import default_corpus_dir
+
+    assert default_corpus_dir(tmp_path / "mirror") == tmp_path / "corpus"
+    monkeypatch.delenv(datasets.MIRROR_ENV_VAR)
+    with pytest.raises(DataError, match="--mirror DIR"):
+        default_corpus_dir()

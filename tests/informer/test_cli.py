@@ -379,7 +379,7 @@ def test_backtest_patience_validates_on_a_held_out_window(tmp_path, monkeypatch,
     from lagllama_gluonts.common import datasets
 
     real_get, real_train = datasets.get_dataset, InformerEstimator.train
-    monkeypatch.setattr(datasets, "get_dataset", lambda name: real_get(name, path=tmp_path / "cache"))
+    monkeypatch.setattr(datasets, "get_dataset", lambda name, **kw: real_get(name, path=tmp_path / "cache", **kw))
     seen = []
 
     def train(self, training_data, validation_data=None, **kwargs):
