@@ -47,6 +47,7 @@ from lagllama_gluonts import load_predictor  # noqa: E402
 from lagllama_gluonts.checkpoint import read_checkpoint  # noqa: E402
 from lagllama_gluonts.common.datasets import get_dataset  # noqa: E402
 from lagllama_gluonts.common.evaluation import seasonal_naive_baseline  # noqa: E402
+from lagllama_gluonts.common.leakage import pretraining_status  # noqa: E402
 from lagllama_gluonts.defaults import (  # noqa: E402
     BUNDLED_CHECKPOINT,
     FINETUNE_BATCHES_PER_EPOCH,
@@ -57,6 +58,7 @@ from lagllama_gluonts.defaults import (  # noqa: E402
 )
 from lagllama_gluonts.finetune import finetune  # noqa: E402
 from lagllama_gluonts.predictor import resolve_rope_scaling  # noqa: E402
+from lagllama_gluonts.provenance import checkpoint_record  # noqa: E402
 
 for _name in ("lightning", "lightning.pytorch", "lightning.fabric"):  # after lightning set its own
     logging.getLogger(_name).setLevel(logging.WARNING)
@@ -470,11 +472,23 @@ def preamble(args, title, argv):
         "",
         f"Machine: {bench_common.machine()}; {args.threads} CPU thread(s); date {bench_common.utc_stamp()}.",
         "",
-        f"{checkpoint} None of these "
-        f"datasets was seen in pretraining. {args.num_samples} sample paths; GluonTS `Evaluator` on each "
+        f"{checkpoint} {args.num_samples} sample paths; GluonTS `Evaluator` on each "
         "held-out set's windows (below)" + (f", first {args.max_series} series only" if args.max_series else "") + ".",
         "",
-    ]
+    ] + leakage_notes(args)
+
+
+def leakage_notes(args):
+    """Each set's leakage flag against each checkpoint's pretraining record (``common.leakage``):
+    a score on a set seen in pretraining is not zero-shot."""
+    paths = dict(item.split("=", 1) for item in args.compare_checkpoints or ()) or {"": args.checkpoint}
+    records = {label: checkpoint_record(read_checkpoint(Path(path))) for label, path in paths.items()}
+    lines = ["Seen in pretraining? Each set against the checkpoint's pretraining record:", ""]
+    for name in args.datasets:
+        flags = [(label, pretraining_status(record, name)) for label, record in records.items()]
+        cells = "; ".join(f"{label + ': ' if label else ''}**{s.label}** ({s.reason})" for label, s in flags)
+        lines.append(f"- `{short_name(name)}`: {cells}")
+    return lines + [""]
 
 
 def main(argv=None):

@@ -10,7 +10,6 @@ from gluonts.core.component import validated
 from gluonts.dataset.common import Dataset
 from gluonts.dataset.field_names import FieldName
 from gluonts.dataset.loader import as_stacked_batches
-from gluonts.dataset.stat import calculate_dataset_statistics
 from gluonts.itertools import Cyclic
 from gluonts.time_feature import (
     TimeFeature,
@@ -38,7 +37,9 @@ from gluonts.transform import (
 )
 from gluonts.transform.sampler import InstanceSampler
 
+from lagllama_gluonts.common.covariates import CheckCovariates, covariates_of
 from lagllama_gluonts.common.estimator import ForecastEstimator, trainer_defaults
+from lagllama_gluonts.common.predictor import CheckedPredictor
 from lagllama_gluonts.common.validation import DataError, ValidateSeries, describe
 
 from .arguments import check_arguments, make_distr_output, renamed_arguments
@@ -380,16 +381,25 @@ class InformerEstimator(ForecastEstimator):
 
     @classmethod
     def derive_auto_fields(cls, train_iter):
-        stats = calculate_dataset_statistics(train_iter)
-        return {
-            "num_feat_dynamic_real": stats.num_feat_dynamic_real,
-            "num_past_feat_dynamic_real": stats.num_past_feat_dynamic_real,
-            "num_feat_static_cat": len(stats.feat_static_cat),
-            "cardinality": [len(cats) for cats in stats.feat_static_cat],
-        }
+        # the largest code + 1, not the number of distinct codes: codes {0, 5} need six embeddings
+        config = covariates_of(train_iter)
+        keys = ("num_feat_dynamic_real", "num_past_feat_dynamic_real", "num_feat_static_cat", "cardinality")
+        return {key: config[key] for key in keys}
+
+    def _check_covariates(self) -> CheckCovariates:
+        return CheckCovariates(
+            prediction_length=self.prediction_length,
+            num_feat_dynamic_real=self.num_feat_dynamic_real,
+            num_past_feat_dynamic_real=self.num_past_feat_dynamic_real,
+            num_feat_static_real=self.num_feat_static_real,
+            num_feat_static_cat=self.num_feat_static_cat,
+            cardinality=self.cardinality,
+        )
 
     def check_training_data(self, training_data: Dataset, validation_data: Optional[Dataset]) -> None:
         super().check_training_data(training_data, validation_data)
+        for dataset in (training_data, validation_data or []):
+            self._check_covariates().check_dataset(dataset)  # every item, before any training
         if self.target_dim is None:
             return
         # NaNs in some variables are missing values (masked per variable); a variable that is
@@ -410,7 +420,7 @@ class InformerEstimator(ForecastEstimator):
 
     def create_transformation(self) -> Transformation:
         return Chain(
-            [ValidateSeries(target_dim=self.target_dim, freq=self.freq)]
+            [ValidateSeries(target_dim=self.target_dim, freq=self.freq), self._check_covariates()]
             + self._static_field_steps()
             + self._target_and_time_steps()
             + self._covariate_steps()
@@ -610,7 +620,7 @@ class InformerEstimator(ForecastEstimator):
         module: InformerLightningModule,
     ) -> PyTorchPredictor:
         prediction_splitter = self._create_instance_splitter(module, "test")
-        return PyTorchPredictor(
+        return CheckedPredictor(
             input_transform=transformation + prediction_splitter,
             input_names=self._input_names(module),
             prediction_net=module,

@@ -3,6 +3,8 @@
 
 from pathlib import Path
 
+from lagllama_gluonts.common.atomic import atomic_path
+
 
 def write_attention(path: Path, predictor, dataset, layer: int) -> Path:
     """A heat map of encoder layer ``layer``'s self-attention (averaged over heads) on the last
@@ -25,6 +27,6 @@ def write_attention(path: Path, predictor, dataset, layer: int) -> Path:
     ax.set_ylabel("query position")
     ax.set_title(f"encoder layer {layer} self-attention (mean over heads)")
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format="png", dpi=100)
+    with atomic_path(path) as temp:  # whole or not at all, as every file the package writes
+        fig.savefig(temp, format="png", dpi=100)
     return path

@@ -33,6 +33,8 @@ import torch
 from gluonts.core import serde
 from gluonts.torch.distributions import DistributionOutput, StudentTOutput
 
+from .common import jsonio
+from .common.atomic import atomic_path
 from .defaults import BUNDLED_CHECKPOINT  # noqa: F401  (re-exported: the path None stands for)
 from .hub import CheckpointError, resolve_checkpoint  # noqa: F401  (CheckpointError's home is below us)
 
@@ -218,10 +220,37 @@ def read_checkpoint(path: Union[PathLike, Checkpoint, None] = None) -> Checkpoin
         model_kwargs = dict(hyper_parameters.pop("model_kwargs"))
     except (KeyError, TypeError, ValueError):
         raise CheckpointError(f"{path} has no hyper_parameters['model_kwargs']: not a Lag-Llama checkpoint") from None
-    model_kwargs["distr_output"] = decode_distr_output(model_kwargs.get("distr_output"))
+    try:
+        model_kwargs["distr_output"] = decode_distr_output(model_kwargs.get("distr_output"))
+    except CheckpointError as error:
+        raise CheckpointError(f"{path}: {error}") from None
     _check_architecture(path, model_kwargs)
     hyper_parameters.pop("loss", None)  # a pickled record, or a custom loss's name: code is not kept
-    return Checkpoint(path=path, model_kwargs=model_kwargs, state_dict=model_state_dict(ckpt), extra=hyper_parameters)
+    state_dict = model_state_dict(ckpt)
+    _check_finite(path, state_dict)
+    return Checkpoint(path=path, model_kwargs=model_kwargs, state_dict=state_dict, extra=hyper_parameters)
+
+
+def training_text(ckpt: Checkpoint) -> str:
+    """The training record as JSON, or one line saying it is not plain data (a tensor, a set, a
+    stand-in for a pickled object): shown as read, never decoded or run."""
+    try:
+        return jsonio.dumps(ckpt.training)
+    except (TypeError, ValueError) as error:
+        kinds = sorted({type(v).__name__ for v in ckpt.training.values()})
+        return f"training record: not plain data, not shown ({type(error).__name__}: {error}; value types {kinds})"
+
+
+def _check_finite(path: Path, state_dict: Dict[str, torch.Tensor]) -> None:
+    """Every weight finite: a NaN or an infinity would only surface as a torch distribution error
+    (``Expected parameter df ...``) at the first forecast, far from the file that carries it."""
+    for name, tensor in state_dict.items():
+        if isinstance(tensor, torch.Tensor) and tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            bad = int((~torch.isfinite(tensor)).sum())
+            raise CheckpointError(
+                f"{path}: weight {name!r} holds {bad} non-finite value(s) (NaN or infinity) of {tensor.numel()}; "
+                "the checkpoint is damaged (a diverged training run?)"
+            )
 
 
 def _check_architecture(path: Path, kwargs: Dict[str, Any]) -> None:
@@ -255,7 +284,13 @@ def decode_distr_output(value: Any) -> DistributionOutput:
         # decoding imports the named class: only GluonTS's own distribution outputs
         if not cls.startswith("gluonts.torch.distributions."):
             raise CheckpointError(f"distribution class {cls!r} is not a GluonTS torch distribution output")
-        return serde.decode(value)
+        try:
+            decoded = serde.decode(value)
+        except Exception as error:  # serde's own errors are of every kind: one line naming the payload
+            raise CheckpointError(f"cannot decode the stored distr_output {cls!r}: {error}") from None
+        if not isinstance(decoded, DistributionOutput):
+            raise CheckpointError(f"the stored distr_output {cls!r} is not a DistributionOutput")
+        return decoded
     raise CheckpointError(f"cannot interpret distr_output {value!r} stored in the checkpoint")
 
 
@@ -322,11 +357,13 @@ def load_model_weights(
 
 
 def save_checkpoint(path: PathLike, model, model_kwargs: Dict[str, Any], extra: Optional[dict] = None) -> Path:
-    """Write a checkpoint in the released layout, holding only tensors and plain data."""
+    """Write a checkpoint in the released layout, holding only tensors and plain data. The file
+    is replaced only once the new one is complete: a write killed or failed part-way (a full
+    disk) leaves the previous checkpoint, or none, never a truncated one."""
     ckpt = Checkpoint(
         path=Path(path), model_kwargs=dict(model_kwargs), state_dict=model.state_dict(), extra=dict(extra or {})
     ).to_dict()
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(ckpt, path)
+    with atomic_path(path) as temp:
+        torch.save(ckpt, temp)
     return path

@@ -13,9 +13,9 @@ import textwrap
 from pathlib import Path
 from typing import List, Optional
 
-from . import defaults
+from . import defaults, provenance
 from .common import cli as common_cli
-from .common import commands, jsonio
+from .common import commands
 from .common.adapter import ModelAdapter
 from .common.cli import positive_int
 from .defaults import BUNDLED_CHECKPOINT, SMALL_ARCHITECTURE, SMALL_CONTEXT_LENGTH
@@ -76,6 +76,7 @@ class LagLlamaAdapter(ModelAdapter):
     an estimator trained from scratch or fine-tuned from the checkpoint."""
 
     name, key = "Lag-Llama", "lagllama"
+    pretraining_record = provenance.adapter_record  # the leakage flags' record: trained here, or the checkpoint's
 
     # a checkpoint file; keep-if-better validates every series it trains on
     saves_folder, train_short_series, trained_label = False, False, "fine-tuned"
@@ -248,7 +249,7 @@ def _finetune_kwargs(args) -> dict:
 
 
 def cmd_info(args) -> int:
-    from .checkpoint import read_checkpoint
+    from .checkpoint import read_checkpoint, training_text
     from .module import LagLlamaModel
 
     ckpt = read_checkpoint(args.checkpoint)
@@ -263,7 +264,7 @@ def cmd_info(args) -> int:
     for key, value in shown.items():
         print(f"{key:>22}: {value}")
     if ckpt.training:
-        print(jsonio.dumps(ckpt.training))
+        print(training_text(ckpt))
     return 0
 
 

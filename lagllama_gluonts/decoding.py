@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Optional, Tuple
 import torch
 import torch.nn.functional as F
 from gluonts.torch.distributions import ImplicitQuantileNetworkOutput
+from tqdm.auto import tqdm
 
 from .layers import KVCache
 
@@ -98,7 +99,7 @@ class DecodingInputs:
 def decode(model: "LagLlamaModel", inputs: DecodingInputs, policy: DecodingPolicy = CACHED) -> torch.Tensor:
     """Sample paths (B * samples, horizon), series-major, decoded as ``policy`` says."""
     run = _Run(model, inputs, policy)
-    for t in range(inputs.horizon):
+    for t in decoding_steps(inputs.horizon):
         hidden, loc, scale = run.hidden_states(t)
         if run.per_series:  # one row per series: the head's arguments go to each of its paths
             params = first_step_params(model, hidden, inputs.samples)
@@ -114,6 +115,18 @@ def decode(model: "LagLlamaModel", inputs: DecodingInputs, policy: DecodingPolic
                 run.expand()
             run.append(t, y)
     return run.paths
+
+
+# from this many steps a forecast runs long enough (minutes for 10,000 steps) to want a bar
+LONG_HORIZON = 256
+
+
+def decoding_steps(horizon: int):
+    """The steps to decode: a plain range, or from :data:`LONG_HORIZON` steps a tqdm bar over
+    them (on stderr, and only on a terminal: tqdm's ``disable=None``), with its time estimate."""
+    if horizon < LONG_HORIZON:
+        return range(horizon)
+    return tqdm(range(horizon), desc="decoding", unit="step", leave=False, disable=None)
 
 
 class _Run:

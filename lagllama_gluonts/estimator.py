@@ -45,6 +45,7 @@ from .arguments import (  # noqa: F401 (resolve_lags: public here since the star
 from .augmentations import Augmentations
 from .checkpoint import COVARIATE_KWARGS, Checkpoint, CheckpointError, read_checkpoint
 from .common.estimator import ForecastEstimator, trainer_defaults
+from .common.predictor import CheckedPredictor
 from .common.validation import DataError, ValidateSeries, check_positive
 from .covariates import KNOWN, PAST_ONLY, JoinCovariates, ValidateCovariates, covariates_of
 from .defaults import DEVICE, FINE_TUNING, TRAINING
@@ -640,7 +641,7 @@ class LagLlamaEstimator(ForecastEstimator):
         )
 
     def create_predictor(self, transformation: Transformation, module) -> PyTorchPredictor:
-        return PyTorchPredictor(
+        return CheckedPredictor(
             input_transform=transformation + self._create_instance_splitter(module, "test"),
             input_names=list(module.model.describe_inputs()),  # what the network's forward takes
             prediction_net=module,

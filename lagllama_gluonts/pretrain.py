@@ -31,6 +31,7 @@ from gluonts.dataset.loader import as_stacked_batches
 from gluonts.transform import InstanceSampler
 
 from .checkpoint import read_checkpoint, save_checkpoint
+from .common.atomic import atomic_path
 from .common.datasets import MIRROR_ENV_VAR, get_dataset, resolve_mirror
 from .common.errors import DataError
 from .common.evaluation import holdout_last_window
@@ -412,8 +413,7 @@ def pretrain(cfg: PretrainConfig) -> Optional[Path]:
     start = None
     if cfg.init_from:
         start = warm_start(module.model, cfg.init_from)
-        run_path.mkdir(parents=True, exist_ok=True)
-        write_json(lineage, start)
+        write_json(lineage, start)  # creates RUN_DIR; written whole (atomic_path), as every file here
     elif cfg.resume and lineage.exists():
         start = json.loads(lineage.read_text())
     mixture, validation, counts, weights = prepare_data(cfg, estimator)
@@ -473,7 +473,24 @@ def _trainer(cfg: PretrainConfig, mixture: WeightedMixture):
         enable_progress_bar=cfg.progress_bar,
         enable_model_summary=False,
         callbacks=_mixture_callbacks(mixture, cfg.run_path) + list(cfg.callbacks),
+        plugins=_atomic_checkpoint_io(cfg.strategy),
     )
+
+
+def _atomic_checkpoint_io(strategy: str) -> list:
+    """RUN_DIR/last.ckpt written whole or not at all: Lightning's own save fills a file in the
+    system's temporary folder and moves it, a copy in place when that is another file system.
+    Sharded strategies (FSDP, DeepSpeed) write folders their own way: left to them."""
+    if strategy not in ("auto", "single_device") and not strategy.startswith("ddp"):
+        return []
+    from lightning.pytorch.plugins.io import TorchCheckpointIO
+
+    class AtomicCheckpointIO(TorchCheckpointIO):
+        def save_checkpoint(self, checkpoint, path, storage_options=None):
+            with atomic_path(path) as temp:
+                super().save_checkpoint(checkpoint, temp, storage_options=storage_options)
+
+    return [AtomicCheckpointIO()]
 
 
 def _training_record(cfg: PretrainConfig, trainer, module, history, counts, weights, seconds: float) -> Dict:
@@ -580,6 +597,9 @@ def plot_loss_curve(history: Dict[str, List[tuple]], path: Path, boundaries: Seq
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    try:
+        with atomic_path(path) as temp:  # the temporary keeps the suffix savefig reads the format from
+            fig.savefig(temp, dpi=110)
+    finally:
+        plt.close(fig)
     return path

@@ -6,8 +6,9 @@ importing only those below it:
 
 1. leaves: ``errors`` (:class:`DataError`, with the parameter at fault as ``field``),
    ``constants`` (quantile levels, float32 bounds, metric names), ``lazy``, ``scaling``,
-   ``plots``;
-2. ``frequency`` (pandas aliases and GluonTS periods), then ``validation`` (entry checks);
+   ``atomic`` (every file written whole or not at all), ``jsonio`` and ``plots`` (over ``atomic``);
+2. ``frequency`` (pandas aliases and GluonTS periods), then ``validation`` (entry checks),
+   ``covariates`` (both models' covariate checks) and ``predictor`` (sizes checked at ``predict``);
 3. the one reading path, file -> frame -> dataset: ``files`` (a table file read or written),
    ``dataframes`` (a long frame as GluonTS entries, and forecasts back as a frame), ``tables``
    (a file of one or many series, through ``dataframes``); ``datasets`` (repository

@@ -12,10 +12,11 @@ Kept free of torch imports, like the rest of the command-line layer.
 from __future__ import annotations
 
 import argparse
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from .atomic import atomic_dir
 
 
 @dataclass
@@ -124,6 +125,14 @@ class ModelAdapter:
         """The model's name in a dataset backtest's metrics table."""
         return self.name
 
+    def pretraining_record(self, args: argparse.Namespace) -> Optional[Dict[str, Any]]:
+        """What the model was pretrained on, for every evaluation's leakage flag
+        (:mod:`~lagllama_gluonts.common.leakage`; None: unknown). By default no pretraining:
+        the model learns only from the data it is given."""
+        from .leakage import trained_here
+
+        return trained_here(self.name)
+
     # ------------------------------------------------------------------ training (``train``)
 
     def validates(self, args: argparse.Namespace) -> bool:
@@ -160,9 +169,8 @@ class ModelAdapter:
 
 def serialize_predictor(predictor, path: Path) -> Path:
     """``predictor`` serialized (GluonTS's ``serialize``) into the folder ``path``; a folder
-    there is replaced (the commands check before training that it holds a saved model)."""
-    if path.exists():
-        shutil.rmtree(path)
-    path.mkdir(parents=True)
-    predictor.serialize(path)
+    there is replaced (the commands check before training that it holds a saved model), but
+    only once the new one is complete: it is written into a temporary folder beside it."""
+    with atomic_dir(path) as temp:
+        predictor.serialize(temp)
     return path

@@ -14,7 +14,7 @@ import itertools
 import math
 import time
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import pandas as pd
@@ -29,7 +29,7 @@ from gluonts.model.seasonal_naive import SeasonalNaivePredictor
 from gluonts.time_feature import get_seasonality
 from tqdm.auto import tqdm
 
-from .constants import QUANTILES, TABLE_METRICS
+from .constants import INTERVAL_LEVELS, QUANTILES, REPORT_METRICS
 from .errors import DataError
 
 TimeSeries = Union[pd.Series, pd.DataFrame]
@@ -105,7 +105,57 @@ def run_backtest(
 
         evaluator = Evaluator(quantiles=QUANTILES, num_workers=0)
         agg_metrics, _ = evaluator(iter(tss), iter(forecasts), num_series=len(tss))
+    tallies = [
+        interval_tallies(f, np.asarray(ts, dtype=np.float64)[-f.prediction_length :]) for f, ts in zip(forecasts, tss)
+    ]
+    agg_metrics.update(interval_metrics(pd.DataFrame.from_records(tallies)))
     return agg_metrics, forecasts, tss
+
+
+# --------------------------------------------------------------------------- central intervals
+
+
+def _level(q: float) -> float:
+    # (1 - 0.9) / 2 is 0.04999...: a QuantileForecast finds its stored 0.05 only when spelled so
+    return round(q, 10)
+
+
+def interval_tallies(forecast: Forecast, truth, levels: Sequence[float] = INTERVAL_LEVELS) -> Dict[str, float]:
+    """One forecast's central intervals against the ``truth`` of its horizon, as sums that add
+    up over windows and items (:func:`interval_metrics` turns them into rates): observed steps,
+    their summed |target|, and per level the steps inside ``[q((1-c)/2), q((1+c)/2)]`` (ends
+    included) and the summed width. Read from the forecast's own quantiles, not from the
+    Evaluator's ``Coverage[q]`` (whose difference miscounts ties, e.g. a one-sample forecast)."""
+    y = np.asarray(truth, dtype=np.float64).reshape(-1)
+    if y.size != forecast.prediction_length:  # a joint (D x T) forecast: not scored here
+        return {}
+    observed = ~np.isnan(y)
+    tallies = {"_observed": float(observed.sum()), "_abs_target": float(np.abs(y[observed]).sum())}
+    for c in levels:
+        low = np.asarray(forecast.quantile(_level((1 - c) / 2)), dtype=np.float64).reshape(-1)
+        high = np.asarray(forecast.quantile(_level((1 + c) / 2)), dtype=np.float64).reshape(-1)
+        tallies[f"_in_{round(100 * c)}"] = float((observed & (low <= y) & (y <= high)).sum())
+        tallies[f"_width_{round(100 * c)}"] = float((high - low)[observed].sum())
+    return tallies
+
+
+def interval_metrics(tallies: Mapping, levels: Sequence[float] = INTERVAL_LEVELS) -> Dict[str, float]:
+    """``coverage_50`` ...: observed steps inside the central interval / observed steps;
+    ``width_50`` ...: summed interval width / summed |target| (unit-free, like ND), both pooled
+    over whatever ``tallies`` (columns of :func:`interval_tallies`' sums) holds."""
+    if "_observed" not in tallies:
+        return {}
+    observed, scale = float(np.sum(tallies["_observed"])), float(np.sum(tallies["_abs_target"]))
+    out = {}
+    for c in levels:
+        out[f"coverage_{round(100 * c)}"] = (
+            float(np.sum(tallies[f"_in_{round(100 * c)}"])) / observed if observed else math.nan
+        )
+    for c in levels:
+        out[f"width_{round(100 * c)}"] = (
+            float(np.sum(tallies[f"_width_{round(100 * c)}"])) / scale if scale else math.nan
+        )
+    return out
 
 
 def _format_value(value: float) -> str:
@@ -116,7 +166,7 @@ def _format_value(value: float) -> str:
 
 def backtest_metrics_table(
     agg_metrics: Dict[str, float],
-    metrics: Sequence[str] = TABLE_METRICS,
+    metrics: Sequence[str] = REPORT_METRICS,
 ) -> str:
     """
     Format the headline metrics of an evaluation as an aligned text table.
@@ -177,7 +227,7 @@ def seasonal_naive_baseline(
 
 def compare_metrics_table(
     named_metrics: Dict[str, Dict[str, float]],
-    metrics: Sequence[str] = TABLE_METRICS,
+    metrics: Sequence[str] = REPORT_METRICS,
 ) -> str:
     """
     Headline metrics of several models on the same split, one column per model.
@@ -192,7 +242,9 @@ def compare_metrics_table(
     Returns
     -------
     str
-        An aligned text table: ``metric`` then one column per model.
+        An aligned text table: ``metric`` then one column per model. ``coverage_80`` is the
+        share of observed steps inside the central 80% interval; ``width_80`` its summed width
+        over the summed |target| (:func:`interval_metrics`).
     """
     if not named_metrics:
         raise ValueError("no metrics to compare")
@@ -343,6 +395,7 @@ def rolling_backtest(
     name: str = "model",
     plot_items: int = 4,
     progress: bool = True,
+    derived: Optional[Dict[str, Callable[[Predictor], Predictor]]] = None,
 ) -> RollingBacktest:
     """
     Rolling-origin evaluation of any GluonTS model on every series of ``dataset``, beside
@@ -356,6 +409,9 @@ def rolling_backtest(
 
     ``predictor_or_estimator``: a GluonTS predictor (used as it is: zero-shot), or an
     estimator, trained first on each series' part before the split (never on a window).
+    ``derived``: more models made from that predictor, scored beside it on the same windows
+    (e.g. ``{"X calibrated": lambda p: CalibratedPredictor(p, 8)}``); each is handed every
+    window's input only, so anything it learns comes from before that window's origin.
 
     Series shorter than ``min_history`` (default: ``prediction_length``) plus ``span`` steps,
     or without any observed value before the first window, are skipped and listed in
@@ -390,7 +446,7 @@ def rolling_backtest(
     predictor = predictor_or_estimator
     if not hasattr(predictor, "predict") and hasattr(predictor, "train"):
         predictor = predictor.train(list(training))
-    models = {name: predictor}
+    models = {name: predictor, **{label: make(predictor) for label, make in (derived or {}).items()}}
     if baseline:
         models["SeasonalNaive"] = seasonal_naive_baseline(freq, prediction_length, season_length)
 
@@ -413,7 +469,7 @@ def rolling_backtest(
         rows["item_id"] = np.repeat(np.asarray(names, dtype=object), windows)
         rows.insert(2, "window", np.tile(np.arange(windows), len(kept)))
         metrics[model] = agg
-        per_window.append(rows)
+        per_window.append(_public_intervals(rows))
         per_item.append(_per_item(evaluator, rows, model))
         examples[model] = first
     series = [_as_series(entry, freq) for entry in kept[: min(plot_items, len(kept))]]
@@ -424,7 +480,7 @@ def rolling_backtest(
     return RollingBacktest(
         metrics=metrics,
         item_metrics=pd.concat(per_item, ignore_index=True),
-        window_metrics=pd.concat(per_window, ignore_index=True),
+        window_metrics=pd.concat(per_window, ignore_index=True).drop(columns=_tally_columns(per_window[0])),
         skipped=skipped,
         examples=shown_examples,
         prediction_length=prediction_length,
@@ -443,14 +499,17 @@ def _as_series(entry: dict, freq: str) -> pd.Series:
 def _score_windows(evaluator: Evaluator, predictor, test_data, num_samples: int, keep: int, progress: bool, desc: str):
     """GluonTS's Evaluator over the windows, forecasts streamed (only the first ``keep`` kept)."""
     kept: List[Forecast] = []
+    tallies: List[Dict[str, float]] = []
 
     def forecasts():
         stream = predictor.predict(test_data.input, num_samples=num_samples)
+        labels = iter(test_data.label)
         for k, forecast in enumerate(
             tqdm(stream, total=len(test_data), desc=desc, unit="window", disable=not progress)
         ):
             if k < keep:
                 kept.append(forecast)
+            tallies.append(interval_tallies(forecast, next(labels)["target"]))
             yield forecast
 
     def truths():
@@ -462,7 +521,21 @@ def _score_windows(evaluator: Evaluator, predictor, test_data, num_samples: int,
         agg, rows = evaluator(truths(), forecasts(), num_series=len(test_data))
     rows = rows.drop(columns=["item_id"], errors="ignore").reset_index(drop=True)
     rows.insert(0, "item_id", None)
-    return dict(agg), rows, kept
+    tally_frame = pd.DataFrame.from_records(tallies)
+    rows = pd.concat([rows, tally_frame], axis=1)
+    return {**agg, **interval_metrics(tally_frame)}, rows, kept
+
+
+def _tally_columns(rows: pd.DataFrame) -> List[str]:
+    return [column for column in rows.columns if str(column).startswith("_")]
+
+
+def _public_intervals(rows: pd.DataFrame) -> pd.DataFrame:
+    """Each window's own coverage and width columns beside its tallies."""
+    if "_observed" not in rows:
+        return rows
+    per_row = [interval_metrics(row) for row in rows[_tally_columns(rows)].to_dict("records")]
+    return pd.concat([rows, pd.DataFrame.from_records(per_row, index=rows.index)], axis=1)
 
 
 def _per_item(evaluator: Evaluator, rows: pd.DataFrame, model: str) -> pd.DataFrame:
@@ -470,7 +543,8 @@ def _per_item(evaluator: Evaluator, rows: pd.DataFrame, model: str) -> pd.DataFr
     records = []
     for item, group in rows.groupby("item_id", sort=False):
         agg, _ = evaluator.get_aggregate_metrics(group.drop(columns=["model", "window"]))
+        agg.update(interval_metrics(group))  # pooled over the item's windows, not averaged
         records.append(
-            {"model": model, "item_id": item, "windows": len(group), **{m: agg[m] for m in TABLE_METRICS if m in agg}}
+            {"model": model, "item_id": item, "windows": len(group), **{m: agg[m] for m in REPORT_METRICS if m in agg}}
         )
     return pd.DataFrame.from_records(records)

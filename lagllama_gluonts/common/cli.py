@@ -15,6 +15,7 @@ import argparse
 import logging
 import os
 import sys
+import tempfile
 import warnings
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence
@@ -303,6 +304,36 @@ def add_table_arguments(parser, target_help: str = "the column to forecast", sev
         metavar="COL",
         help="long form: the column naming each series (one row per series and time step); forecasts every series",
     )
+    add_timestamp_arguments(parser)
+
+
+def add_timestamp_arguments(parser) -> None:
+    """How ``--csv``'s timestamps and numbers are read: day/month order, time zones, a grid
+    for irregular readings, the decimal mark (:mod:`~lagllama_gluonts.common.timestamps`)."""
+    parser.add_argument(
+        "--date-format",
+        default=None,
+        metavar="FORMAT",
+        help="with --csv: strptime format of the timestamps, e.g. '%%d/%%m/%%Y' (needed when day/month "
+        "order cannot be told from the dates)",
+    )
+    parser.add_argument(
+        "--timezone",
+        choices=("utc", "local"),
+        default="utc",
+        help="with --csv: timestamps with a UTC offset are read in UTC (default: a daylight-saving change keeps "
+        "a regular grid) or at their local wall time (daily or longer steps at local midnight)",
+    )
+    parser.add_argument(
+        "--resample",
+        default=None,
+        metavar="FREQ",
+        help="with --csv: put readings at irregular times on this grid (a pandas alias such as 5min, h), "
+        "averaging each series' values within a step (mean); steps without a reading are missing",
+    )
+    parser.add_argument(
+        "--decimal", default=None, metavar="MARK", help="with --csv: the decimal mark, e.g. ',' for 1,5 (default: .)"
+    )
 
 
 def add_spelling(parser, flag: str, dest: str, type: Callable) -> None:
@@ -336,8 +367,10 @@ def add_covariate_arguments(parser) -> None:
 
 
 def add_forecast_output(parser) -> None:
-    """``--output FILE``: where a table's forecasts go, CSV or Parquet by the suffix; and
-    ``--quantiles``: which quantile columns it has."""
+    """``--output FILE``: where a table's forecasts go, CSV or Parquet by the suffix;
+    ``--quantiles``: which quantile columns it has; and ``--calibrate-windows`` (every command
+    that forecasts past a table's end has it)."""
+    add_calibration_argument(parser)
     parser.add_argument(
         "--output",
         type=Path,
@@ -355,7 +388,9 @@ def add_forecast_output(parser) -> None:
 
 
 def add_window_arguments(parser) -> None:
-    """``--windows`` and ``--distance`` of a rolling-origin backtest on a table."""
+    """``--windows`` and ``--distance`` of a rolling-origin backtest on a table, and
+    ``--calibrate-windows`` (every backtest command has it)."""
+    add_calibration_argument(parser)
     parser.add_argument(
         "--windows",
         type=positive_int,
@@ -367,6 +402,19 @@ def add_window_arguments(parser) -> None:
         type=positive_int,
         default=None,
         help="with --csv: steps between window origins (default: the horizon: side by side)",
+    )
+
+
+def add_calibration_argument(parser) -> None:
+    """``--calibrate-windows N``: conformal calibration of the intervals (``common.calibration``)."""
+    parser.add_argument(
+        "--calibrate-windows",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="calibrate the forecast's intervals on its errors in the N rolling windows before each forecast "
+        "origin (split-conformal, per horizon step; pooled across series unless one has 20 windows); "
+        "backtests score the calibrated model beside the raw one",
     )
 
 
@@ -470,13 +518,14 @@ def table_targets(args: argparse.Namespace) -> List[str]:
     return list(dict.fromkeys(target if isinstance(target, (list, tuple)) else ([target] if target else [])))
 
 
-def read_table_args(args: argparse.Namespace, covariates: Sequence[str] = ()):
+def read_table_args(args: argparse.Namespace, covariates: Sequence[str] = (), min_observed: int = 0):
     """The ``--csv`` table of many series (long with ``--item-column``, else wide: one series per
     ``--target`` column) as a :class:`~lagllama_gluonts.common.tables.SeriesTable`, with the
-    ``covariates`` columns when given, checked before any model is loaded."""
+    ``covariates`` columns when given, checked before any model is loaded (``min_observed``:
+    refused at once when no series has that many values). Prints the steps filled as missing."""
     from .tables import read_series_table
 
-    return read_series_table(
+    table = read_series_table(
         args.csv,
         table_targets(args),
         item_column=args.item_column,
@@ -484,7 +533,27 @@ def read_table_args(args: argparse.Namespace, covariates: Sequence[str] = ()):
         freq=args.freq,
         sep=args.sep,
         covariates=list(covariates),
+        date_format=getattr(args, "date_format", None),
+        timezone=getattr(args, "timezone", "utc"),
+        resample=getattr(args, "resample", None),
+        decimal=getattr(args, "decimal", None),
+        min_observed=min_observed,
     )
+    say_filled(table.series)
+    return table
+
+
+def say_filled(series) -> None:
+    """The count of grid steps without a row (filled as missing), and the series mostly missing."""
+    filled = series.filled
+    if filled is None or not filled.any():
+        return
+    lengths = series.lengths()
+    print(f"filled {int(filled.sum())} of {int(lengths.sum())} steps as missing (no row on the {series.freq!r} grid)")
+    mostly = (filled > lengths / 2).nonzero()[0]  # numpy arrays, without importing numpy here
+    if len(mostly):
+        names = ", ".join(repr(series.name(int(k))) for k in mostly[:3]) + (" ..." if len(mostly) > 3 else "")
+        print(f"warning: {len(mostly)} series mostly missing ({names}); irregular readings: try --resample FREQ")
 
 
 def check_table_source(args: argparse.Namespace, table_only: Sequence[str], needs_target: bool = True) -> None:
@@ -511,6 +580,8 @@ def forecast_output(args: argparse.Namespace, out: Path) -> Path:
         raise CLIError(f"--output {str(path)!r}: name a .csv or .parquet file")
     if path.is_dir():
         raise CLIError(f"--output {str(path)!r} is a folder; name the file to write")
+    if getattr(args, "output", None):  # OUT/forecast.csv lies in --out, checked before every command
+        check_writable_place(path, "--output")
     return path
 
 
@@ -535,7 +606,28 @@ def check_out_dir(path: Optional[Path], is_file: bool = False) -> Optional[Path]
         if parent.exists() and not parent.is_dir():
             where = "is" if parent == path else f"lies under {str(parent)!r}, which is"
             raise CLIError(f"--out {str(path)!r} {where} a file, not a folder")
+    check_writable_place(path, "--out", into=not is_file)
     return path
+
+
+def check_writable_place(path: Path, flag: str, into: bool = False) -> None:
+    """The one check of where a command will write, before any work: ``path`` (a file or a
+    folder, existing or not; ``into``: a folder written into, else one file or folder written
+    beside itself and renamed in) lies under no regular file, and the nearest folder that
+    exists where the writes go can be written to: tried with a file that vanishes when closed,
+    as the permission bits do not tell (root ignores them, a read-only mount does not)."""
+    shown = repr(str(path))
+    start = path if into else path.parent
+    folder = next(parent for parent in [start, *start.parents] if parent.exists() or parent == parent.parent)
+    if not folder.is_dir():
+        raise CLIError(f"{flag} {shown} lies under {str(folder)!r}, which is a file, not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise CLIError(f"{flag} {shown}: {str(folder)!r} is not writable")
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise CLIError(f"{flag} {shown}: {str(folder)!r} is not writable ({error.strerror or error})") from None
 
 
 def check_save_path(path: Optional[Path], folder: bool, marker: Optional[str] = None, flag: str = "--save") -> None:
@@ -552,8 +644,5 @@ def check_save_path(path: Optional[Path], folder: bool, marker: Optional[str] = 
         raise CLIError(f"{flag} {shown} is a folder; name the file to write")
     if folder and path.is_dir() and any(path.iterdir()) and not (marker and (path / marker).is_file()):
         raise CLIError(f"{flag} {shown} is a folder with other files in it; name a new or empty folder")
-    existing = next(parent for parent in [path, *path.parents] if parent.exists())
-    if existing != path and not existing.is_dir():
-        raise CLIError(f"{flag} {shown} lies under {str(existing)!r}, which is a file, not a folder")
-    if not os.access(existing if existing.is_dir() else existing.parent, os.W_OK):
-        raise CLIError(f"{flag} {shown}: {str(existing)!r} is not writable")
+    # the file or folder is written beside itself and renamed in (atomic.py): its folder must be writable
+    check_writable_place(path, flag)

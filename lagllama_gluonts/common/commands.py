@@ -24,7 +24,7 @@ from typing import Sequence
 
 import numpy as np
 
-from . import evaluation, multivariate
+from . import calibration, evaluation, leakage, multivariate
 from .adapter import ModelAdapter
 from .cli import (
     CLIError,
@@ -58,6 +58,23 @@ def covariate_counts(known: Sequence[str], past: Sequence[str]) -> dict:
     return {key: value for key, value in counts.items() if value}
 
 
+def _check_calibration(adapter: ModelAdapter, args: argparse.Namespace) -> None:
+    """``--calibrate-windows`` calibrates one series' intervals at a time: not a joint forecast."""
+    if getattr(args, "calibrate_windows", None) and adapter.joint(args):
+        raise CLIError(
+            "--calibrate-windows calibrates univariate forecasts; a joint forecast of several columns has none"
+        )
+
+
+def _calibrated_models(adapter: ModelAdapter, args: argparse.Namespace, label: str) -> dict:
+    """``{"LABEL calibrated": wrap}`` with ``--calibrate-windows`` (else empty): the model
+    scored again, its intervals calibrated on the windows before each origin."""
+    windows = getattr(args, "calibrate_windows", None)
+    if not windows:
+        return {}
+    return {f"{label} calibrated": lambda predictor: calibration.CalibratedPredictor(predictor, windows)}
+
+
 def _some(names: Sequence) -> str:
     return ", ".join(map(repr, names[:3])) + (" ..." if len(names) > 3 else "")
 
@@ -72,7 +89,9 @@ def read_entries(adapter: ModelAdapter, args: argparse.Namespace, horizon: int, 
     :func:`min_observations` observed values (a backtest's windows have their own rule)."""
     known, past = adapter.covariates(args)
     args.target = adapter.targets(args)
-    table = read_table_args(args, covariates=known + past)
+    # a long table with no series long enough is refused before per-series objects are built
+    least = min_observations(horizon) if forecasting and args.item_column is not None else 0
+    table = read_table_args(args, covariates=known + past, min_observed=least)
     if forecasting:
         _drop_short(table, args, horizon)
     entries = table.add_covariate_fields(known, past, horizon if forecasting else 0) if known or past else table.entries
@@ -108,6 +127,7 @@ def forecast(adapter: ModelAdapter, args: argparse.Namespace) -> int:
         raise CLIError("give one of --dataset NAME or --csv FILE")
     adapter.check(args)
     check_table_source(args, TABLE_ONLY, needs_target=not adapter.joint(args))
+    _check_calibration(adapter, args)
     if args.dataset is not None:
         return backtest_dataset(adapter, args, baseline=True)
     if adapter.joint(args):
@@ -127,6 +147,7 @@ def forecast_table(adapter: ModelAdapter, args: argparse.Namespace) -> int:
     table, entries, covariates = read_entries(adapter, args, horizon, forecasting=True)
     adapter.setup(args)
     predictor = adapter.forecaster(args, entries, table.freq, horizon, **covariates)
+    forecaster = calibration.calibrated(predictor, getattr(args, "calibrate_windows", None))  # saved: the raw one
     quantiles = getattr(args, "quantiles", None) or QUANTILES
     what = f"{horizon} x {table.freq}"
     if single:
@@ -135,7 +156,7 @@ def forecast_table(adapter: ModelAdapter, args: argparse.Namespace) -> int:
             args,
             table,
             entries[0],
-            predictor,
+            forecaster,
             out,
             quantiles,
             f"{adapter.name} forecast of {args.target[0]} ({what})",
@@ -144,7 +165,7 @@ def forecast_table(adapter: ModelAdapter, args: argparse.Namespace) -> int:
         count = len(entries)
         title = f"{adapter.name} forecast of {args.csv.name} ({what}; {count} series)"
         path, rows, png = evaluation.forecast_table_file(
-            predictor,
+            forecaster,
             table,
             path,
             title,
@@ -174,6 +195,7 @@ def backtest(adapter: ModelAdapter, args: argparse.Namespace) -> int:
     (default: ett_small_1h)."""
     adapter.check(args)
     check_table_source(args, TABLE_ONLY, needs_target=not adapter.joint(args))
+    _check_calibration(adapter, args)
     if args.csv is not None:
         if adapter.joint(args):
             return multivariate.backtest_table(adapter, args)
@@ -206,6 +228,7 @@ def backtest_table(adapter: ModelAdapter, args: argparse.Namespace) -> int:
         num_samples=args.num_samples,
         name=adapter.name,
         progress=not getattr(args, "quiet", False),
+        derived=_calibrated_models(adapter, args, adapter.name),
     )
     if result.skipped:
         print(
@@ -220,6 +243,7 @@ def backtest_table(adapter: ModelAdapter, args: argparse.Namespace) -> int:
         "train_seconds": adapter.train_seconds(model),
         "seconds": time.time() - started,
         **adapter.record(args),
+        "pretraining": leakage.announce(adapter.pretraining_record(args), args.csv.name),
     }
     title = f"{adapter.name} {mode.split(' with ')[0]} — {args.csv.name}, {windows} window(s)"
     say_wrote(*evaluation.write_backtest_report(default_out(args, adapter.key, args.csv.stem), result, title, extra))
@@ -239,7 +263,9 @@ def backtest_dataset(adapter: ModelAdapter, args: argparse.Namespace, baseline: 
     predictor = model if hasattr(model, "predict") else model.train(dataset.train)
     train_seconds = 0.0 if predictor is model else time.time() - started
     print(f"{adapter.name} {mode} on {args.dataset} (freq {freq}, horizon {horizon})", flush=True)
-    predictors = {adapter.dataset_label(args, mode): predictor}
+    label = adapter.dataset_label(args, mode)
+    predictors = {label: predictor}
+    predictors.update({name: wrap(predictor) for name, wrap in _calibrated_models(adapter, args, label).items()})
     if baseline:
         predictors["SeasonalNaive"] = evaluation.seasonal_naive_baseline(freq, horizon)
     metrics, forecasts, tss = evaluation.backtest_side_by_side(
@@ -258,6 +284,7 @@ def backtest_dataset(adapter: ModelAdapter, args: argparse.Namespace, baseline: 
         "series": len(forecasts),
         "train_seconds": train_seconds,
         **adapter.record(args),
+        "pretraining": leakage.announce(adapter.pretraining_record(args), args.dataset),
         "metrics": metrics,
     }
     title = f"{adapter.name} {mode.split(' with ')[0]} — {args.dataset}"

@@ -23,3 +23,13 @@ TABLE_METRICS = (
     "abs_error",
     "MSIS",
 )
+
+# Central prediction intervals every report scores (``common.backtesting.interval_metrics``):
+# coverage = share of observed steps inside [q(a/2), q(1-a/2)], computed from the forecast's own
+# quantiles; width = summed interval width / summed |target| (scaled like ND, so unit-free).
+INTERVAL_LEVELS = (0.5, 0.8, 0.9)
+INTERVAL_METRICS = tuple(f"coverage_{round(100 * c)}" for c in INTERVAL_LEVELS) + tuple(
+    f"width_{round(100 * c)}" for c in INTERVAL_LEVELS
+)
+# what the printed tables show: CRPS and MASE, then the intervals, then the Evaluator's others
+REPORT_METRICS = TABLE_METRICS[:2] + INTERVAL_METRICS + TABLE_METRICS[2:]

@@ -47,7 +47,8 @@ from .columns import GUESS, guess_columns
 from .constants import MAX_MAGNITUDE, QUANTILES
 from .errors import DataError
 from .files import to_numbers
-from .frequency import future_timestamps, infer_frequency, make_period, period_frequency, to_offset
+from .frequency import future_timestamps, infer_frequency, period_frequency, to_offset
+from .timestamps import parse_timestamps, resample_rows
 
 _NO_DIFF = np.iinfo(np.int64).max
 _TRIES = 5  # items of a group whose grid pandas is asked for before the group is left to the others
@@ -64,6 +65,8 @@ class FrameSeries:
     ids: Any  # the item ids, in entry order (None for a single series)
     id_column: Optional[str] = "item_id"
     timestamp_column: str = "timestamp"
+    # per item, the grid steps without any row (filled as missing): the readers report them
+    filled: Optional[np.ndarray] = None
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -72,8 +75,15 @@ class FrameSeries:
         """Only the items at positions ``keep`` (e.g. those long enough), in that order."""
         keep = np.asarray(keep, dtype=np.int64)
         ids = None if self.ids is None else self.ids.take(keep)
+        filled = None if self.filled is None else self.filled[keep]
         return FrameSeries(
-            [self.entries[k] for k in keep], self.freq, self.last[keep], ids, self.id_column, self.timestamp_column
+            [self.entries[k] for k in keep],
+            self.freq,
+            self.last[keep],
+            ids,
+            self.id_column,
+            self.timestamp_column,
+            filled,
         )
 
     def lengths(self) -> np.ndarray:
@@ -95,6 +105,9 @@ def dataset_from_df(
     timestamp_column: Optional[str] = None,
     target: Optional[str] = None,
     freq: Optional[str] = None,
+    date_format: Optional[str] = None,
+    timezone: str = "utc",
+    resample: Optional[str] = None,
 ) -> List[Dict[str, Any]]:
     """GluonTS entries (``start`` a ``pd.Period``, ``target`` float32 with NaN for missing
     steps, ``item_id``) of a long DataFrame: one row per item and time step.
@@ -116,8 +129,22 @@ def dataset_from_df(
         Numeric column to forecast; ``None``: ``target`` or ``y``.
     freq
         Pandas frequency alias of the grid, old or new spelling; inferred when ``None``.
+    date_format
+        ``strptime`` format of text timestamps (``'%d/%m/%Y'``); needed only when day/month
+        order cannot be told (:mod:`~lagllama_gluonts.common.timestamps` has the rules).
+    timezone
+        ``'utc'`` (default): zoned timestamps converted to UTC, so a daylight-saving change
+        keeps a regular grid; ``'local'``: their local wall time (daily or longer steps).
+    resample
+        Put readings at irregular times on this grid: each item's values within a step are
+        averaged (mean); steps without a reading are missing (NaN).
+
+    Grid steps without any row are filled as missing: a ``UserWarning`` says so when an item
+    is mostly missing (``read_df(...).filled`` counts them per item).
     """
-    return read_df(df, id_column, timestamp_column, target, freq).entries
+    series = read_df(df, id_column, timestamp_column, target, freq, date_format, timezone, resample)
+    warn_mostly_missing(series)
+    return series.entries
 
 
 def read_df(
@@ -126,10 +153,33 @@ def read_df(
     timestamp_column: Optional[str] = None,
     target: Optional[str] = None,
     freq: Optional[str] = None,
+    date_format: Optional[str] = None,
+    timezone: str = "utc",
+    resample: Optional[str] = None,
+    min_observed: int = 0,
 ) -> FrameSeries:
     """:func:`dataset_from_df`'s entries with each item's grid and id: what forecasting,
-    backtesting and the command lines need (read once, used by all)."""
-    return _read(df, id_column, timestamp_column, target, freq)
+    backtesting and the command lines need (read once, used by all). ``min_observed``: a
+    :class:`DataError` when no item has that many observed values, said before any per-item
+    object is built (a million one-step items are refused at once)."""
+    options = dict(date_format=date_format, timezone=timezone, resample=resample, min_observed=min_observed)
+    return _read(df, id_column, timestamp_column, target, freq, **options)
+
+
+def warn_mostly_missing(series: FrameSeries, share: float = 0.5) -> None:
+    """A ``UserWarning`` naming the items whose grid is more than ``share`` filled steps."""
+    if series.filled is None or not series.filled.any():
+        return
+    mostly = np.flatnonzero(series.filled > share * series.lengths())
+    if len(mostly):
+        named = ", ".join(repr(series.name(int(k))) for k in mostly[:3]) + (" ..." if len(mostly) > 3 else "")
+        warnings.warn(
+            f"{len(mostly)} item(s) mostly missing on the {series.freq!r} grid ({named}); "
+            f"{int(series.filled.sum())} steps without a row were filled as missing in all: "
+            "for readings at irregular times pass resample= FREQ",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 def resolve_columns(df: pd.DataFrame, id_column=GUESS, timestamp_column=None, target=None):
@@ -146,7 +196,9 @@ def resolve_columns(df: pd.DataFrame, id_column=GUESS, timestamp_column=None, ta
     )
 
 
-def _read(df, id_column, timestamp_column, target, freq) -> FrameSeries:
+def _read(
+    df, id_column, timestamp_column, target, freq, date_format=None, timezone="utc", resample=None, min_observed=0
+) -> FrameSeries:
     id_column, timestamp_column, target = resolve_columns(df, id_column, timestamp_column, target)
     _check_frame(df, id_column, timestamp_column, target)
     labels = df.index
@@ -162,23 +214,21 @@ def _read(df, id_column, timestamp_column, target, freq) -> FrameSeries:
     def who(code: int) -> str:
         return "the series" if ids is None else f"item {ids[code]!r}"
 
-    times = _timestamps(df[timestamp_column], timestamp_column, codes, who, labels)
+    times, shifts = _timestamps(df[timestamp_column], timestamp_column, codes, who, labels, date_format, timezone)
     values = _numbers(df[target], target, codes, who, labels)
+    if resample is not None:
+        freq = _alias(resample)
+        codes, times, values = resample_rows(codes, times, values, freq)
     codes, times, values, same = _sorted(codes, times, values, labels, who)
 
     first_row = np.flatnonzero(np.r_[True, ~same])  # item k's rows: first_row[k] .. first_row[k + 1] - 1
     counts = np.diff(np.r_[first_row, len(times)])
     last_row = first_row + counts - 1
-    _check_values(values, codes, times, first_row, who)
+    _check_values(values, codes, times, first_row, who, min_observed)
 
-    if freq is None:
-        freq = _infer(times, same, first_row, counts, who)
-    else:
-        with warnings.catch_warnings():  # old spellings ('M', 'H' ...) are accepted, not warned about
-            warnings.filterwarnings("ignore", message=".*is deprecated", category=FutureWarning)
-            freq = to_offset(freq).freqstr
+    freq = _infer(times, same, first_row, counts, who) if freq is None else _alias(freq)
     period_freq = period_frequency(freq)  # a grid GluonTS cannot use as a start fails here
-    position = _grid_positions(times, codes, first_row, counts, freq, who)
+    position = _grid_positions(times, codes, first_row, counts, freq, who, shifts)
 
     lengths = position[last_row] + 1
     offsets = np.r_[0, np.cumsum(lengths)[:-1]]
@@ -186,9 +236,9 @@ def _read(df, id_column, timestamp_column, target, freq) -> FrameSeries:
     flat[offsets[codes] + position] = values
     targets = np.split(flat, offsets[1:])
 
-    with warnings.catch_warnings():
+    with warnings.catch_warnings():  # one vectorised conversion, not a pd.Period per item
         warnings.filterwarnings("ignore", message=".*BDay freq is deprecated", category=FutureWarning)
-        starts = [make_period(t, period_freq) for t in pd.DatetimeIndex(times[first_row])]
+        starts = list(pd.DatetimeIndex(times[first_row]).to_period(period_freq))
     if ids is None:
         entries = [{"start": starts[0], "target": targets[0]}]
     else:
@@ -201,7 +251,15 @@ def _read(df, id_column, timestamp_column, target, freq) -> FrameSeries:
         ids=ids,
         id_column=id_column,
         timestamp_column=timestamp_column,
+        filled=lengths - counts,
     )
+
+
+def _alias(freq) -> str:
+    """A frequency given by the user as pandas' current alias (old spellings accepted quietly)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*is deprecated", category=FutureWarning)
+        return to_offset(freq).freqstr
 
 
 def _check_frame(df, id_column, timestamp_column, target) -> None:
@@ -232,11 +290,18 @@ def _sorted(codes, times, values, labels, who):
         order = None
     duplicate = same & (times[1:] == times[:-1])
     if duplicate.any():
-        i = int(np.flatnonzero(duplicate)[0])
+        where = np.flatnonzero(duplicate)
+        i = int(where[0])
         rows = (i, i + 1) if order is None else (order[i], order[i + 1])
+        items, per_item = np.unique(codes[where], return_counts=True)
+        listed = ", ".join(f"{who(int(k))} ({n})" for k, n in zip(items[:5], per_item[:5]))
+        more = f" and {len(items) - 5} more items" if len(items) > 5 else ""
         raise DataError(
             f"{who(int(codes[i]))}: duplicate timestamp {pd.Timestamp(times[i])} (rows {_row(labels, rows[0])!r} and "
-            f"{_row(labels, rows[1])!r}); one row per item and time step is expected",
+            f"{_row(labels, rows[1])!r}); one row per item and time step is expected; in all {len(where)} "
+            f"duplicate rows in {len(items)} item(s): {listed}{more} (readings stamped twice, e.g. at a "
+            "daylight-saving change: average them per step with resample= FREQ, or read zoned times with "
+            "timezone= utc)",
             field="timestamp_column",
         )
     return codes, times, values, same
@@ -248,34 +313,18 @@ def _row(labels: pd.Index, position) -> Any:
     return label.item() if isinstance(label, np.generic) else label
 
 
-def _timestamps(column: pd.Series, name: str, codes, who, labels) -> np.ndarray:
-    """The column as int64 nanoseconds (wall time), or a DataError naming the row."""
-    if isinstance(column.dtype, pd.DatetimeTZDtype):
-        column = column.dt.tz_localize(None)
-    if not pd.api.types.is_datetime64_dtype(column.dtype):
-        try:
-            column = pd.to_datetime(column)
-        except (ValueError, TypeError):
-            try:
-                column = pd.to_datetime(column, format="mixed")
-            except (ValueError, TypeError) as error:
-                raise DataError(
-                    f"cannot parse the timestamps in column {name!r}: {error}", field="timestamp_column"
-                ) from None
-        except OverflowError as error:
-            raise DataError(
-                f"cannot parse the timestamps in column {name!r}: {error}", field="timestamp_column"
-            ) from None
-        if isinstance(column.dtype, pd.DatetimeTZDtype):
-            column = column.dt.tz_localize(None)
-    index = pd.DatetimeIndex(column)
-    if index.hasnans:
-        row = int(np.flatnonzero(index.isna())[0])
+def _timestamps(column: pd.Series, name: str, codes, who, labels, date_format=None, timezone="utc"):
+    """The column as int64 nanoseconds (:func:`~.timestamps.parse_timestamps`' rules) and
+    whether the UTC offset changed, or a DataError naming the row."""
+    parsed = parse_timestamps(column, name, date_format, timezone)
+    missing = parsed.ns == np.iinfo(np.int64).min  # NaT
+    if missing.any():
+        row = int(np.flatnonzero(missing)[0])
         raise DataError(
             f"{who(int(codes[row]))}: missing timestamp in column {name!r}, row {_row(labels, row)!r}",
             field="timestamp_column",
         )
-    return index.as_unit("ns").asi8
+    return parsed.ns, parsed.offset_changes
 
 
 def _numbers(column: pd.Series, name: str, codes, who, labels) -> np.ndarray:
@@ -292,7 +341,7 @@ def _numbers(column: pd.Series, name: str, codes, who, labels) -> np.ndarray:
     return values
 
 
-def _check_values(values, codes, times, first_row, who) -> None:
+def _check_values(values, codes, times, first_row, who, min_observed: int = 0) -> None:
     infinite = np.isinf(values)
     if infinite.any():
         i = int(np.flatnonzero(infinite)[0])
@@ -306,6 +355,13 @@ def _check_values(values, codes, times, first_row, who) -> None:
         empty = np.flatnonzero(observed == 0)
         more = f" ({len(empty) - 1} other items too)" if len(empty) > 1 else ""
         raise DataError(f"{who(int(empty[0]))} has no observed target value (all NaN){more}", field="target")
+    if observed.max() < min_observed:
+        raise DataError(
+            f"every item (of {len(observed)}) has fewer than {min_observed} observed values, the least a "
+            f"forecast of this horizon needs (the most any item has: {observed.max()}); use a shorter horizon "
+            "or longer series",
+            field="target",
+        )
     largest = np.nanmax(np.abs(values))
     if largest > MAX_MAGNITUDE:
         i = int(np.nanargmax(np.abs(values)))
@@ -366,15 +422,22 @@ def _infer(times, same, first_row, counts, who) -> str:
     return next(iter(found))
 
 
-def _off_grid(item: int, timestamp, freq: str, who) -> DataError:
+def _off_grid(item: int, timestamp, freq: str, who, shifts: bool = False) -> DataError:
+    """The advice names what fixes it: another step, a grid for irregular times, local time."""
+    local = (
+        "; the UTC offset changes (daylight saving): a daily or longer grid at local times keeps timezone= local"
+        if shifts
+        else ""
+    )
     return DataError(
         f"{who(item)}: timestamp {pd.Timestamp(timestamp)} does not lie on the {freq!r} grid of the item "
-        "(starting at its first timestamp); pass the right freq=",
+        f"(starting at its first timestamp): if the data have another step, pass it with freq=; readings at "
+        f"irregular times go on a grid with resample= FREQ (values averaged per step){local}",
         field="freq",
     )
 
 
-def _grid_positions(times, codes, first_row, counts, freq: str, who) -> np.ndarray:
+def _grid_positions(times, codes, first_row, counts, freq: str, who, shifts: bool = False) -> np.ndarray:
     """Each row's step on its item's grid (0 at the item's first timestamp)."""
     offset = to_offset(freq)
     if isinstance(offset, pd.offsets.Tick):  # fixed steps: arithmetic
@@ -382,7 +445,7 @@ def _grid_positions(times, codes, first_row, counts, freq: str, who) -> np.ndarr
         position, remainder = np.divmod(times - times[first_row][codes], step)
         if (remainder != 0).any():
             i = int(np.flatnonzero(remainder)[0])
-            raise _off_grid(int(codes[i]), times[i], freq, who)
+            raise _off_grid(int(codes[i]), times[i], freq, who, shifts)
         return position
     # calendar steps (month ends, business days ...): one grid of the unit offset through all
     # items, from the earliest timestamp; items off it (another time of day) are placed alone
@@ -401,7 +464,7 @@ def _grid_positions(times, codes, first_row, counts, freq: str, who) -> np.ndarr
             where = own.get_indexer(mine)
             if own.empty or own[0] != mine[0] or (where < 0).any():
                 bad = mine[0] if own.empty or own[0] != mine[0] else mine[int(np.flatnonzero(where < 0)[0])]
-                raise _off_grid(int(item), bad.value, freq, who)
+                raise _off_grid(int(item), bad.value, freq, who, shifts)
             position[rows] = where
     return position
 
@@ -419,6 +482,9 @@ def predict_df(
     freq: Optional[str] = None,
     num_samples: Optional[int] = None,
     progress: Optional[bool] = None,
+    date_format: Optional[str] = None,
+    timezone: str = "utc",
+    resample: Optional[str] = None,
 ) -> pd.DataFrame:
     """Forecasts of every item of a long DataFrame (read as :func:`dataset_from_df` reads it)
     past its last timestamp, as a long DataFrame.
@@ -438,13 +504,15 @@ def predict_df(
     Forecasts are consumed one at a time from ``predictor.predict`` (a GluonTS predictor of
     either model, or any other): only their means and quantiles are kept, never all sample
     paths. ``num_samples`` is passed on to ``predict`` when given. ``progress`` None shows a
-    progress bar on a terminal only; True or False forces it on or off.
+    progress bar on a terminal only; True or False forces it on or off. ``date_format``,
+    ``timezone`` and ``resample`` read the timestamps as :func:`dataset_from_df` does.
     """
     levels = check_levels(quantile_levels)
     id_column, timestamp_column, target = resolve_columns(df, id_column, timestamp_column, target)
     if id_column is not None and id_column == timestamp_column:
         raise ValueError(f"id_column and timestamp_column are both {id_column!r}")
-    series = _read(df, id_column, timestamp_column, target, freq)
+    series = _read(df, id_column, timestamp_column, target, freq, date_format, timezone, resample)
+    warn_mostly_missing(series)
     frames = list(predict_series(predictor, series, levels, num_samples=num_samples, progress=progress))
     return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
 

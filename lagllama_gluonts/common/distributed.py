@@ -31,7 +31,7 @@ import pandas as pd
 
 from .columns import GUESS
 from .constants import QUANTILES
-from .dataframes import predict_df, resolve_columns
+from .dataframes import predict_df, read_df, resolve_columns
 from .errors import DataError
 
 GROUP_COLUMN = "__group__"
@@ -93,6 +93,8 @@ def predict_df_grouped(
 ) -> pd.DataFrame:
     """:func:`predict_df_ray`'s table, computed here group after group (the reference)."""
     id_column, timestamp_column, target = resolve_columns(df, id_column, timestamp_column, target)
+    if len(df) == 0:  # predict_df's answer, before any group or Ray task is made
+        read_df(df, id_column, timestamp_column, target, freq)
     kwargs = dict(
         id_column=id_column,
         timestamp_column=timestamp_column,
@@ -134,6 +136,8 @@ def predict_df_ray(
     if predictor is None and make_predictor is None:
         raise ValueError("give a predictor or make_predictor")
     id_column, timestamp_column, target = resolve_columns(df, id_column, timestamp_column, target)
+    if len(df) == 0:  # predict_df's answer, before any group or Ray task is made
+        read_df(df, id_column, timestamp_column, target, freq)
     kwargs = dict(
         id_column=id_column,
         timestamp_column=timestamp_column,

@@ -13,6 +13,7 @@ from typing import Optional, Sequence, Tuple, Union
 import numpy as np
 import pandas as pd
 
+from .atomic import atomic_path
 from .columns import TIME_COLUMN_NAMES as TIME_COLUMN_NAMES  # importable from here as before (tables)
 from .columns import guess_columns
 from .errors import DataError
@@ -21,14 +22,14 @@ PathLike = Union[str, Path]
 SEPARATORS = ",;\t|"
 
 
-def sniff_separator(path: PathLike) -> str:
-    """The column separator of a delimited text file, from its first lines."""
+def sniff_separator(path: PathLike, delimiters: str = SEPARATORS) -> str:
+    """The column separator of a delimited text file, from its first lines (one of ``delimiters``)."""
     with open(path, newline="", encoding="utf-8", errors="replace") as handle:
         sample = "".join(handle.readline() for _ in range(20))
     try:
-        return csv.Sniffer().sniff(sample, delimiters=SEPARATORS).delimiter
+        return csv.Sniffer().sniff(sample, delimiters=delimiters).delimiter
     except csv.Error:
-        return ","  # one column, or nothing to tell: pandas' default
+        return delimiters[0]  # one column, or nothing to tell: pandas' default (a ',' unless excluded)
 
 
 def _has_pyarrow() -> bool:
@@ -40,7 +41,11 @@ def _has_pyarrow() -> bool:
 
 
 def read_frame(
-    path: PathLike, sep: Optional[str] = None, engine: Optional[str] = None, **read_csv_kwargs
+    path: PathLike,
+    sep: Optional[str] = None,
+    engine: Optional[str] = None,
+    decimal: Optional[str] = None,
+    **read_csv_kwargs,
 ) -> pd.DataFrame:
     """The raw table, with clear errors for a missing, empty or unreadable file: delimited
     text, or Parquet (a ``.parquet`` file, read with pyarrow when it is installed).
@@ -49,8 +54,9 @@ def read_frame(
     times faster on large files, timestamps parsed natively), else with its C engine.
     ``engine`` forces one. The C engine decides where the two would differ: a file pyarrow
     refuses (e.g. rows with fewer cells than the header, which the C engine fills with NaN),
-    and timestamps with UTC offsets (pyarrow converts them to UTC; the tables here keep each
-    timestamp's local wall time).
+    and timestamps with UTC offsets (pyarrow converts them to UTC; the text is kept so that
+    ``timezone='local'`` can read each timestamp's wall time). ``decimal``: the decimal mark
+    (``','`` reads ``1,5`` as 1.5; the separator is then sniffed among the others).
     """
     path = Path(path)
     if path.is_dir():
@@ -68,6 +74,11 @@ def read_frame(
             frame = frame.reset_index()
         frame.columns = [str(c).strip() for c in frame.columns]
         return frame
+    if decimal not in (None, "."):  # e.g. "1,5": the C engine reads it; the separator is then another
+        if len(decimal) != 1 or decimal == sep or decimal.isalnum():
+            raise DataError(f"decimal= {decimal!r}: give one mark other than the separator, e.g. ','", field="decimal")
+        sep = sep or sniff_separator(path, SEPARATORS.replace(decimal, ""))
+        read_csv_kwargs["decimal"] = decimal
     sep = sep or sniff_separator(path)
     frame = None
     if engine == "pyarrow" or (engine is None and not read_csv_kwargs and _has_pyarrow()):
@@ -122,27 +133,31 @@ def write_forecast_frames(path: PathLike, frames) -> Tuple[Path, int]:
     """Write the pieces of a long forecast table (e.g. from
     :func:`~lagllama_gluonts.common.dataframes.predict_series`) to one file as they come:
     CSV, or Parquet for a ``.parquet`` name (pyarrow). Only one piece is in memory at a time.
+    The pieces go to a temporary file beside ``path``, renamed into place once the last is
+    written: a failed or interrupted forecast leaves the previous file, never part of a table.
     Returns the path and the number of rows written."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     parquet = path.suffix.lower() in (".parquet", ".pq")
     if parquet and not _has_pyarrow():
         raise DataError(f"writing {str(path)!r} needs pyarrow: pip install pyarrow")
-    rows, writer = 0, None
-    try:
-        for k, piece in enumerate(frames):
-            if parquet:
-                import pyarrow as pa
-                import pyarrow.parquet as pq
+    rows, writer, pieces = 0, None, 0
+    with atomic_path(path) as temp:
+        try:
+            for pieces, piece in enumerate(frames, start=1):
+                if parquet:
+                    import pyarrow as pa
+                    import pyarrow.parquet as pq
 
-                table = pa.Table.from_pandas(piece, preserve_index=False)
-                if writer is None:
-                    writer = pq.ParquetWriter(path, table.schema)
-                writer.write_table(table.cast(writer.schema))
-            else:
-                piece.to_csv(path, mode="w" if k == 0 else "a", header=k == 0, index=False)
-            rows += len(piece)
-    finally:
-        if writer is not None:
-            writer.close()
+                    table = pa.Table.from_pandas(piece, preserve_index=False)
+                    if writer is None:
+                        writer = pq.ParquetWriter(temp, table.schema)
+                    writer.write_table(table.cast(writer.schema))
+                else:
+                    piece.to_csv(temp, mode="w" if pieces == 1 else "a", header=pieces == 1, index=False)
+                rows += len(piece)
+        finally:
+            if writer is not None:
+                writer.close()
+        if not pieces:
+            temp.unlink()  # no piece, no file (as before): an empty file is no table
     return path, rows

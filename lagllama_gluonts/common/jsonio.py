@@ -5,7 +5,7 @@ which are not JSON: other readers (``jq``, JavaScript's ``JSON.parse``, most lan
 reject the whole file. A metric can be NaN (nothing to score, a constant series' scaled error),
 so here every non-finite number becomes ``null``. Nothing else changes: what ``default=float``
 accepted before (NumPy scalars, 0-d arrays) is still written, integers now as integers.
-A leaf: it imports nothing of the package.
+A file is written whole or not at all (:mod:`.atomic`). A leaf but for that leaf.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ import math
 import numbers
 from pathlib import Path
 from typing import Any, Optional, Union
+
+from .atomic import atomic_path
 
 
 def _finite(value: Any) -> Any:
@@ -44,7 +46,10 @@ def dumps(value: Any, indent: Optional[int] = 2) -> str:
 
 
 def write_json(path: Union[str, Path], value: Any, indent: Optional[int] = 2) -> Path:
-    """Write ``value`` to ``path`` as strict JSON (see :func:`dumps`); returns the path."""
+    """Write ``value`` to ``path`` as strict JSON (see :func:`dumps`), replacing the file only
+    once the new one is complete; returns the path."""
     path = Path(path)
-    path.write_text(dumps(value, indent=indent))
+    text = dumps(value, indent=indent)  # a value that cannot be written fails before the file is touched
+    with atomic_path(path) as temp:
+        temp.write_text(text)
     return path

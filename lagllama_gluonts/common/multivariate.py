@@ -16,7 +16,7 @@ from typing import List, Sequence
 import numpy as np
 import pandas as pd
 
-from . import evaluation
+from . import evaluation, leakage
 from .adapter import ModelAdapter
 from .cli import CLIError, default_out, forecast_output, read_table_args, say_wrote
 from .constants import QUANTILES
@@ -193,6 +193,7 @@ def _score(adapter, args, predictor, model, test: List[dict], names, record: dic
         "windows": len(forecasts),
         "train_seconds": adapter.train_seconds(model),
         **adapter.record(args),
+        "pretraining": leakage.announce(adapter.pretraining_record(args), record.get("csv") or record["dataset"]),
         "metrics": {adapter.name: metrics},
     }
     out = default_out(args, adapter.key, name)

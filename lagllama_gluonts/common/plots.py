@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 from gluonts.model.forecast import Forecast
 
+from .atomic import atomic_path
+
 TimeSeries = Union[pd.Series, pd.DataFrame]
 
 
@@ -25,8 +27,8 @@ def _figure(width: float, height: float):
 
 def _save(fig, path: Union[Path, str]) -> Path:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format="png", dpi=100)
+    with atomic_path(path) as temp:  # an interrupted plot leaves the previous PNG, not half of one
+        fig.savefig(temp, format="png", dpi=100)
     return path
 
 

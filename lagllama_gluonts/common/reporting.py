@@ -14,6 +14,7 @@ from gluonts.dataset import Dataset
 from gluonts.model.forecast import Forecast
 from gluonts.model.predictor import Predictor
 
+from .atomic import atomic_path
 from .backtesting import RollingBacktest, TimeSeries, compare_backtests
 from .constants import QUANTILES
 from .dataframes import predict_series
@@ -70,7 +71,8 @@ def write_forecast(
     horizon = forecast.prediction_length
     frame = forecast_table(forecast, quantiles, timestamps=table.future_timestamps(horizon))
     csv_path = out / "forecast.csv"
-    frame.to_csv(csv_path, index=False)
+    with atomic_path(csv_path) as temp:  # whole or not at all, as every file written here
+        frame.to_csv(temp, index=False)
     values = table.frame[column]
     recent = values.iloc[-(history or max(4 * horizon, 64)) :]
     png = plot_history_and_forecast(recent, frame, out / "forecast.png", title)
@@ -87,7 +89,8 @@ def write_backtest_report(
     metrics_path = out / METRICS_FILE
     write_json(metrics_path, {**(extra or {}), **result.record()})
     items_path = out / ITEM_METRICS_FILE
-    result.item_metrics.to_csv(items_path, index=False)
+    with atomic_path(items_path) as temp:
+        result.item_metrics.to_csv(temp, index=False)
     png = plot_backtest(result.examples, out / BACKTEST_PNG, title=title)
     return metrics_path, items_path, png
 

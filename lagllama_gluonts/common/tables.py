@@ -5,8 +5,9 @@ benchmarks use.
 What it accepts, so that files as pandas users write them just work:
 
 * separators ``,`` ``;`` tab and ``|``, sniffed from the first lines (or given);
-* timestamps in any format ``pd.to_datetime`` parses, time zones dropped to local wall time,
-  rows in any order (sorted here);
+* timestamps in any format ``pd.to_datetime`` parses (day/month order told from the dates,
+  else ``date_format=``), zoned times converted to UTC (``timezone='local'``: wall time),
+  rows in any order (sorted here); irregular readings averaged onto a grid with ``resample=``;
 * every pandas frequency alias, old and new (``H``/``h``, ``T``/``min``, ``M``/``ME``, ``MS``,
   ``Q``/``QE``, ``QS``, ``A``/``Y``/``YE``, ``YS``, ``B``, ``W-SUN`` ...), inferred from the
   timestamps even when some steps are missing, and mapped to the period frequency GluonTS's
@@ -43,6 +44,7 @@ from .files import (  # the file layer's names, importable from here as before
     write_forecast_frames,
 )
 from .frequency import future_timestamps, make_period, period_frequency, to_offset
+from .timestamps import check_timezone, parse_timestamps
 
 __all__ = [
     "SEPARATORS",
@@ -323,14 +325,18 @@ def read_series_table(
     time_option: str = "--time-column",
     freq_option: str = "--freq",
     covariates: Sequence[str] = (),
+    **reading,
 ) -> SeriesTable:
     """:func:`read_table`, with its errors quoting ``item_option``, ``target_option``,
     ``time_option`` and ``freq_option`` (by default the command lines' flags) where
     :func:`read_table` names the Python parameters: the name both CLIs have called.
+    ``reading``: :func:`read_table`'s ``date_format``, ``timezone``, ``resample``, ``decimal``
+    and ``min_observed``, quoted as ``--date-format`` ...
     """
     flags = {"item_column": item_option, "targets": target_option, "time_column": time_option, "freq": freq_option}
+    flags.update({name: f"--{name.replace('_', '-')}" for name in ("date_format", "timezone", "resample", "decimal")})
     try:
-        return read_table(path, targets, item_column, time_column, freq, sep, covariates)
+        return read_table(path, targets, item_column, time_column, freq, sep, covariates, **reading)
     except DataError as error:
         raise error.for_flags(flags) from None
 
@@ -343,6 +349,11 @@ def read_table(
     freq: Optional[str] = None,
     sep: Optional[str] = None,
     covariates: Sequence[str] = (),
+    date_format: Optional[str] = None,
+    timezone: str = "utc",
+    resample: Optional[str] = None,
+    decimal: Optional[str] = None,
+    min_observed: int = 0,
 ) -> SeriesTable:
     """
     Read a file of many series (CSV or Parquet) into GluonTS entries, checked before any work:
@@ -374,11 +385,22 @@ def read_table(
     targets (a missing column, text naming the data row), and an infinite value or a covariate
     that is also the target, timestamp or item column. :meth:`SeriesTable.add_covariate_fields`
     puts them into the entries.
+
+    Timestamps (:mod:`~lagllama_gluonts.common.timestamps`): ``date_format`` for day/month
+    dates no date tells apart (refused without it), ``timezone`` ``'utc'`` (default: zoned
+    times in UTC, a daylight-saving change keeps the grid) or ``'local'`` (wall time);
+    ``resample``: readings at irregular times averaged per step of that grid (not with
+    covariates). ``decimal``: the decimal mark (``','``; the separator must then differ).
+    ``min_observed``: refused at once when no item has that many values (the horizon).
+    Steps filled as missing are counted per item in ``table.series.filled``.
     """
     targets = list(dict.fromkeys(targets or []))
     name = Path(path).name
     _check_layout(targets, item_column)
-    frame = read_frame(path, sep=sep)
+    check_timezone(timezone)
+    if resample is not None and covariates:
+        raise DataError("resample= averages the targets only; it cannot be used with covariates", field="resample")
+    frame = read_frame(path, sep=sep, decimal=decimal)
     if frame.empty:
         raise DataError(f"{name} has no data rows")
     names = [str(c) for c in frame.columns]
@@ -393,8 +415,9 @@ def read_table(
     covariate_values = _covariate_columns(frame, name, names, covariates, targets, time_column, item_column)
     long, id_column, target = _as_long(frame, name, values, targets, item_column, time_column)
     wide = item_column is None
-    series = _read_long(long, name, id_column, time_column, target, freq)
-    times = _wall_times(frame[time_column]) if wide or covariates else None
+    timing = dict(date_format=date_format, timezone=timezone, resample=resample, min_observed=min_observed)
+    series = _read_long(long, name, id_column, time_column, target, freq, timing)
+    times = _wall_times(frame[time_column], date_format, timezone) if wide or covariates else None
     rows = None
     if wide:  # the ids were categories: plain column names from here on
         series.ids = pd.Index(list(series.ids.astype(str)) if hasattr(series.ids, "astype") else series.ids)
@@ -403,6 +426,8 @@ def read_table(
         _trim_to_values(series)
         long = long[~np.isnan(long[target].to_numpy())]  # the long frame: the cells with a value
         rows = pd.DataFrame({**values, **dict(zip(covariates, covariate_values.T))}, index=times)
+        if resample is not None:  # the grid regular() reindexes onto: the same means per step
+            rows = rows.groupby(pd.Grouper(freq=to_offset(series.freq))).mean()
     del values
     table = SeriesTable(
         frame=long,
@@ -527,10 +552,12 @@ def _trim_to_values(series: FrameSeries) -> None:
         series.last[position] = grid[end - 1].as_unit("ns").value
 
 
-def _read_long(long: pd.DataFrame, name: str, id_column: str, time_column: str, target: str, freq) -> FrameSeries:
+def _read_long(
+    long: pd.DataFrame, name: str, id_column: str, time_column: str, target: str, freq, timing
+) -> FrameSeries:
     """:func:`read_df` of the long frame, its errors naming the file and its data rows."""
     try:
-        return read_df(long, id_column=id_column, timestamp_column=time_column, target=target, freq=freq)
+        return read_df(long, id_column=id_column, timestamp_column=time_column, target=target, freq=freq, **timing)
     except DataError as error:
         message = str(error).replace("(rows ", "(data rows ")
         message = message.replace(", row ", ", data row ").replace(" in row ", " in data row ")
@@ -541,14 +568,9 @@ def _read_long(long: pd.DataFrame, name: str, id_column: str, time_column: str, 
 _FIELDS = {"id_column": "item_column", "timestamp_column": "time_column", "target": "targets"}
 
 
-def _wall_times(column: pd.Series) -> pd.DatetimeIndex:
-    """The timestamps as ``read_df`` parsed them (already checked there): local wall time."""
-    try:
-        times = pd.to_datetime(column)
-    except (ValueError, TypeError):
-        times = pd.to_datetime(column, format="mixed")
-    times = pd.DatetimeIndex(times)
-    return times.tz_localize(None) if times.tz is not None else times
+def _wall_times(column: pd.Series, date_format=None, timezone: str = "utc") -> pd.DatetimeIndex:
+    """The timestamps as ``read_df`` parsed them (already checked there)."""
+    return pd.DatetimeIndex(parse_timestamps(column, str(column.name), date_format, timezone).ns.view("datetime64[ns]"))
 
 
 def _covariate_columns(

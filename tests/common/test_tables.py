@@ -159,7 +159,8 @@ def test_float64_values_are_kept_until_the_entry(tmp_path):
             ["y"],
             {"freq": "2D"},
             "timestamp 2021-01-04 00:00:00 does not lie on the '2D' grid of the item (starting at its first "
-            "timestamp); pass the right --freq",
+            "timestamp): if the data have another step, pass it with --freq; readings at irregular times go on "
+            "a grid with resample= FREQ",
             "freq",
         ),
         (  # a row whose values are all blank is on the grid too

@@ -196,7 +196,7 @@ def test_forecast_target_is_the_shared_option():
         (
             "forecast",
             ["--item-column", "meter", "--target", "y", "--prediction-length", "201"],
-            "every item has fewer than 201 observed values",
+            "every item (of 3) has fewer than 201 observed values",
         ),
         (
             "forecast",
