@@ -14,17 +14,13 @@ def checked_covariates(ckpt, known: Sequence[str], past: Sequence[str], trains: 
     """The covariate arguments of a model built on ``ckpt`` for the ``known`` and ``past``
     columns: one trained with covariates needs as many of each kind (its configuration is read
     from it: nothing to pass); one trained without takes new ones only when the command trains
-    (``trains``): their projection starts at zero, so a zero-shot forecast with them would be
-    the forecast without them, and is refused rather than silently ignored."""
+    (``trains``). A zero-shot command with covariates on one trained without gets no covariate
+    arguments (its projection starts at zero, so they would change nothing): the shared commands
+    use them by in-context regression instead (:func:`zero_shot_in_context`,
+    :mod:`~lagllama_gluonts.common.incontext`)."""
     stored, name, flags = ckpt.covariates, ckpt.path.name, _covariate_flags(known, past)
     if not stored:
-        if (known or past) and not trains:
-            raise CLIError(
-                f"{name} was trained without covariates: its covariate projection starts at zero, so "
-                f"{flags} would change nothing until fine-tuned; fine-tune first (finetune --csv ... {flags} "
-                "--save tuned.ckpt, or backtest --train), then pass --checkpoint tuned.ckpt"
-            )
-        return covariate_counts(known, past)
+        return covariate_counts(known, past) if trains else {}
     if stored.get("num_feat_static_real") or stored.get("num_feat_static_cat"):
         raise CLIError(
             f"{name} was trained with static features (feat_static_real / feat_static_cat), which a "
@@ -43,6 +39,12 @@ def checked_covariates(ckpt, known: Sequence[str], past: Sequence[str], trains: 
             f"columns of each kind ({want[0]} with --known-covariates, {want[1]} with --covariates)"
         )
     return {}
+
+
+def zero_shot_in_context(ckpt, known: Sequence[str], past: Sequence[str], trains: bool) -> bool:
+    """Whether a command uses its covariates by in-context regression: it gives some, does not
+    train, and ``ckpt`` has no covariate weights (None: no checkpoint, a model trained here)."""
+    return ckpt is not None and not trains and not ckpt.covariates and bool(known or past)
 
 
 def _covariate_flags(known, past) -> str:

@@ -43,9 +43,10 @@ COVARIATES_HELP = """\
 covariates (with --csv): --covariates COL ... are past-only (GluonTS's past_feat_dynamic_real):
 only their history is read. --known-covariates COL ... are known over the horizon
 (feat_dynamic_real): forecasting needs --prediction-length rows after each series' last target
-value, the covariates filled in and the target left empty. Fine-tuning learns their weights (a
-projection that starts at zero) and --save records them; a checkpoint trained with covariates
-needs as many of each kind, and one trained without them refuses them unless the command trains."""
+value, the covariates filled in and the target left empty. Fine-tuning learns their weights and
+--save records them; a checkpoint trained with covariates needs as many of each kind. One trained
+without them (the bundled one) uses them zero-shot by in-context regression (past-only ones lagged
+by the horizon) and prints how much they moved the forecast; a backtest scores it with and without."""
 
 
 def rope_scaling_arg(text: str) -> Optional[dict]:
@@ -208,6 +209,11 @@ class LagLlamaAdapter(ModelAdapter):
 
     def dataset_label(self, args, mode: str) -> str:
         return "Lag-Llama zero-shot" if args.canonical_command == "forecast" else self.name
+
+    def in_context(self, args) -> bool:
+        from .checkpoint_covariates import zero_shot_in_context
+
+        return zero_shot_in_context(self.checkpoint(args), *self.covariates(args), getattr(args, "train", False))
 
     def checked_covariates(self, ckpt, args, trains: bool) -> dict:
         """The covariate arguments of a model built on ``ckpt`` for the command's covariates,

@@ -15,5 +15,6 @@ importing only those below it:
    datasets: GluonTS's cache, filled from a mirror or GluonTS's download) and ``distributed`` beside them;
 4. ``estimator`` (the shared training loop), ``backtesting`` (evaluation that computes),
    ``reporting`` (the files a command writes; it prints nothing), ``evaluation`` (both in one import, as before);
+   ``incontext`` (covariates by in-context regression around any predictor, over ``errors`` alone);
 5. the command-line layer on top (``cli`` and the shared commands).
 """

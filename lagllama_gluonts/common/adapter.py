@@ -80,6 +80,12 @@ class ModelAdapter:
             )
         return known, past
 
+    def in_context(self, args: argparse.Namespace) -> bool:
+        """Whether the command's covariates are used by in-context regression around a predictor
+        without covariates (:mod:`~lagllama_gluonts.common.incontext`): e.g. a checkpoint with no
+        covariate weights, zero-shot. By default a model takes its covariates itself."""
+        return False
+
     def joint(self, args: argparse.Namespace) -> bool:
         """Whether the targets are the variables of one multivariate series, forecast jointly."""
         return False

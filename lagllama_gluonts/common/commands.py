@@ -24,7 +24,7 @@ from typing import Sequence
 
 import numpy as np
 
-from . import calibration, evaluation, leakage, multivariate
+from . import calibration, evaluation, incontext, leakage, multivariate
 from .adapter import ModelAdapter
 from .cli import (
     CLIError,
@@ -73,6 +73,20 @@ def _calibrated_models(adapter: ModelAdapter, args: argparse.Namespace, label: s
     if not windows:
         return {}
     return {f"{label} calibrated": lambda predictor: calibration.CalibratedPredictor(predictor, windows)}
+
+
+def _say_in_context(adapter: ModelAdapter, args: argparse.Namespace) -> bool:
+    """Whether the covariates go in by in-context regression (:meth:`ModelAdapter.in_context`), saying so."""
+    if not adapter.in_context(args):
+        return False
+    known, past = adapter.covariates(args)
+    print(
+        f"covariates {_some(known + past)}: {adapter.name} has no weights for them, so they enter by in-context "
+        "regression (ridge on each series' context, the residual forecast zero-shot, the effect added back; "
+        "past-only ones lagged by the horizon)",
+        flush=True,
+    )
+    return True
 
 
 def _some(names: Sequence) -> str:
@@ -147,7 +161,10 @@ def forecast_table(adapter: ModelAdapter, args: argparse.Namespace) -> int:
     table, entries, covariates = read_entries(adapter, args, horizon, forecasting=True)
     adapter.setup(args)
     predictor = adapter.forecaster(args, entries, table.freq, horizon, **covariates)
-    forecaster = calibration.calibrated(predictor, getattr(args, "calibrate_windows", None))  # saved: the raw one
+    regression = None
+    if _say_in_context(adapter, args):  # also forecast without them, to say how much they changed
+        regression = incontext.InContextCovariates(predictor, seed=args.seed, compare=True)
+    forecaster = calibration.calibrated(regression or predictor, getattr(args, "calibrate_windows", None))
     quantiles = getattr(args, "quantiles", None) or QUANTILES
     what = f"{horizon} x {table.freq}"
     if single:
@@ -174,7 +191,9 @@ def forecast_table(adapter: ModelAdapter, args: argparse.Namespace) -> int:
             progress=not getattr(args, "quiet", False),
         )
         print(f"wrote {path} ({count} series x {horizon} steps, {rows} rows) and {png}")
-    adapter.save(args, predictor, entries, out)
+    if regression is not None:
+        print(incontext.change_text(regression.records))
+    adapter.save(args, predictor, entries, out)  # the raw predictor
     return 0
 
 
@@ -218,6 +237,14 @@ def backtest_table(adapter: ModelAdapter, args: argparse.Namespace) -> int:
         f"{windows} window(s) of {horizon}",
         flush=True,
     )
+    derived, regressions = _calibrated_models(adapter, args, adapter.name), []
+    if _say_in_context(adapter, args):  # scored beside the model without them, on the same windows
+
+        def with_covariates(predictor):
+            regressions.append(incontext.InContextCovariates(predictor, seed=args.seed, compare=True))
+            return regressions[-1]
+
+        derived = {f"{adapter.name} in-context covariates": with_covariates, **derived}
     started = time.time()
     result = evaluation.rolling_backtest(
         entries,
@@ -228,7 +255,7 @@ def backtest_table(adapter: ModelAdapter, args: argparse.Namespace) -> int:
         num_samples=args.num_samples,
         name=adapter.name,
         progress=not getattr(args, "quiet", False),
-        derived=_calibrated_models(adapter, args, adapter.name),
+        derived=derived,
     )
     if result.skipped:
         print(
@@ -236,6 +263,8 @@ def backtest_table(adapter: ModelAdapter, args: argparse.Namespace) -> int:
             f"(e.g. {_some(result.skipped)})"
         )
     print(evaluation.compare_metrics_table(result.metrics), flush=True)
+    if regressions:
+        print(incontext.change_text(regressions[0].records))
     extra = {
         "csv": str(args.csv),
         "model": adapter.name,
@@ -244,6 +273,7 @@ def backtest_table(adapter: ModelAdapter, args: argparse.Namespace) -> int:
         "seconds": time.time() - started,
         **adapter.record(args),
         "pretraining": leakage.announce(adapter.pretraining_record(args), args.csv.name),
+        **({"in_context_covariates": incontext.change_summary(regressions[0].records)} if regressions else {}),
     }
     title = f"{adapter.name} {mode.split(' with ')[0]} — {args.csv.name}, {windows} window(s)"
     say_wrote(*evaluation.write_backtest_report(default_out(args, adapter.key, args.csv.stem), result, title, extra))

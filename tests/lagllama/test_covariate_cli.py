@@ -1,8 +1,9 @@
 """Covariates on the command line (``--known-covariates`` known over the horizon,
 ``--covariates`` past-only as informer's forecast): the columns reach GluonTS's fields with the
 right shapes, a checkpoint with covariates forecasts, backtests and refuses tables without them,
-and the bundled checkpoint (no covariate weights) is not asked to use them zero-shot. The real
-example is ERCOT's day-ahead price with Houston's temperature."""
+and the bundled checkpoint (no covariate weights) uses them zero-shot by in-context regression
+(issue 24; it used to refuse them). The real example is ERCOT's day-ahead price with Houston's
+temperature."""
 
 import json
 
@@ -224,29 +225,16 @@ def test_forecasting_without_the_known_future_rows_is_one_line(history_csv, tmp_
     )
 
 
-def test_the_bundled_checkpoint_is_not_asked_to_use_covariates_zero_shot(future_csv, tmp_path, capsys):
-    for command in (["zero-shot"], ["backtest", "--windows", "1"]):
-        code, err = run(
-            capsys,
-            *command,
-            "--csv",
-            future_csv,
-            "--target",
-            "y",
-            "--known-covariates",
-            TEMP,
-            "--prediction-length",
-            H,
-            "--out",
-            tmp_path / "o",
-            *FAST,
+def test_the_bundled_checkpoint_uses_covariates_zero_shot_in_context(future_csv, history_csv, tmp_path, capsys):
+    for command, csv in ((["zero-shot"], future_csv), (["backtest", "--windows", "1"], history_csv)):
+        code = main(
+            [str(a) for a in (*command, "--csv", csv, "--target", "y", "--known-covariates", TEMP)]
+            + [str(a) for a in ("--prediction-length", H, "--out", tmp_path / command[0], "--quiet", *FAST)]
         )
-        one_line_error(
-            code,
-            err,
-            "was trained without covariates: its covariate projection starts at zero, so "
-            f"--known-covariates {TEMP} would change nothing until fine-tuned",
-        )
+        out = capsys.readouterr().out
+        assert code == 0 and "enter by in-context regression" in out and "in-context covariates: used in" in out
+    record = json.loads((tmp_path / "backtest" / "metrics.json").read_text())
+    assert {"Lag-Llama", "Lag-Llama in-context covariates"} <= set(record["metrics"])
 
 
 @pytest.mark.parametrize(
