@@ -387,14 +387,7 @@ class InformerEstimator(ForecastEstimator):
         return {key: config[key] for key in keys}
 
     def _check_covariates(self) -> CheckCovariates:
-        return CheckCovariates(
-            prediction_length=self.prediction_length,
-            num_feat_dynamic_real=self.num_feat_dynamic_real,
-            num_past_feat_dynamic_real=self.num_past_feat_dynamic_real,
-            num_feat_static_real=self.num_feat_static_real,
-            num_feat_static_cat=self.num_feat_static_cat,
-            cardinality=self.cardinality,
-        )
+        return CheckCovariates.for_estimator(self)
 
     def check_training_data(self, training_data: Dataset, validation_data: Optional[Dataset]) -> None:
         super().check_training_data(training_data, validation_data)

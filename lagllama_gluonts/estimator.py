@@ -463,14 +463,7 @@ class LagLlamaEstimator(ForecastEstimator):
         }
 
     def _validate_covariates(self) -> ValidateCovariates:
-        return ValidateCovariates(
-            prediction_length=self.prediction_length,
-            num_feat_dynamic_real=self.num_feat_dynamic_real,
-            num_past_feat_dynamic_real=self.num_past_feat_dynamic_real,
-            num_feat_static_real=self.num_feat_static_real,
-            num_feat_static_cat=self.num_feat_static_cat,
-            cardinality=self.cardinality,
-        )
+        return ValidateCovariates.for_estimator(self)
 
     def check_training_data(self, training_data: Dataset, validation_data: Optional[Dataset]) -> None:
         super().check_training_data(training_data, validation_data)

@@ -154,6 +154,13 @@ class CheckCovariates(MapTransformation):
         self.num_feat_static_cat = num_feat_static_cat
         self.cardinality = list(cardinality or [])
 
+    @classmethod
+    def for_estimator(cls, estimator) -> "CheckCovariates":
+        """The check of an estimator's covariate configuration (both models spell it alike)."""
+        names = ("num_feat_dynamic_real", "num_past_feat_dynamic_real", "num_feat_static_real", "num_feat_static_cat")
+        settings = {name: getattr(estimator, name) for name in names}
+        return cls(prediction_length=estimator.prediction_length, cardinality=estimator.cardinality, **settings)
+
     def map_transform(self, data: DataEntry, is_train: bool) -> DataEntry:
         return self.check(data, is_train)
 
