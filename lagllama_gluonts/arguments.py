@@ -15,7 +15,7 @@ from gluonts.torch.distributions import (
 from .checkpoint import COVARIATE_KWARGS
 from .common.scaling import make_scaler
 from .common.validation import check_positive
-from .defaults import DISTRIBUTION_NAMES
+from .defaults import DISTRIBUTION_NAMES, FINETUNE_COVARIATE_LR
 from .model_checks import check_architecture, check_covariates, validate_rope_scaling
 
 # The reference's lag set: GluonTS's lags of every frequency, 84 of them: 0-based indices up to 1092 (lag 1093).
@@ -101,6 +101,13 @@ def initial_lags(lags_seq, lags, freq: Optional[str], ckpt_path: Optional[str]) 
     return None
 
 
+def finetune_covariate_lr(kwargs: Dict[str, Any]) -> Optional[float]:
+    """``from_checkpoint``'s default ``covariate_lr``: ``FINETUNE_COVARIATE_LR`` when its ``kwargs``
+    ask for covariates, else None (one rate, as without covariate support)."""
+    counts = [kwargs.get(name) for name in COVARIATE_KWARGS if name.startswith("num_")]
+    return FINETUNE_COVARIATE_LR if any(counts) else None
+
+
 def check_arguments(args: Dict[str, Any]) -> None:
     """The arguments of ``LagLlamaEstimator`` (its ``locals()``), checked before anything is built."""
     if args["use_single_pass_sampling"] and args["rescale_every_step"]:
@@ -128,3 +135,5 @@ def check_arguments(args: Dict[str, Any]) -> None:
     make_scaler(args["scaling"])  # an unknown name fails here, at construction, not at the first batch
     if not args["lr"] >= 0:
         raise ValueError(f"lr must be >= 0, got {args['lr']!r}")
+    if args["covariate_lr"] is not None and not args["covariate_lr"] >= 0:
+        raise ValueError(f"covariate_lr must be None or >= 0, got {args['covariate_lr']!r}")

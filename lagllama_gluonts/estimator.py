@@ -37,6 +37,7 @@ from gluonts.transform import (
 from .arguments import (  # noqa: F401 (resolve_lags: public here since the start)
     DEFAULT_LAG_FREQUENCIES,
     check_arguments,
+    finetune_covariate_lr,
     frequency_lags,
     initial_lags,
     make_distr_output,
@@ -107,6 +108,9 @@ class LagLlamaEstimator(ForecastEstimator):
         reference's raw 0. See ``LagLlamaModel``.
     lr, weight_decay
         AdamW settings (``defaults.TRAINING``: 1e-3 and 1e-8; ``from_checkpoint``: 1e-5).
+    covariate_lr
+        The covariate projection's own learning rate (None: ``lr``; ``from_checkpoint`` with
+        covariates: ``defaults.FINETUNE_COVARIATE_LR``, as the projection starts at zero).
     augmentations
         Every augmentation setting below as one :class:`~lagllama_gluonts.augmentations.Augmentations`
         (``Augmentations(jitter_prob=0.5)``); the flat keywords stay the reference's compatibility
@@ -235,6 +239,7 @@ class LagLlamaEstimator(ForecastEstimator):
         unobserved_as_loc: bool = False,
         lr: float = TRAINING.lr,
         weight_decay: float = TRAINING.weight_decay,
+        covariate_lr: Optional[float] = None,
         aug_prob: float = 0.1,
         freq_mask_rate: float = 0.1,
         freq_mixing_rate: float = 0.1,
@@ -314,7 +319,7 @@ class LagLlamaEstimator(ForecastEstimator):
             raise ValueError(f'scaling_window must be a positive int, None or "context", got {scaling_window!r}')
         self.scaling_window = scaling_window
         self.unobserved_as_loc = unobserved_as_loc
-        self.lr = lr
+        self.lr, self.covariate_lr = lr, covariate_lr
         self.weight_decay = weight_decay
         self.aug_prob = self.augmentations.aug_prob
         self.freq_mask_rate = self.augmentations.freq_mask_rate
@@ -428,6 +433,7 @@ class LagLlamaEstimator(ForecastEstimator):
                     f"{_describe(differ)}: a covariate model needs the covariates it was trained with"
                 )
             kwargs.update(stored)
+        kwargs.setdefault("covariate_lr", finetune_covariate_lr(kwargs))
         estimator = cls(
             prediction_length=prediction_length,
             context_length=context_length or ckpt.context_length,
@@ -526,6 +532,7 @@ class LagLlamaEstimator(ForecastEstimator):
             prediction_length=self.prediction_length,
             lr=self.lr,
             weight_decay=self.weight_decay,
+            covariate_lr=self.covariate_lr,
             augmentations=self.augmentations,
             use_cosine_annealing_lr=self.use_cosine_annealing_lr,
             cosine_annealing_lr_args=self.cosine_annealing_lr_args,

@@ -96,6 +96,32 @@ def validation_loss(estimator: LagLlamaEstimator, module, validation: Dataset) -
     return total / max(count, 1.0)
 
 
+def covariates_record(estimator: LagLlamaEstimator, module, validation: Dataset, tuned_loss: float) -> dict:
+    """Did the learned covariate projection help on validation? The fine-tuned model's loss
+    against the same model with the projection zeroed (what it computes without covariates);
+    {} for a model without covariates."""
+    encoder = module.model.covariates
+    if encoder is None:
+        return {}
+    saved = {name: value.detach().clone() for name, value in encoder.proj.state_dict().items()}
+    with torch.no_grad():
+        for parameter in encoder.proj.parameters():
+            parameter.zero_()
+    try:
+        without = validation_loss(estimator, module, validation)
+    finally:
+        encoder.proj.load_state_dict(saved)
+    helped = tuned_loss < without
+    return {
+        "covariate_lr": estimator.covariate_lr,
+        "val_loss_with_covariates": tuned_loss,
+        "val_loss_covariates_zeroed": without,
+        "covariates_helped": helped,
+        "covariates_summary": f"covariates {'helped' if helped else 'did not help'} on validation "
+        f"({tuned_loss:.4f} with the learned projection, {without:.4f} with it zeroed)",
+    }
+
+
 @dataclass
 class FineTuneResult:
     predictor: PyTorchPredictor
@@ -192,6 +218,7 @@ def finetune(
     if best.best_state is not None:  # the base restored the best epoch by val_loss; we want ours
         module.load_state_dict(best.best_state)
     tuned_loss = validation_loss(estimator, module, validation)
+    covariates = covariates_record(estimator, module, validation, tuned_loss)
     keep_tuned = tuned_loss < start_loss
     if not keep_tuned:
         module = estimator.create_lightning_module()  # the checkpoint's weights, already in memory
@@ -208,6 +235,7 @@ def finetune(
         "kept": "fine-tuned" if keep_tuned else "checkpoint (no epoch beat it on validation)",
         "train_seconds": train_seconds,
         "train_series": len(fit),
+        **covariates,
     }
     predictor = estimator.create_predictor(output.transformation, module)
     return FineTuneResult(predictor=predictor, estimator=estimator, module=module, record=record)

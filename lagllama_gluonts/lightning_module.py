@@ -1,6 +1,7 @@
 """The training / sampling wrapper of :class:`LagLlamaModel` for PyTorch Lightning."""
 
 import inspect
+import math
 import random
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Union
@@ -62,6 +63,9 @@ class LagLlamaLightningModule(pl.LightningModule):
         ``NegativeLogLikelihood()`` default is the None here).
     lr, weight_decay
         AdamW's learning rate and (decoupled) weight decay.
+    covariate_lr
+        None: one learning rate for every parameter. Else the covariate projection's own rate
+        (a second AdamW parameter group; a model without covariates has one group either way).
     aug_prob
         Probability that a training batch is augmented at all.
     freq_mask_rate, freq_mixing_rate
@@ -104,6 +108,7 @@ class LagLlamaLightningModule(pl.LightningModule):
         prediction_length: int,
         lr: float = 1e-3,
         weight_decay: float = 1e-8,
+        covariate_lr: Optional[float] = None,
         aug_prob: float = 0.1,
         freq_mask_rate: float = 0.1,
         freq_mixing_rate: float = 0.1,
@@ -148,6 +153,7 @@ class LagLlamaLightningModule(pl.LightningModule):
         self.prediction_length = prediction_length
         self.lr = lr
         self.weight_decay = weight_decay
+        self.covariate_lr = covariate_lr
         self.aug_prob = self.augmentations.aug_prob
         self.freq_mask_rate = self.augmentations.freq_mask_rate
         self.freq_mixing_rate = self.augmentations.freq_mixing_rate
@@ -318,17 +324,36 @@ class LagLlamaLightningModule(pl.LightningModule):
         self.log("val_horizon_loss", horizon_loss, on_epoch=True, on_step=False)
         return loss
 
+    def parameter_groups(self) -> List[Dict[str, Any]]:
+        """AdamW's parameter groups: one at ``lr``, or with ``covariate_lr`` and a covariate
+        projection, that projection's parameters in a second group at ``covariate_lr``."""
+        encoder = self.model.covariates
+        if self.covariate_lr is None or encoder is None:
+            return [{"params": list(self.model.parameters())}]
+        own = {id(p) for p in encoder.parameters()}
+        rest = [p for p in self.model.parameters() if id(p) not in own]
+        return [{"params": rest}, {"params": list(encoder.parameters()), "lr": self.covariate_lr}]
+
     def configure_optimizers(self):
-        optimizer = torch.optim.AdamW(self.model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        groups = self.parameter_groups()
+        optimizer = torch.optim.AdamW(
+            groups if len(groups) > 1 else groups[0]["params"], lr=self.lr, weight_decay=self.weight_decay
+        )
         if not self.use_cosine_annealing_lr:
             return optimizer
-        if self.cosine_annealing_lr_args:
+        if self.cosine_annealing_lr_args:  # the reference's: its eta_min is one floor for every group
             args = {"T_max": 100, **self.cosine_annealing_lr_args}
             scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, **args)
             return {"optimizer": optimizer, "lr_scheduler": scheduler}
         if not self.cosine_steps:
             raise ValueError("a cosine schedule over the whole run needs cosine_steps (the run's optimizer steps)")
-        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
-            optimizer, T_max=self.cosine_steps, eta_min=self.lr / 100
-        )
+        if len(groups) > 1:  # each group from its own rate down to a hundredth of it
+            steps = self.cosine_steps
+            scheduler = torch.optim.lr_scheduler.LambdaLR(
+                optimizer, lambda t: 0.01 + 0.99 * (1 + math.cos(math.pi * min(t, steps) / steps)) / 2
+            )
+        else:
+            scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
+                optimizer, T_max=self.cosine_steps, eta_min=self.lr / 100
+            )
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

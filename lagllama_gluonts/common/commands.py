@@ -358,6 +358,8 @@ def train(adapter: ModelAdapter, args: argparse.Namespace) -> int:
     counts = _say_short(entries, fit, validation, horizon, validate)
     print(f"{adapter.name}: training on {where}" + (f", validated on the last {horizon} steps" if validation else ""))
     trained = adapter.fit(args, fit, validation, freq, horizon, **covariates)
+    if trained.record.get("covariates_summary"):  # Lag-Llama's fine-tuning with covariates
+        print(trained.record["covariates_summary"])
     record = {**source, "model": adapter.name, "prediction_length": horizon, **adapter.record(args)}
     record.update({args.canonical_command: trained.record, "series": len(entries), **counts})
     if save is not None:
