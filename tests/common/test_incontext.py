@@ -176,3 +176,20 @@ def test_quantile_forecasts_get_the_point_effect():
     # the residual's last value, y - 2 (x - mean x), plus the effect 2 (x - mean x) over the horizon
     expected = y[T - 1] + 2 * (x[T:] - x[T - 1])
     np.testing.assert_allclose(forecast.quantile(0.5), expected, atol=0.05)
+
+
+def test_the_held_out_gate_rejects_a_relation_that_does_not_hold_over_the_horizon_and_keeps_a_real_one():
+    rng = np.random.default_rng(8)
+    level = np.repeat([0.0, 8.0, -6.0, 4.0], [40, 60, 50, T + H - 150])  # regimes: shared in the long run
+    y = 50 + level + rng.normal(scale=0.1, size=T + H)
+    spurious = level + rng.normal(scale=3.0, size=T + H)  # within a 24-step window: noise
+    assert fit(entry(y[:T], known=spurious), H).used  # the leave-one-out gate (5a) alone keeps it
+    wrapped = InContextCovariates(LastValue())
+    forecast = next(iter(wrapped.predict([entry(y[:T], known=spurious)])))
+    assert not wrapped.records[0]["used"] and wrapped.records[0]["why"] == "no gain in held-out backtest"
+    np.testing.assert_allclose(forecast.quantile(0.5), np.full(H, np.float32(y[T - 1])), atol=1e-4)
+    real = np.convolve(rng.normal(size=T + H + 2), np.ones(3) / 3, "valid")
+    y = 50 + 4 * real + rng.normal(scale=0.1, size=T + H)
+    wrapped = InContextCovariates(LastValue())
+    next(iter(wrapped.predict([entry(y[:T], known=real)])))
+    assert wrapped.records[0]["used"] and wrapped.records[0]["coefficients"]["known[0]"] == pytest.approx(4, abs=0.3)
