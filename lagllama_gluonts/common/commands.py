@@ -298,7 +298,7 @@ def backtest_dataset(adapter: ModelAdapter, args: argparse.Namespace, baseline: 
     predictors.update({name: wrap(predictor) for name, wrap in _calibrated_models(adapter, args, label).items()})
     if baseline:
         predictors["SeasonalNaive"] = evaluation.seasonal_naive_baseline(freq, horizon)
-    metrics, forecasts, tss = evaluation.backtest_side_by_side(
+    metrics, forecasts, tss = evaluation.compare_backtests(
         predictors,
         dataset.test,
         num_samples=args.num_samples,
@@ -373,7 +373,7 @@ def train(adapter: ModelAdapter, args: argparse.Namespace) -> int:
     label = adapter.trained_label or adapter.name
     models = {label: trained.predictor, **adapter.references(args, freq, horizon)}
     models["SeasonalNaive"] = evaluation.seasonal_naive_baseline(freq, horizon)
-    metrics, forecasts, tss = evaluation.backtest_side_by_side(
+    metrics, forecasts, tss = evaluation.compare_backtests(
         models, dataset.test, args.num_samples, args.max_series, progress=not getattr(args, "quiet", False)
     )
     print(evaluation.compare_metrics_table(metrics), flush=True)

@@ -7,12 +7,10 @@ what it wrote; the commands say so).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import pandas as pd
-from gluonts.dataset import Dataset
 from gluonts.model.forecast import Forecast
-from gluonts.model.predictor import Predictor
 
 from .atomic import atomic_path
 from .backtesting import RollingBacktest, TimeSeries, compare_backtests
@@ -30,16 +28,8 @@ ITEM_METRICS_FILE = "item_metrics.csv"
 BACKTEST_PNG = "backtest.png"
 
 
-def backtest_side_by_side(
-    predictors: Dict[str, Predictor],
-    test_data: Dataset,
-    num_samples: int = 100,
-    max_series: Optional[int] = None,
-    progress: bool = True,
-) -> Tuple[Dict[str, Dict[str, float]], List[Forecast], List[TimeSeries]]:
-    """:func:`~lagllama_gluonts.common.backtesting.compare_backtests` under the name the
-    commands have always called (``compare_metrics_table(metrics)`` shows them side by side)."""
-    return compare_backtests(predictors, test_data, num_samples=num_samples, max_series=max_series, progress=progress)
+# the name the commands called when it also printed the table (compare_metrics_table does that now)
+backtest_side_by_side = compare_backtests
 
 
 def write_report(
