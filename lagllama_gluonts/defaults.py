@@ -48,6 +48,9 @@ PRETRAIN_LR = 1e-3
 PRETRAIN_BATCH_SIZE = 64
 PRETRAIN_STEPS_PER_EPOCH = 100
 PRETRAIN_MAX_STEPS = 4000
+# the share of each frequency's series of m4_hourly and the package series that pretraining sets
+# aside whole, to compare runs on (lagllama_gluonts/selection.py)
+PRETRAIN_SELECTION_FRACTION = 0.05
 
 TRAINING = TrainingDefaults(
     lr=LR,

@@ -37,9 +37,10 @@ from .common.errors import DataError
 from .common.evaluation import holdout_last_window
 from .common.jsonio import write_json
 from .common.tables import read_corpus
-from .defaults import PRETRAINING, SMALL_ARCHITECTURE, SMALL_CONTEXT_LENGTH
+from .defaults import PRETRAIN_SELECTION_FRACTION, PRETRAINING, SMALL_ARCHITECTURE, SMALL_CONTEXT_LENGTH
 from .estimator import DEFAULT_LAG_FREQUENCIES, TRAINING_INPUT_NAMES, LagLlamaEstimator
-from .synthetic import gluonts_artificial, kernel_synth, persistent_processes, ts_mixup
+from .selection import SELECTION_SEED, SPLIT_SOURCES, split_selection
+from .synthetic import gluonts_artificial, kernel_synth, persistent_processes, stylized_processes, ts_mixup
 
 logger = logging.getLogger(__name__)
 
@@ -59,8 +60,9 @@ DEFAULT_WEIGHTS: Dict[str, float] = {
     "gluonts_artificial": 0.05,
 }
 # sources the default mixture leaves out; "packages_mixup": TSMixup of the package series
-# (synthetic.ts_mixup), as many as --synthetic
-SOURCES = tuple(DEFAULT_WEIGHTS) + ("packages_mixup",)
+# (synthetic.ts_mixup), as many as --synthetic; "stylized": what the bundle still loses on
+# (synthetic.stylized_processes)
+SOURCES = tuple(DEFAULT_WEIGHTS) + ("packages_mixup", "stylized")
 
 
 def default_corpus_dir(mirror: Optional[Path] = None) -> Path:
@@ -151,7 +153,28 @@ def load_source(
         return persistent_processes(num_synthetic, seed=seed + 1)
     if name == "gluonts_artificial":
         return gluonts_artificial(num_synthetic, seed=seed + 2)
+    if name == "stylized":
+        return stylized_processes(num_synthetic, seed=seed + 3)
     raise ValueError(f"unknown pretraining source {name!r}; known: {', '.join(SOURCES)}")
+
+
+def selection_sources(
+    fraction: float = PRETRAIN_SELECTION_FRACTION,
+    num_synthetic: int = 30,
+    synthetic: Sequence[str] = ("kernel_synth", "persistent", "gluonts_artificial", "stylized"),
+    corpus_dir=None,
+    mirror=None,
+) -> Dict[str, List[Dict]]:
+    """The selection set (:mod:`~lagllama_gluonts.selection`) by source: the real series every
+    pretraining run sets aside whole, and ``num_synthetic`` fresh series of each synthetic
+    source drawn with a seed no run uses."""
+    out = {}
+    for name in SPLIT_SOURCES:
+        entries = load_source(name, 0, 0, corpus_dir, mirror=mirror)
+        out[name] = split_selection(entries, fraction)[1]
+    for name in synthetic:
+        out[name] = load_source(name, num_synthetic, SELECTION_SEED, corpus_dir, mirror=mirror)
+    return out
 
 
 def parse_weights(spec: Optional[Sequence[str]]) -> Dict[str, float]:
@@ -246,6 +269,8 @@ class PretrainConfig:
     mirror: Optional[Path] = None
     corpus_files: Optional[Sequence[str]] = None
     max_validation_series: int = 64
+    # whole series of m4_hourly and the packages set aside for comparing runs (selection.py)
+    selection_fraction: float = PRETRAIN_SELECTION_FRACTION
     accelerator: str = "auto"
     devices: int = 1
     strategy: str = "auto"
@@ -354,6 +379,10 @@ def prepare_data(cfg: PretrainConfig, estimator: LagLlamaEstimator):
     sources, validation, counts = {}, [], {}
     for i, name in enumerate(weights):
         entries = load_source(name, cfg.num_synthetic, cfg.seed + 10 * i, cfg.corpus_dir, cfg.corpus_files, cfg.mirror)
+        set_aside = 0
+        if name in SPLIT_SOURCES:
+            entries, selection = split_selection(entries, cfg.selection_fraction)
+            set_aside = len(selection)
         for entry in entries:
             entry["source"] = name
         train, held_out = holdout_last_window(entries, cfg.prediction_length, min_length, keep_short=True)
@@ -362,6 +391,8 @@ def prepare_data(cfg: PretrainConfig, estimator: LagLlamaEstimator):
         keep = rng.permutation(len(held_out))[: cfg.max_validation_series]
         validation.extend(held_out[k] for k in sorted(keep))
         counts[name] = {"series": len(entries), "steps": int(sum(len(e["target"]) for e in entries))}
+        if set_aside:
+            counts[name]["selection_series_set_aside"] = set_aside
     mixture = WeightedMixture(sources, weights, seed=cfg.seed)
     return mixture, _transform_once(estimator, validation), counts, weights
 

