@@ -6,8 +6,12 @@ Each series is fitted on its own history (the last ``MAX_HISTORY[model]`` steps:
 17,000 hourly steps costs minutes and forecasts no better) with the season length GluonTS's MASE
 uses for the frequency; the forecast is a ``QuantileForecast`` whose quantiles come from the
 model's prediction intervals (q = 0.1 is the lower end of the 80% interval, ...), and whose
-median is the point forecast. A fit that fails (too short, constant) falls back to the
-seasonal-naive forecast, counted in ``fallbacks``.
+median is the point forecast. Besides the scored quantiles 0.1 ... 0.9 it carries 0.05 and 0.95
+(the 90% interval's ends), so that the 90% interval's coverage is read from the model's own
+interval, not from GluonTS's exponential extrapolation beyond the outermost stored quantile;
+the Evaluator's quantile loss reads only 0.1 ... 0.9, which these extra levels leave unchanged.
+A fit that fails (too short, constant) falls back to the seasonal-naive forecast, counted in
+``fallbacks``.
 """
 
 from __future__ import annotations
@@ -17,7 +21,11 @@ from typing import Dict, Iterator, Sequence
 
 import numpy as np
 
-QUANTILES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+QUANTILES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)  # what the Evaluator scores (the package's)
+# what the forecasts carry: also the ends of the 90% central interval, whose coverage is reported
+FORECAST_QUANTILES = (0.05,) + QUANTILES + (0.95,)
+# standard normal quantiles of a central interval's upper end, for the seasonal-naive fallback
+_Z = {20: 0.2533, 40: 0.5244, 60: 0.8416, 80: 1.2816, 90: 1.6449, 95: 1.9600}
 MODELS = ("AutoETS", "AutoTheta", "AutoARIMA")
 # history each model is fitted on: AutoARIMA's seasonal search over 1,000 hourly steps (season 24)
 # took minutes per window here, and 300 steps (12 days of hours, 25 years of months) is what a user
@@ -50,7 +58,7 @@ class StatsForecastPredictor:
         freq: str,
         prediction_length: int,
         max_history: int = None,
-        quantiles: Sequence[float] = QUANTILES,
+        quantiles: Sequence[float] = FORECAST_QUANTILES,
     ):
         if model not in MODELS:
             raise ValueError(f"unknown statistical model {model!r}; known: {', '.join(MODELS)}")
@@ -77,7 +85,7 @@ class StatsForecastPredictor:
         spread = np.std(np.diff(y)) if len(y) > 2 else 0.0
         result = {"mean": mean}
         for level in _levels(self.quantiles):
-            z = {20: 0.2533, 40: 0.5244, 60: 0.8416, 80: 1.2816}.get(level, 1.2816)
+            z = _Z.get(level, 1.2816)
             result[f"lo-{level}"], result[f"hi-{level}"] = mean - z * spread, mean + z * spread
         return result
 
@@ -103,7 +111,7 @@ class StatsForecastPredictor:
             target = np.asarray(entry["target"], dtype=float)
             result = self._forecast(target)
             arrays = _quantile_rows(result, self.quantiles)
-            keys = [str(q) for q in self.quantiles]
+            keys = [f"{q:g}" for q in self.quantiles]
             arrays = np.concatenate([arrays, result["mean"][None]])
             start = entry["start"] + len(target)
             yield QuantileForecast(

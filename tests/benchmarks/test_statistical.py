@@ -35,6 +35,21 @@ def test_each_model_forecasts_ordered_quantiles_after_the_history(model, airpass
     assert predictor.fallbacks == 0
 
 
+def test_the_90_percent_interval_is_the_models_own_and_leaves_the_crps_unchanged(airpassengers):
+    assert statistical._levels(statistical.FORECAST_QUANTILES) == [20, 40, 60, 80, 90]
+    entry = airpassengers.test[0]
+    (forecast,) = statistical.StatsForecastPredictor("AutoETS", "M", 12).predict([entry])
+    ends = np.stack([forecast.quantile(q) for q in (0.05, 0.1, 0.9, 0.95)])
+    assert np.all(ends[0] < ends[1]) and np.all(ends[2] < ends[3])  # wider than the 80% interval
+    assert "0.05" in forecast.forecast_keys and "0.95" in forecast.forecast_keys  # stored, not extrapolated
+    # the Evaluator scores 0.1 ... 0.9 only: the same CRPS with or without the 90% interval's ends
+    both = statistical.StatsForecastPredictor("AutoTheta", "M", 12)
+    scored = statistical.StatsForecastPredictor("AutoTheta", "M", 12, quantiles=statistical.QUANTILES)
+    with_ends, without = (bench_common.backtest(p, airpassengers.test, 10).metrics for p in (both, scored))
+    assert with_ends["mean_wQuantileLoss"] == without["mean_wQuantileLoss"]
+    assert with_ends["coverage_90"] >= with_ends["coverage_80"]
+
+
 def test_scored_by_the_shared_backtest_on_rolling_windows(airpassengers):
     assert len(airpassengers.test) == zero_shot.WINDOWS["airpassengers"]
     # the latest window is the official test window; training data ends before the earliest
