@@ -42,6 +42,19 @@ FINETUNE_FREEZE_LAYERS = 0
 # The covariate projection's own rate when fine-tuning with covariates: it starts at zero, so no
 # pretraining can be undone, and at FINETUNE_LR its weights barely move (1.6e-4 vs the input's 0.058).
 FINETUNE_COVARIATE_LR = 1e-3
+# Fine-tuning's keep-if-better (``finetune``'s module docstring has the rule): validated on up to
+# this many of the last horizons of each training series, cut off from training; a series gives
+# up a window beyond its first only while its windows take at most this share of its length.
+FINETUNE_VALIDATION_WINDOWS = 3
+FINETUNE_VALIDATION_SHARE = 0.5
+# the fine-tuned weights are kept only if their validation quantile loss is lower than the
+# zero-shot's by more than this fraction of it, significantly at this level (a one-sided paired
+# t-test over the windows), and their NLL is no higher
+FINETUNE_KEEP_MARGIN = 0.02
+FINETUNE_KEEP_LEVEL = 0.95
+# the sample paths per validation window the quantile loss is scored with, and their seed
+FINETUNE_SELECTION_SAMPLES = 100
+FINETUNE_SELECTION_SEED = 0
 
 # Pretraining (``pretrain``): larger batches, a step budget instead of epochs, cosine per epoch.
 PRETRAIN_LR = 1e-3
