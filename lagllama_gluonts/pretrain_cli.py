@@ -126,8 +126,8 @@ def _add_data_and_run(pt) -> None:
         type=float,
         default=defaults.PRETRAIN_SELECTION_FRACTION,
         metavar="FRACTION",
-        help="share of each frequency's m4_hourly and package series set aside whole, to compare runs on "
-        "(benchmarks/selection.py; default: %(default)s)",
+        help="share of each frequency's m4_hourly and package series set aside whole (the same series in "
+        "every run), to compare runs on data no run trained on (default: %(default)s)",
     )
     pt.add_argument(
         "--corpus-files", nargs="+", default=None, metavar="FILE", help="only these corpus CSVs (default: every one)"
