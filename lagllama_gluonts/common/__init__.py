@@ -16,5 +16,7 @@ importing only those below it:
 4. ``estimator`` (the shared training loop), ``backtesting`` (evaluation that computes),
    ``reporting`` (the files a command writes; it prints nothing), ``evaluation`` (both in one import, as before);
    ``incontext`` (covariates by in-context regression around any predictor, over ``errors`` alone);
+   ``covariate_effect`` (how far covariates moved a forecast: the same forecast with them zeroed or
+   left out, on the same random draws; imports nothing of the package);
 5. the command-line layer on top (``cli`` and the shared commands).
 """

@@ -24,7 +24,7 @@ from typing import Sequence
 
 import numpy as np
 
-from . import calibration, evaluation, incontext, leakage, multivariate
+from . import calibration, covariate_effect, evaluation, incontext, leakage, multivariate
 from .adapter import ModelAdapter
 from .cli import (
     CLIError,
@@ -38,6 +38,7 @@ from .cli import (
 )
 from .constants import QUANTILES
 from .jsonio import write_json
+from .reporting import write_covariate_effect
 from .tables import RegularTable
 
 # A forecast from fewer observed values than this is a guess, not a forecast; and never from
@@ -87,6 +88,56 @@ def _say_in_context(adapter: ModelAdapter, args: argparse.Namespace) -> bool:
         flush=True,
     )
     return True
+
+
+def _own_covariates(adapter: ModelAdapter, args: argparse.Namespace) -> bool:
+    """Whether the model takes the command's covariates with weights of its own (not in context,
+    not a joint forecast): its forecasts are then compared with its covariates zeroed."""
+    known, past = adapter.covariates(args)
+    return bool(known or past) and not adapter.joint(args) and not adapter.in_context(args)
+
+
+def _effect_models(adapter: ModelAdapter, args: argparse.Namespace, recorders: list):
+    """A backtest's covariate rows: ``(derived models, with-label, without-label)``; the
+    recorders they make are appended to ``recorders`` (empty dict: no covariates)."""
+    name = adapter.name
+    if _say_in_context(adapter, args):  # scored beside the model without them, on the same windows
+
+        def with_covariates(predictor):
+            recorders.append(incontext.InContextCovariates(predictor, seed=args.seed, compare=True))
+            return recorders[-1]
+
+        return {f"{name} in-context covariates": with_covariates}, f"{name} in-context covariates", name
+    if not _own_covariates(adapter, args):
+        return {}, None, None
+
+    def zeroed(predictor):  # the same trained model, its covariate pathway off
+        recorders.append(covariate_effect.zeroed_and_recorded(predictor))
+        return recorders[-1]
+
+    return {f"{name} covariates zeroed": zeroed}, name, f"{name} covariates zeroed"
+
+
+def _effect_record(recorders: list, metrics: dict, with_label, without_label) -> dict:
+    """``{"covariate_effect": ...}`` for metrics.json (and the in-context regression's own
+    summary under its old key), empty without covariates."""
+    if not recorders:
+        return {}
+    recorder = recorders[0]
+    method = getattr(recorder, "method", covariate_effect.IN_CONTEXT)
+    record = covariate_effect.backtest_summary(recorder.records, method, metrics, with_label, without_label)
+    if isinstance(recorder, incontext.InContextCovariates):
+        return {"covariate_effect": record, "in_context_covariates": incontext.change_summary(recorder.records)}
+    return {"covariate_effect": record}
+
+
+def _say_effect(record: dict, recorder) -> None:
+    """The covariate lines: the in-context regression's own, or the shared measure's."""
+    if isinstance(recorder, incontext.InContextCovariates):
+        print(incontext.change_text(recorder.records))
+        print(covariate_effect.score_text(record), flush=True)
+    else:
+        print(covariate_effect.effect_text(record), flush=True)
 
 
 def _some(names: Sequence) -> str:
@@ -161,10 +212,12 @@ def forecast_table(adapter: ModelAdapter, args: argparse.Namespace) -> int:
     table, entries, covariates = read_entries(adapter, args, horizon, forecasting=True)
     adapter.setup(args)
     predictor = adapter.forecaster(args, entries, table.freq, horizon, **covariates)
-    regression = None
-    if _say_in_context(adapter, args):  # also forecast without them, to say how much they changed
-        regression = incontext.InContextCovariates(predictor, seed=args.seed, compare=True)
-    forecaster = calibration.calibrated(regression or predictor, getattr(args, "calibrate_windows", None))
+    recorder = None  # also forecast without the covariates, to say how much they changed
+    if _say_in_context(adapter, args):
+        recorder = incontext.InContextCovariates(predictor, seed=args.seed, compare=True)
+    elif _own_covariates(adapter, args):
+        recorder = covariate_effect.with_and_without(predictor)
+    forecaster = calibration.calibrated(recorder or predictor, getattr(args, "calibrate_windows", None))
     quantiles = getattr(args, "quantiles", None) or QUANTILES
     what = f"{horizon} x {table.freq}"
     if single:
@@ -191,8 +244,11 @@ def forecast_table(adapter: ModelAdapter, args: argparse.Namespace) -> int:
             progress=not getattr(args, "quiet", False),
         )
         print(f"wrote {path} ({count} series x {horizon} steps, {rows} rows) and {png}")
-    if regression is not None:
-        print(incontext.change_text(regression.records))
+    if recorder is not None:
+        method = getattr(recorder, "method", covariate_effect.IN_CONTEXT)
+        record = covariate_effect.summary(recorder.records, method)
+        _say_effect(record, recorder)
+        say_wrote(write_covariate_effect(out, record))
     adapter.save(args, predictor, entries, out)  # the raw predictor
     return 0
 
@@ -237,14 +293,9 @@ def backtest_table(adapter: ModelAdapter, args: argparse.Namespace) -> int:
         f"{windows} window(s) of {horizon}",
         flush=True,
     )
-    derived, regressions = _calibrated_models(adapter, args, adapter.name), []
-    if _say_in_context(adapter, args):  # scored beside the model without them, on the same windows
-
-        def with_covariates(predictor):
-            regressions.append(incontext.InContextCovariates(predictor, seed=args.seed, compare=True))
-            return regressions[-1]
-
-        derived = {f"{adapter.name} in-context covariates": with_covariates, **derived}
+    recorders: list = []
+    derived, with_label, without_label = _effect_models(adapter, args, recorders)
+    derived = {**derived, **_calibrated_models(adapter, args, adapter.name)}
     started = time.time()
     result = evaluation.rolling_backtest(
         entries,
@@ -263,8 +314,9 @@ def backtest_table(adapter: ModelAdapter, args: argparse.Namespace) -> int:
             f"(e.g. {_some(result.skipped)})"
         )
     print(evaluation.compare_metrics_table(result.metrics), flush=True)
-    if regressions:
-        print(incontext.change_text(regressions[0].records))
+    effect = _effect_record(recorders, result.metrics, with_label, without_label)
+    if effect:
+        _say_effect(effect["covariate_effect"], recorders[0])
     extra = {
         "csv": str(args.csv),
         "model": adapter.name,
@@ -273,7 +325,7 @@ def backtest_table(adapter: ModelAdapter, args: argparse.Namespace) -> int:
         "seconds": time.time() - started,
         **adapter.record(args),
         "pretraining": leakage.announce(adapter.pretraining_record(args), args.csv.name),
-        **({"in_context_covariates": incontext.change_summary(regressions[0].records)} if regressions else {}),
+        **effect,
     }
     title = f"{adapter.name} {mode.split(' with ')[0]} — {args.csv.name}, {windows} window(s)"
     say_wrote(*evaluation.write_backtest_report(default_out(args, adapter.key, args.csv.stem), result, title, extra))
@@ -356,10 +408,13 @@ def train(adapter: ModelAdapter, args: argparse.Namespace) -> int:
     validate = adapter.validates(args)
     fit, validation = training_split(entries, horizon, validate, keep_short=adapter.train_short_series)
     counts = _say_short(entries, fit, validation, horizon, validate)
-    print(f"{adapter.name}: training on {where}" + (f", validated on the last {horizon} steps" if validation else ""))
+    # Lag-Llama's fine-tuning re-cuts this split into up to its last 3 horizons (finetune.py) and says so below
+    print(f"{adapter.name}: training on {where}" + (", validated on held-out last horizons" if validation else ""))
     trained = adapter.fit(args, fit, validation, freq, horizon, **covariates)
-    if trained.record.get("covariates_summary"):  # Lag-Llama's fine-tuning with covariates
+    if trained.record.get("covariates_summary"):  # Lag-Llama's fine-tuning with covariates (includes the next)
         print(trained.record["covariates_summary"])
+    elif trained.record.get("selection_summary"):  # Lag-Llama's keep-if-better: which weights and why
+        print(trained.record["selection_summary"])
     record = {**source, "model": adapter.name, "prediction_length": horizon, **adapter.record(args)}
     record.update({args.canonical_command: trained.record, "series": len(entries), **counts})
     if save is not None:

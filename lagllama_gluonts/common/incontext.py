@@ -51,10 +51,13 @@ The rule, per series with ``T`` target steps, horizon ``h``:
    generator seeded by ``seed`` and the series' position. A ``QuantileForecast`` (e.g. a
    calibrated one) gets the point effect ``z . beta_hat`` added to every quantile instead.
 
-``compare=True`` also forecasts each series whose regression was used without covariates, and
-records in :attr:`InContextCovariates.records` the mean absolute change of the median over the
-horizon relative to the series' scale (mean absolute observed target): the number the command
-lines print (:func:`change_summary`). Univariate series only.
+``compare=True`` also forecasts the series without covariates (every series of a chunk in which
+a regression was used, from the same random draws as the forecast with them: the change is the
+covariates', not sampling noise, and the forecasts with them are those ``compare=False`` makes),
+and records in :attr:`InContextCovariates.records` the mean absolute change of the median over
+the horizon relative to the series' scale (mean absolute observed target; 0 where the regression
+was not used): the shared measure of :mod:`~lagllama_gluonts.common.covariate_effect`, which the
+command lines print (:func:`change_summary`). Univariate series only.
 """
 
 from __future__ import annotations
@@ -66,6 +69,7 @@ import numpy as np
 from gluonts.model.forecast import Forecast, QuantileForecast, SampleForecast
 from gluonts.model.predictor import Predictor
 
+from .covariate_effect import relative_change, same_draws
 from .errors import DataError
 
 HOLDOUT_WINDOWS = 3  # held-out horizons before the origin (rule, step 5b)
@@ -272,17 +276,26 @@ class InContextCovariates(Predictor):
                 else _without_covariates(e)
                 for e, f in zip(part, fits)
             ]
-            forecasts = list(self.predictor.predict(inputs, **kwargs))
             used = [k for k, f in enumerate(fits) if f.used]
-            plain = {}
-            if self.compare and used:
-                plain = dict(zip(used, self.predictor.predict([_without_covariates(part[k]) for k in used], **kwargs)))
+            forecasts, plain = self._forecast(part, inputs, used, kwargs)
             for k, (fitted, forecast) in enumerate(zip(fits, forecasts)):
                 if fitted.used:
                     rng = np.random.default_rng([self.seed, start + first + k])
                     forecast = _with_effect(forecast, fitted, rng)
                 self._record(part[k], fitted, forecast, plain.get(k))  # before the yield: a caller may stop
                 yield forecast
+
+    def _forecast(self, part: List[dict], inputs: List[dict], used: List[int], kwargs: dict):
+        """The chunk's forecasts, and with ``compare`` the used series' forecasts without covariates
+        (``{position: forecast}``): the whole chunk forecast again, less its covariate fields, from
+        the same random draws, so that a series' change is its covariates', not sampling noise."""
+        if not (self.compare and used):
+            return list(self.predictor.predict(inputs, **kwargs)), {}
+        forecasts, plain = same_draws(
+            lambda: list(self.predictor.predict(inputs, **kwargs)),
+            lambda: list(self.predictor.predict([_without_covariates(e) for e in part], **kwargs)),
+        )
+        return forecasts, {k: plain[k] for k in used}
 
     def _gate(self, part: List[dict], fits: List[Fit], first: int, kwargs: dict) -> None:
         """Step 5b: the held-out backtest of every series that passed step 5a, in one ``predict``
@@ -317,10 +330,7 @@ class InContextCovariates(Predictor):
                 )
 
     def _record(self, entry: dict, fitted: Fit, forecast: Forecast, plain: Optional[Forecast]) -> None:
-        change = 0.0
-        if plain is not None:
-            delta = np.asarray(forecast.quantile(0.5)) - np.asarray(plain.quantile(0.5))
-            change = float(np.mean(np.abs(delta)) / fitted.scale)
+        change = 0.0 if plain is None else relative_change(forecast, plain, entry["target"])
         record = {"item_id": entry.get("item_id"), "used": fitted.used, "why": fitted.why, "ridge": fitted.ridge}
         self.records.append({**record, "coefficients": fitted.coefficients, "change": change})
 

@@ -26,6 +26,7 @@ METRICS_FILE = "metrics.json"
 FORECASTS_PNG = "forecasts.png"
 ITEM_METRICS_FILE = "item_metrics.csv"
 BACKTEST_PNG = "backtest.png"
+COVARIATE_EFFECT_FILE = "covariate_effect.json"
 
 
 # the name the commands called when it also printed the table (compare_metrics_table does that now)
@@ -42,6 +43,16 @@ def write_report(
     write_json(metrics_path, record)
     png = plot_forecasts(forecasts, tss, out / FORECASTS_PNG, num_series=4, title=title)
     return metrics_path, png
+
+
+def write_covariate_effect(out: Union[Path, str], record: dict) -> Path:
+    """``OUT/covariate_effect.json``: a forecast's covariate record
+    (:func:`~lagllama_gluonts.common.covariate_effect.summary`; a backtest keeps it in its
+    ``metrics.json`` under ``covariate_effect``)."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / COVARIATE_EFFECT_FILE, record)
+    return out / COVARIATE_EFFECT_FILE
 
 
 def write_forecast(

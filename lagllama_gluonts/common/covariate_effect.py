@@ -1,0 +1,282 @@
+"""How much the covariates changed a forecast, and the score with and without them: the one
+measure every covariate forecast and backtest of both models reports (issue 24's "honest
+reporting"). Computes and records; prints nothing (the commands print :func:`effect_text`).
+
+**The measure.** For one forecast, the mean over the horizon of
+``|median with covariates - median without|``, divided by the series' scale: the mean absolute
+observed target of the history the forecast saw (1 when that is 0). 0.05 reads "the covariates
+moved the median by 5% of the series' typical level". Over many forecasts (a table's series, a
+backtest's windows) the mean and the largest are reported.
+
+**Without covariates** means, per route:
+
+* *in-context regression* (:mod:`~lagllama_gluonts.common.incontext`, a checkpoint without
+  covariate weights): the wrapped predictor on the same entry, less its covariate fields; the
+  regression records the change itself (``InContextCovariates(compare=True)``);
+* *a model with weights for its covariates* (a Lag-Llama fine-tuned with covariates, Informer
+  MS or with known covariates): :func:`covariates_zeroed`, the same trained model with its
+  covariate pathway off. A network with a submodule named ``covariates`` (Lag-Llama's
+  ``CovariateEncoder``: a projection, initialised at zero, added to every token) gets that
+  module's parameters zeroed for the forecast and restored after it: what the model computes
+  with the projection at its initial value. Any other network (Informer: the covariates are
+  input channels of its token embedding, standardised by each window's context) is fed
+  covariates of zeros, which the per-window standardisation turns into exact zeros: the same
+  as zeroing their input weights.
+
+:class:`EffectRecorder` forecasts both on the same entries, yields one and records the change;
+both draw the same random numbers (common random numbers), so the change is the covariates'
+and not sampling noise, and the reported forecast is the very one the command would make
+without the report.
+"""
+
+from __future__ import annotations
+
+import sys
+from contextlib import contextmanager
+from typing import Callable, Dict, Iterator, List, Optional, Tuple
+
+import numpy as np
+from gluonts.model.forecast import Forecast
+from gluonts.model.predictor import Predictor
+
+IN_CONTEXT = "in-context regression (the same forecast without the covariate fields)"
+PROJECTION_ZEROED = "the covariate projection zeroed"
+INPUTS_ZEROED = "the covariate inputs zeroed (constant covariates: zeros after the per-window standardisation)"
+COVARIATE_FIELDS = ("feat_dynamic_real", "past_feat_dynamic_real")
+CHUNK = 256
+
+
+def series_scale(target) -> float:
+    """The mean absolute observed value of ``target`` (the history a forecast saw); 1 when 0."""
+    values = np.asarray(target, dtype=np.float64).reshape(-1)
+    observed = values[~np.isnan(values)]
+    scale = float(np.mean(np.abs(observed))) if observed.size else 0.0
+    return scale if scale > 0 else 1.0
+
+
+def relative_change(with_covariates: Forecast, without: Forecast, target) -> float:
+    """Mean absolute change of the median over the horizon relative to :func:`series_scale`."""
+    delta = np.asarray(with_covariates.quantile(0.5), dtype=np.float64) - np.asarray(
+        without.quantile(0.5), dtype=np.float64
+    )
+    return float(np.mean(np.abs(delta)) / series_scale(target))
+
+
+# --------------------------------------------------------------------------- without covariates
+
+
+def covariate_pathway(predictor):
+    """The submodule named ``covariates`` of ``predictor``'s network (Lag-Llama's covariate
+    encoder), or None (no network, or covariates that enter as input channels)."""
+    network = getattr(predictor, "prediction_net", None)
+    if network is None or not hasattr(network, "named_modules"):
+        return None
+    for name, module in network.named_modules():
+        if name.rpartition(".")[2] == "covariates" and any(True for _ in module.parameters()):
+            return module
+    return None
+
+
+@contextmanager
+def _zeroed(module):
+    """``module``'s parameters at zero inside the block, restored after it."""
+    import torch
+
+    saved = [p.detach().clone() for p in module.parameters()]
+    try:
+        with torch.no_grad():
+            for p in module.parameters():
+                p.zero_()
+        yield
+    finally:
+        with torch.no_grad():
+            for p, value in zip(module.parameters(), saved):
+                p.copy_(value)
+
+
+def _chunks(dataset, size: int = CHUNK) -> Iterator[List[dict]]:
+    chunk: List[dict] = []
+    for entry in dataset:
+        chunk.append(entry)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _zero_inputs(entry: dict) -> dict:
+    out = dict(entry)
+    for name in COVARIATE_FIELDS:
+        if entry.get(name) is not None:
+            out[name] = np.zeros_like(np.asarray(entry[name], dtype=np.float32))
+    return out
+
+
+class CovariatesZeroed(Predictor):
+    """``predictor`` with its covariate pathway off (the module's rule): its covariate
+    projection zeroed while it forecasts (restored before each chunk's forecasts are yielded),
+    or, without one, its covariate inputs zeroed."""
+
+    def __init__(self, predictor):
+        super().__init__(prediction_length=predictor.prediction_length)
+        self.predictor, self.pathway = predictor, covariate_pathway(predictor)
+        self.method = PROJECTION_ZEROED if self.pathway is not None else INPUTS_ZEROED
+
+    def predict(self, dataset, **kwargs) -> Iterator[Forecast]:
+        for chunk in _chunks(dataset):
+            if self.pathway is None:
+                yield from self.predictor.predict([_zero_inputs(e) for e in chunk], **kwargs)
+                continue
+            with _zeroed(self.pathway):  # held only while this chunk is forecast
+                forecasts = list(self.predictor.predict(chunk, **kwargs))
+            yield from forecasts
+
+
+def covariates_zeroed(predictor) -> CovariatesZeroed:
+    """``predictor`` forecasting as without its covariates (:class:`CovariatesZeroed`)."""
+    return CovariatesZeroed(predictor)
+
+
+# --------------------------------------------------------------------------- both, recorded
+
+
+def random_state():
+    """numpy's and torch's global random state (CUDA's too where torch has initialised it)."""
+    torch = sys.modules.get("torch")
+    state = {"numpy": np.random.get_state()}
+    if torch is not None:
+        state["torch"] = torch.get_rng_state()
+        if torch.cuda.is_available() and torch.cuda.is_initialized():
+            state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_random_state(state: dict) -> None:
+    """Back to a :func:`random_state`."""
+    np.random.set_state(state["numpy"])
+    torch = sys.modules.get("torch")
+    if torch is not None and "torch" in state:
+        torch.set_rng_state(state["torch"])
+        if "cuda" in state:
+            torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def same_draws(first: Callable[[], list], second: Callable[[], list]) -> Tuple[list, list]:
+    """``(first(), second())``, both drawing the same random numbers (common random numbers:
+    two forecasts of the same entries, in the same order, differ by their inputs only, not by
+    sampling noise), the random state left where ``first`` alone leaves it."""
+    before = random_state()
+    one = first()
+    after = random_state()
+    set_random_state(before)
+    try:
+        two = second()
+    finally:
+        set_random_state(after)
+    return one, two
+
+
+class EffectRecorder(Predictor):
+    """Forecasts every entry with ``shown`` (yielded) and with ``other`` (the same model with or
+    without its covariates), and records per forecast in :attr:`records` the median's
+    :func:`relative_change`. Both draw the same random numbers (:func:`same_draws`): the change is
+    the covariates', not sampling noise (0 exactly for a projection still at zero), and
+    ``shown``'s forecasts are those it makes alone."""
+
+    def __init__(self, shown, other, method: str = PROJECTION_ZEROED):
+        super().__init__(prediction_length=shown.prediction_length)
+        self.shown, self.other, self.method = shown, other, method
+        self.records: List[dict] = []
+
+    def predict(self, dataset, **kwargs) -> Iterator[Forecast]:
+        for chunk in _chunks(dataset):
+            forecasts, others = same_draws(
+                lambda: list(self.shown.predict(chunk, **kwargs)), lambda: list(self.other.predict(chunk, **kwargs))
+            )
+            for entry, forecast, other in zip(chunk, forecasts, others):
+                change = relative_change(forecast, other, entry["target"])
+                self.records.append({"item_id": entry.get("item_id"), "used": True, "change": change})
+            yield from forecasts
+
+
+def with_and_without(predictor) -> EffectRecorder:
+    """``predictor`` (a model with covariate weights) recorded against :func:`covariates_zeroed`."""
+    zeroed = covariates_zeroed(predictor)
+    return EffectRecorder(predictor, zeroed, zeroed.method)
+
+
+def zeroed_and_recorded(predictor) -> EffectRecorder:
+    """A backtest's "without covariates" row: :func:`covariates_zeroed`'s forecasts yielded, the
+    change against ``predictor``'s own on the same windows recorded."""
+    zeroed = covariates_zeroed(predictor)
+    return EffectRecorder(zeroed, predictor, zeroed.method)
+
+
+# --------------------------------------------------------------------------- summary
+
+
+def summary(
+    records: List[dict],
+    method: str,
+    scores: Optional[Dict[str, Optional[float]]] = None,
+    labels: Optional[Dict[str, str]] = None,
+) -> dict:
+    """The record a command writes (``metrics.json``, ``covariate_effect.json``): how the
+    forecast without covariates was made, the forecasts and how many used the covariates, the
+    mean and largest relative change of the median, and in a backtest ``scores``
+    (``{"with": ..., "without": ...}``, mean_wQuantileLoss) of the models named in ``labels``."""
+    changes = [r["change"] for r in records]
+    out = {
+        "without_covariates": method,
+        "forecasts": len(records),
+        "used": int(sum(bool(r.get("used", True)) for r in records)),
+        "mean_relative_change": float(np.mean(changes)) if changes else 0.0,
+        "max_relative_change": float(np.max(changes)) if changes else 0.0,
+    }
+    if scores is not None:
+        out["mean_wQuantileLoss"] = dict(scores)
+        with_, without = scores.get("with"), scores.get("without")
+        if with_ is not None and without is not None:
+            out["helped"] = bool(with_ < without)
+    if labels is not None:
+        out["models"] = dict(labels)
+    return out
+
+
+def effect_text(record: dict) -> str:
+    """One line (two in a backtest) saying how much the covariates moved the forecast."""
+    used = "" if record["used"] == record["forecasts"] else f"used in {record['used']} of "
+    line = (
+        f"covariates: {used}{record['forecasts']} forecast(s); against {record['without_covariates']}, they moved "
+        f"the median by {100 * record['mean_relative_change']:.2f}% of the series' scale on average "
+        f"(at most {100 * record['max_relative_change']:.2f}%)"
+    )
+    scores = score_text(record)
+    return line + ("\n" + scores if scores else "")
+
+
+def score_text(record: dict) -> str:
+    """A backtest's line: the score with and without the covariates on the same windows ("" if none)."""
+    scores = record.get("mean_wQuantileLoss") or {}
+    if scores.get("with") is None or scores.get("without") is None:
+        return ""
+    verdict = "they helped" if record.get("helped") else "they did not help"
+    return (
+        f"covariates: mean_wQuantileLoss {scores['with']:.4f} with them, {scores['without']:.4f} without "
+        f"({record['without_covariates']}, the same windows): {verdict}"
+    )
+
+
+def backtest_summary(records: List[dict], method: str, metrics: dict, with_label: str, without_label: str) -> dict:
+    """:func:`summary` of a rolling backtest whose ``metrics`` hold both models' rows."""
+    scores = {
+        "with": _score(metrics.get(with_label)),
+        "without": _score(metrics.get(without_label)),
+    }
+    return summary(records, method, scores, {"with": with_label, "without": without_label})
+
+
+def _score(metrics: Optional[dict]) -> Optional[float]:
+    value = (metrics or {}).get("mean_wQuantileLoss")
+    return None if value is None else float(value)
