@@ -12,20 +12,15 @@ import pytest
 from lagllama_gluonts.pretrain import PretrainConfig, build_estimator, load_source, prepare_data, selection_sources
 from lagllama_gluonts.selection import SPLIT_SOURCES, split_selection
 
-# the tiny model of tests/lagllama/test_pretrain.py: cheap to build and to step
-TINY = dict(
-    context_length=16,
-    prediction_length=8,
-    n_layer=1,
-    n_head=2,
-    n_embd_per_head=8,
-    scaling_window=16,
-    batch_size=8,
-    steps_per_epoch=2,
-    num_synthetic=4,
-    max_validation_series=1000,  # every validation series, so that each one is checked
-    progress_bar=False,
-)
+from .test_pretrain import TINY as PRETRAIN_TINY
+
+# the tiny model of tests/lagllama/test_pretrain.py (cheap to build and to step), its data options replaced
+TINY = {
+    **{k: v for k, v in PRETRAIN_TINY.items() if k not in ("corpus_dir", "corpus_files", "weights")},
+    "num_synthetic": 4,
+    "max_validation_series": 1000,  # every validation series, so that each one is checked
+    "progress_bar": False,
+}
 
 
 def _series(counts):
