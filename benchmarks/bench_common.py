@@ -150,6 +150,15 @@ _SEPARATORS = {
 }
 
 
+def geometric_mean(values: Sequence[float]) -> Optional[float]:
+    """The geometric mean of positive ``values`` (how every benchmark averages ratios to a
+    baseline over datasets); None when there are none."""
+    import numpy as np  # here: bench_common's other helpers run before numpy is wanted
+
+    values = list(values)
+    return float(np.exp(np.mean(np.log(values)))) if values else None
+
+
 def markdown_table(header: Sequence, rows: Sequence[Sequence], align: Optional[Sequence] = None) -> List[str]:
     """The lines of a markdown table, every column padded to its widest cell.
 

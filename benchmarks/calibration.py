@@ -34,7 +34,7 @@ from pathlib import Path
 
 import bench_common  # benchmarks/bench_common.py; puts the repository root on sys.path
 import numpy as np
-from bench_common import Timer, markdown_table
+from bench_common import Timer, geometric_mean, markdown_table
 
 warnings.filterwarnings("ignore")
 
@@ -203,10 +203,6 @@ def coverage_verdict(model: str, values: dict, enough: bool) -> str:
     if not enough:
         return "n/a (too few windows)"
     return "meets" if BAND[0] <= values["coverage_80"] <= BAND[1] else "misses"
-
-
-def geometric_mean(values) -> float:
-    return float(np.exp(np.mean(np.log(values))))
 
 
 def main(argv=None) -> int:

@@ -289,12 +289,8 @@ class Trained:
 
 def finetuned(args, t: Table, covariates: bool) -> Trained:
     def fit(train, validation, holder):
-        import inspect
-
         from lagllama_gluonts.finetune import finetune
 
-        # its own split of the last horizons, as many as Informer validates on (where it takes a number)
-        windows = {"validation_windows": args.validation_windows}
         result = finetune(
             train,
             t.horizon,
@@ -304,7 +300,8 @@ def finetuned(args, t: Table, covariates: bool) -> Trained:
             progress=False,
             num_parallel_samples=args.num_samples,
             device="cpu",
-            **(windows if "validation_windows" in inspect.signature(finetune).parameters else {}),
+            # its own split of the last horizons, as many as Informer validates on
+            validation_windows=args.validation_windows,
             **({"num_feat_dynamic_real": len(t.covariates)} if covariates else {}),
         )
         holder.record = result.record

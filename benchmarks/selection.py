@@ -28,7 +28,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import bench_common  # benchmarks/bench_common.py; puts the repository root on sys.path
 import numpy as np
 import torch
-from bench_common import Timer, backtest, markdown_table
+from bench_common import Timer, backtest, geometric_mean, markdown_table
 
 warnings.filterwarnings("ignore")
 
@@ -117,10 +117,6 @@ def evaluate(checkpoints: Dict[str, Path], groups: Dict[str, List[Dict]], num_sa
         results[group] = {"series": len(entries), "horizon": h, "freq": freq, "models": scores}
         print(" | ".join([group, str(len(entries))] + [f"{n} {s['CRPS']:.4f}" for n, s in scores.items()]), flush=True)
     return results
-
-
-def geometric_mean(values: Sequence[float]) -> Optional[float]:
-    return float(np.exp(np.mean(np.log(values)))) if len(values) else None
 
 
 def relative_scores(results: Dict, models: Sequence[str]) -> Dict[str, Dict[str, Dict]]:

@@ -38,7 +38,7 @@ from pathlib import Path
 import bench_common  # benchmarks/bench_common.py; puts the repository root on sys.path
 import numpy as np
 import torch
-from bench_common import Timer, backtest, markdown_table
+from bench_common import Timer, backtest, geometric_mean, markdown_table
 
 warnings.filterwarnings("ignore")
 
@@ -218,7 +218,7 @@ def geometric_mean_table(summary):
     rows = []
     for model in models:
         ratios = [s[model]["CRPS"] / s["SeasonalNaive"]["CRPS"] for s in summary.values() if model in s]
-        rows.append([model, f"{float(np.exp(np.mean(np.log(ratios)))):.3f}", len(ratios)])
+        rows.append([model, f"{geometric_mean(ratios):.3f}", len(ratios)])
     return markdown_table(["model", "geometric mean of CRPS / SeasonalNaive CRPS", "held-out sets"], rows)
 
 
@@ -462,10 +462,7 @@ def finetune_study(args, names):
             progress(rows[-1])
     ratio = markdown_table(
         ["setting", "geometric mean of CRPS / zero-shot CRPS over the datasets", "datasets where it beats zero-shot"],
-        [
-            [label, f"{float(np.exp(np.mean(np.log(r)))):.3f}", f"{sum(x < 1 for x in r)} of {len(r)}"]
-            for label, r in wins.items()
-        ],
+        [[label, f"{geometric_mean(r):.3f}", f"{sum(x < 1 for x in r)} of {len(r)}"] for label, r in wins.items()],
     )
     return markdown_table(header, rows) + [""] + ratio
 
