@@ -8,20 +8,25 @@ observed target of the history the forecast saw (1 when that is 0). 0.05 reads "
 moved the median by 5% of the series' typical level". Over many forecasts (a table's series, a
 backtest's windows) the mean and the largest are reported.
 
+**A joint forecast** (a D x T target, its median h x D: Informer ``--features M``): the measure of
+each variable, its median's change over its own scale (:func:`variable_changes`), and the
+forecast's measure their mean; the summaries add each variable's mean and largest
+(:func:`variable_summary`).
+
 **Without covariates** means, per route:
 
 * *in-context regression* (:mod:`~lagllama_gluonts.common.incontext`, a checkpoint without
   covariate weights): the wrapped predictor on the same entry, less its covariate fields; the
   regression records the change itself (``InContextCovariates(compare=True)``);
 * *a model with weights for its covariates* (a Lag-Llama fine-tuned with covariates, Informer
-  MS or with known covariates): :func:`covariates_zeroed`, the same trained model with its
-  covariate pathway off. A network with a submodule named ``covariates`` (Lag-Llama's
-  ``CovariateEncoder``: a projection, initialised at zero, added to every token) gets that
-  module's parameters zeroed for the forecast and restored after it: what the model computes
-  with the projection at its initial value. Any other network (Informer: the covariates are
-  input channels of its token embedding, standardised by each window's context) is fed
-  covariates of zeros, which the per-window standardisation turns into exact zeros: the same
-  as zeroing their input weights.
+  MS, M with past covariates, or with known covariates): :func:`covariates_zeroed`, the same
+  trained model with its covariate pathway off. A network with a submodule named
+  ``covariates`` (Lag-Llama's ``CovariateEncoder``: a projection, initialised at zero, added to
+  every token) gets that module's parameters zeroed for the forecast and restored after it:
+  what the model computes with the projection at its initial value. Any other network
+  (Informer: the covariates are input channels of its token embedding, standardised by each
+  window's context) is fed covariates of zeros, which the per-window standardisation turns into
+  exact zeros: the same as zeroing their input weights.
 
 :class:`EffectRecorder` forecasts both on the same entries, yields one and records the change;
 both draw the same random numbers (common random numbers), so the change is the covariates'
@@ -33,7 +38,7 @@ from __future__ import annotations
 
 import sys
 from contextlib import contextmanager
-from typing import Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 from gluonts.model.forecast import Forecast
@@ -54,12 +59,24 @@ def series_scale(target) -> float:
     return scale if scale > 0 else 1.0
 
 
-def relative_change(with_covariates: Forecast, without: Forecast, target) -> float:
-    """Mean absolute change of the median over the horizon relative to :func:`series_scale`."""
-    delta = np.asarray(with_covariates.quantile(0.5), dtype=np.float64) - np.asarray(
-        without.quantile(0.5), dtype=np.float64
+def variable_changes(with_covariates: Forecast, without: Forecast, target) -> np.ndarray:
+    """The mean absolute change of the median over the horizon relative to :func:`series_scale`,
+    per variable: one value for a univariate forecast, D for a joint one (its median h x D, its
+    ``target`` D x T: each variable over its own row's scale)."""
+    delta = np.abs(
+        np.asarray(with_covariates.quantile(0.5), dtype=np.float64)
+        - np.asarray(without.quantile(0.5), dtype=np.float64)
     )
-    return float(np.mean(np.abs(delta)) / series_scale(target))
+    if delta.ndim == 1:
+        return np.array([np.mean(delta) / series_scale(target)])
+    rows = np.asarray(target, dtype=np.float64).reshape(delta.shape[1], -1)
+    return delta.mean(axis=0) / np.array([series_scale(row) for row in rows])
+
+
+def relative_change(with_covariates: Forecast, without: Forecast, target) -> float:
+    """Mean absolute change of the median over the horizon relative to :func:`series_scale`
+    (a joint forecast: the mean of its :func:`variable_changes`)."""
+    return float(np.mean(variable_changes(with_covariates, without, target)))
 
 
 # --------------------------------------------------------------------------- without covariates
@@ -195,9 +212,16 @@ class EffectRecorder(Predictor):
                 lambda: list(self.shown.predict(chunk, **kwargs)), lambda: list(self.other.predict(chunk, **kwargs))
             )
             for entry, forecast, other in zip(chunk, forecasts, others):
-                change = relative_change(forecast, other, entry["target"])
-                self.records.append({"item_id": entry.get("item_id"), "used": True, "change": change})
+                self.records.append(_record(entry, variable_changes(forecast, other, entry["target"])))
             yield from forecasts
+
+
+def _record(entry: dict, changes: np.ndarray) -> dict:
+    """One forecast's record: its change (the mean of its variables'), and a joint one's per variable."""
+    record = {"item_id": entry.get("item_id"), "used": True, "change": float(np.mean(changes))}
+    if np.ndim(entry["target"]) == 2:
+        record["variables"] = [float(c) for c in changes]
+    return record
 
 
 def with_and_without(predictor) -> EffectRecorder:
@@ -221,11 +245,14 @@ def summary(
     method: str,
     scores: Optional[Dict[str, Optional[float]]] = None,
     labels: Optional[Dict[str, str]] = None,
+    names: Optional[Sequence[str]] = None,
 ) -> dict:
     """The record a command writes (``metrics.json``, ``covariate_effect.json``): how the
     forecast without covariates was made, the forecasts and how many used the covariates, the
     mean and largest relative change of the median, and in a backtest ``scores``
-    (``{"with": ..., "without": ...}``, mean_wQuantileLoss) of the models named in ``labels``."""
+    (``{"with": ..., "without": ...}``, mean_wQuantileLoss) of the models named in ``labels``.
+    A joint forecast's variables ``names``: each one's too, under ``variables``
+    (:func:`variable_summary`)."""
     changes = [r["change"] for r in records]
     out = {
         "without_covariates": method,
@@ -241,19 +268,42 @@ def summary(
             out["helped"] = bool(with_ < without)
     if labels is not None:
         out["models"] = dict(labels)
+    if names is not None:
+        out["variables"] = variable_summary(records, names)
     return out
 
 
+def variable_summary(records: List[dict], names: Sequence[str]) -> Dict[str, dict]:
+    """Per variable of joint forecasts (their records' ``variables``, in the order of ``names``):
+    the mean and largest relative change of that variable's median over its own scale."""
+    changes = np.array([r["variables"] for r in records], dtype=np.float64).reshape(len(records), len(names))
+    return {
+        str(name): {
+            "mean_relative_change": float(changes[:, d].mean()) if len(records) else 0.0,
+            "max_relative_change": float(changes[:, d].max()) if len(records) else 0.0,
+        }
+        for d, name in enumerate(names)
+    }
+
+
 def effect_text(record: dict) -> str:
-    """One line (two in a backtest) saying how much the covariates moved the forecast."""
+    """One line saying how much the covariates moved the forecast; one more with a joint
+    forecast's variables (:func:`variables_text`), one more with a backtest's scores (:func:`score_text`)."""
     used = "" if record["used"] == record["forecasts"] else f"used in {record['used']} of "
     line = (
         f"covariates: {used}{record['forecasts']} forecast(s); against {record['without_covariates']}, they moved "
         f"the median by {100 * record['mean_relative_change']:.2f}% of the series' scale on average "
         f"(at most {100 * record['max_relative_change']:.2f}%)"
     )
-    scores = score_text(record)
-    return line + ("\n" + scores if scores else "")
+    lines = [line, variables_text(record), score_text(record)]
+    return "\n".join(text for text in lines if text)
+
+
+def variables_text(record: dict) -> str:
+    """A joint forecast's line: each variable's mean change over its own scale ("" if none)."""
+    variables = record.get("variables") or {}
+    each = ", ".join(f"{name} {100 * v['mean_relative_change']:.2f}%" for name, v in variables.items())
+    return f"covariates: per variable (each of its own scale): {each}" if each else ""
 
 
 def score_text(record: dict) -> str:
@@ -268,13 +318,21 @@ def score_text(record: dict) -> str:
     )
 
 
-def backtest_summary(records: List[dict], method: str, metrics: dict, with_label: str, without_label: str) -> dict:
-    """:func:`summary` of a rolling backtest whose ``metrics`` hold both models' rows."""
+def backtest_summary(
+    records: List[dict],
+    method: str,
+    metrics: dict,
+    with_label: str,
+    without_label: str,
+    names: Optional[Sequence[str]] = None,
+) -> dict:
+    """:func:`summary` of a rolling backtest whose ``metrics`` hold both models' rows (a joint
+    backtest's variables ``names``: each one's change too)."""
     scores = {
         "with": _score(metrics.get(with_label)),
         "without": _score(metrics.get(without_label)),
     }
-    return summary(records, method, scores, {"with": with_label, "without": without_label})
+    return summary(records, method, scores, {"with": with_label, "without": without_label}, names)
 
 
 def _score(metrics: Optional[dict]) -> Optional[float]:

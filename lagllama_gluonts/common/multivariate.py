@@ -6,6 +6,13 @@ what a joint model needs: the columns stacked on one grid, the forecast written 
 table layout (``variable``, then ``timestamp``, ``mean``, ``median``, ``q0.1`` ...; each
 variable's horizon in turn, in its own units), and GluonTS's ``MultivariateEvaluator`` for the
 backtests (metrics per variable aggregated, and of their sum).
+
+With past-only covariates (``--covariates``) a joint forecast and backtest report the covariate
+effect as the univariate commands do (:mod:`~lagllama_gluonts.common.covariate_effect`: the same
+model with its covariate inputs zeroed, on the same random draws): per variable, its median's
+change over its own scale, and their mean; a forecast writes ``covariate_effect.json``, a
+backtest scores a "... covariates zeroed" row beside the model and keeps the record in
+``metrics.json`` under ``covariate_effect``.
 """
 
 from __future__ import annotations
@@ -16,11 +23,12 @@ from typing import List, Sequence
 import numpy as np
 import pandas as pd
 
-from . import evaluation, leakage
+from . import covariate_effect, evaluation, leakage
 from .adapter import ModelAdapter
 from .cli import CLIError, default_out, forecast_output, read_table_args, say_wrote
 from .constants import QUANTILES
 from .frequency import future_timestamps
+from .reporting import write_covariate_effect
 
 
 def stacked_entry(table, past: Sequence[str] = ()) -> dict:
@@ -79,12 +87,23 @@ def forecast(adapter: ModelAdapter, args: argparse.Namespace) -> int:
     table, entry, names, kwargs = read_joint(adapter, args)
     adapter.setup(args)
     predictor = adapter.forecaster(args, [entry], table.freq, horizon, **kwargs)
-    forecast_ = next(iter(predictor.predict([entry], num_samples=args.num_samples)))
+    # with covariates, also forecast with them zeroed, to say how much they changed
+    recorder = covariate_effect.with_and_without(predictor) if has_covariates([entry]) else None
+    forecast_ = next(iter((recorder or predictor).predict([entry], num_samples=args.num_samples)))
     title = f"{adapter.name} forecast of {', '.join(names)} ({horizon} x {table.freq})"
     quantiles = getattr(args, "quantiles", None) or QUANTILES
     write_forecast(path, table, names, forecast_, title, quantiles)
+    if recorder is not None:
+        record = covariate_effect.summary(recorder.records, recorder.method, names=names)
+        print(covariate_effect.effect_text(record), flush=True)
+        say_wrote(write_covariate_effect(out, record))
     adapter.save(args, predictor, [entry], out)
     return 0
+
+
+def has_covariates(entries: Sequence[dict]) -> bool:
+    """Whether the entries carry covariate fields (a joint table's ``--covariates``)."""
+    return any(e.get(name) is not None for e in entries for name in covariate_effect.COVARIATE_FIELDS)
 
 
 def write_forecast(path, table, names: Sequence[str], forecast_, title: str, quantiles=QUANTILES):
@@ -174,15 +193,15 @@ def _cut(entry: dict, end: int) -> dict:
 
 
 def _score(adapter, args, predictor, model, test: List[dict], names, record: dict, name: str) -> int:
-    """Score ``predictor`` on each test entry's last horizon (``MultivariateEvaluator``) and
-    write ``metrics.json`` and ``forecasts.png`` (variable 0)."""
-    from gluonts.evaluation import MultivariateEvaluator, make_evaluation_predictions
-
-    forecast_it, ts_it = make_evaluation_predictions(test, predictor, num_samples=args.num_samples)
-    forecasts, tss = list(forecast_it), list(ts_it)
-    evaluator = MultivariateEvaluator(quantiles=QUANTILES, target_agg_funcs={"sum": np.sum}, num_workers=0)
-    metrics, _ = evaluator(iter(tss), iter(forecasts), num_series=len(tss))
-    print(evaluation.backtest_metrics_table(metrics))
+    """Score ``predictor`` on each test entry's last horizon (``MultivariateEvaluator``; with
+    covariates beside it with them zeroed, :func:`_scored`) and write ``metrics.json`` and
+    ``forecasts.png`` (variable 0)."""
+    forecasts, tss, metrics, effect = _scored(adapter.name, predictor, test, names, args.num_samples)
+    if effect:
+        print(evaluation.compare_metrics_table(metrics))
+        print(covariate_effect.effect_text(effect["covariate_effect"]), flush=True)
+    else:
+        print(evaluation.backtest_metrics_table(metrics[adapter.name]))
     record = {
         **record,
         "model": adapter.name,
@@ -194,9 +213,45 @@ def _score(adapter, args, predictor, model, test: List[dict], names, record: dic
         "train_seconds": adapter.train_seconds(model),
         **adapter.record(args),
         "pretraining": leakage.announce(adapter.pretraining_record(args), record.get("csv") or record["dataset"]),
-        "metrics": {adapter.name: metrics},
+        "metrics": metrics,
+        **effect,
     }
     out = default_out(args, adapter.key, name)
     say_wrote(*evaluation.write_report(out, record, forecasts, tss, f"{adapter.name} (M) — {name}, variable 0"))
     adapter.save(args, predictor, test, out, trained=False)
     return 0
+
+
+def _scored(label: str, predictor, test: List[dict], names, num_samples: int):
+    """``(forecasts, tss, metrics, effect)``: ``predictor``'s forecasts of the test entries' last
+    horizon, their truths and ``{label: metrics}``; with covariates also ``"LABEL covariates
+    zeroed"``'s metrics (the same model, its covariate inputs zeroed, on the same random draws)
+    and ``effect``, ``{"covariate_effect": ...}`` (else empty)."""
+    if not has_covariates(test):
+        forecasts, tss = _forecasts(test, predictor, num_samples)
+        return forecasts, tss, {label: _metrics(forecasts, tss)}, {}
+    zeroed = covariate_effect.zeroed_and_recorded(predictor)
+    (forecasts, tss), (without, _) = covariate_effect.same_draws(
+        lambda: _forecasts(test, predictor, num_samples), lambda: _forecasts(test, zeroed, num_samples)
+    )
+    without_label = f"{label} covariates zeroed"
+    metrics = {label: _metrics(forecasts, tss), without_label: _metrics(without, tss)}
+    effect = covariate_effect.backtest_summary(zeroed.records, zeroed.method, metrics, label, without_label, names)
+    return forecasts, tss, metrics, {"covariate_effect": effect}
+
+
+def _forecasts(test: List[dict], predictor, num_samples: int):
+    """``predictor``'s forecasts of each test entry's last horizon and the entries' truths."""
+    from gluonts.evaluation import make_evaluation_predictions
+
+    forecast_it, ts_it = make_evaluation_predictions(test, predictor, num_samples=num_samples)
+    return list(forecast_it), list(ts_it)
+
+
+def _metrics(forecasts, tss) -> dict:
+    """GluonTS's ``MultivariateEvaluator``'s aggregate metrics (per variable, and of their sum)."""
+    from gluonts.evaluation import MultivariateEvaluator
+
+    evaluator = MultivariateEvaluator(quantiles=QUANTILES, target_agg_funcs={"sum": np.sum}, num_workers=0)
+    metrics, _ = evaluator(iter(tss), iter(forecasts), num_series=len(tss))
+    return metrics
