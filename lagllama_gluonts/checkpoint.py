@@ -80,6 +80,8 @@ class Checkpoint:
         model forecasts as the checkpoint does until it is trained.
         """
         fresh = (COVARIATE_PREFIX,) if not self.covariates else ()
+        if not self.model_kwargs.get("covariate_regression"):  # the pathway pretraining adds (zero output)
+            fresh += (PATHWAY_PREFIX,)
         load_model_weights(model, self.state_dict, source=str(self.path), fresh=fresh)
 
     def to_dict(self) -> Dict[str, Any]:
@@ -302,8 +304,10 @@ def model_state_dict(ckpt: Union[Dict[str, Any], Checkpoint]) -> Dict[str, torch
     return {k[len("model.") :]: v for k, v in state.items() if k.startswith("model.")}
 
 
-# the parameters of LagLlamaModel's covariate path (``LagLlamaModel.covariates``)
+# the parameters of LagLlamaModel's covariate path (``LagLlamaModel.covariates``) and of its
+# pretrained covariate pathway (``LagLlamaModel.covariate_regression``)
 COVARIATE_PREFIX = "covariates."
+PATHWAY_PREFIX = "covariate_regression."
 COVARIATE_KWARGS = (
     "num_feat_dynamic_real",
     "num_past_feat_dynamic_real",
@@ -323,6 +327,11 @@ def covariate_config(model_kwargs: Dict[str, Any]) -> Dict[str, Any]:
     return {name: model_kwargs[name] for name in COVARIATE_KWARGS if model_kwargs.get(name) is not None}
 
 
+def describe_covariates(config: Dict[str, Any]) -> str:
+    """``config``'s covariate settings that are set, as ``name=value, ...``."""
+    return ", ".join(f"{k}={v}" for k, v in config.items() if v not in (None, 0))
+
+
 def load_model_weights(
     model: torch.nn.Module, state: Dict[str, torch.Tensor], source: str = "checkpoint", fresh: tuple = ()
 ) -> None:
@@ -333,9 +342,10 @@ def load_model_weights(
     them, then): they keep the model's values.
     """
     expected = model.state_dict()
-    new = {k for k in expected if k.startswith(fresh)} if fresh else set()
-    if new and not new & set(state):
-        state = {**state, **{k: expected[k] for k in new}}
+    for prefix in fresh:  # each path whole from the file, or whole at the model's initial values
+        new = {k for k in expected if k.startswith(prefix)}
+        if new and not new & set(state):
+            state = {**state, **{k: expected[k] for k in new}}
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
     shapes = [
@@ -356,12 +366,16 @@ def load_model_weights(
     model.load_state_dict(state, strict=True)
 
 
-def save_checkpoint(path: PathLike, model, model_kwargs: Dict[str, Any], extra: Optional[dict] = None) -> Path:
+def save_checkpoint(
+    path: PathLike, model, model_kwargs: Dict[str, Any], leave_out: tuple = (), extra: Optional[dict] = None
+) -> Path:
     """Write a checkpoint in the released layout, holding only tensors and plain data. The file
     is replaced only once the new one is complete: a write killed or failed part-way (a full
-    disk) leaves the previous checkpoint, or none, never a truncated one."""
+    disk) leaves the previous checkpoint, or none, never a truncated one. Weights whose names
+    start with one of ``leave_out`` are not written."""
+    state = {k: v for k, v in model.state_dict().items() if not (leave_out and k.startswith(leave_out))}
     ckpt = Checkpoint(
-        path=Path(path), model_kwargs=dict(model_kwargs), state_dict=model.state_dict(), extra=dict(extra or {})
+        path=Path(path), model_kwargs=dict(model_kwargs), state_dict=state, extra=dict(extra or {})
     ).to_dict()
     path = Path(path)
     with atomic_path(path) as temp:

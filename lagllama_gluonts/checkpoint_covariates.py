@@ -17,10 +17,11 @@ def checked_covariates(ckpt, known: Sequence[str], past: Sequence[str], trains: 
     (``trains``). A zero-shot command with covariates on one trained without gets no covariate
     arguments (its projection starts at zero, so they would change nothing): the shared commands
     use them by in-context regression instead (:func:`zero_shot_in_context`,
-    :mod:`~lagllama_gluonts.common.incontext`)."""
+    :mod:`~lagllama_gluonts.common.incontext`), unless its pretrained pathway takes them
+    (:func:`pathway_zero_shot`)."""
     stored, name, flags = ckpt.covariates, ckpt.path.name, _covariate_flags(known, past)
     if not stored:
-        return covariate_counts(known, past) if trains else {}
+        return covariate_counts(known, past) if trains or pathway_zero_shot(ckpt, known, past) else {}
     if stored.get("num_feat_static_real") or stored.get("num_feat_static_cat"):
         raise CLIError(
             f"{name} was trained with static features (feat_static_real / feat_static_cat), which a "
@@ -43,8 +44,18 @@ def checked_covariates(ckpt, known: Sequence[str], past: Sequence[str], trains: 
 
 def zero_shot_in_context(ckpt, known: Sequence[str], past: Sequence[str], trains: bool) -> bool:
     """Whether a command uses its covariates by in-context regression: it gives some, does not
-    train, and ``ckpt`` has no covariate weights (None: no checkpoint, a model trained here)."""
-    return ckpt is not None and not trains and not ckpt.covariates and bool(known or past)
+    train, and ``ckpt`` has no covariate weights (None: no checkpoint, a model trained here)
+    nor a pretrained covariate pathway that takes them (:func:`pathway_zero_shot`)."""
+    if ckpt is None or trains or ckpt.covariates or not (known or past):
+        return False
+    return not pathway_zero_shot(ckpt, known, past)
+
+
+def pathway_zero_shot(ckpt, known: Sequence[str], past: Sequence[str]) -> bool:
+    """Whether ``ckpt``'s pretrained covariate pathway (``covariate_regression.py``) takes the
+    command's covariates zero-shot: it has one, and they are known-future ones only (the pathway
+    reads no past-only covariates; with some, all of them go in by in-context regression)."""
+    return bool(ckpt is not None and ckpt.model_kwargs.get("covariate_regression") and known and not past)
 
 
 def _covariate_flags(known, past) -> str:

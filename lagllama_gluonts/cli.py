@@ -44,9 +44,9 @@ covariates (with --csv): --covariates COL ... are past-only (GluonTS's past_feat
 only their history is read. --known-covariates COL ... are known over the horizon
 (feat_dynamic_real): forecasting needs --prediction-length rows after each series' last target
 value, the covariates filled in and the target left empty. Fine-tuning learns their weights and
---save records them; a checkpoint trained with covariates needs as many of each kind. One trained
-without them (the bundled one) uses them zero-shot by in-context regression (past-only ones lagged
-by the horizon) and prints how much they moved the forecast; a backtest scores it with and without."""
+--save records them; one trained with covariates needs as many of each kind. One pretrained with a covariate
+pathway (pretrain --covariate-slots) takes known-future ones zero-shot; one without uses them by in-context
+regression (past-only lagged by the horizon). Both print how far they moved the forecast; backtests score both."""
 
 
 def rope_scaling_arg(text: str) -> Optional[dict]:

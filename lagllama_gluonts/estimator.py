@@ -44,7 +44,7 @@ from .arguments import (  # noqa: F401 (resolve_lags: public here since the star
     resolve_lags,
 )
 from .augmentations import Augmentations
-from .checkpoint import COVARIATE_KWARGS, Checkpoint, CheckpointError, read_checkpoint
+from .checkpoint import COVARIATE_KWARGS, Checkpoint, CheckpointError, describe_covariates, read_checkpoint
 from .common.estimator import ForecastEstimator, trainer_defaults
 from .common.predictor import CheckedPredictor
 from .common.validation import DataError, ValidateSeries, check_positive
@@ -210,6 +210,8 @@ class LagLlamaEstimator(ForecastEstimator):
     embedding_dimension, covariate_scaling
         Embedding size per static categorical feature (default ``min(50, (cardinality+1)//2)``);
         "std" (default: each dynamic covariate standardised by its own context window) or "none".
+    covariate_regression
+        The pretrained covariate pathway (``covariate_regression.py``); ``from_checkpoint`` reads it.
     target_dim
         None: univariate targets ``(time,)``. An integer ``D``: multivariate targets
         ``(D, time)``, forecast channel by channel with the univariate model (each variable
@@ -292,6 +294,7 @@ class LagLlamaEstimator(ForecastEstimator):
         cardinality: Optional[List[int]] = None,
         embedding_dimension: Optional[List[int]] = None,
         covariate_scaling: str = "std",
+        covariate_regression: bool = False,
         target_dim: Optional[int] = None,
         augmentations: Any = None,  # an Augmentations or a mapping of its fields: checked, not coerced
         lags: Optional[List[int]] = None,
@@ -354,6 +357,7 @@ class LagLlamaEstimator(ForecastEstimator):
         self.cardinality = list(cardinality) if cardinality else None
         self.embedding_dimension = embedding_dimension
         self.covariate_scaling = covariate_scaling
+        self.covariate_regression = bool(covariate_regression)
         self.target_dim = target_dim
         self.train_sampler = train_sampler or ExpectedNumInstanceSampler(
             num_instances=1.0, min_future=prediction_length, min_instances=1
@@ -414,6 +418,7 @@ class LagLlamaEstimator(ForecastEstimator):
             time_feat=model_kwargs.get("time_feat", True),
             lags_seq=list(model_kwargs["lags_seq"]),
             distr_output=model_kwargs["distr_output"],
+            covariate_regression=bool(model_kwargs.get("covariate_regression", False)),
         )
         kwargs.setdefault("scaling_window", model_kwargs.get("scaling_window"))
         kwargs.setdefault("unobserved_as_loc", model_kwargs.get("unobserved_as_loc", False))
@@ -429,8 +434,8 @@ class LagLlamaEstimator(ForecastEstimator):
             differ = {k: v for k, v in asked.items() if v != stored.get(k, 0 if k.startswith("num_") else None)}
             if differ:
                 raise CheckpointError(
-                    f"{ckpt.path} was trained with covariates ({_describe(stored)}); the estimator asks for "
-                    f"{_describe(differ)}: a covariate model needs the covariates it was trained with"
+                    f"{ckpt.path} was trained with covariates ({describe_covariates(stored)}); the estimator asks for "
+                    f"{describe_covariates(differ)}: a covariate model needs the covariates it was trained with"
                 )
             kwargs.update(stored)
         kwargs.setdefault("covariate_lr", finetune_covariate_lr(kwargs))
@@ -523,6 +528,7 @@ class LagLlamaEstimator(ForecastEstimator):
             "dropout": self.dropout,
             # only when there are covariates: a model without them records what it always did
             **self.covariate_config,
+            **({"covariate_regression": True} if self.covariate_regression else {}),
         }
 
     def create_lightning_module(self, use_kv_cache: Optional[bool] = None) -> LagLlamaLightningModule:
@@ -577,8 +583,9 @@ class LagLlamaEstimator(ForecastEstimator):
         trained, asked = ckpt.covariates, self.covariate_config
         if trained and trained != {k: v for k, v in asked.items() if k in trained}:
             raise CheckpointError(
-                f"{self.ckpt_path} was trained with covariates ({_describe(trained)}); the estimator has "
-                f"{_describe(asked) if asked else 'none'}: give it the covariates the checkpoint was trained with"
+                f"{self.ckpt_path} was trained with covariates ({describe_covariates(trained)}); the estimator "
+                f"has {describe_covariates(asked) if asked else 'none'}: give it the covariates the checkpoint was "
+                "trained with"
             )
         if stored.get("scaling") != self.scaling:
             logger.warning(
@@ -690,7 +697,3 @@ class LagLlamaEstimator(ForecastEstimator):
         lags = frequency_lags(freq)
         logger.info("Lag-Llama lags for frequency %s: %d lags up to %d", freq, len(lags), max(lags) + 1)
         return lags
-
-
-def _describe(config: Dict[str, Any]) -> str:
-    return ", ".join(f"{k}={v}" for k, v in config.items() if v not in (None, 0))

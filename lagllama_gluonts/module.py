@@ -21,6 +21,7 @@ from torch import nn
 
 from .common.scaling import make_scaler
 from .covariate_encoder import COVARIATE_INPUTS, CovariateEncoder
+from .covariate_regression import CovariateRegression, pathway_features
 from .decoding import DecodingInputs, DecodingPolicy, decode
 from .layers import Block, KVCache, LagLlamaConfig, RMSNorm, lag_features
 from .model_checks import check_architecture, check_covariates, validate_rope_scaling
@@ -99,6 +100,10 @@ class LagLlamaModel(nn.Module):
     covariate_scaling
         "std" (each dynamic covariate standardised by its own context window, its window's
         mean and spread fed alongside) or "none" (fed as given, e.g. calendar features).
+    covariate_regression
+        The pretrained covariate pathway (:mod:`~lagllama_gluonts.covariate_regression`): known
+        covariates of any number enter as what an in-context regression on them says, through a
+        small network pretraining learns. False (the default, every released checkpoint): none.
     """
 
     def __init__(
@@ -126,6 +131,7 @@ class LagLlamaModel(nn.Module):
         cardinality: Optional[List[int]] = None,
         embedding_dimension: Optional[List[int]] = None,
         covariate_scaling: str = "std",
+        covariate_regression: bool = False,
     ) -> None:
         super().__init__()
         check_architecture(
@@ -201,6 +207,9 @@ class LagLlamaModel(nn.Module):
                 embedding_dimension,
                 covariate_scaling,
             )
+        # the pretrained covariate pathway (covariate_regression.py): None unless asked for, so
+        # that a checkpoint without it has no parameter more
+        self.covariate_regression = CovariateRegression(self.config.n_embd) if covariate_regression else None
 
     @property
     def past_length(self) -> int:
@@ -296,21 +305,47 @@ class LagLlamaModel(nn.Module):
         return torch.cat(parts, dim=-1)
 
     def covariate_features(
-        self, past_observed_values: torch.Tensor, num_tokens: int, covariates: dict
+        self,
+        past_observed_values: torch.Tensor,
+        num_tokens: int,
+        covariates: dict,
+        scaled_past: Optional[torch.Tensor] = None,
     ) -> Optional[torch.Tensor]:
-        """The covariate features of the first ``num_tokens`` tokens (see :class:`CovariateEncoder`),
-        or None for a model without covariates (whatever ``covariates`` holds)."""
-        if self.covariates is None:
-            return None
+        """The covariate features of the first ``num_tokens`` tokens: the encoder's (see
+        :class:`CovariateEncoder`) then the pretrained pathway's (see
+        :mod:`~lagllama_gluonts.covariate_regression`; it needs ``scaled_past``, the window's past
+        in scaled units), or None when the model has neither or no covariates reach them."""
         unknown = sorted(set(covariates) - set(COVARIATE_INPUTS))
-        if unknown:
+        if unknown and (self.covariates is not None or self.covariate_regression is not None):
             raise TypeError(f"unknown covariate inputs {unknown}; the model takes {list(COVARIATE_INPUTS)}")
-        for name in self.covariate_inputs:
-            if covariates.get(name) is None:
-                raise ValueError(
-                    f"this model was built with {name} covariates ({self._covariate_config()}): {name} is required"
-                )
-        return self.covariates.features(past_observed_values, self.max_lag, num_tokens, **covariates)
+        parts = []
+        if self.covariates is not None:
+            for name in self.covariate_inputs:
+                if covariates.get(name) is None:
+                    raise ValueError(
+                        f"this model was built with {name} covariates ({self._covariate_config()}): {name} is required"
+                    )
+            parts.append(self.covariates.features(past_observed_values, self.max_lag, num_tokens, **covariates))
+        pathway = pathway_features(
+            self.covariate_regression is not None,
+            scaled_past,
+            past_observed_values,
+            covariates.get("feat_dynamic_real"),
+            self.max_lag,
+            num_tokens,
+        )
+        if pathway is not None:
+            parts.append(pathway)
+        return torch.cat(parts, dim=-1) if parts else None
+
+    def covariate_embedding(self, features: torch.Tensor) -> torch.Tensor:
+        """What the covariate features add to each token's embedding: the encoder's projection
+        of its part, plus the pathway's network of the rest when there is one."""
+        width = self.covariates.size if self.covariates is not None else 0
+        added = self.covariates(features[..., :width]) if width else 0
+        if self.covariate_regression is not None and features.shape[-1] > width:
+            added = added + self.covariate_regression(features[..., width:])
+        return added
 
     # -- the transformer ----------------------------------------------------------------------
 
@@ -328,7 +363,7 @@ class LagLlamaModel(nn.Module):
         scaling_length = scaling_length or start + T
         x = self.transformer.wte(tokens)
         if covariate_features is not None:
-            x = x + self.covariates(covariate_features)
+            x = x + self.covariate_embedding(covariate_features)
         for i, block in enumerate(self.transformer.h):
             x = block(x, positions, scaling_length, cache, i)
         if cache is not None:
@@ -375,7 +410,8 @@ class LagLlamaModel(nn.Module):
                 time_feat = torch.cat((time_feat, future_time_feat[:, :-1]), dim=1)
         num_tokens = series.shape[1] - self.max_lag
         tokens = self.tokens(series, loc, scale, time_feat, num_tokens)
-        features = self.covariate_features(past_observed_values, num_tokens, covariates)
+        P = past_target.shape[1]
+        features = self.covariate_features(past_observed_values, num_tokens, covariates, series[:, :P])
         return self.transformer_forward(tokens, covariate_features=features), loc, scale
 
     def loss(
@@ -507,15 +543,18 @@ class LagLlamaModel(nn.Module):
         S = num_samples or self.num_parallel_samples
         H = self._horizon(prediction_length)
         loc, scale = self.scale(past_target, past_observed_values)
+        filled = self.fill_unobserved(past_target, past_observed_values, loc)
         inputs = DecodingInputs(
-            past_target=self.fill_unobserved(past_target, past_observed_values, loc),
+            past_target=filled,
             past_observed_values=past_observed_values,
             loc=loc,
             scale=scale,
             past_time_feat=past_time_feat[:, self.max_lag :] if past_time_feat is not None else None,
             future_time_feat=future_time_feat,
             # every token a run can meet: the context's and the horizon's but the last
-            covariate_features=self.covariate_features(past_observed_values, self.context_length + H - 1, covariates),
+            covariate_features=self.covariate_features(
+                past_observed_values, self.context_length + H - 1, covariates, (filled - loc) / scale
+            ),
             horizon=H,
             samples=S,
             nonnegative=nonnegative,

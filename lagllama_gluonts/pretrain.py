@@ -39,8 +39,10 @@ from .common.jsonio import write_json
 from .common.tables import read_corpus
 from .defaults import PRETRAIN_SELECTION_FRACTION, PRETRAINING, SMALL_ARCHITECTURE, SMALL_CONTEXT_LENGTH
 from .estimator import DEFAULT_LAG_FREQUENCIES, TRAINING_INPUT_NAMES, LagLlamaEstimator
+from .pretrain_covariates import exported, packages_installed, trainable, with_covariate_slots
 from .selection import SELECTION_SEED, SELECTION_SYNTHETIC, SPLIT_SOURCES, split_selection
 from .synthetic import gluonts_artificial, kernel_synth, persistent_processes, stylized_processes, ts_mixup
+from .synthetic_drivers import driven_series
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +64,11 @@ DEFAULT_WEIGHTS: Dict[str, float] = {
 # sources the default mixture leaves out; "packages_mixup": TSMixup of the package series
 # (synthetic.ts_mixup), as many as --synthetic; "stylized": what the bundle still loses on
 # (synthetic.stylized_processes)
-SOURCES = tuple(DEFAULT_WEIGHTS) + ("packages_mixup", "stylized")
+# "drivers": series of the allowed sources with the effects of known covariates added, which come
+# with them (synthetic_drivers.py); only for runs with covariate slots (--covariate-slots)
+SOURCES = tuple(DEFAULT_WEIGHTS) + ("packages_mixup", "stylized", "drivers")
+# the sources whose series the "drivers" source adds covariate effects to
+DRIVER_BASES = ("m4_hourly", "corpus", "packages", "kernel_synth", "stylized")
 
 
 def default_corpus_dir(mirror: Optional[Path] = None) -> Path:
@@ -155,7 +161,22 @@ def load_source(
         return gluonts_artificial(num_synthetic, seed=seed + 2)
     if name == "stylized":
         return stylized_processes(num_synthetic, seed=seed + 3)
+    if name == "drivers":
+        bases = driver_bases(num_synthetic, seed, corpus_dir, corpus_files, mirror)
+        return driven_series(bases, 3 * num_synthetic, seed + 4)
     raise ValueError(f"unknown pretraining source {name!r}; known: {', '.join(SOURCES)}")
+
+
+def driver_bases(num_synthetic: int, seed: int, corpus_dir=None, corpus_files=None, mirror=None) -> List[Dict]:
+    """The series the "drivers" source adds covariate effects to: those of :data:`DRIVER_BASES`
+    that a run may train on (the selection set left out, as for the sources themselves)."""
+    bases = []
+    for k, name in enumerate(DRIVER_BASES):
+        if name == "packages" and not packages_installed():
+            continue
+        entries = load_source(name, num_synthetic, seed + 100 + k, corpus_dir, corpus_files, mirror)
+        bases += split_selection(entries, PRETRAIN_SELECTION_FRACTION)[0] if name in SPLIT_SOURCES else entries
+    return bases
 
 
 def selection_sources(
@@ -284,6 +305,13 @@ class PretrainConfig:
     # continued pretraining: start from this exported checkpoint's weights (same architecture),
     # with a fresh optimizer, schedule and step counter (unlike ``resume``)
     init_from: Optional[Path] = None
+    # known-covariate slots: > 0 trains the pretrained covariate pathway (covariate_regression.py) on
+    # this many known covariates per series, zeros where a source has fewer (the "drivers" source
+    # has them); the exported checkpoint takes any number of them
+    covariate_slots: int = 0
+    # train the pathway alone, every other weight frozen (from --init-from's): forecasts without
+    # covariates stay exactly the parent checkpoint's
+    pathway_only: bool = False
     progress_bar: bool = True
     callbacks: Sequence[Any] = field(default_factory=tuple)  # extra Lightning callbacks for the run
 
@@ -309,6 +337,15 @@ class PretrainConfig:
             raise FileNotFoundError(f"--resume: no {self.run_path / 'last.ckpt'} to resume from")
         if self.init_from and not Path(self.init_from).is_file():
             raise FileNotFoundError(f"--init-from: checkpoint not found: {self.init_from}")
+        if self.covariate_slots < 0:
+            raise ValueError(f"--covariate-slots must be 0 or more, got {self.covariate_slots}")
+        if self.pathway_only and not (self.covariate_slots and (self.init_from or self.resume)):
+            raise ValueError(
+                "--pathway-only trains the covariate pathway of a pretrained checkpoint: it needs "
+                "--covariate-slots N and --init-from CHECKPOINT (or --resume)"
+            )
+        if "drivers" in (self.weights or {}) and not self.covariate_slots:
+            raise ValueError("the drivers source brings known covariates: it needs --covariate-slots N")
 
 
 def build_estimator(cfg: PretrainConfig) -> LagLlamaEstimator:
@@ -327,7 +364,10 @@ def build_estimator(cfg: PretrainConfig) -> LagLlamaEstimator:
         batch_size=cfg.batch_size,
         lr=cfg.lr,
         weight_decay=PRETRAINING.weight_decay,
-        aug_prob=0.5,
+        # augmentations change the target and not its covariates: none when they must agree
+        aug_prob=0.0 if cfg.covariate_slots else 0.5,
+        num_feat_dynamic_real=cfg.covariate_slots,
+        covariate_regression=cfg.covariate_slots > 0,
         use_cosine_annealing_lr=True,
         cosine_annealing_lr_args={"T_max": max(1, cfg.max_steps // cfg.steps_per_epoch), "eta_min": cfg.lr / 10},
     )
@@ -390,7 +430,11 @@ def prepare_data(cfg: PretrainConfig, estimator: LagLlamaEstimator):
             set_aside = len(selection)
         for entry in entries:
             entry["source"] = name
+        if cfg.covariate_slots:
+            entries = with_covariate_slots(entries, cfg.covariate_slots)
         train, held_out = holdout_last_window(entries, cfg.prediction_length, min_length, keep_short=True)
+        if cfg.covariate_slots:  # the training part's covariates end with its target
+            train = with_covariate_slots(train, cfg.covariate_slots)
         sources[name] = _transform_once(estimator, train)
         rng = np.random.default_rng(cfg.seed)
         keep = rng.permutation(len(held_out))[: cfg.max_validation_series]
@@ -452,6 +496,7 @@ def pretrain(cfg: PretrainConfig) -> Optional[Path]:
         write_json(lineage, start)  # creates RUN_DIR; written whole (atomic_path), as every file here
     elif cfg.resume and lineage.exists():
         start = json.loads(lineage.read_text())
+    trainable(module.model, cfg.covariate_slots, cfg.pathway_only)
     mixture, validation, counts, weights = prepare_data(cfg, estimator)
     splitter = estimator._create_instance_splitter(module, "training")
     train_loader = as_stacked_batches(
@@ -483,7 +528,8 @@ def pretrain(cfg: PretrainConfig) -> Optional[Path]:
         info["init_from"] = start
         parent = start["training"]
         info["total_steps"] = trainer.global_step + int(parent.get("total_steps", parent.get("steps", 0)))
-    out = save_checkpoint(Path(cfg.out), module.model, estimator.model_kwargs(), extra={"training": info})
+    kwargs, leave_out = exported(cfg.covariate_slots, estimator.model_kwargs())
+    out = save_checkpoint(Path(cfg.out), module.model, kwargs, leave_out, extra={"training": info})
     write_json(Path(cfg.out).with_suffix(".json"), info)
     plot_loss_curve(history, run_path / "loss.png")
     return out

