@@ -5,6 +5,7 @@ as GluonTS entries, and any GluonTS predictor's forecasts back as a long DataFra
 >>> predictor = load_predictor(None, prediction_length=12)    # doctest: +SKIP
 >>> forecasts = predict_df(predictor, df)  # item_id/timestamp/target or unique_id/ds/y  # doctest: +SKIP
 >>> forecasts = predict_df(predictor, df, id_column="store", target="sales")  # doctest: +SKIP
+>>> forecasts = predict_df(predictor, df, future_df=future)  # covariates, Chronos-2's rule  # doctest: +SKIP
 
 The columns, when not named: Chronos/AutoGluon's ``item_id``/``timestamp``/``target`` or
 Nixtla's ``unique_id``/``ds``/``y`` (statsforecast, neuralforecast), recognised by their names
@@ -47,6 +48,16 @@ from .columns import GUESS, guess_columns
 from .constants import MAX_MAGNITUDE, QUANTILES
 from .errors import DataError
 from .files import to_numbers
+from .frame_covariates import (
+    check_counts,
+    covariate_columns,
+    covariate_fields,
+    horizon_of,
+    in_context,
+    is_categorical,
+    own_counts,
+    refuse_categorical,
+)
 from .frequency import future_timestamps, infer_frequency, period_frequency, to_offset
 from .timestamps import parse_timestamps, resample_rows
 
@@ -197,8 +208,19 @@ def resolve_columns(df: pd.DataFrame, id_column=GUESS, timestamp_column=None, ta
 
 
 def _read(
-    df, id_column, timestamp_column, target, freq, date_format=None, timezone="utc", resample=None, min_observed=0
-) -> FrameSeries:
+    df,
+    id_column,
+    timestamp_column,
+    target,
+    freq,
+    date_format=None,
+    timezone="utc",
+    resample=None,
+    min_observed=0,
+    placement=False,
+):
+    """The frame's :class:`FrameSeries`; with ``placement`` (not with ``resample``) also each
+    row's index into the entries' targets laid end to end (where its other columns go)."""
     id_column, timestamp_column, target = resolve_columns(df, id_column, timestamp_column, target)
     _check_frame(df, id_column, timestamp_column, target)
     labels = df.index
@@ -219,7 +241,7 @@ def _read(
     if resample is not None:
         freq = _alias(resample)
         codes, times, values = resample_rows(codes, times, values, freq)
-    codes, times, values, same = _sorted(codes, times, values, labels, who)
+    codes, times, values, same, order = _sorted(codes, times, values, labels, who)
 
     first_row = np.flatnonzero(np.r_[True, ~same])  # item k's rows: first_row[k] .. first_row[k + 1] - 1
     counts = np.diff(np.r_[first_row, len(times)])
@@ -244,7 +266,7 @@ def _read(
     else:
         names = ids.tolist() if hasattr(ids, "tolist") else list(ids)
         entries = [{"start": s, "target": t, "item_id": n} for s, t, n in zip(starts, targets, names)]
-    return FrameSeries(
+    series = FrameSeries(
         entries=entries,
         freq=freq,
         last=times[last_row],
@@ -253,6 +275,14 @@ def _read(
         timestamp_column=timestamp_column,
         filled=lengths - counts,
     )
+    if not placement:
+        return series
+    if resample is not None:
+        raise ValueError("rows averaged by resample= have no single place")
+    where = offsets[codes] + position
+    if order is not None:
+        where[order] = where.copy()
+    return series, where
 
 
 def _alias(freq) -> str:
@@ -280,7 +310,8 @@ def _check_frame(df, id_column, timestamp_column, target) -> None:
 
 def _sorted(codes, times, values, labels, who):
     """The rows sorted by (item, time) unless already so (the usual case: no copy then), and
-    which rows continue the item of the row before; duplicate (item, time) rows are an error."""
+    which rows continue the item of the row before, and the sorting order (None: no copy);
+    duplicate (item, time) rows are an error."""
     same = codes[1:] == codes[:-1]
     if not (np.all(codes[1:] >= codes[:-1]) and np.all(~same | (times[1:] > times[:-1]))):
         order = np.lexsort((times, codes))
@@ -304,7 +335,7 @@ def _sorted(codes, times, values, labels, who):
             "timezone= utc)",
             field="timestamp_column",
         )
-    return codes, times, values, same
+    return codes, times, values, same, order
 
 
 def _row(labels: pd.Index, position) -> Any:
@@ -485,6 +516,9 @@ def predict_df(
     date_format: Optional[str] = None,
     timezone: str = "utc",
     resample: Optional[str] = None,
+    future_df: Optional[pd.DataFrame] = None,
+    covariates: Optional[Sequence[str]] = None,
+    seed: int = 0,
 ) -> pd.DataFrame:
     """Forecasts of every item of a long DataFrame (read as :func:`dataset_from_df` reads it)
     past its last timestamp, as a long DataFrame.
@@ -506,15 +540,63 @@ def predict_df(
     paths. ``num_samples`` is passed on to ``predict`` when given. ``progress`` None shows a
     progress bar on a terminal only; True or False forces it on or off. ``date_format``,
     ``timezone`` and ``resample`` read the timestamps as :func:`dataset_from_df` does.
+
+    **Covariates** (Chronos-2's rule; :mod:`~lagllama_gluonts.common.frame_covariates`):
+    ``covariates`` names them, by default every column of ``df`` other than the item, time and
+    target ones (``covariates=[]``: none, the forecast without them). A covariate that
+    ``future_df`` has too is known-future (``feat_dynamic_real``: its history from ``df``, the
+    ``predictor.prediction_length`` steps after each item's last timestamp from ``future_df``,
+    which has the same item and time columns and, for every item, a row for exactly each of
+    those steps on its own grid, none of them blank); the others are past-only
+    (``past_feat_dynamic_real``). Numeric and boolean columns become float32 rows, text and
+    category columns integer codes (``feat_dynamic_cat``); gaps in the history (blank cells,
+    steps without a row) are filled forward, then backward, per item. A predictor whose
+    network takes covariates itself (a ``PyTorchPredictor`` whose ``input_names`` include
+    ``feat_dynamic_real``/``past_feat_dynamic_real``, or a model built with them) gets the
+    entries with those fields, their counts checked against the model's (numbers only:
+    one-hot encode categories); any other is wrapped in
+    :class:`~lagllama_gluonts.common.incontext.InContextCovariates` (``seed``: its
+    coefficient draws), the in-context regression that needs no weights. Refused with a
+    :class:`DataError` naming the item, the column and the problem, before any forecast: a
+    covariate name ``df`` lacks, a ``future_df`` column that is no covariate, an item of
+    ``future_df`` not in ``df``, missing or extra horizon rows, a blank known value over the
+    horizon, a covariate without any value in an item's history, ``resample=`` with covariates.
     """
     levels = check_levels(quantile_levels)
     id_column, timestamp_column, target = resolve_columns(df, id_column, timestamp_column, target)
     if id_column is not None and id_column == timestamp_column:
         raise ValueError(f"id_column and timestamp_column are both {id_column!r}")
-    series = _read(df, id_column, timestamp_column, target, freq, date_format, timezone, resample)
+    known, past = covariate_columns(df, id_column, timestamp_column, target, covariates, future_df)
+    if known or past or future_df is not None:
+        series, predictor = _with_covariates(
+            predictor, df, future_df, known, past, (id_column, timestamp_column, target, freq), seed, date_format,
+            timezone, resample,
+        )  # fmt: skip
+    else:
+        series = _read(df, id_column, timestamp_column, target, freq, date_format, timezone, resample)
     warn_mostly_missing(series)
     frames = list(predict_series(predictor, series, levels, num_samples=num_samples, progress=progress))
     return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+
+
+def _with_covariates(predictor, df, future_df, known, past, columns, seed, date_format, timezone, resample):
+    """The frame read with its covariate fields in the entries, and the predictor that takes
+    them: its own network, else the in-context regression around it (all checked first)."""
+    id_column, timestamp_column, target, freq = columns
+    horizon = horizon_of(predictor, resample)
+    counts = own_counts(predictor)
+    if counts is not None:  # its network takes numbers, as many as it was built with
+        refuse_categorical([c for c in known + past if is_categorical(df[c], c)])
+        check_counts(counts, known, past)
+    reading = dict(date_format=date_format, timezone=timezone, placement=True)
+    series, where = _read(df, id_column, timestamp_column, target, freq, **reading)
+    fields = covariate_fields(
+        series, where, df, known, past, horizon, future_df, id_column, timestamp_column,
+        date_format, timezone, categorical=counts is None,
+    )  # fmt: skip
+    for entry, more in zip(series.entries, fields):
+        entry.update(more)
+    return series, predictor if counts is not None or not (known or past) else in_context(predictor, seed)
 
 
 def check_levels(quantile_levels: Sequence[float]) -> List[float]:

@@ -20,6 +20,11 @@ order (item ``k`` in group ``k % groups``); rows come back in that order, like `
 
 Give ``freq=`` on a real table: each group otherwise infers the frequency of its own items,
 and items that disagree across groups are then not caught.
+
+Covariates go as in ``predict_df`` (``covariates=``, ``future_df=``): ``future_df`` is split by
+the same groups, each group getting the future rows of its own items (a ``future_df`` item
+that is not in ``df`` is refused first); the in-context regression of each group draws from
+``seed + group``.
 """
 
 from __future__ import annotations
@@ -62,13 +67,37 @@ def _seed(value: int) -> None:
     torch.manual_seed(value)
 
 
-def _forecast_group(frame: pd.DataFrame, predictor, seed: int, **kwargs) -> pd.DataFrame:
-    """One group's forecasts, seeded by the group: the same wherever it runs."""
+def _forecast_group(frame: pd.DataFrame, predictor, seed: int, futures=None, **kwargs) -> pd.DataFrame:
+    """One group's forecasts, seeded by the group: the same wherever it runs. ``futures``: the
+    group's future rows by group (:func:`split_future`), None without ``future_df``."""
     group = int(frame[GROUP_COLUMN].iloc[0])
     _seed(seed + group)
+    kwargs["seed"] = seed + group  # the in-context regression's draws, when there are covariates
+    if futures is not None:
+        kwargs["future_df"] = futures[group]
     table = predict_df(predictor, frame.drop(columns=GROUP_COLUMN), progress=False, **kwargs)
     table.insert(0, GROUP_COLUMN, group)
     return table
+
+
+def split_future(future_df: Optional[pd.DataFrame], df: pd.DataFrame, id_column: str, groups: int):
+    """``future_df``'s rows by the group of their item (:func:`assign_groups` of ``df``), one
+    (maybe empty) frame per group; a DataError for an item ``df`` does not have."""
+    if future_df is None:
+        return None
+    if not isinstance(future_df, pd.DataFrame) or id_column not in future_df:
+        raise DataError(f"future_df must be a DataFrame with df's item column {id_column!r}", field="future_df")
+    items = pd.Index(pd.unique(df[id_column]))
+    position = items.get_indexer(future_df[id_column])
+    if (position < 0).any():
+        row = int(np.flatnonzero(position < 0)[0])
+        raise DataError(
+            f"future_df: item {future_df[id_column].iloc[row]!r} (row {future_df.index[row]!r}, column "
+            f"{id_column!r}) is not an item of df",
+            field="future_df",
+        )
+    group = position % groups
+    return {g: future_df[group == g] for g in range(groups)}
 
 
 def _in_item_order(table: pd.DataFrame, df: pd.DataFrame, id_column: str) -> pd.DataFrame:
@@ -90,6 +119,8 @@ def predict_df_grouped(
     quantile_levels: Sequence[float] = QUANTILES,
     freq: Optional[str] = None,
     num_samples: Optional[int] = None,
+    future_df: Optional[pd.DataFrame] = None,
+    covariates: Optional[Sequence[str]] = None,
 ) -> pd.DataFrame:
     """:func:`predict_df_ray`'s table, computed here group after group (the reference)."""
     id_column, timestamp_column, target = resolve_columns(df, id_column, timestamp_column, target)
@@ -102,9 +133,11 @@ def predict_df_grouped(
         quantile_levels=quantile_levels,
         freq=freq,
         num_samples=num_samples,
+        covariates=covariates,
     )
     keyed = df.assign(**{GROUP_COLUMN: assign_groups(df, id_column, groups)})
-    pieces = [_forecast_group(frame, predictor, seed, **kwargs) for _, frame in keyed.groupby(GROUP_COLUMN)]
+    futures = split_future(future_df, df, id_column, groups)
+    pieces = [_forecast_group(frame, predictor, seed, futures, **kwargs) for _, frame in keyed.groupby(GROUP_COLUMN)]
     return _in_item_order(pd.concat(pieces, ignore_index=True), df, id_column)
 
 
@@ -121,13 +154,16 @@ def predict_df_ray(
     num_samples: Optional[int] = None,
     num_cpus: Optional[float] = 1,
     make_predictor: Optional[Callable[[], object]] = None,
+    future_df: Optional[pd.DataFrame] = None,
+    covariates: Optional[Sequence[str]] = None,
 ) -> pd.DataFrame:
     """Forecast every item of a long DataFrame with Ray Data, one task per group of items.
 
     ``predictor`` is shipped to the workers once (``ray.put``); ``make_predictor`` instead
     builds it on each worker (e.g. ``lambda: load_predictor(path, 24)`` for a checkpoint the
     workers can read). Uses the running Ray (``ray.init(...)`` first, e.g. ``address="auto"``
-    on a cluster), else starts a local one. Returns :func:`predict_df`'s table.
+    on a cluster), else starts a local one. Returns :func:`predict_df`'s table. ``future_df`` and
+    ``covariates``: as :func:`predict_df` takes them, ``future_df`` split by group.
     """
     try:
         import ray
@@ -145,15 +181,19 @@ def predict_df_ray(
         quantile_levels=list(quantile_levels),
         freq=freq,
         num_samples=num_samples,
+        covariates=None if covariates is None else list(covariates),
     )
     keyed = df.assign(**{GROUP_COLUMN: assign_groups(df, id_column, groups)})
+    futures = split_future(future_df, df, id_column, groups)
     if not ray.is_initialized():
         ray.init(include_dashboard=False, log_to_driver=False)
     shipped = ray.put(predictor) if make_predictor is None else None
+    shipped_futures = None if futures is None else ray.put(futures)
 
     def forecast(frame: pd.DataFrame) -> pd.DataFrame:
         model = make_predictor() if make_predictor is not None else ray.get(shipped)
-        return _forecast_group(frame, model, seed, **kwargs)
+        mine = None if shipped_futures is None else ray.get(shipped_futures)
+        return _forecast_group(frame, model, seed, mine, **kwargs)
 
     dataset = ray.data.from_pandas(keyed)
     table = (
