@@ -60,6 +60,7 @@ ERCOT = SHARED / "datasets" / "corpus" / "price_ercot_dam.csv"
 LOADS = ["HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL"]
 QUIET = dict(enable_progress_bar=False, enable_model_summary=False, logger=False)
 ZS, IC = "Lag-Llama zero-shot", "Lag-Llama zero-shot + in-context covariates"
+PW = "Lag-Llama zero-shot + pretrained covariate pathway"
 FT, FTC = "Lag-Llama fine-tuned", "Lag-Llama fine-tuned + covariates"
 FTZ = "Lag-Llama fine-tuned + covariates, projection zeroed"
 INF_S, INF_MS, INF_K = (
@@ -68,7 +69,7 @@ INF_S, INF_MS, INF_K = (
     "Informer + covariates known over the horizon",
 )
 # each covariate row and the row without covariates it is paired with
-PAIRS = {IC: ZS, FTC: FT, FTZ: FTC, INF_MS: INF_S, INF_K: INF_S}
+PAIRS = {IC: ZS, PW: ZS, FTC: FT, FTZ: FTC, INF_MS: INF_S, INF_K: INF_S}
 ZERO_SHOT_BATCH = 16  # windows forecast together (load_predictor's default)
 
 
@@ -88,6 +89,14 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument("--num-samples", type=int, default=100)
     parser.add_argument("--datasets", nargs="+", default=["ercot", "etth1", "elecdaily"])
     parser.add_argument("--no-planted", action="store_true", help="skip the planted-effect check")
+    parser.add_argument(
+        "--pathway",
+        default="bundled",
+        metavar="CHECKPOINT",
+        help="a checkpoint with the pretrained covariate pathway (pretrain --covariate-slots) scored zero-shot "
+        "with the covariates; 'bundled': the bundled checkpoint when it has one; 'none': no such row",
+    )
+    parser.add_argument("--zero-shot-only", action="store_true", help="only SeasonalNaive and the zero-shot rows")
     parser.add_argument("--out", default=str(RESULTS / "covariates.md"))
     return parser.parse_args(bench_common.script_argv(argv))
 
@@ -376,7 +385,43 @@ def zero_shot(t: Table, args, seed: int, planted: float = 0.0):
     if "SeasonalNaive" in result.metrics:
         scores["SeasonalNaive"] = crps(result, "SeasonalNaive")
     used = sum(r["used"] for r in kept[0].records)
-    return scores, {IC: (change(kept[0].records), used, len(kept[0].records))}, result
+    notes = {IC: (change(kept[0].records), used, len(kept[0].records))}
+    pathway = pathway_checkpoint(args)
+    if pathway is not None:
+        scores[PW], notes[PW] = pathway_row(t, args, pathway, seed, planted)
+    return scores, notes, result
+
+
+def pathway_checkpoint(args):
+    """The checkpoint of the pathway row (``--pathway``), or None for no such row."""
+    from lagllama_gluonts.checkpoint import read_checkpoint
+
+    if args.pathway == "none":
+        return None
+    checkpoint = read_checkpoint(None if args.pathway == "bundled" else args.pathway)
+    return checkpoint if checkpoint.model_kwargs.get("covariate_regression") else None
+
+
+def pathway_row(t: Table, args, checkpoint, seed: int, planted: float):
+    """``(CRPS, mean change of the median)`` of the pathway checkpoint zero-shot with the known
+    covariates; the change against the same model with its pathway zeroed, from the same seed."""
+    from lagllama_gluonts import load_predictor
+    from lagllama_gluonts.common.covariate_effect import covariates_zeroed, relative_change
+
+    predictor = load_predictor(
+        checkpoint,
+        prediction_length=t.horizon,
+        num_parallel_samples=args.num_samples,
+        batch_size=ZERO_SHOT_BATCH,
+        device="cpu",
+        num_feat_dynamic_real=len(t.covariates),
+    )
+    result = backtest(t, args, predictor, "known", seed, planted=planted)
+    zeroed = backtest(t, args, covariates_zeroed(predictor), "known", seed, planted=planted)
+    pairs = zip(result.examples[0][2]["model"], zeroed.examples[0][2]["model"])
+    history = t.frame[t.target].to_numpy(dtype=float)[: len(t.frame) - (t.windows - 1) * t.distance - t.horizon]
+    moved = [relative_change(a, b, history) for a, b in pairs]
+    return crps(result), (sum(moved) / len(moved), crps(zeroed))
 
 
 def trained_rows(t: Table, args, seed: int):
@@ -487,7 +532,7 @@ def leakage_note(t: Table) -> str:
 
 def study(t: Table, args, log) -> List[str]:
     rows: Dict[str, List[float]] = {}
-    notes: Dict[str, list] = {IC: [], FTC: []}
+    notes: Dict[str, list] = {IC: [], PW: [], FTC: []}
     explained = planted = None
     cpu = time.process_time()
     with Timer() as clock:
@@ -495,17 +540,17 @@ def study(t: Table, args, log) -> List[str]:
             scores, zs_notes, result = zero_shot(t, args, seed)
             if seed == 0:
                 explained = explained_out_of_sample(t, result)
-            more, trained_notes = trained_rows(t, args, seed)
+            more, trained_notes = ({}, {}) if args.zero_shot_only else trained_rows(t, args, seed)
             for name, value in {**scores, **more}.items():
                 rows.setdefault(name, []).append(value)
-            notes[IC].append(zs_notes[IC])
-            notes[FTC].append(trained_notes[FTC])
+            for name, note in {**zs_notes, **trained_notes}.items():
+                notes[name].append(note)
             log(f"{t.key} seed {seed}: " + ", ".join(f"{k.strip()} {v:.4f}" for k, v in {**scores, **more}.items()))
         if not args.no_planted:
             amount = planted_amount(t)
             planted = (amount, zero_shot(t, args, 0, planted=amount))
             log(f"{t.key} planted {amount:.3g}: {planted[1][0]}")
-    order = ["SeasonalNaive", ZS, IC, FT, FTC, FTZ, INF_S, INF_MS, INF_K]
+    order = ["SeasonalNaive", ZS, IC, PW, FT, FTC, FTZ, INF_S, INF_MS, INF_K]
     rows = {name: rows[name] for name in order if name in rows}
     lines = [f"### {t.title}", ""]
     lines += [
@@ -527,6 +572,7 @@ def verdict_line(rows, notes, explained) -> str:
     parts = []
     for name, label in (
         (IC, "zero-shot (in-context)"),
+        (PW, "zero-shot (pretrained pathway)"),
         (FTC, "fine-tuned"),
         (INF_MS, "Informer MS"),
         (INF_K, "Informer known"),
@@ -561,6 +607,9 @@ def why_not(name: str, rows, notes, explained) -> str:
             f"{100 * statistics.mean(n[0] for n in notes[IC]):.1f}% on average, too little against the seeds' "
             f"spread{share} (the planted check below shows the path gains where a linear effect is there)"
         )
+    if name == PW:
+        moved = 100 * statistics.mean(n[0] for n in notes[PW])
+        return f"the pathway moved the median {moved:.1f}% on average, too little against the seeds' spread{share}"
     if name == FTC:
         zeroed = [z - c for z, c in zip(rows.get(FTZ, []), rows[FTC])]
         helps = "helps this model (zeroing it is worse)" if zeroed and verdict(zeroed) == "worse" else "does not help"
@@ -578,17 +627,28 @@ def why_lines(rows, notes, explained, planted) -> List[str]:
     lines = [
         f"- In-context covariates used in {used} of {total} window forecasts (the rest failed the "
         "leave-one-out or held-out gate); they moved the median by "
-        f"{100 * statistics.mean(n[0] for n in ic):.2f}% of the series' scale on average.",
-        "- Fine-tuned + covariates: the learned projection moved the median by "
-        f"{100 * statistics.mean(n[0] for n in notes[FTC]):.2f}% (against it zeroed); keep-if-better kept, per "
-        "seed: "
-        + ", ".join(str(n[1]) for n in notes[FTC])
-        + " (without covariates: "
-        + ", ".join(str(n[3]) for n in notes[FTC])
-        + "); the learned projection beat it zeroed on validation: "
-        + ", ".join(str(n[2]) for n in notes[FTC])
-        + ".",
+        f"{100 * statistics.mean(n[0] for n in ic):.2f}% of the series' scale on average."
     ]
+    if notes[PW]:
+        lines.append(
+            "- Pretrained covariate pathway: it moved the median by "
+            f"{100 * statistics.mean(n[0] for n in notes[PW]):.2f}% of the series' scale on average (against the "
+            "same checkpoint with the pathway zeroed, which forecasts as the checkpoint without covariates: CRPS "
+            + ", ".join(f"{n[1]:.4f}" for n in notes[PW])
+            + " per seed)."
+        )
+    if notes[FTC]:
+        lines.append(
+            "- Fine-tuned + covariates: the learned projection moved the median by "
+            f"{100 * statistics.mean(n[0] for n in notes[FTC]):.2f}% (against it zeroed); keep-if-better kept, per "
+            "seed: "
+            + ", ".join(str(n[1]) for n in notes[FTC])
+            + " (without covariates: "
+            + ", ".join(str(n[3]) for n in notes[FTC])
+            + "); the learned projection beat it zeroed on validation: "
+            + ", ".join(str(n[2]) for n in notes[FTC])
+            + "."
+        )
     if explained is not None:
         lines.append(
             f"- Out of sample, the covariates explain {100 * explained:.1f}% of the zero-shot model's error "
@@ -598,10 +658,11 @@ def why_lines(rows, notes, explained, planted) -> List[str]:
     if planted is not None:
         amount, (scores, zs_notes, _) = planted
         change_, used_, total_ = zs_notes[IC]
+        pathway = f", with the pretrained pathway {scores[PW]:.4f}" if PW in scores else ""
         lines.append(
             f"- Planted check (seed 0): the target plus {amount:.3g} x the first covariate standardised (one "
             f"horizon's typical change): zero-shot {scores[ZS]:.4f}, with in-context covariates {scores[IC]:.4f} "
-            f"(used in {used_} of {total_}, median moved {100 * change_:.2f}%)."
+            f"(used in {used_} of {total_}, median moved {100 * change_:.2f}%){pathway}."
         )
     return lines
 

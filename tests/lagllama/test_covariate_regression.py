@@ -1,6 +1,8 @@
 """The pretrained covariate pathway (lagllama_gluonts/covariate_regression.py): its features, its
 invariants in the model, and pretraining it (pretrain --covariate-slots --pathway-only)."""
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -17,6 +19,8 @@ from lagllama_gluonts.pretrain_covariates import with_covariate_slots
 from lagllama_gluonts.synthetic_drivers import driven_series
 
 from .test_pretrain import TINY
+from conftest import CORPUS
+from conftest import LAGLLAMA_FAST_OPTIONS as FAST
 
 P, H = 300, 24
 
@@ -204,3 +208,37 @@ def test_the_commands_route_known_covariates_to_the_pathway(parent, tmp_path, mo
     assert zero_shot_in_context(plain, ["temp"], [], trains=False)
     assert checked_covariates(with_pathway, ["a", "b"], [], trains=False)["num_feat_dynamic_real"] == 2
     assert checked_covariates(plain, ["a", "b"], [], trains=False) == {}
+
+
+@pytest.fixture(scope="module")
+def pathway_ckpt(tmp_path_factory):
+    """The bundled checkpoint with a pathway of small random weights (as if pretrained)."""
+    from lagllama_gluonts.checkpoint import Checkpoint
+
+    base = read_checkpoint(None)
+    g = torch.Generator().manual_seed(0)
+    width = base.state_dict["transformer.wte.weight"].shape[0]
+    pathway = {
+        "covariate_regression.hidden.weight": torch.randn(64, NUM_FEATURES, generator=g),
+        "covariate_regression.out.weight": 0.05 * torch.randn(width, 64, generator=g),
+    }
+    path = tmp_path_factory.mktemp("pathway") / "pathway.ckpt"
+    kwargs = dict(base.model_kwargs, covariate_regression=True)
+    torch.save(Checkpoint(path, kwargs, {**base.state_dict, **pathway}).to_dict(), path)
+    return path
+
+
+def test_a_pathway_checkpoint_takes_known_covariates_zero_shot_on_the_command_line(pathway_ckpt, tmp_path, capsys):
+    from lagllama_gluonts.cli import main
+
+    frame = pd.read_csv(CORPUS / "price_ercot_dam.csv").iloc[-400:].reset_index(drop=True)
+    frame.loc[len(frame) - 12 :, "y"] = np.nan
+    csv = tmp_path / "ercot.csv"
+    frame.to_csv(csv, index=False)
+    argv = ["zero-shot", "--csv", csv, "--target", "y", "--known-covariates", "temp_celsius_houston"]
+    argv += ["--checkpoint", pathway_ckpt, "--prediction-length", 12, "--out", tmp_path / "o", "--quiet", *FAST]
+    assert main([str(a) for a in argv]) == 0
+    out = capsys.readouterr().out
+    assert "in-context regression" not in out  # the pathway, not the wrapper
+    effect = json.loads((tmp_path / "o" / "covariate_effect.json").read_text())
+    assert effect["mean_relative_change"] > 0  # against the pathway zeroed, on the same draws
