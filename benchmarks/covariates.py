@@ -510,6 +510,12 @@ def summarise(rows: Dict[str, List[float]], pairs: Dict[str, str] = PAIRS) -> Li
     return out
 
 
+def lineage_sources(training: dict) -> set:
+    """The sources of a pretraining record and of every run it continued (``init_from``)."""
+    parent = (training.get("init_from") or {}).get("training")
+    return set(training.get("sources") or {}) | (lineage_sources(parent) if parent else set())
+
+
 def leakage_note(t: Table) -> str:
     """Was the table in the bundled checkpoint's pretraining? The leakage flags by name, and for
     elecdaily the package catalogue (the record counts its ``packages`` series without naming them)."""
@@ -519,7 +525,7 @@ def leakage_note(t: Table) -> str:
     from lagllama_gluonts.provenance import checkpoint_record
 
     checkpoint = read_checkpoint(None)
-    if t.key == "elecdaily" and "packages" in (checkpoint.training.get("sources") or {}):
+    if t.key == "elecdaily" and {"packages", "drivers"} & set(lineage_sources(checkpoint.training)):
         if any((spec.package, spec.item) == ("fpp2", "elecdaily") for spec in CATALOGUE):
             return (
                 "the bundled checkpoint on fpp2::elecdaily: **seen in pretraining** (its Demand and Temperature "

@@ -89,7 +89,7 @@ CORPUS_FILES = (
     "yosemite_temps.csv",
 )
 # sources of ours that hold no named data set (synthetic series)
-SYNTHETIC_SOURCES = ("kernel_synth", "persistent", "gluonts_artificial", "ts_mixup")
+SYNTHETIC_SOURCES = ("kernel_synth", "persistent", "gluonts_artificial", "ts_mixup", "stylized")
 MAX_PARENTS = 4  # fine-tuned from fine-tuned from ...: a loop of records stops here
 
 
@@ -134,6 +134,10 @@ def _sources(training: Dict[str, Any]) -> Dict[str, List[str]]:
         elif name == "packages":
             unnamed.append(f"{series} series of R's and statsmodels' packages")
             held += _package_held_out()
+        elif name == "drivers":  # series of these sources with synthetic covariate effects (synthetic_drivers.py)
+            named += ["m4_hourly", *(training.get("corpus_files") or CORPUS_FILES)]
+            unnamed.append(f"{series} drivers series (m4_hourly, corpus, package and synthetic series plus covariates)")
+            held += _package_held_out()
         elif name in SYNTHETIC_SOURCES:
             unnamed.append(f"{name} (synthetic)")
         else:
@@ -144,7 +148,7 @@ def _sources(training: Dict[str, Any]) -> Dict[str, List[str]]:
         named += [n for n in more["named"] if n not in named]
         held += more["held"]
         unnamed += [u for u in more["unnamed"] if u not in unnamed]
-    return {"named": named, "held": list(dict.fromkeys(held)), "unnamed": unnamed}
+    return {"named": list(dict.fromkeys(named)), "held": list(dict.fromkeys(held)), "unnamed": unnamed}
 
 
 def _package_held_out() -> List[str]:

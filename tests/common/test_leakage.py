@@ -149,3 +149,18 @@ def test_informer_backtest_says_trained_here(tmp_path, meters_csv):
     argv = ["backtest", "--csv", str(meters_csv), "--item-column", "meter", "--target", "y", "--windows", "1"]
     assert informer_main([*argv, "--prediction-length", "8", *INFORMER_FAST_OPTIONS, "--out", str(out)]) == 0
     assert _metrics(out)["pretraining"]["label"] == TRAINED_HERE
+
+
+def test_a_drivers_run_saw_its_base_series_and_inherits_its_parents_record(tmp_path):
+    """``pretrain --covariate-slots`` records the "drivers" source: series of m4_hourly, the corpus,
+    packages and synthetic sources with covariate effects added; they count as seen."""
+    ckpt = read_checkpoint(NO_RECORD)
+    parent = {"sources": {"persistent": {"series": 3}}, "held_out": ["airpassengers"]}
+    record = {"sources": {"drivers": {"series": 9}}, "init_from": {"checkpoint": "p.ckpt", "training": parent}}
+    ckpt.extra = {**ckpt.extra, "training": record}
+    path = tmp_path / "pathway.ckpt"
+    torch.save(ckpt.to_dict(), path)
+    assert label(path, "m4_hourly") == SEEN_PRETRAINING
+    assert label(path, "price_ercot_dam.csv") == SEEN_PRETRAINING
+    assert label(path, "drivers") != SEEN_PRETRAINING  # a source, not a dataset of that name
+    assert label(path, "airpassengers") == NOT_SEEN
