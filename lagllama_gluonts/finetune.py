@@ -328,14 +328,16 @@ def quantile_losses(
 
 def zeroed_covariates(estimator: LagLlamaEstimator, module):
     """A copy of ``module`` with the covariates' features zeroed: its covariate projection's
-    weight set to 0 (its bias, a learned offset that reads no covariate, stays); None for a
-    model without covariates."""
+    weight set to 0 (its bias, a learned offset that reads no covariate, stays), and a pretrained
+    covariate pathway's output layer too; None for a model without covariates."""
     if module.model.covariates is None:
         return None
     zeroed = estimator.create_lightning_module()
     zeroed.load_state_dict(module.state_dict())
     with torch.no_grad():
         zeroed.model.covariates.proj.weight.zero_()
+        if zeroed.model.covariate_regression is not None:
+            zeroed.model.covariate_regression.out.weight.zero_()
     return zeroed
 
 

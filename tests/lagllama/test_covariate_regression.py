@@ -242,3 +242,13 @@ def test_a_pathway_checkpoint_takes_known_covariates_zero_shot_on_the_command_li
     assert "in-context regression" not in out  # the pathway, not the wrapper
     effect = json.loads((tmp_path / "o" / "covariate_effect.json").read_text())
     assert effect["mean_relative_change"] > 0  # against the pathway zeroed, on the same draws
+
+
+def test_fine_tuning_zeroes_the_pathway_with_the_projection(pathway_ckpt):
+    from lagllama_gluonts.finetune import zeroed_covariates
+
+    estimator = LagLlamaEstimator.from_checkpoint(pathway_ckpt, prediction_length=12, num_feat_dynamic_real=1)
+    module = estimator.create_lightning_module()
+    zeroed = zeroed_covariates(estimator, module)
+    assert not zeroed.model.covariate_regression.out.weight.any()
+    assert module.model.covariate_regression.out.weight.any()  # the original keeps its pathway
