@@ -687,8 +687,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         "",
         f"Command: `{bench_common.command(__file__, argv)}`",
         "",
-        f"Machine: {machine()}; one torch thread, `nice -n 19`, the machine shared with a pretraining run and "
-        "other nice'd jobs (hence wall > CPU minutes)",
+        f"Machine: {machine()}; one torch thread, the other core busy with tests at low priority (wall and "
+        "CPU minutes below)",
         "",
         f"Every trained model: {args.epochs} epochs x {args.batches_per_epoch} batches x {args.batch_size} windows "
         "on the series before the test period, validated on its last horizons: fine-tuning by `finetune`'s own "

@@ -132,8 +132,11 @@ class CovariateRegression(nn.Module):
 
     def __init__(self, width: int, hidden: int = HIDDEN) -> None:
         super().__init__()
-        self.hidden = nn.Linear(NUM_FEATURES, hidden, bias=False)
-        self.out = nn.Linear(hidden, width, bias=False)
+        # initialised on a fork of the random state: building a model with the pathway draws no
+        # number the same model without it would not, so the same seed samples the same paths
+        with torch.random.fork_rng(devices=[]):
+            self.hidden = nn.Linear(NUM_FEATURES, hidden, bias=False)
+            self.out = nn.Linear(hidden, width, bias=False)
         nn.init.zeros_(self.out.weight)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:

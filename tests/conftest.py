@@ -35,6 +35,21 @@ def shared_dir() -> Path:
     return SHARED
 
 
+@pytest.fixture(scope="session")
+def base_checkpoint(tmp_path_factory) -> Path:
+    """The bundled checkpoint without its pretrained covariate pathway: its network alone, a
+    checkpoint with no covariate weights at all (as the released one), for the tests of what such a
+    checkpoint does with covariates (in-context regression, a projection starting at zero)."""
+    from lagllama_gluonts.checkpoint import PATHWAY_PREFIX, Checkpoint, read_checkpoint
+
+    bundled = read_checkpoint(None)
+    path = tmp_path_factory.mktemp("base") / "lag-llama-medium-base.ckpt"
+    kwargs = {k: v for k, v in bundled.model_kwargs.items() if k != "covariate_regression"}
+    state = {k: v for k, v in bundled.state_dict.items() if not k.startswith(PATHWAY_PREFIX)}
+    torch.save(Checkpoint(path, kwargs, state, bundled.extra).to_dict(), path)
+    return path
+
+
 # --------------------------------------------------------------------------- one's own tables
 # The table commands of both CLIs read the same tables, built from real hourly corpus files.
 

@@ -46,6 +46,7 @@ from gluonts.model.predictor import Predictor
 
 IN_CONTEXT = "in-context regression (the same forecast without the covariate fields)"
 PROJECTION_ZEROED = "the covariate projection zeroed"
+PATHWAY_ZEROED = "the covariate projection and the pretrained covariate pathway zeroed"
 INPUTS_ZEROED = "the covariate inputs zeroed (constant covariates: zeros after the per-window standardisation)"
 COVARIATE_FIELDS = ("feat_dynamic_real", "past_feat_dynamic_real")
 CHUNK = 256
@@ -149,7 +150,10 @@ class CovariatesZeroed(Predictor):
     def __init__(self, predictor):
         super().__init__(prediction_length=predictor.prediction_length)
         self.predictor, self.pathway = predictor, covariate_pathway(predictor)
-        self.method = PROJECTION_ZEROED if self.pathway is not None else INPUTS_ZEROED
+        self.method = INPUTS_ZEROED
+        if self.pathway is not None:
+            names = {type(module).__name__ for module in self.pathway}
+            self.method = PATHWAY_ZEROED if "CovariateRegression" in names else PROJECTION_ZEROED
 
     def predict(self, dataset, **kwargs) -> Iterator[Forecast]:
         for chunk in _chunks(dataset):

@@ -69,9 +69,10 @@ def test_a_record_from_before_the_selection_set_is_flagged():
     assert selection.trained_on_selection(new) == []
     continued = {**new, "init_from": {"training": old}}
     assert selection.trained_on_selection(continued) == ["m4_hourly"]  # its parent saw them
-    # the bundled checkpoint descends from runs that predate the selection set (its init_from chain)
+    # the bundled checkpoint (its last run: the covariate pathway on the drivers source) descends from
+    # runs that predate the selection set (its init_from chain)
     line = selection.record_line("bundle", BUNDLED_CHECKPOINT)
-    assert "trained on the selection series of m4_hourly, packages" in line and "sources m4_hourly " in line
+    assert "trained on the selection series of m4_hourly, packages" in line and "sources drivers 1.0" in line
 
 
 def test_one_tiny_run_writes_the_report_and_its_json(tmp_path):

@@ -101,10 +101,15 @@ def test_covariate_inputs_are_zeroed_for_a_model_without_a_projection():
 
 
 @pytest.fixture(scope="module")
-def lagllama():
-    """The bundled checkpoint with a known-covariate projection at its initial (zero) weights."""
+def lagllama(base_checkpoint):
+    """The bundled network (without its pathway) with a known-covariate projection at its initial (zero) weights."""
     return load_predictor(
-        None, prediction_length=H, context_length=32, num_parallel_samples=8, device="cpu", num_feat_dynamic_real=1
+        base_checkpoint,
+        prediction_length=H,
+        context_length=32,
+        num_parallel_samples=8,
+        device="cpu",
+        num_feat_dynamic_real=1,
     )
 
 
@@ -145,9 +150,9 @@ def test_a_planted_projection_moves_the_median_and_is_restored(lagllama):
 
 
 @pytest.fixture(scope="module")
-def planted_ckpt(tmp_path_factory):
+def planted_ckpt(tmp_path_factory, base_checkpoint):
     """A covariate checkpoint whose projection is not zero (a planted effect), as finetune --save writes."""
-    estimator = LagLlamaEstimator.from_checkpoint(None, prediction_length=H, num_feat_dynamic_real=1)
+    estimator = LagLlamaEstimator.from_checkpoint(base_checkpoint, prediction_length=H, num_feat_dynamic_real=1)
     model = estimator.create_lightning_module().model
     with torch.no_grad():
         model.covariates.proj.weight.fill_(0.05)
@@ -174,8 +179,8 @@ def test_a_backtest_with_a_covariate_checkpoint_scores_with_and_without(tmp_path
     assert f"mean_wQuantileLoss {scores['with']:.4f} with them, {scores['without']:.4f} without" in out
 
 
-def test_a_forecast_with_a_zero_projection_writes_no_change(tmp_path, capsys, planted_ckpt):
-    estimator = LagLlamaEstimator.from_checkpoint(None, prediction_length=H, num_feat_dynamic_real=1)
+def test_a_forecast_with_a_zero_projection_writes_no_change(tmp_path, capsys, planted_ckpt, base_checkpoint):
+    estimator = LagLlamaEstimator.from_checkpoint(base_checkpoint, prediction_length=H, num_feat_dynamic_real=1)
     zero = save_checkpoint(
         tmp_path / "zero.ckpt",
         estimator.create_lightning_module().model,
@@ -197,9 +202,10 @@ def test_a_forecast_with_a_zero_projection_writes_no_change(tmp_path, capsys, pl
     assert "covariate_effect.json" in capsys.readouterr().out
 
 
-def test_an_in_context_backtest_records_the_score_with_and_without(tmp_path, capsys):
+def test_an_in_context_backtest_records_the_score_with_and_without(tmp_path, capsys, base_checkpoint):
     csv = table(tmp_path / "t.csv")
     argv = ["backtest", "--csv", csv, "--target", "y", "--known-covariates", "x", "--prediction-length", H]
+    argv += ["--checkpoint", base_checkpoint]  # without covariate weights (the bundled one has its pathway)
     assert lagllama_main([str(a) for a in [*argv, "--windows", 2, "--out", tmp_path / "b", "--quiet", *FAST]]) == 0
     out = capsys.readouterr().out
     record = json.loads((tmp_path / "b" / "metrics.json").read_text())

@@ -128,7 +128,7 @@ def test_known_covariates_without_the_horizon_are_a_data_error(lagllama):
     assert error.value.field == "feat_dynamic_real"
 
 
-def test_the_command_line_uses_them_zero_shot_and_scores_with_and_without(tmp_path, capsys):
+def test_the_command_line_uses_them_zero_shot_and_scores_with_and_without(tmp_path, capsys, base_checkpoint):
     rng = np.random.default_rng(5)
     x = driver(rng, 200)
     frame = pd.DataFrame(
@@ -141,7 +141,9 @@ def test_the_command_line_uses_them_zero_shot_and_scores_with_and_without(tmp_pa
     frame.to_csv(tmp_path / "history.csv", index=False)
     frame.loc[188:, "y"] = np.nan
     frame.to_csv(tmp_path / "future.csv", index=False)
+    # a checkpoint without covariate weights (the bundled one's pathway takes known covariates itself)
     common = ["--target", "y", "--known-covariates", "x", "--prediction-length", "12", "--quiet", *FAST]
+    common += ["--checkpoint", str(base_checkpoint)]
     assert main(["forecast", "--csv", str(tmp_path / "future.csv"), "--out", str(tmp_path / "f"), *common]) == 0
     out = capsys.readouterr().out
     assert "enter by in-context regression" in out and "in-context covariates: used in 1 of 1 forecasts" in out

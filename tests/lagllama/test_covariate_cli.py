@@ -48,10 +48,10 @@ def history_csv(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def covariate_ckpt(tmp_path_factory):
-    """The bundled checkpoint with a known-future covariate path at its initial (zero) weights,
-    saved as fine-tuning would: a covariate checkpoint without training time."""
-    estimator = LagLlamaEstimator.from_checkpoint(None, prediction_length=H, num_feat_dynamic_real=1)
+def covariate_ckpt(tmp_path_factory, base_checkpoint):
+    """The bundled network (without its pretrained pathway) with a known-future covariate path at its
+    initial (zero) weights, saved as fine-tuning would: a covariate checkpoint without training time."""
+    estimator = LagLlamaEstimator.from_checkpoint(base_checkpoint, prediction_length=H, num_feat_dynamic_real=1)
     path = tmp_path_factory.mktemp("ckpt") / "with-temperature.ckpt"
     return save_checkpoint(
         path,
@@ -225,15 +225,35 @@ def test_forecasting_without_the_known_future_rows_is_one_line(history_csv, tmp_
     )
 
 
-def test_the_bundled_checkpoint_uses_covariates_zero_shot_in_context(future_csv, history_csv, tmp_path, capsys):
+def test_the_bundled_checkpoint_uses_known_covariates_through_its_pathway(future_csv, history_csv, tmp_path, capsys):
     for command, csv in ((["zero-shot"], future_csv), (["backtest", "--windows", "1"], history_csv)):
         code = main(
             [str(a) for a in (*command, "--csv", csv, "--target", "y", "--known-covariates", TEMP)]
             + [str(a) for a in ("--prediction-length", H, "--out", tmp_path / command[0], "--quiet", *FAST)]
         )
         out = capsys.readouterr().out
-        assert code == 0 and "enter by in-context regression" in out and "in-context covariates: used in" in out
+        assert code == 0 and "in-context" not in out and "moved the median by" in out
     record = json.loads((tmp_path / "backtest" / "metrics.json").read_text())
+    assert list(record["metrics"]) == ["Lag-Llama", "Lag-Llama covariates zeroed", "SeasonalNaive"]
+    assert record["covariate_effect"]["mean_relative_change"] > 0
+
+
+def test_without_covariate_weights_or_with_past_only_ones_they_enter_in_context(
+    future_csv, history_csv, tmp_path, capsys, base_checkpoint
+):
+    runs = (
+        (["zero-shot", "--checkpoint", base_checkpoint], future_csv, "--known-covariates"),
+        (["backtest", "--windows", "1", "--checkpoint", base_checkpoint], history_csv, "--known-covariates"),
+        (["zero-shot"], history_csv, "--covariates"),  # the bundled pathway reads no past-only covariates
+    )
+    for k, (command, csv, flag) in enumerate(runs):
+        code = main(
+            [str(a) for a in (*command, "--csv", csv, "--target", "y", flag, TEMP)]
+            + [str(a) for a in ("--prediction-length", H, "--out", tmp_path / str(k), "--quiet", *FAST)]
+        )
+        out = capsys.readouterr().out
+        assert code == 0 and "enter by in-context regression" in out and "in-context covariates: used in" in out
+    record = json.loads((tmp_path / "1" / "metrics.json").read_text())
     assert {"Lag-Llama", "Lag-Llama in-context covariates"} <= set(record["metrics"])
 
 

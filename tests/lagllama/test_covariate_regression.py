@@ -11,6 +11,7 @@ import torch
 import lagllama_gluonts.pretrain as pretrain_module
 from lagllama_gluonts.checkpoint import read_checkpoint
 from lagllama_gluonts.checkpoint_covariates import checked_covariates, pathway_zero_shot, zero_shot_in_context
+from lagllama_gluonts.common.covariate_effect import PATHWAY_ZEROED
 from lagllama_gluonts.covariate_regression import FIT_WINDOW, NUM_FEATURES, regression_features
 from lagllama_gluonts.estimator import LagLlamaEstimator
 from lagllama_gluonts.module import LagLlamaModel
@@ -242,6 +243,7 @@ def test_a_pathway_checkpoint_takes_known_covariates_zero_shot_on_the_command_li
     assert "in-context regression" not in out  # the pathway, not the wrapper
     effect = json.loads((tmp_path / "o" / "covariate_effect.json").read_text())
     assert effect["mean_relative_change"] > 0  # against the pathway zeroed, on the same draws
+    assert effect["without_covariates"] == PATHWAY_ZEROED
 
 
 def test_fine_tuning_zeroes_the_pathway_with_the_projection(pathway_ckpt):

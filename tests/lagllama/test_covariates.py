@@ -83,16 +83,34 @@ def smooth_entries(n=2, length=300, horizon=6, with_covariates=True):
     return entries
 
 
-def test_bundled_checkpoint_with_covariates_forecasts_as_without_until_trained():
+def test_a_checkpoint_without_covariate_weights_forecasts_as_without_until_trained(base_checkpoint):
     entries = smooth_entries()
-    plain = load_predictor(None, prediction_length=6, num_parallel_samples=10)
-    covariate = load_predictor(None, prediction_length=6, num_parallel_samples=10, num_feat_dynamic_real=1)
+    plain = load_predictor(base_checkpoint, prediction_length=6, num_parallel_samples=10)
+    covariate = load_predictor(base_checkpoint, prediction_length=6, num_parallel_samples=10, num_feat_dynamic_real=1)
     assert covariate.prediction_net.model.covariates is not None
     torch.manual_seed(3)
     a = np.stack([f.samples for f in plain.predict(ListDataset(smooth_entries(with_covariates=False), freq="h"))])
     torch.manual_seed(3)
     b = np.stack([f.samples for f in covariate.predict(ListDataset(entries, freq="h"))])
     np.testing.assert_array_equal(a, b)
+
+
+def test_the_bundled_checkpoint_forecasts_as_its_network_alone_without_covariates_or_with_zeros(base_checkpoint):
+    """Its pretrained pathway adds exactly nothing without covariates, or with covariates that do not vary."""
+    plain = load_predictor(base_checkpoint, prediction_length=6, num_parallel_samples=10)
+    bundled = load_predictor(None, prediction_length=6, num_parallel_samples=10)
+    zeros = load_predictor(None, prediction_length=6, num_parallel_samples=10, num_feat_dynamic_real=1)
+    assert bundled.prediction_net.model.covariate_regression is not None
+    samples = []
+    for predictor, entries in (
+        (plain, smooth_entries(with_covariates=False)),
+        (bundled, smooth_entries(with_covariates=False)),
+        (zeros, [{**e, "feat_dynamic_real": np.zeros_like(e["feat_dynamic_real"])} for e in smooth_entries()]),
+    ):
+        torch.manual_seed(3)
+        samples.append(np.stack([f.samples for f in predictor.predict(ListDataset(entries, freq="h"))]))
+    np.testing.assert_array_equal(samples[0], samples[1])
+    np.testing.assert_array_equal(samples[0], samples[2])
 
 
 # -- a covariate the target's history cannot predict --------------------------------------------
