@@ -363,18 +363,25 @@ def change(records) -> float:
     return float(sum(r["change"] for r in records) / max(1, len(records)))
 
 
-def zero_shot(t: Table, args, seed: int, planted: float = 0.0):
-    """``(scores, notes, result)``: the bundled checkpoint without and with in-context covariates."""
+def zero_shot_predictor(t: Table, args, checkpoint=None, **covariates):
+    """A checkpoint's zero-shot predictor for the table (the bundled one by default)."""
     from lagllama_gluonts import load_predictor
-    from lagllama_gluonts.common.incontext import InContextCovariates
 
-    predictor = load_predictor(
-        None,
+    return load_predictor(
+        checkpoint,
         prediction_length=t.horizon,
         num_parallel_samples=args.num_samples,
         batch_size=ZERO_SHOT_BATCH,
         device="cpu",
+        **covariates,
     )
+
+
+def zero_shot(t: Table, args, seed: int, planted: float = 0.0):
+    """``(scores, notes, result)``: the bundled checkpoint without and with in-context covariates."""
+    from lagllama_gluonts.common.incontext import InContextCovariates
+
+    predictor = zero_shot_predictor(t, args)
     kept = []
 
     def wrap(p):
@@ -406,17 +413,9 @@ def pathway_checkpoint(args):
 def pathway_row(t: Table, args, checkpoint, seed: int, planted: float):
     """``(CRPS, mean change of the median)`` of the pathway checkpoint zero-shot with the known
     covariates; the change against the same model with its pathway zeroed, from the same seed."""
-    from lagllama_gluonts import load_predictor
     from lagllama_gluonts.common.covariate_effect import covariates_zeroed, relative_change
 
-    predictor = load_predictor(
-        checkpoint,
-        prediction_length=t.horizon,
-        num_parallel_samples=args.num_samples,
-        batch_size=ZERO_SHOT_BATCH,
-        device="cpu",
-        num_feat_dynamic_real=len(t.covariates),
-    )
+    predictor = zero_shot_predictor(t, args, checkpoint, num_feat_dynamic_real=len(t.covariates))
     result = backtest(t, args, predictor, "known", seed, planted=planted)
     zeroed = backtest(t, args, covariates_zeroed(predictor), "known", seed, planted=planted)
     pairs = zip(result.examples[0][2]["model"], zeroed.examples[0][2]["model"])

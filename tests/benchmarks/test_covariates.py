@@ -42,3 +42,15 @@ def test_test_windows_lie_in_the_test_period(frame):
     assert len(windows) == 5
     assert all(150 + 6 <= len(w["target"]) <= 200 for w in windows)
     assert len({len(w["target"]) for w in windows}) == 5
+
+
+def test_the_pathway_row_reads_a_checkpoint_with_the_pathway_and_reports_it(base_checkpoint):
+    assert covariates.pathway_checkpoint(covariates.parse_args([])) is not None  # the bundled one has it
+    assert covariates.pathway_checkpoint(covariates.parse_args(["--pathway", "none"])) is None
+    assert covariates.pathway_checkpoint(covariates.parse_args(["--pathway", str(base_checkpoint)])) is None
+    rows = {covariates.ZS: [0.30, 0.32], covariates.PW: [0.20, 0.21]}
+    notes = {covariates.IC: [(0.01, 1, 2)], covariates.PW: [(0.05, 0.30), (0.04, 0.32)], covariates.FTC: []}
+    lines = covariates.why_lines(rows, notes, None, None)
+    assert any("Pretrained covariate pathway: it moved the median by 4.50%" in line for line in lines)
+    assert not any("Fine-tuned" in line for line in lines)  # --zero-shot-only: no trained rows
+    assert "zero-shot (pretrained pathway): **better**" in covariates.verdict_line(rows, notes, None)
