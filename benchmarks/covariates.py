@@ -16,7 +16,8 @@ in-context regression (``lagllama_gluonts.common.incontext``) and through its pr
 pathway (``lagllama_gluonts.covariate_regression``; ``--pathway``); the checkpoint fine-tuned
 (``lagllama_gluonts.finetune.finetune``, its defaults: lr 1e-5, keep-if-better, early stopping)
 without and with covariates (the covariate projection at its own ``covariate_lr``, 1e-3), and the
-latter with its projection zeroed (the shared "without covariates" of a trained model);
+latter with its covariate weights zeroed (projection and pathway: the shared "without covariates"
+of a trained model);
 Informer trained from scratch univariate (S), with the covariates past-only (MS, the paper's
 setting) and known over the horizon. Every trained model gets the same budget (epochs x batches x
 batch size) and the same data: the series before the test period, its last few horizons held
@@ -63,7 +64,7 @@ QUIET = dict(enable_progress_bar=False, enable_model_summary=False, logger=False
 ZS, IC = "Lag-Llama zero-shot", "Lag-Llama zero-shot + in-context covariates"
 PW = "Lag-Llama zero-shot + pretrained covariate pathway"
 FT, FTC = "Lag-Llama fine-tuned", "Lag-Llama fine-tuned + covariates"
-FTZ = "Lag-Llama fine-tuned + covariates, projection zeroed"
+FTZ = "Lag-Llama fine-tuned + covariates, covariates zeroed"
 INF_S, INF_MS, INF_K = (
     "Informer S",
     "Informer MS (covariates past-only)",
@@ -433,7 +434,7 @@ def trained_rows(t: Table, args, seed: int):
     scores[FT] = crps(backtest(t, args, plain, "none", seed))
     model = finetuned(args, t, True)
     result = backtest(t, args, model, "known", seed)
-    # the same model with its projection zeroed, from the same seed: the same random draws
+    # the same model with its covariate weights zeroed, from the same seed: the same random draws
     zeroed = backtest(t, args, covariates_zeroed(model.predictor), "known", seed)
     scores[FTC], scores[FTZ] = crps(result), crps(zeroed)
     pairs = zip(result.examples[0][2]["model"], zeroed.examples[0][2]["model"])
