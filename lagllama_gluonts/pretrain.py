@@ -588,7 +588,12 @@ def _training_record(cfg: PretrainConfig, trainer, module, history, counts, weig
         "lr": cfg.lr,
         "precision": cfg.precision,
         "architecture": {"n_layer": cfg.n_layer, "n_head": cfg.n_head, "n_embd_per_head": cfg.n_embd_per_head},
-        "parameters": sum(p.numel() for p in module.model.parameters()),
+        # those the exported checkpoint holds (not the slot-wide covariate encoder it leaves out)
+        "parameters": sum(
+            p.numel()
+            for name, p in module.model.named_parameters()
+            if not name.startswith(exported(cfg.covariate_slots, {})[1])
+        ),
         "train_minutes_this_run": round(seconds / 60, 1),
         "final_train_loss": _last(history, "train_loss"),
         "final_val_loss": _last(history, "val_loss"),

@@ -188,6 +188,7 @@ def test_pathway_only_pretraining_trains_the_pathway_alone(parent, tmp_path, mon
     for name, value in before.state_dict.items():
         assert torch.equal(value, after.state_dict[name]), name  # frozen
     assert after.state_dict["covariate_regression.out.weight"].abs().sum() > 0
+    assert after.training["parameters"] == sum(v.numel() for v in after.state_dict.values())
     # the checkpoint takes any number of known covariates, and none
     for known in (0, 1, 4):
         estimator = LagLlamaEstimator.from_checkpoint(out, prediction_length=4, num_feat_dynamic_real=known)
