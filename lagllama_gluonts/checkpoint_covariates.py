@@ -10,7 +10,7 @@ from .common.cli import CLIError
 from .common.commands import covariate_counts
 
 
-def checked_covariates(ckpt, known: Sequence[str], past: Sequence[str], trains: bool) -> dict:
+def checked_covariates(ckpt, known: Sequence[str], past: Sequence[str], trains: bool, in_context: bool = False) -> dict:
     """The covariate arguments of a model built on ``ckpt`` for the ``known`` and ``past``
     columns: one trained with covariates needs as many of each kind (its configuration is read
     from it: nothing to pass); one trained without takes new ones only when the command trains
@@ -18,10 +18,11 @@ def checked_covariates(ckpt, known: Sequence[str], past: Sequence[str], trains: 
     arguments (its projection starts at zero, so they would change nothing): the shared commands
     use them by in-context regression instead (:func:`zero_shot_in_context`,
     :mod:`~lagllama_gluonts.common.incontext`), unless its pretrained pathway takes them
-    (:func:`pathway_zero_shot`)."""
+    (:func:`pathway_zero_shot`; ``in_context``: ``--in-context-covariates``, not even then)."""
     stored, name, flags = ckpt.covariates, ckpt.path.name, _covariate_flags(known, past)
     if not stored:
-        return covariate_counts(known, past) if trains or pathway_zero_shot(ckpt, known, past) else {}
+        pathway = pathway_zero_shot(ckpt, known, past) and not in_context
+        return covariate_counts(known, past) if trains or pathway else {}
     if stored.get("num_feat_static_real") or stored.get("num_feat_static_cat"):
         raise CLIError(
             f"{name} was trained with static features (feat_static_real / feat_static_cat), which a "
@@ -42,13 +43,22 @@ def checked_covariates(ckpt, known: Sequence[str], past: Sequence[str], trains: 
     return {}
 
 
-def zero_shot_in_context(ckpt, known: Sequence[str], past: Sequence[str], trains: bool) -> bool:
+def zero_shot_in_context(
+    ckpt, known: Sequence[str], past: Sequence[str], trains: bool, in_context: bool = False
+) -> bool:
     """Whether a command uses its covariates by in-context regression: it gives some, does not
     train, and ``ckpt`` has no covariate weights (None: no checkpoint, a model trained here)
-    nor a pretrained covariate pathway that takes them (:func:`pathway_zero_shot`)."""
+    nor a pretrained covariate pathway that takes them (:func:`pathway_zero_shot`), or the
+    command asks for it (``in_context``: ``--in-context-covariates``)."""
     if ckpt is None or trains or ckpt.covariates or not (known or past):
         return False
-    return not pathway_zero_shot(ckpt, known, past)
+    return in_context or not pathway_zero_shot(ckpt, known, past)
+
+
+def route(args) -> tuple:
+    """A command's ``(trains, in_context)``: whether it trains (``--train``, or a training
+    command), and whether it asks for in-context regression (``--in-context-covariates``)."""
+    return bool(getattr(args, "train", False)), bool(getattr(args, "in_context_covariates", False))
 
 
 def pathway_zero_shot(ckpt, known: Sequence[str], past: Sequence[str]) -> bool:

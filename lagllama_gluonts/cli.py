@@ -45,8 +45,8 @@ only their history is read. --known-covariates COL ... are known over the horizo
 (feat_dynamic_real): forecasting needs --prediction-length rows after each series' last target
 value, the covariates filled in and the target left empty. Fine-tuning learns their weights and
 --save records them; one trained with covariates needs as many of each kind. One pretrained with a covariate
-pathway (pretrain --covariate-slots) takes known-future ones zero-shot; one without uses them by in-context
-regression (past-only lagged by the horizon). Both print how far they moved the forecast; backtests score both."""
+pathway (pretrain --covariate-slots) takes known-future ones zero-shot (--in-context-covariates: not); one without
+uses them by in-context regression (past-only lagged). Both print how far they moved forecasts; backtests score both."""
 
 
 def rope_scaling_arg(text: str) -> Optional[dict]:
@@ -211,16 +211,16 @@ class LagLlamaAdapter(ModelAdapter):
         return "Lag-Llama zero-shot" if args.canonical_command == "forecast" else self.name
 
     def in_context(self, args) -> bool:
-        from .checkpoint_covariates import zero_shot_in_context
+        from .checkpoint_covariates import route, zero_shot_in_context
 
-        return zero_shot_in_context(self.checkpoint(args), *self.covariates(args), getattr(args, "train", False))
+        return zero_shot_in_context(self.checkpoint(args), *self.covariates(args), *route(args))
 
     def checked_covariates(self, ckpt, args, trains: bool) -> dict:
         """The covariate arguments of a model built on ``ckpt`` for the command's covariates,
         checked against what it was trained with (:func:`~.checkpoint_covariates.checked_covariates`)."""
-        from .checkpoint_covariates import checked_covariates
+        from .checkpoint_covariates import checked_covariates, route
 
-        return checked_covariates(ckpt, *self.covariates(args), trains=trains)
+        return checked_covariates(ckpt, *self.covariates(args), trains=trains, in_context=route(args)[1])
 
 
 def _trainer_kwargs(args) -> dict:
@@ -341,7 +341,7 @@ def _add_source(p, title: str, windows: bool = False, output: bool = False) -> N
         common_cli.add_window_arguments(source)
     if output:
         common_cli.add_forecast_output(source)
-    common_cli.add_covariate_arguments(source)
+    common_cli.add_covariate_arguments(source, in_context=True)
 
 
 def _command(parser, subparsers, name, run, configure, help_text, description, examples, **kwargs):

@@ -342,9 +342,11 @@ def add_spelling(parser, flag: str, dest: str, type: Callable) -> None:
     parser.add_argument(flag, dest=dest, type=type, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
 
-def add_covariate_arguments(parser) -> None:
+def add_covariate_arguments(parser, in_context: bool = False) -> None:
     """``--covariates`` (past-only: only their history is read) and ``--known-covariates``
-    (known over the horizon too: the rows after each series' last target value)."""
+    (known over the horizon too: the rows after each series' last target value); with
+    ``in_context`` (a model whose checkpoint may take known covariates itself, zero-shot)
+    ``--in-context-covariates`` too."""
     parser.add_argument(
         "--covariates",
         "--past-covariates",
@@ -364,6 +366,14 @@ def add_covariate_arguments(parser) -> None:
         "forecasting reads their values from the --prediction-length rows after the last target value "
         "(target left empty)",
     )
+    if in_context:
+        parser.add_argument(
+            "--in-context-covariates",
+            action="store_true",
+            help="zero-shot: use the covariates by in-context regression even where the checkpoint's pretrained "
+            "covariate pathway would take the known ones (it recovers a strong linear effect the history does "
+            "not show better; backtest both)",
+        )
 
 
 def add_forecast_output(parser) -> None:

@@ -390,3 +390,12 @@ def test_backtest_trains_from_scratch_with_past_only_covariates_on_a_long_table(
     assert code == 0, err
     record = json.loads((tmp_path / "bt" / "metrics.json").read_text())
     assert record["past_covariates"] == [TEMP] and "trained from scratch" in record["mode"]
+
+
+def test_in_context_covariates_can_be_asked_for_with_the_bundled_pathway(future_csv, tmp_path, capsys):
+    argv = ["zero-shot", "--csv", future_csv, "--target", "y", "--known-covariates", TEMP, "--in-context-covariates"]
+    code = main(
+        [str(a) for a in argv] + [str(a) for a in ("--prediction-length", H, "--out", tmp_path, "--quiet", *FAST)]
+    )
+    out = capsys.readouterr().out
+    assert code == 0 and "enter by in-context regression" in out and "in-context covariates: used in" in out
