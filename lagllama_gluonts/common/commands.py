@@ -157,12 +157,28 @@ def read_entries(adapter: ModelAdapter, args: argparse.Namespace, horizon: int, 
     # a long table with no series long enough is refused before per-series objects are built
     least = min_observations(horizon) if forecasting and args.item_column is not None else 0
     table = read_table_args(args, covariates=known + past, min_observed=least)
+    _check_text_covariates(table, known + past, adapter.in_context(args))
     if forecasting:
         _drop_short(table, args, horizon)
     entries = table.add_covariate_fields(known, past, horizon if forecasting else 0) if known or past else table.entries
     if getattr(args, "max_series", None) and not forecasting:
         entries = entries[: args.max_series]
     return table, entries, covariate_counts(known, past)
+
+
+def _check_text_covariates(table, columns, in_context: bool) -> None:
+    """Text covariate columns go in by in-context regression only (one-hot, see
+    :meth:`~lagllama_gluonts.common.tables.SeriesTable.add_covariate_fields`); a model that learns
+    its covariates needs numbers."""
+    text = [c for c in columns if c in table.categorical]
+    if text and not in_context:
+        levels = table.categorical[text[0]]
+        raise CLIError(
+            f"covariate column {text[0]!r} holds text ({', '.join(map(repr, levels[:3]))}"
+            f"{', ...' if len(levels) > 3 else ''}): only in-context regression takes text covariates "
+            "(Lag-Llama zero-shot: --in-context-covariates); a model that learns its covariates needs numbers, "
+            "so one-hot encode it into 0/1 columns"
+        )
 
 
 def _drop_short(table, args: argparse.Namespace, horizon: int) -> None:

@@ -67,6 +67,11 @@ def read_joint(adapter: ModelAdapter, args: argparse.Namespace):
         )
     args.target = adapter.targets(args)
     table = read_table_args(args, covariates=past)
+    if table.categorical:
+        raise CLIError(
+            f"covariate column {next(iter(table.categorical))!r} holds text: a joint forecast takes numeric "
+            "covariates only (one-hot encode it into 0/1 columns)"
+        )
     for position, entry in enumerate(table.entries):
         if np.isnan(entry["target"]).all():
             raise CLIError(f"{args.csv.name}: target column {table.series.name(position)!r} has no values")

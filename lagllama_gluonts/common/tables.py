@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional, Sequence
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import pandas as pd
@@ -201,6 +201,9 @@ class SeriesTable:
     # beyond the target being the covariates' future rows (see :meth:`add_covariate_fields`)
     covariates: List[str] = field(default_factory=list)
     covariate_values: List[np.ndarray] = field(default_factory=list)
+    # the covariate columns that hold text (no cell a number), their values stored as codes into
+    # these sorted levels: only in-context regression takes them (:meth:`add_covariate_fields`)
+    categorical: Dict[str, List[str]] = field(default_factory=dict)
     # a wide table's columns as read (targets, then covariates; float64, NaN where blank),
     # indexed by the file's timestamps in file order: what :meth:`regular` puts on the grid
     rows: Optional[pd.DataFrame] = None
@@ -263,6 +266,7 @@ class SeriesTable:
         unread = [c for c in (*known, *past) if c not in columns]
         if unread:
             raise ValueError(f"columns {unread} were not read as covariates (read_series_table(covariates=...))")
+        text = self.categorical
         known_rows = [columns.index(c) for c in known]
         past_rows = [columns.index(c) for c in past]
         name = Path(self.source).name
@@ -292,9 +296,16 @@ class SeriesTable:
                         f"{who}: known-future covariate column {columns[known_rows[row]]!r} is blank at "
                         f"{when}, in the forecast horizon; fill in the values the horizon will have"
                     )
-                entry["feat_dynamic_real"] = np.concatenate((history[known_rows], future.astype(np.float32)), axis=1)
+                both = np.concatenate((history[known_rows], future.astype(np.float32)), axis=1)
+                _put(entry, "feat_dynamic_real", [r for c, r in zip(known, both) if c not in text])
+                # text known over the horizon: GluonTS's feat_dynamic_cat (codes into the levels)
+                _put(entry, "feat_dynamic_cat", [r.astype(np.int64) for c, r in zip(known, both) if c in text])
             if past_rows:
-                entry["past_feat_dynamic_real"] = history[past_rows]
+                rows = [
+                    history[r][None] if c not in text else _one_hot(history[r], len(text[c]))
+                    for c, r in zip(past, past_rows)
+                ]
+                entry["past_feat_dynamic_real"] = np.concatenate(rows, axis=0)
         return self.series.entries
 
     def history(self, items: Sequence, steps: int) -> Dict[object, pd.Series]:
@@ -412,7 +423,9 @@ def read_table(
         raise DataError(f"{name} has no data rows")
     values = {target: _target_values(frame, name, target, item_column) for target in targets}
     covariates = list(dict.fromkeys(covariates or []))
-    covariate_values = _covariate_columns(frame, name, names, covariates, targets, time_column, item_column)
+    covariate_values, categorical = _covariate_columns(
+        frame, name, names, covariates, targets, time_column, item_column
+    )
     long, id_column, target = _as_long(frame, name, values, targets, item_column, time_column)
     wide = item_column is None
     timing = dict(date_format=date_format, timezone=timezone, resample=resample, min_observed=min_observed)
@@ -440,11 +453,22 @@ def read_table(
         rows=rows,
     )
     if covariates:
-        table.covariates = covariates
+        table.covariates, table.categorical = covariates, categorical
         table.covariate_values = _on_item_grids(
             series, covariate_values, times, None if wide else frame[item_column].to_numpy()
         )
     return table
+
+
+def _put(entry: Dict, name: str, rows: List[np.ndarray]) -> None:
+    entry.pop(name, None)
+    if rows:
+        entry[name] = np.stack(rows)
+
+
+def _one_hot(codes: np.ndarray, levels: int) -> np.ndarray:
+    """A text column's codes as one 0/1 row per level (past-only text: no past categorical field)."""
+    return (codes[None, :] == np.arange(levels)[:, None]).astype(np.float32)
 
 
 def _check_layout(targets: List[str], item_column: Optional[str]) -> None:
@@ -581,8 +605,10 @@ def _covariate_columns(
     targets: List[str],
     time_column: str,
     item_column: Optional[str],
-) -> np.ndarray:
-    """The covariate columns of the raw frame as float64 (len(frame), K), checked."""
+) -> Tuple[np.ndarray, Dict[str, List[str]]]:
+    """The covariate columns of the raw frame as float64 (len(frame), K), checked, and the text
+    ones' levels: a column none of whose cells is a number holds text, stored as codes into its
+    sorted levels; one with numbers and some text is a :class:`DataError` naming the row."""
     for column in covariates:
         if column not in frame.columns:
             raise DataError(
@@ -593,11 +619,16 @@ def _covariate_columns(
         if column in (time_column, item_column):
             role = "timestamp" if column == time_column else "item"
             raise DataError(f"the covariate column {column!r} is the {role} column", field="covariates")
-    columns = []
+    columns, categorical = [], {}
     for column in covariates:
         raw = frame[column]
         numbers, row = to_numbers(raw)
-        if row is None and np.isinf(numbers).any():
+        if row is not None and np.isnan(numbers).all():  # text in every cell with a value
+            text = raw.astype("string").str.strip().replace("", pd.NA)
+            categorical[column] = sorted(text.dropna().unique())
+            codes = pd.Categorical(text, categories=categorical[column]).codes.astype(np.float64)
+            numbers, row = np.where(codes < 0, np.nan, codes), None
+        elif row is None and np.isinf(numbers).any():
             row = int(np.flatnonzero(np.isinf(numbers))[0])
         if row is not None:
             who = "" if item_column is None else f"item {frame[item_column].iloc[row]!r}: "
@@ -607,7 +638,7 @@ def _covariate_columns(
                 field="covariates",
             )
         columns.append(numbers)
-    return np.stack(columns, axis=1) if columns else np.zeros((len(frame), 0))
+    return (np.stack(columns, axis=1) if columns else np.zeros((len(frame), 0))), categorical
 
 
 def _on_item_grids(

@@ -399,3 +399,45 @@ def test_in_context_covariates_can_be_asked_for_with_the_bundled_pathway(future_
     )
     out = capsys.readouterr().out
     assert code == 0 and "enter by in-context regression" in out and "in-context covariates: used in" in out
+
+
+@pytest.fixture
+def day_csv(tmp_path):
+    """An hourly table whose known covariate is text: 'work' raises the level by 3, 'rest' does not."""
+    n = 300
+    stamps = pd.date_range("2021-01-01", periods=n + H, freq="h")
+    day = np.where((stamps.dayofweek < 5) & (stamps.hour >= 8) & (stamps.hour < 18), "work", "rest")
+    rng = np.random.default_rng(0)
+    y = 10 + np.sin(np.arange(n + H) / 5) + np.where(day == "work", 3.0, 0.0) + 0.1 * rng.normal(size=n + H)
+    frame = pd.DataFrame({"ds": stamps, "y": y, "day": day, "shift": np.where(day == "work", "on", "off")})
+    frame.loc[n:, "y"] = np.nan
+    path = tmp_path / "day.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_text_covariates_go_in_by_in_context_regression(day_csv, tmp_path, capsys):
+    common = ["--csv", day_csv, "--target", "y", "--prediction-length", H, *FAST]
+    argv = ["zero-shot", *common, "--known-covariates", "day", "--covariates", "shift", "--in-context-covariates"]
+    argv += ["--quiet"]
+    assert main([str(a) for a in [*argv, "--out", tmp_path / "ic"]]) == 0
+    out = capsys.readouterr().out
+    assert "enter by in-context regression" in out and "in-context covariates: used in" in out
+    # the bundled pathway and fine-tuning learn numbers only: a clear error naming the column and its levels
+    for command in (["zero-shot"], ["finetune"]):
+        code, err = run(capsys, *command, *common, "--known-covariates", "day", "--out", tmp_path / command[0])
+        assert code == 2 and "covariate column 'day' holds text ('rest', 'work')" in err and "one-hot" in err
+
+
+def test_a_table_reads_a_text_covariate_as_codes_and_past_text_as_one_hot(day_csv):
+    from lagllama_gluonts.common.tables import read_series_table
+
+    table = read_series_table(day_csv, ["y"], covariates=["day", "shift"])
+    assert table.categorical == {"day": ["rest", "work"], "shift": ["off", "on"]}
+    (entry,) = table.add_covariate_fields(known=["day"], past=["shift"], horizon=H)
+    frame = pd.read_csv(day_csv)
+    assert entry["feat_dynamic_cat"].shape == (1, len(frame)) and "feat_dynamic_real" not in entry
+    np.testing.assert_array_equal(entry["feat_dynamic_cat"][0], (frame["day"] == "work").to_numpy().astype(int))
+    past = entry["past_feat_dynamic_real"]  # one 0/1 row per level of the past-only text column
+    assert past.shape == (2, len(frame) - H)
+    np.testing.assert_array_equal(past[1], (frame["shift"][: len(frame) - H] == "on").to_numpy().astype(np.float32))
