@@ -82,6 +82,7 @@ class Checkpoint:
         fresh = (COVARIATE_PREFIX,) if not self.covariates else ()
         if not self.model_kwargs.get("covariate_regression"):  # the pathway pretraining adds (zero output)
             fresh += (PATHWAY_PREFIX,)
+        fresh += (PATHWAY_PREFIX + "shift.",)  # the pathway's location term, at zero in its first version
         load_model_weights(model, self.state_dict, source=str(self.path), fresh=fresh)
 
     def to_dict(self) -> Dict[str, Any]:

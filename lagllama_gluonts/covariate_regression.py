@@ -29,7 +29,9 @@ Token ``j`` (window position ``q = first + j``, predicting ``q + 1``) gets
 ``+-COVARIATE_CLIP``): the effect at the step it forecasts, and at the step whose value it
 holds, so that the network can see how far the last value sits from what the covariates
 explain. A two-layer network without biases maps them to the transformer's width and adds
-them to the token's embedding; its output layer starts at zero. Without biases, features of 0
+them to the token's embedding and to the location of the forecast distribution (the
+distribution's ``loc`` argument, when it has one: Student's t, the normal ...); both output
+layers start at zero. Without biases, features of 0
 (no covariates, or none that vary) add exactly 0: the model forecasts a series without
 covariates exactly as the same network without the pathway does, before and after training.
 Past-only covariates do not enter here (they have no value over the horizon).
@@ -137,10 +139,20 @@ class CovariateRegression(nn.Module):
         with torch.random.fork_rng(devices=[]):
             self.hidden = nn.Linear(NUM_FEATURES, hidden, bias=False)
             self.out = nn.Linear(hidden, width, bias=False)
+            self.shift = nn.Linear(hidden, 1, bias=False)
         nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.shift.weight)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
+        """What the features add to each token's embedding: (B, T, width)."""
         return self.out(nn.functional.silu(self.hidden(features)))
+
+    def loc_shift(self, features: torch.Tensor) -> torch.Tensor:
+        """What they add to the forecast distribution's location, in scaled units: (B, T).
+
+        An embedding added to a network trained without it steers its output only so far; this
+        term moves the forecast by as much as the covariates explain, where the pathway trusts them."""
+        return self.shift(nn.functional.silu(self.hidden(features))).squeeze(-1)
 
 
 def pathway_features(

@@ -100,16 +100,16 @@ def decode(model: "LagLlamaModel", inputs: DecodingInputs, policy: DecodingPolic
     """Sample paths (B * samples, horizon), series-major, decoded as ``policy`` says."""
     run = _Run(model, inputs, policy)
     for t in decoding_steps(inputs.horizon):
-        hidden, loc, scale = run.hidden_states(t)
+        hidden, loc, scale, features = run.hidden_states(t)
         if run.per_series:  # one row per series: the head's arguments go to each of its paths
-            params = first_step_params(model, hidden, inputs.samples)
+            params = first_step_params(model, hidden, inputs.samples, features)
             loc, scale = _repeat(loc, inputs.samples), _repeat(scale, inputs.samples)
         else:
-            params = model.param_proj(hidden)
+            params = model.head(hidden, features)
         y = draw(model, params, loc, scale, inputs.nonnegative)
         run.paths[:, t : t + 1] = y
         if policy.single_pass:
-            run.append(t, single_pass_mean(model, hidden, y, run.loc, run.scale, inputs.nonnegative))
+            run.append(t, single_pass_mean(model, hidden, y, run.loc, run.scale, inputs.nonnegative, features))
         else:
             if run.per_series:  # after the kv-cache's prefill: each path continues on its own
                 run.expand()
@@ -175,8 +175,9 @@ class _Run:
             self.observed = _repeat(self.observed, S)
         self.per_series = False
 
-    def hidden_states(self, t: int) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """The hidden states of step ``t``'s tokens, with the loc and scale they were made with."""
+    def hidden_states(self, t: int) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, Optional[torch.Tensor]]:
+        """The hidden states of step ``t``'s tokens, with the loc and scale they were made with and
+        their covariate features (for the head)."""
         model, C, n = self.model, self.context_length, self.past + t
         if self.cache is not None and t > 0:
             # the token of the value appended last, at position C + t - 1, with its own covariate row
@@ -184,7 +185,7 @@ class _Run:
             token = model.tokens(self.history[:, :n], self.loc, self.scale, tf, 1)
             features = _slice(self.features, C + t - 1, C + t)
             hidden = model.hidden_states(token, C + t - 1, self.scaling_length, self.cache, features)
-            return hidden, self.loc, self.scale
+            return hidden, self.loc, self.scale, features
         # the whole window: the prefill, or every step without a cache
         loc, scale, scaled = self.loc, self.scale, self.history[:, :n]
         if self.policy.rescale_every_step:
@@ -195,7 +196,7 @@ class _Run:
             tf = torch.cat((self.past_tf, self.future_tf[:, :t]), dim=1)
         tokens = model.tokens(scaled, loc, scale, tf, C + t)
         features = _slice(self.features, 0, C + t)
-        return model.hidden_states(tokens, 0, self.scaling_length, self.cache, features), loc, scale
+        return model.hidden_states(tokens, 0, self.scaling_length, self.cache, features), loc, scale, features
 
     def append(self, t: int, value: torch.Tensor) -> None:
         """``value`` (one per row) becomes position ``past + t`` of the history."""
@@ -212,7 +213,9 @@ def draw(model: "LagLlamaModel", params, loc, scale, nonnegative: bool) -> torch
     return F.relu(y) if nonnegative else y
 
 
-def first_step_params(model: "LagLlamaModel", hidden: torch.Tensor, samples: int) -> Tuple[torch.Tensor, ...]:
+def first_step_params(
+    model: "LagLlamaModel", hidden: torch.Tensor, samples: int, features: Optional[torch.Tensor] = None
+) -> Tuple[torch.Tensor, ...]:
     """The next-step arguments of each of the ``samples`` paths of a series from its last state.
 
     A distribution head is deterministic, so its arguments are computed once per series and
@@ -223,12 +226,14 @@ def first_step_params(model: "LagLlamaModel", hidden: torch.Tensor, samples: int
         return model.param_proj(hidden[:, -1:].repeat_interleave(samples, dim=0))
     # the head over every position, then the last: the same matrix product as before the
     # split into hidden_states and head, so released checkpoints forecast bit for bit as they did
-    return tuple(p[:, -1:].repeat_interleave(samples, dim=0) for p in model.param_proj(hidden))
+    return tuple(p[:, -1:].repeat_interleave(samples, dim=0) for p in model.head(hidden, features))
 
 
-def single_pass_mean(model: "LagLlamaModel", hidden, draws, loc, scale, nonnegative: bool) -> torch.Tensor:
+def single_pass_mean(
+    model: "LagLlamaModel", hidden, draws, loc, scale, nonnegative: bool, features=None
+) -> torch.Tensor:
     """The value a single-pass run feeds back: the forecast mean of each series, (B, 1)."""
-    params = tuple(p[:, -1:] for p in model.param_proj(hidden[:, -1:]))
+    params = tuple(p[:, -1:] for p in model.head(hidden[:, -1:], None if features is None else features[:, -1:]))
     try:
         mean = model.distr_output.distribution(params, loc, scale).mean
     except NotImplementedError:  # (the implicit quantile network has no closed-form mean)

@@ -338,6 +338,7 @@ def zeroed_covariates(estimator: LagLlamaEstimator, module):
         zeroed.model.covariates.proj.weight.zero_()
         if zeroed.model.covariate_regression is not None:
             zeroed.model.covariate_regression.out.weight.zero_()
+            zeroed.model.covariate_regression.shift.weight.zero_()
     return zeroed
 
 

@@ -379,7 +379,22 @@ class LagLlamaModel(nn.Module):
         covariate_features: Optional[torch.Tensor] = None,
     ) -> Tuple[torch.Tensor, ...]:
         """Distribution arguments for tokens at positions ``start, start+1, ...``."""
-        return self.param_proj(self.hidden_states(tokens, start, scaling_length, cache, covariate_features))
+        return self.head(
+            self.hidden_states(tokens, start, scaling_length, cache, covariate_features), covariate_features
+        )
+
+    def head(self, hidden: torch.Tensor, covariate_features: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, ...]:
+        """The distribution arguments of hidden states: ``param_proj``, its location moved by the
+        pretrained covariate pathway's term where it has features (see :mod:`~.covariate_regression`)."""
+        params = self.param_proj(hidden)
+        width = self.covariates.size if self.covariates is not None else 0
+        if self.covariate_regression is None or covariate_features is None or covariate_features.shape[-1] <= width:
+            return params
+        if "loc" not in self.distr_output.args_dim:
+            return params
+        index = list(self.distr_output.args_dim).index("loc")
+        shift = self.covariate_regression.loc_shift(covariate_features[..., width:])
+        return tuple(p + shift if k == index else p for k, p in enumerate(params))
 
     # -- one teacher-forced pass: training, validation, the reference's outputs ---------------
 

@@ -125,6 +125,12 @@ def test_zero_initialised_pathway_changes_nothing_and_trained_one_only_with_cova
     torch.nn.init.normal_(model.covariate_regression.out.weight)  # as if pretrained
     changed = args(model, batch)
     assert not torch.allclose(changed[1], args(base, batch)[1])
+    torch.nn.init.zeros_(model.covariate_regression.out.weight)  # the location term alone moves loc only
+    torch.nn.init.normal_(model.covariate_regression.shift.weight)
+    moved, plain_args = args(model, batch), args(base, batch)
+    assert torch.equal(moved[0], plain_args[0]) and torch.equal(moved[2], plain_args[2])  # df, scale
+    assert not torch.allclose(moved[1], plain_args[1])
+    torch.nn.init.normal_(model.covariate_regression.out.weight)
     # without known covariates (or with all-zero ones) the trained pathway adds exactly nothing
     zero = dict(batch, feat_dynamic_real=torch.zeros_like(batch["feat_dynamic_real"]))
     no_known = small_model(pathway=True, known=0)
@@ -142,12 +148,17 @@ def test_zero_initialised_pathway_changes_nothing_and_trained_one_only_with_cova
 def test_cached_and_recomputed_decoding_agree_with_the_pathway():
     model = small_model(pathway=True, known=2)
     torch.nn.init.normal_(model.covariate_regression.out.weight, std=0.1)
+    torch.nn.init.normal_(model.covariate_regression.shift.weight, std=0.1)
     batch = inputs()
     samples = []
     for cache in (True, False):
         torch.manual_seed(3)
         samples.append(model.sample(**batch, num_samples=5, use_kv_cache=cache))
     assert torch.allclose(samples[0], samples[1], atol=1e-5)
+    # the location term is in every sampled step: the same seed without it samples other paths
+    torch.nn.init.zeros_(model.covariate_regression.shift.weight)
+    torch.manual_seed(3)
+    assert not torch.allclose(model.sample(**batch, num_samples=5), samples[0])
 
 
 def test_driven_series_are_deterministic_and_padded_to_the_slots():
@@ -254,4 +265,5 @@ def test_fine_tuning_zeroes_the_pathway_with_the_projection(pathway_ckpt):
     module = estimator.create_lightning_module()
     zeroed = zeroed_covariates(estimator, module)
     assert not zeroed.model.covariate_regression.out.weight.any()
+    assert not zeroed.model.covariate_regression.shift.weight.any()
     assert module.model.covariate_regression.out.weight.any()  # the original keeps its pathway
