@@ -11,7 +11,9 @@ effect of up to ``slots`` known drivers, which are returned with it as ``feat_dy
   periods above it; a step change;
 * **promotion**: sparse pulses of 1 to 5 steps with their own sizes, and sometimes a dip right
   after (demand pulled forward);
-* **noise**: an AR(1) series that does not act at all.
+* **linear**: an AR(1) series (white noise to slowly wandering) acting linearly, with either sign:
+  a driver that looks like noise may still act, and only the regression's fit tells;
+* **noise**: an AR(1) series of the same kind that does not act at all.
 
 The effects are summed and scaled to a share ``rho`` of the base's spread, ``rho`` log-uniform in
 [0.2, 3]; a fifth of the series get only noise drivers (``rho = 0``), so that the pathway also
@@ -25,7 +27,7 @@ from typing import Dict, List, Sequence
 import numpy as np
 import pandas as pd
 
-KINDS = ("temperature", "working_day", "promotion", "noise")
+KINDS = ("temperature", "working_day", "promotion", "linear", "noise")
 
 
 def _ar1(n: int, phi: float, rng: np.random.Generator) -> np.ndarray:
@@ -100,7 +102,8 @@ def _driver(kind: str, start: pd.Period, n: int, rng: np.random.Generator):
     if kind == "promotion":
         pulses = promotion(n, rng)
         return pulses, promotion_effect(pulses, rng)
-    return _ar1(n, rng.uniform(0.3, 0.95), rng), np.zeros(n)
+    driver = _ar1(n, rng.uniform(0.0, 0.98), rng)
+    return driver, (driver * rng.choice((-1.0, 1.0)) if kind == "linear" else np.zeros(n))
 
 
 def driven_series(
