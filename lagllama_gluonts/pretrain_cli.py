@@ -128,7 +128,7 @@ def _add_data_and_run(pt) -> None:
         metavar="N",
         help="pretrain the covariate pathway (known covariates used zero-shot) on N known covariates per series, "
         "zeros where a source has fewer; the 'drivers' source (series of m4_hourly, corpus, packages, "
-        "kernel_synth and stylized with the effects of temperature, working days, promotions and noise drivers "
+        "kernel_synth and stylized with the effects of temperature, working days, promotions, linear and inert drivers "
         "added) brings them; the checkpoint then takes any number of known covariates (default: 0, no pathway)",
     )
     pt.add_argument(
