@@ -367,25 +367,35 @@ def covariate_fields(
 
 
 def _per_entry(items: _Items, history, future, known, past, kinds, horizon) -> List[Dict[str, Any]]:
-    known_num = [j for j, c in enumerate(known) if not kinds[c]]
-    known_cat = [j for j, c in enumerate(known) if kinds[c]]
-    past_num = [len(known) + j for j, c in enumerate(past) if not kinds[c]]
-    past_cat = [len(known) + j for j, c in enumerate(past) if kinds[c]]
+    text = [kinds[c] for c in known + past]
     out = []
     for item, (start, length) in enumerate(zip(items.offsets, items.lengths)):
-        mine = history[start : start + length].T  # (K, T)
         ahead = future[item * horizon : (item + 1) * horizon].T  # (known, h)
-        fields: Dict[str, Any] = {}
-        if known_num:
-            rows = np.concatenate((mine[known_num], ahead[known_num]), axis=1)
-            fields[KNOWN] = rows.astype(np.float32)
-        if known_cat:
-            fields[KNOWN_CAT] = np.concatenate((mine[known_cat], ahead[known_cat]), axis=1).astype(np.int64)
-        rows = [mine[past_num]] if past_num else []
-        for j in past_cat:  # one 0/1 row per level the item's history shows
-            levels = np.unique(mine[j])
-            rows.append((mine[j][None] == levels[:, None]).astype(np.float64))
-        if rows:
-            fields[PAST] = np.concatenate(rows, axis=0).astype(np.float32)
-        out.append(fields)
+        out.append(series_fields(history[start : start + length].T, ahead, len(known), text))
     return out
+
+
+def series_fields(history: np.ndarray, future: np.ndarray, num_known: int, text: Sequence[bool]) -> Dict[str, Any]:
+    """One series' covariate fields from its covariate rows: ``history`` (K, T), the known-future
+    ones first, then the past-only ones (gaps filled); ``future`` (num_known, h), the known ones
+    over the horizon (h may be 0); ``text[k]``: row ``k`` holds a text column's codes. Known numbers
+    go to ``feat_dynamic_real`` and known text to ``feat_dynamic_cat``, over T + h; past-only
+    numbers to ``past_feat_dynamic_real``, past-only text there too as one 0/1 row per level the
+    history shows (GluonTS has no past categorical field). The command line's tables
+    (:meth:`~lagllama_gluonts.common.tables.SeriesTable.add_covariate_fields`) use it too."""
+    known_num = [k for k in range(num_known) if not text[k]]
+    known_cat = [k for k in range(num_known) if text[k]]
+    past_num = [k for k in range(num_known, len(history)) if not text[k]]
+    past_cat = [k for k in range(num_known, len(history)) if text[k]]
+    fields: Dict[str, Any] = {}
+    if known_num:
+        fields[KNOWN] = np.concatenate((history[known_num], future[known_num]), axis=1).astype(np.float32)
+    if known_cat:
+        fields[KNOWN_CAT] = np.concatenate((history[known_cat], future[known_cat]), axis=1).astype(np.int64)
+    rows = [history[past_num]] if past_num else []
+    for k in past_cat:  # one 0/1 row per level the history shows
+        levels = np.unique(history[k])
+        rows.append((history[k][None] == levels[:, None]).astype(np.float64))
+    if rows:
+        fields[PAST] = np.concatenate(rows, axis=0).astype(np.float32)
+    return fields

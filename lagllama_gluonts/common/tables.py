@@ -43,6 +43,7 @@ from .files import (  # the file layer's names, importable from here as before
     to_numbers,
     write_forecast_frames,
 )
+from .frame_covariates import KNOWN, KNOWN_CAT, PAST, series_fields
 from .frequency import future_timestamps, make_period, period_frequency, to_offset
 from .timestamps import check_timezone, parse_timestamps
 
@@ -253,7 +254,8 @@ class SeriesTable:
         """Put the covariate columns into the entries under GluonTS's field names and return
         the entries: ``known`` (known over the horizon) as ``feat_dynamic_real`` over the
         target and ``horizon`` steps more, ``past`` (known only in the past) as
-        ``past_feat_dynamic_real`` over the target alone (anything later is never handed on).
+        ``past_feat_dynamic_real`` over the target alone (anything later is never handed on);
+        text columns as :func:`~lagllama_gluonts.common.frame_covariates.series_fields` puts them.
 
         The history's gaps are filled forward, then backward (as Informer's command line fills
         its covariates); the ``horizon`` future rows of the known ones must be complete. Refused
@@ -266,9 +268,9 @@ class SeriesTable:
         unread = [c for c in (*known, *past) if c not in columns]
         if unread:
             raise ValueError(f"columns {unread} were not read as covariates (read_series_table(covariates=...))")
-        text = self.categorical
         known_rows = [columns.index(c) for c in known]
         past_rows = [columns.index(c) for c in past]
+        text = [c in self.categorical for c in (*known, *past)]  # codes of a text column
         name = Path(self.source).name
         for position, (entry, values) in enumerate(zip(self.series.entries, self.covariate_values)):
             who = f"{name}: item {self.series.name(position)!r}"
@@ -277,10 +279,8 @@ class SeriesTable:
             for row in (*known_rows, *past_rows):
                 if np.isnan(history[row]).all():
                     raise DataError(f"{who}: covariate column {columns[row]!r} has no value in the item's history")
-            entry.pop("feat_dynamic_real", None)
-            entry.pop("past_feat_dynamic_real", None)
+            future = values[known_rows, length : length + horizon]
             if known_rows:
-                future = values[known_rows, length : length + horizon]
                 last = pd.Timestamp(self.series.last[position])
                 if future.shape[1] < horizon:
                     raise DataError(
@@ -296,16 +296,9 @@ class SeriesTable:
                         f"{who}: known-future covariate column {columns[known_rows[row]]!r} is blank at "
                         f"{when}, in the forecast horizon; fill in the values the horizon will have"
                     )
-                both = np.concatenate((history[known_rows], future.astype(np.float32)), axis=1)
-                _put(entry, "feat_dynamic_real", [r for c, r in zip(known, both) if c not in text])
-                # text known over the horizon: GluonTS's feat_dynamic_cat (codes into the levels)
-                _put(entry, "feat_dynamic_cat", [r.astype(np.int64) for c, r in zip(known, both) if c in text])
-            if past_rows:
-                rows = [
-                    history[r][None] if c not in text else _one_hot(history[r], len(text[c]))
-                    for c, r in zip(past, past_rows)
-                ]
-                entry["past_feat_dynamic_real"] = np.concatenate(rows, axis=0)
+            for field_name in (KNOWN, KNOWN_CAT, PAST):
+                entry.pop(field_name, None)
+            entry.update(series_fields(history[known_rows + past_rows], future, len(known), text))
         return self.series.entries
 
     def history(self, items: Sequence, steps: int) -> Dict[object, pd.Series]:
@@ -458,17 +451,6 @@ def read_table(
             series, covariate_values, times, None if wide else frame[item_column].to_numpy()
         )
     return table
-
-
-def _put(entry: Dict, name: str, rows: List[np.ndarray]) -> None:
-    entry.pop(name, None)
-    if rows:
-        entry[name] = np.stack(rows)
-
-
-def _one_hot(codes: np.ndarray, levels: int) -> np.ndarray:
-    """A text column's codes as one 0/1 row per level (past-only text: no past categorical field)."""
-    return (codes[None, :] == np.arange(levels)[:, None]).astype(np.float32)
 
 
 def _check_layout(targets: List[str], item_column: Optional[str]) -> None:
