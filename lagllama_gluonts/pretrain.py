@@ -39,7 +39,7 @@ from .common.jsonio import write_json
 from .common.tables import read_corpus
 from .defaults import PRETRAIN_SELECTION_FRACTION, PRETRAINING, SMALL_ARCHITECTURE, SMALL_CONTEXT_LENGTH
 from .estimator import DEFAULT_LAG_FREQUENCIES, TRAINING_INPUT_NAMES, LagLlamaEstimator
-from .pretrain_covariates import exported, packages_installed, trainable, with_covariate_slots
+from .pretrain_covariates import exported, left_out, trainable, with_covariate_slots
 from .selection import SELECTION_SEED, SELECTION_SYNTHETIC, SPLIT_SOURCES, split_selection
 from .synthetic import gluonts_artificial, kernel_synth, persistent_processes, stylized_processes, ts_mixup
 from .synthetic_drivers import driven_series
@@ -170,9 +170,11 @@ def load_source(
 def driver_bases(num_synthetic: int, seed: int, corpus_dir=None, corpus_files=None, mirror=None) -> List[Dict]:
     """The series the "drivers" source adds covariate effects to: those of :data:`DRIVER_BASES`
     that a run may train on (the selection set left out, as for the sources themselves)."""
+    from .package_corpus import missing_packages
+
     bases = []
     for k, name in enumerate(DRIVER_BASES):
-        if name == "packages" and not packages_installed():
+        if name == "packages" and missing_packages():  # without the pretrain extra: the others only
             continue
         entries = load_source(name, num_synthetic, seed + 100 + k, corpus_dir, corpus_files, mirror)
         bases += split_selection(entries, PRETRAIN_SELECTION_FRACTION)[0] if name in SPLIT_SOURCES else entries
@@ -592,7 +594,7 @@ def _training_record(cfg: PretrainConfig, trainer, module, history, counts, weig
         "parameters": sum(
             p.numel()
             for name, p in module.model.named_parameters()
-            if not name.startswith(exported(cfg.covariate_slots, {})[1])
+            if not name.startswith(left_out(cfg.covariate_slots))
         ),
         "train_minutes_this_run": round(seconds / 60, 1),
         "final_train_loss": _last(history, "train_loss"),

@@ -39,20 +39,15 @@ def trainable(model: torch.nn.Module, slots: int, pathway_only: bool) -> None:
             parameter.requires_grad_(name.startswith(PATHWAY_PREFIX))
 
 
+def left_out(slots: int) -> Tuple[str, ...]:
+    """The weights the exported checkpoint leaves out: with covariate slots, the slot-wide
+    encoder (at zero), so that the checkpoint takes any number of covariates."""
+    return (COVARIATE_PREFIX,) if slots else ()
+
+
 def exported(slots: int, model_kwargs: Dict[str, Any]) -> Tuple[Dict[str, Any], Tuple[str, ...]]:
-    """The exported checkpoint's model arguments and the weights it leaves out: with covariate
-    slots, the slot-wide encoder (at zero), so that the checkpoint takes any number of covariates."""
+    """The exported checkpoint's model arguments (without the slot-wide encoder's, with covariate
+    slots) and the weights it leaves out (:func:`left_out`)."""
     if not slots:
         return dict(model_kwargs), ()
-    return {k: v for k, v in model_kwargs.items() if k not in COVARIATE_KWARGS}, (COVARIATE_PREFIX,)
-
-
-def packages_installed() -> bool:
-    """Whether the package series (the pretrain extra) can be read."""
-    from .package_corpus import require_packages
-
-    try:
-        require_packages()
-    except ImportError:
-        return False
-    return True
+    return {k: v for k, v in model_kwargs.items() if k not in COVARIATE_KWARGS}, left_out(slots)

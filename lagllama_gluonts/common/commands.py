@@ -124,8 +124,7 @@ def _effect_record(recorders: list, metrics: dict, with_label, without_label) ->
     if not recorders:
         return {}
     recorder = recorders[0]
-    method = getattr(recorder, "method", covariate_effect.IN_CONTEXT)
-    record = covariate_effect.backtest_summary(recorder.records, method, metrics, with_label, without_label)
+    record = covariate_effect.backtest_summary(recorder.records, recorder.method, metrics, with_label, without_label)
     if isinstance(recorder, incontext.InContextCovariates):
         return {"covariate_effect": record, "in_context_covariates": incontext.change_summary(recorder.records)}
     return {"covariate_effect": record}
@@ -261,8 +260,7 @@ def forecast_table(adapter: ModelAdapter, args: argparse.Namespace) -> int:
         )
         print(f"wrote {path} ({count} series x {horizon} steps, {rows} rows) and {png}")
     if recorder is not None:
-        method = getattr(recorder, "method", covariate_effect.IN_CONTEXT)
-        record = covariate_effect.summary(recorder.records, method)
+        record = covariate_effect.summary(recorder.records, recorder.method)
         _say_effect(record, recorder)
         say_wrote(write_covariate_effect(out, record))
     adapter.save(args, predictor, entries, out)  # the raw predictor

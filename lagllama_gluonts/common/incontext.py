@@ -69,7 +69,7 @@ import numpy as np
 from gluonts.model.forecast import Forecast, QuantileForecast, SampleForecast
 from gluonts.model.predictor import Predictor
 
-from .covariate_effect import relative_change, same_draws
+from .covariate_effect import IN_CONTEXT, relative_change, same_draws
 from .errors import DataError
 
 HOLDOUT_WINDOWS = 3  # held-out horizons before the origin (rule, step 5b)
@@ -247,6 +247,8 @@ class InContextCovariates(Predictor):
     ``seed``: the coefficient draws' generator; ``compare``: also forecast without covariates
     and record the change (:attr:`records`, one dict per forecast); ``chunk``: series whose
     forecasts are held at once."""
+
+    method = IN_CONTEXT  # what "without covariates" means for its records (covariate_effect's recorders say theirs)
 
     def __init__(
         self,
