@@ -41,6 +41,7 @@ from contextlib import contextmanager
 from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
+from gluonts.itertools import batcher
 from gluonts.model.forecast import Forecast
 from gluonts.model.predictor import Predictor
 
@@ -123,17 +124,6 @@ def _zeroed(module):
                 p.copy_(value)
 
 
-def _chunks(dataset, size: int = CHUNK) -> Iterator[List[dict]]:
-    chunk: List[dict] = []
-    for entry in dataset:
-        chunk.append(entry)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
 def _zero_inputs(entry: dict) -> dict:
     out = dict(entry)
     for name in COVARIATE_FIELDS:
@@ -156,7 +146,7 @@ class CovariatesZeroed(Predictor):
             self.method = PATHWAY_ZEROED if "CovariateRegression" in names else PROJECTION_ZEROED
 
     def predict(self, dataset, **kwargs) -> Iterator[Forecast]:
-        for chunk in _chunks(dataset):
+        for chunk in batcher(dataset, CHUNK):
             if self.pathway is None:
                 yield from self.predictor.predict([_zero_inputs(e) for e in chunk], **kwargs)
                 continue
@@ -222,7 +212,7 @@ class EffectRecorder(Predictor):
         self.records: List[dict] = []
 
     def predict(self, dataset, **kwargs) -> Iterator[Forecast]:
-        for chunk in _chunks(dataset):
+        for chunk in batcher(dataset, CHUNK):
             forecasts, others = same_draws(
                 lambda: list(self.shown.predict(chunk, **kwargs)), lambda: list(self.other.predict(chunk, **kwargs))
             )
